@@ -1,0 +1,37 @@
+# kameng: the two commands are `make run` and `make test`; everything else is here for them.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: install
+	$(VENV)/bin/kameng serve
+
+test: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/kameng simulate --check ../shared/scenarios > /dev/null
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+test-fast: install
+	$(VENV)/bin/pytest -x -q -m "not browser"
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var/*.db .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,80 @@
+"""Money: integer fen everywhere, exact ratios, and the one rounding rule (half-up, once a line).
+
+Amounts are stored and passed around as ``int`` fen. Arithmetic that needs fractions (a share of
+days, a fee percentage) is done on exact integer ratios and rounded in exactly one place,
+:func:`round_half_up`, so that no float ever touches money and two lines never round twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+FEN_PER_YUAN = 100
+
+
+class MoneyError(ValueError):
+    """An amount that is not a valid non-negative yuan value with at most two decimals."""
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """Round ``numerator / denominator`` to the nearest integer, halves away from zero.
+
+    This is the project's single rounding point: every line of a quote passes through it once.
+    """
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    sign = -1 if numerator < 0 else 1
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    return sign * quotient
+
+
+def share(amount_fen: int, part: int, whole: int) -> int:
+    """``amount × part / whole``, rounded once, half-up, to the fen."""
+    return round_half_up(amount_fen * part, whole)
+
+
+def percent_of(amount_fen: int, percent: Decimal) -> int:
+    """``percent % × amount``, rounded once, half-up, to the fen (exact for any decimal percent)."""
+    numerator, denominator = percent.as_integer_ratio()
+    return round_half_up(amount_fen * numerator, denominator * 100)
+
+
+def parse_yuan(value: object) -> int:
+    """Turn ``"100.00"``, ``100``, or ``Decimal("9.9")`` into fen; reject anything inexact.
+
+    Floats are refused on purpose: the scenario loaders read decimal literals as ``Decimal``, so a
+    float reaching this point means someone bypassed them.
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"must be an amount in yuan written as a string such as \"9.90\", got {value!r}")
+    if isinstance(value, int):
+        dec = Decimal(value)
+    elif isinstance(value, Decimal):
+        dec = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            dec = Decimal(text)
+        except InvalidOperation:
+            raise MoneyError(f"must be an amount in yuan such as \"9.90\", got {value!r}") from None
+        if text.lower() in {"nan", "inf", "infinity", "-inf", "+inf"}:
+            raise MoneyError(f"must be a finite amount, got {value!r}")
+    else:
+        raise MoneyError(f"must be an amount in yuan such as \"9.90\", got {value!r}")
+    if not dec.is_finite():
+        raise MoneyError(f"must be a finite amount, got {value!r}")
+    if dec < 0:
+        raise MoneyError(f"must not be negative, got {value!r}")
+    fen = dec * FEN_PER_YUAN
+    if fen != fen.to_integral_value():
+        raise MoneyError(f"must have at most two decimals (whole fen), got {value!r}")
+    return int(fen)
+
+
+def format_yuan(fen: int) -> str:
+    """``9167`` → ``"91.67"``; ``-833`` → ``"-8.33"``; always two decimals."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), FEN_PER_YUAN)
+    return f"{sign}{whole}.{cents:02d}"

@@ -1,0 +1,58 @@
+"""One typed settings object, read from ``KAMENG_*`` environment variables when asked for.
+
+Nothing is read at import time: ``create_app()`` and the CLI call :meth:`Settings.from_env`.
+Production refuses the development secret.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEVELOPMENT_SECRET = "kameng-development-secret-change-me"
+
+
+class SettingsError(ValueError):
+    """A setting that is missing or wrong; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    environment: str = "development"
+    database_url: str = "sqlite:///var/kameng.db"
+    secret_key: str = DEVELOPMENT_SECRET
+    calendar_file: Path | None = None
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        port_text = env.get("KAMENG_PORT", "8000")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise SettingsError(f"KAMENG_PORT: not a port number: {port_text!r}") from None
+        if not 0 < port < 65536:
+            raise SettingsError(f"KAMENG_PORT: must be 1–65535, got {port}")
+        environment = env.get("KAMENG_ENV", "development")
+        if environment not in {"development", "test", "production"}:
+            raise SettingsError(f"KAMENG_ENV: must be development, test or production, got {environment!r}")
+        calendar = env.get("KAMENG_CALENDAR_FILE")
+        settings = cls(
+            host=env.get("KAMENG_HOST", "127.0.0.1"),
+            port=port,
+            environment=environment,
+            database_url=env.get("KAMENG_DATABASE_URL", "sqlite:///var/kameng.db"),
+            secret_key=env.get("KAMENG_SECRET_KEY", DEVELOPMENT_SECRET),
+            calendar_file=Path(calendar) if calendar else None,
+        )
+        if settings.production and (settings.secret_key == DEVELOPMENT_SECRET or len(settings.secret_key) < 32):
+            raise SettingsError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")
+        return settings
