@@ -56,10 +56,10 @@ def describe_refund_terms(product: Product, policy: Policy) -> list[Sentence]:
         lines.append(("未激活前:一键全额退款,无需审核。", "Before activation: one-click full refund, no review."))
         if product.promo:
             lines.append((
-                "限时优惠/特价商品:激活后不支持退款。",
-                "Special offer: no refund once activated.",
+                "限时优惠/特价商品:激活后不支持退款(无理由期同样适用此限制)。",
+                "Special offer: no refund once activated, cooling-off window included.",
             ))
-        if days and policy.cooling_off is CoolingOff.FULL_IF_UNUSED:
+        elif days and policy.cooling_off is CoolingOff.FULL_IF_UNUSED:
             lines.append((
                 f"付款后 {days} 天内、未使用任何权益:全额退款,不收手续费。",
                 f"Within {days} days of payment with no benefit used: full refund, no fee.",
@@ -69,7 +69,9 @@ def describe_refund_terms(product: Product, policy: Policy) -> list[Sentence]:
                 f"付款后 {days} 天内:扣除已使用天数的费用后退款,不收手续费。",
                 f"Within {days} days of payment: refund less the days used, no fee.",
             ))
-        if term is not None and term.permanent:
+        if product.promo:
+            pass
+        elif term is not None and term.permanent:
             lines.append(("永久会员激活后不按期折算退款。", "A permanent membership is not prorated once activated."))
         else:
             basis = {
