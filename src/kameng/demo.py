@@ -1,57 +1,134 @@
-"""The demo catalog that ``make run`` shows: one product of every kind the platform sells."""
+"""Demo data for ``make run``: a catalog of every kind, consumers with orders in every state,
+and one staff user per role. Idempotent: seeding a database that has products does nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from kameng.domain.model import CoolingOff, Policy, Product, ProductKind, Proration, Term
+from sqlalchemy import func, select
+
+from kameng.adapters.channels.simulator import SimulatorChannel
+from kameng.adapters.db.models import CardKeyRow, CouponRow, Merchant, ProductRow
+from kameng.adapters.db.uow import UnitOfWork
+from kameng.domain.model import Channel, CoolingOff, EventType, Policy, ProductKind, Proration
+from kameng.domain.states import CardKeyStatus
+from kameng.domain.users import Role
+from kameng.services import accounts, orders
+from kameng.services.catalog import add_policy_version
+
+DEMO_PASSWORD = "kameng-demo-2026"
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogEntry:
+@dataclass(frozen=True)
+class DemoProduct:
     slug: str
     name_zh: str
     name_en: str
-    product: Product
+    kind: ProductKind
+    price_fen: int
     policy: Policy
+    term_days: int | None = None
+    term_months: int | None = None
+    promo: bool = False
+    benefits: dict[str, Any] = field(default_factory=dict)
+    bonus_fen: int = 0
+    renewable: bool = False
+    card_keys: int = 0
 
 
-def demo_catalog() -> list[CatalogEntry]:
-    return [
-        CatalogEntry(
-            "annual-card", "视频会员年卡", "Video membership, annual card",
-            Product(ProductKind.MEMBERSHIP, 19900, Term(months=12)),
-            Policy(proration=Proration.BY_MONTH, fee_percent=Decimal(5), fee_max=2000),
-        ),
-        CatalogEntry(
-            "monthly-pass-promo", "限时特价月卡", "Monthly pass, limited-time offer",
-            Product(ProductKind.MEMBERSHIP, 990, Term(days=30), promo=True),
-            Policy(),
-        ),
-        CatalogEntry(
-            "quarterly-pass", "季度会员", "Quarterly membership",
-            Product(ProductKind.MEMBERSHIP, 6000, Term(months=3)),
-            Policy(cooling_off=CoolingOff.MINUS_USED_DAYS),
-        ),
-        CatalogEntry(
-            "course-pack", "课程权益卡(10 次)", "Course pass, 10 sessions",
-            Product(ProductKind.MEMBERSHIP, 30000, Term(months=6), benefits={"course": 10}),
-            Policy(proration=Proration.BY_BENEFIT, review_business_days=3),
-        ),
-        CatalogEntry(
-            "lifetime", "永久会员", "Lifetime membership",
-            Product(ProductKind.MEMBERSHIP, 39900, Term()),
-            Policy(),
-        ),
-        CatalogEntry(
-            "game-points-50", "游戏点卡 50 元", "Game point card, 50 yuan",
-            Product(ProductKind.VIRTUAL_GOODS, 5000),
-            Policy(cooling_off_days=0),
-        ),
-        CatalogEntry(
-            "top-up-100", "余额充值 100 元(送 20 元)", "Balance top-up 100 (20 bonus)",
-            Product(ProductKind.RECHARGE, 10000),
-            Policy(fee_percent=Decimal(1), fee_min=100),
-        ),
-    ]
+DEMO_PRODUCTS = [
+    DemoProduct("annual-card", "视频会员年卡", "Video membership, annual card", ProductKind.MEMBERSHIP, 19900,
+                Policy(proration=Proration.BY_MONTH, fee_percent=Decimal(5), fee_max=2000), term_months=12,
+                renewable=True),
+    DemoProduct("monthly-pass-promo", "限时特价月卡", "Monthly pass, limited-time offer", ProductKind.MEMBERSHIP, 990,
+                Policy(), term_days=30, promo=True),
+    DemoProduct("monthly-pass", "视频会员月卡", "Video membership, monthly pass", ProductKind.MEMBERSHIP, 3000,
+                Policy(), term_days=30, renewable=True, benefits={"video": 30}),
+    DemoProduct("quarterly-pass", "季度会员", "Quarterly membership", ProductKind.MEMBERSHIP, 6000,
+                Policy(cooling_off=CoolingOff.MINUS_USED_DAYS), term_months=3, renewable=True),
+    DemoProduct("course-pack", "课程权益卡(10 次)", "Course pass, 10 sessions", ProductKind.MEMBERSHIP, 30000,
+                Policy(proration=Proration.BY_BENEFIT, review_business_days=3), term_months=6,
+                benefits={"course": 10}),
+    DemoProduct("lifetime", "永久会员", "Lifetime membership", ProductKind.MEMBERSHIP, 39900, Policy()),
+    DemoProduct("game-points-50", "游戏点卡 50 元", "Game point card, 50 yuan", ProductKind.VIRTUAL_GOODS, 5000,
+                Policy(cooling_off_days=0), card_keys=30),
+    DemoProduct("top-up-100", "余额充值 100 元(送 20 元)", "Balance top-up 100 (20 bonus)", ProductKind.RECHARGE,
+                10000, Policy(fee_percent=Decimal(1), fee_min=100), bonus_fen=2000),
+]
+
+DEMO_STAFF = [
+    ("agent@kameng.test", Role.AGENT, "客服小林"),
+    ("supervisor@kameng.test", Role.SUPERVISOR, "主管王敏"),
+    ("operator@kameng.test", Role.OPERATOR, "运营陈立"),
+]
+DEMO_CONSUMERS = [("13800000001", "张三"), ("13800000002", "李四")]
+
+
+def card_key_code(slug: str, index: int) -> str:
+    return f"{slug.upper()[:4]}-{index:04d}-{(index * 7919) % 10000:04d}-DEMO"
+
+
+def seed_catalog(uow: UnitOfWork, now: datetime) -> bool:
+    """Create the demo merchant and products; False when the catalog already exists."""
+    with uow:
+        session = uow.session
+        if (session.scalar(select(func.count(ProductRow.id))) or 0) > 0:
+            return False
+        merchant = Merchant(name_zh="星河数字", name_en="Xinghe Digital", created_at=now)
+        session.add(merchant)
+        session.flush()
+        for order, demo in enumerate(DEMO_PRODUCTS):
+            row = ProductRow(
+                slug=demo.slug, merchant_id=merchant.id, kind=demo.kind, name_zh=demo.name_zh, name_en=demo.name_en,
+                price_fen=demo.price_fen, term_days=demo.term_days, term_months=demo.term_months, promo=demo.promo,
+                benefits=demo.benefits, bonus_fen=demo.bonus_fen, renewable=demo.renewable,
+                uses_card_keys=demo.card_keys > 0, sort_order=order, created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            add_policy_version(uow, row.id, demo.policy, now)
+            for index in range(demo.card_keys):
+                session.add(CardKeyRow(product_id=row.id, code=card_key_code(demo.slug, index + 1),
+                                       status=CardKeyStatus.AVAILABLE, created_at=now))
+        session.add(CouponRow(code="WELCOME20", value_fen=2000, min_spend_fen=10000, refundable=False, created_at=now))
+        session.add(CouponRow(code="SORRY10", value_fen=1000, min_spend_fen=0, refundable=True, created_at=now))
+        uow.commit()
+        return True
+
+
+def seed_demo(uow: UnitOfWork, channel: SimulatorChannel, now: datetime) -> bool:
+    """The whole demo: catalog, staff, consumers, and orders in every state."""
+    if not seed_catalog(uow, now):
+        return False
+    for email, role, name in DEMO_STAFF:
+        accounts.sign_up(uow, email, DEMO_PASSWORD, now, display_name=name, role=role)
+    users = [accounts.sign_up(uow, phone, DEMO_PASSWORD, now, display_name=name) for phone, name in DEMO_CONSUMERS]
+    zhang = orders.Viewer(users[0].id, Role.CONSUMER)
+    earlier = now - timedelta(days=20)
+
+    def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, pay: bool = True, **extra: Any) -> str:
+        placed = orders.place_order(
+            uow, orders.CheckoutRequest(user_id=zhang.user_id, product_slug=slug, channel=channel_name,
+                                        duplicate_ack=True, **extra), at, channel)
+        if pay and placed.out_trade_no and placed.pay_url:
+            orders.simulate_payer(uow, placed.out_trade_no, True, channel, at + timedelta(seconds=30))
+        return placed.order_no
+
+    annual = buy("annual-card", earlier, Channel.WECHAT, auto_renew=True)
+    orders.record_usage(uow, zhang, annual, "activate", earlier + timedelta(minutes=5))
+    monthly = buy("monthly-pass", now - timedelta(days=3))
+    orders.record_usage(uow, zhang, monthly, "use_benefit", now - timedelta(days=2), benefit="video")
+    buy("quarterly-pass", now - timedelta(days=1), Channel.BANK_CARD)  # paid, not activated
+    buy("game-points-50", now - timedelta(hours=5), nonrefundable_ack=True)
+    buy("top-up-100", now - timedelta(days=10))
+    buy("lifetime", now - timedelta(minutes=2), pay=False)  # waiting for payment
+    expired = buy("monthly-pass-promo", now - timedelta(days=2), pay=False)
+    orders.expire_unpaid_orders(uow, now)
+    del expired
+    return True
+
+
+__all__ = ["DEMO_PASSWORD", "EventType", "seed_demo"]

@@ -12,7 +12,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "site_name": ("卡盟 kameng", "kameng"),
     "tagline": (
         "会员与虚拟商品平台:购买前看清退款规则,退款一键办理、精确到分、按期到账。",
-        "Memberships and virtual goods: refund terms up front, refunds in one click, exact to the fen, on the promised day.",
+        "Memberships and virtual goods: refund terms up front, refunds in one click,"
+        " exact to the fen, on the promised day.",
     ),
     "catalog": ("商品目录", "Catalog"),
     "refund_terms": ("退款规则", "Refund terms"),

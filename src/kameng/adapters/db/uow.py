@@ -41,10 +41,11 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._session is not None
+        # close() rolls back whatever was not committed and detaches the objects *without*
+        # expiring them, so a service can return rows that its caller reads after the block.
         try:
-            self._session.rollback()
-        finally:
             self._session.close()
+        finally:
             self._session = None
 
     def commit(self) -> None:

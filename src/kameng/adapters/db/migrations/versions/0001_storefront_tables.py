@@ -26,9 +26,7 @@ def upgrade() -> None:
         sa.Column("name_zh", sa.String(length=200), nullable=False),
         sa.Column("name_en", sa.String(length=200), nullable=False),
         sa.Column("gone_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merchants")),
     )
     op.create_table(
@@ -52,9 +50,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("display_name", sa.String(length=100), nullable=False),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
         sa.UniqueConstraint("phone", name=op.f("uq_users_phone")),
@@ -67,12 +63,8 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("response", sa.JSON(), nullable=False),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_api_idempotency_user_id_users")
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_api_idempotency_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_idempotency")),
         sa.UniqueConstraint("user_id", "key", name=op.f("uq_api_idempotency_user_id")),
     )
@@ -81,9 +73,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("cash_fen", sa.BigInteger(), nullable=False),
         sa.Column("bonus_fen", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "updated_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("updated_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_balances_user_id_users")),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_balances")),
     )
@@ -96,12 +86,8 @@ def upgrade() -> None:
         sa.Column("refundable", sa.Boolean(), nullable=False),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("expires_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "used_by_order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("used_by_order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["used_by_order_id"],
             ["orders.id"],
@@ -117,9 +103,7 @@ def upgrade() -> None:
         "products",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("slug", sa.String(length=80), nullable=False),
-        sa.Column(
-            "merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("merchant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "kind",
             sa.Enum(
@@ -147,21 +131,15 @@ def upgrade() -> None:
         sa.Column("uses_card_keys", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("sort_order", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["merchant_id"], ["merchants.id"], name=op.f("fk_products_merchant_id_merchants")
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["merchant_id"], ["merchants.id"], name=op.f("fk_products_merchant_id_merchants")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
         sa.UniqueConstraint("slug", name=op.f("uq_products_slug")),
     )
     op.create_table(
         "policy_versions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("cooling_off_days", sa.Integer(), nullable=False),
         sa.Column(
@@ -195,18 +173,10 @@ def upgrade() -> None:
         sa.Column("fee_max_fen", sa.BigInteger(), nullable=True),
         sa.Column("review_business_days", sa.Integer(), nullable=False),
         sa.Column("trial_counts_as_activation", sa.Boolean(), nullable=False),
-        sa.Column(
-            "created_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["created_by"], ["users.id"], name=op.f("fk_policy_versions_created_by_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f("fk_policy_versions_product_id_products")
-        ),
+        sa.Column("created_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_policy_versions_created_by_users")),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name=op.f("fk_policy_versions_product_id_products")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_versions")),
         sa.UniqueConstraint("product_id", "version", name=op.f("uq_policy_versions_product_id")),
     )
@@ -215,9 +185,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("order_no", sa.String(length=20), nullable=False),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "policy_version_id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -259,9 +227,7 @@ def upgrade() -> None:
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.Column("bonus_fen", sa.BigInteger(), nullable=False),
         sa.Column("paid_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "expires_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("expires_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("channel_txn_no", sa.String(length=64), nullable=True),
         sa.Column("auto_renew", sa.Boolean(), nullable=False),
         sa.Column(
@@ -274,27 +240,17 @@ def upgrade() -> None:
             kameng.adapters.db.types.UTCDateTime(timezone=True),
             nullable=True,
         ),
-        sa.Column(
-            "duplicate_ack_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("duplicate_ack_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("idempotency_key", sa.String(length=80), nullable=True),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["coupon_id"], ["coupons.id"], name=op.f("fk_orders_coupon_id_coupons")
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["coupon_id"], ["coupons.id"], name=op.f("fk_orders_coupon_id_coupons")),
         sa.ForeignKeyConstraint(
             ["policy_version_id"],
             ["policy_versions.id"],
             name=op.f("fk_orders_policy_version_id_policy_versions"),
         ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f("fk_orders_product_id_products")
-        ),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name=op.f("fk_orders_product_id_products")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_orders_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
         sa.UniqueConstraint("order_no", name=op.f("uq_orders_order_no")),
@@ -307,9 +263,7 @@ def upgrade() -> None:
     op.create_table(
         "card_keys",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("code", sa.String(length=120), nullable=False),
         sa.Column(
             "status",
@@ -327,22 +281,12 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column(
-            "delivered_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "revealed_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("delivered_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revealed_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_card_keys_order_id_orders")
-        ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f("fk_card_keys_product_id_products")
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_card_keys_order_id_orders")),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name=op.f("fk_card_keys_product_id_products")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_card_keys")),
         sa.UniqueConstraint("code", name=op.f("uq_card_keys_code")),
         sa.UniqueConstraint("order_id", name=op.f("uq_card_keys_order_id")),
@@ -358,15 +302,9 @@ def upgrade() -> None:
         sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("memo", sa.String(length=200), nullable=False),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_journal_entries_order_id_orders")
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_journal_entries_user_id_users")
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_journal_entries_order_id_orders")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_journal_entries_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_entries")),
         sa.UniqueConstraint("key", name=op.f("uq_journal_entries_key")),
     )
@@ -378,9 +316,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
@@ -395,24 +331,14 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column(
-            "activated_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("activated_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("expires_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("auto_renew", sa.Boolean(), nullable=False),
         sa.Column("renews_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_memberships_order_id_orders")
-        ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f("fk_memberships_product_id_products")
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_memberships_user_id_users")
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_memberships_order_id_orders")),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name=op.f("fk_memberships_product_id_products")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_memberships_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memberships")),
         sa.UniqueConstraint("order_id", name=op.f("uq_memberships_order_id")),
     )
@@ -434,18 +360,10 @@ def upgrade() -> None:
         sa.Column("hours", sa.String(length=20), nullable=True),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(
-            ["actor_id"], ["users.id"], name=op.f("fk_order_events_actor_id_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_events_order_id_orders")
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_order_events_user_id_users")
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_order_events_actor_id_users")),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_order_events_order_id_orders")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_order_events_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_events")),
     )
     with op.batch_alter_table("order_events", schema=None) as batch_op:
@@ -488,13 +406,9 @@ def upgrade() -> None:
         ),
         sa.Column("channel_txn_no", sa.String(length=64), nullable=True),
         sa.Column("failure", sa.String(length=200), nullable=True),
-        sa.Column(
-            "created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("settled_at", kameng.adapters.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_payments_order_id_orders")
-        ),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_payments_order_id_orders")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_payments_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
         sa.UniqueConstraint("channel_txn_no", name=op.f("uq_payments_channel_txn_no")),
