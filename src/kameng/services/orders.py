@@ -544,7 +544,7 @@ def handle_payment_notification(
             payment.status is PaymentStatus.FAILED and note.succeeded
         ):
             return "duplicate"
-        order = session.scalar(select(OrderRow).where(OrderRow.id == payment.order_id).with_for_update())
+        order = session.scalar(select(OrderRow).where(OrderRow.id == payment.order_id).with_for_update(of=OrderRow))
         assert order is not None
         if not note.succeeded:
             payment.status = PAYMENT.apply(payment.status, "fail")
@@ -623,7 +623,7 @@ def expire_unpaid_orders(uow: UnitOfWork, now: datetime, batch: int = 100) -> in
             .where(OrderRow.status == OrderStatus.PENDING_PAYMENT, OrderRow.expires_at <= now)
             .order_by(OrderRow.expires_at)
             .limit(batch)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=OrderRow)
         ).all()
         for order in orders:
             order.status = ORDER.apply(order.status, "expire")
@@ -681,7 +681,7 @@ def _visible_order(uow: UnitOfWork, viewer: Viewer, order_no: str, lock: bool = 
     if not viewer.is_staff:
         query = query.where(OrderRow.user_id == viewer.user_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(of=OrderRow)
     order = uow.session.scalar(query)
     if order is None:
         raise not_found("订单", "Order")
