@@ -26,6 +26,8 @@ class Settings:
     database_url: str = "sqlite:///var/kameng.db"
     secret_key: str = DEVELOPMENT_SECRET
     calendar_file: Path | None = None
+    # Embedded mode runs the worker tick inside the server; production runs `kameng worker`.
+    embedded_worker: bool = True
 
     @property
     def production(self) -> bool:
@@ -52,6 +54,7 @@ class Settings:
             database_url=env.get("KAMENG_DATABASE_URL", "sqlite:///var/kameng.db"),
             secret_key=env.get("KAMENG_SECRET_KEY", DEVELOPMENT_SECRET),
             calendar_file=Path(calendar) if calendar else None,
+            embedded_worker=env.get("KAMENG_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
         )
         if settings.production and (settings.secret_key == DEVELOPMENT_SECRET or len(settings.secret_key) < 32):
             raise SettingsError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")

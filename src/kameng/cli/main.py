@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from kameng.adapters.channels.simulator import SimulatorChannel
+from kameng.adapters.db import migrate
+from kameng.adapters.db.database import make_engine, make_session_factory
+from kameng.adapters.db.uow import UnitOfWork
+from kameng.demo import seed_demo
 from kameng.domain.calendar import CalendarError
 from kameng.services.calendars import load_calendar
+from kameng.services.ledger import check_books
 from kameng.services.simulation import simulate_paths
+from kameng.services.worker import run_tick
 from kameng.settings import Settings, SettingsError
 
 app = typer.Typer(
@@ -71,17 +80,80 @@ def simulate(
         raise typer.Exit(1)
 
 
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(ledger_app, name="ledger")
+
+
+def _uow(settings: Settings) -> UnitOfWork:
+    return UnitOfWork(make_session_factory(make_engine(settings.database_url)))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the migrations up to REVISION (default: head)."""
+    migrate.upgrade(_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@demo_app.command("seed")
+def demo_seed() -> None:
+    """Load the demo catalog, users and orders into an empty database."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    seeded = seed_demo(_uow(settings), SimulatorChannel(settings.secret_key), datetime.now(UTC))
+    typer.echo("demo data loaded" if seeded else "catalog already present: nothing loaded")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Prove the books balance: every entry, the whole ledger, and every stored balance."""
+    report = check_books(_uow(_settings()))
+    typer.echo(f"entries: {report.entries}, lines: {report.lines}, sum of all lines: {report.total_fen} fen")
+    for problem in report.unbalanced:
+        typer.echo(f"UNBALANCED entry {problem}", err=True)
+    for problem in report.balance_mismatches:
+        typer.echo(f"BALANCE MISMATCH {problem}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+    typer.echo("the books balance")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run one tick and exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 5.0,
+) -> None:
+    """Run the worker tick (expiring unpaid orders and memberships) in a loop."""
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    while True:
+        result = run_tick(lambda: UnitOfWork(factory), datetime.now(UTC))
+        if once:
+            typer.echo(json.dumps(result))
+            return
+        time.sleep(interval)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Overrides KAMENG_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides KAMENG_PORT.")] = None,
 ) -> None:
-    """Serve the site and the API (embedded SQLite unless KAMENG_DATABASE_URL says otherwise)."""
+    """Serve the site and the API (embedded SQLite unless KAMENG_DATABASE_URL says otherwise).
+
+    Outside production the schema is migrated and an empty database gets the demo data first."""
     import uvicorn
 
     from kameng.web.app import create_app
 
     settings = _settings()
+    if not settings.production:
+        migrate.upgrade(settings.database_url)
+        seed_demo(_uow(settings), SimulatorChannel(settings.secret_key), datetime.now(UTC))
     application = create_app(settings)
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
 

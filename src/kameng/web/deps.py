@@ -1,0 +1,107 @@
+"""What every request handler needs, as typed dependencies: the container, the viewer, CSRF.
+
+The container is built once per app in ``create_app`` and kept on ``app.state``; nothing is built
+at import time. Tests replace ``container.clock`` to move time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from kameng.adapters.channels.simulator import SimulatorChannel
+from kameng.adapters.db.models import User
+from kameng.adapters.db.uow import UnitOfWork
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.users import Role
+from kameng.services.accounts import get_user
+from kameng.services.orders import Viewer
+from kameng.settings import Settings
+from kameng.web.i18n import Lang, pick_lang
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    calendar: WorkCalendar
+    channel: SimulatorChannel
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def request_lang(request: Request) -> Lang:
+    return pick_lang(request.query_params.get("lang") or request.cookies.get("lang"))
+
+
+LangDep = Annotated[Lang, Depends(request_lang)]
+
+
+def session_user(request: Request, container: ContainerDep) -> User | None:
+    """The signed-in user from the signed session cookie, or None."""
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    return get_user(container.uow(), user_id)
+
+
+OptionalUser = Annotated[User | None, Depends(session_user)]
+
+
+def viewer_of(user: User) -> Viewer:
+    return Viewer(user.id, user.role)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use; forms carry it in a hidden field."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Every state-changing page request must echo the session's token (form field or header)."""
+    expected = request.session.get("csrf")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        form = await request.form()
+        value = form.get("csrf")
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not secrets.compare_digest(expected, sent):
+        raise HTTPException(status_code=403, detail="CSRF token missing or wrong; reload the page and try again")
+
+
+CsrfChecked = Depends(check_csrf)
+
+
+def require_staff(user: OptionalUser) -> User:
+    if user is None or user.role is Role.CONSUMER:
+        raise HTTPException(status_code=404)
+    return user
