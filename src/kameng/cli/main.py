@@ -11,11 +11,10 @@ from typing import Annotated
 
 import typer
 
-from kameng.adapters.channels.simulator import SimulatorChannel
 from kameng.adapters.db import migrate
 from kameng.adapters.db.database import make_engine, make_session_factory
 from kameng.adapters.db.uow import UnitOfWork
-from kameng.demo import seed_demo
+from kameng.bootstrap import prepare_database
 from kameng.domain.calendar import CalendarError
 from kameng.services.calendars import load_calendar
 from kameng.services.ledger import check_books
@@ -102,9 +101,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @demo_app.command("seed")
 def demo_seed() -> None:
     """Load the demo catalog, users and orders into an empty database."""
-    settings = _settings()
-    migrate.upgrade(settings.database_url)
-    seeded = seed_demo(_uow(settings), SimulatorChannel(settings.secret_key), datetime.now(UTC))
+    seeded = prepare_database(_settings())
     typer.echo("demo data loaded" if seeded else "catalog already present: nothing loaded")
 
 
@@ -152,8 +149,7 @@ def serve(
 
     settings = _settings()
     if not settings.production:
-        migrate.upgrade(settings.database_url)
-        seed_demo(_uow(settings), SimulatorChannel(settings.secret_key), datetime.now(UTC))
+        prepare_database(settings)
     application = create_app(settings)
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
 
