@@ -10,6 +10,10 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
+# Far above any single order. Without a ceiling "1e999999" overflows Decimal's context and a
+# 5,000-digit amount cannot even be printed (Python's int-to-text limit): both crashed a whole
+# simulation run instead of answering "what and where".
+MAX_YUAN = Decimal("999999999999.99")
 
 
 class MoneyError(ValueError):
@@ -47,8 +51,10 @@ def parse_yuan(value: object) -> int:
     Floats are refused on purpose: the scenario loaders read decimal literals as ``Decimal``, so a
     float reaching this point means someone bypassed them.
     """
-    if isinstance(value, bool) or isinstance(value, float):
-        raise MoneyError(f"must be an amount in yuan written as a string such as \"9.90\", got {value!r}")
+    if isinstance(value, bool | float):
+        raise MoneyError(
+            f"must be an amount in yuan written as a string such as \"9.90\", got {value!r}"
+        )
     if isinstance(value, int):
         dec = Decimal(value)
     elif isinstance(value, Decimal):
@@ -67,10 +73,17 @@ def parse_yuan(value: object) -> int:
         raise MoneyError(f"must be a finite amount, got {value!r}")
     if dec < 0:
         raise MoneyError(f"must not be negative, got {value!r}")
+    if dec > MAX_YUAN:
+        raise MoneyError(f"must be at most {MAX_YUAN}, got {_short(value)}")
     fen = dec * FEN_PER_YUAN
     if fen != fen.to_integral_value():
         raise MoneyError(f"must have at most two decimals (whole fen), got {value!r}")
     return int(fen)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def format_yuan(fen: int) -> str:
