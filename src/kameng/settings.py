@@ -28,6 +28,8 @@ class Settings:
     calendar_file: Path | None = None
     # Embedded mode runs the worker tick inside the server; production runs `kameng worker`.
     embedded_worker: bool = True
+    # Outside production the app migrates its database and loads the demo data when empty.
+    auto_prepare: bool = True
 
     @property
     def production(self) -> bool:
@@ -55,6 +57,8 @@ class Settings:
             secret_key=env.get("KAMENG_SECRET_KEY", DEVELOPMENT_SECRET),
             calendar_file=Path(calendar) if calendar else None,
             embedded_worker=env.get("KAMENG_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
+            auto_prepare=env.get("KAMENG_AUTO_PREPARE", "0" if environment == "production" else "1")
+            not in {"0", "false", "no"},
         )
         if settings.production and (settings.secret_key == DEVELOPMENT_SECRET or len(settings.secret_key) < 32):
             raise SettingsError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")

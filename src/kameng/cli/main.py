@@ -148,8 +148,6 @@ def serve(
     from kameng.web.app import create_app
 
     settings = _settings()
-    if not settings.production:
-        prepare_database(settings)
     application = create_app(settings)
     uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
 

@@ -215,8 +215,9 @@ def used_share(
     a = period.activation
     if a is None or product.term is None or product.term.permanent:
         return UsedShare(0)
-    if end_of_use <= a:
+    if end_of_use < a:
         # Use ended (the merchant vanished) before this period was activated: nothing consumed.
+        # Strictly before: at r = a RULES.md §4 still counts "at least 1" day or month.
         return UsedShare(0)
     term = product.term
     if proration is Proration.BY_DAY:
@@ -463,7 +464,10 @@ def _membership(
     if within and policy.cooling_off is CoolingOff.MINUS_USED_DAYS:
         used = used_share(product, Proration.BY_DAY, period, request.at, tz)
         refund = paid - used.amount
-        lines = (_paid_line(paid, period), Line("used_share", -used.amount, used.detail_en, used.detail_zh))
+        lines: tuple[Line, ...] = (
+            _paid_line(paid, period),
+            Line("used_share", -used.amount, used.detail_en, used.detail_zh),
+        )
         if not used.detail_en:  # permanent: no days to divide
             return _Outcome(
                 Decision.REVIEW, "P7", lines,
@@ -605,7 +609,9 @@ def quote_refund(
     refund = sum(line.amount for line in lines)
     if not 0 <= refund <= period.paid:  # a broken rule, never a silent min(): fail loudly
         raise AssertionError(f"rule {outcome.rule} produced {refund} fen outside [0, {period.paid}]")
-    coupon = _coupon_line(order, refund)
+    # The coupon paid part of the purchase only: a renewal was charged in full cash, so refunding
+    # it neither returns nor forfeits the purchase's coupon.
+    coupon = _coupon_line(order, refund) if not period.is_renewal else None
     if coupon is not None:
         lines = (*lines, coupon)
 

@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from kameng import __version__
 from kameng.adapters.channels.simulator import SimulatorChannel
 from kameng.adapters.db.database import make_engine, make_session_factory
+from kameng.bootstrap import prepare_database
 from kameng.domain.money import format_yuan
 from kameng.domain.users import mask_email, mask_phone
 from kameng.services.calendars import load_calendar
@@ -74,6 +75,8 @@ def render(
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    if settings.auto_prepare and not settings.production:
+        prepare_database(settings)
     engine = make_engine(settings.database_url)
     container = Container(
         settings=settings,
