@@ -515,7 +515,9 @@ def _membership(
             Decision.REJECT, "P9", lines, head_zh + "可退金额为 0.00 元,因此不予退款。",
             head_en + " which leaves 0.00, so there is no refund.",
         )
-    return _Outcome(Decision.REVIEW, "P9", lines, head_zh + f"可退 {_y(refund)} 元。", head_en + f" refund {_y(refund)}.")
+    return _Outcome(
+        Decision.REVIEW, "P9", lines, head_zh + f"可退 {_y(refund)} 元。", head_en + f" refund {_y(refund)}."
+    )
 
 
 def _virtual_goods(period: Period) -> _Outcome:
@@ -551,7 +553,9 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
     fee = clamp_fee(policy, withdrawable)
     refund = withdrawable - fee
     fee_en = f"{policy.fee_percent.normalize():f}% of {_y(withdrawable)}" if policy.fee_percent else "no fee"
-    fee_zh = f"可提现 {_y(withdrawable)} 元的 {policy.fee_percent.normalize():f}%" if policy.fee_percent else "不收手续费"
+    fee_zh = (
+        f"可提现 {_y(withdrawable)} 元的 {policy.fee_percent.normalize():f}%" if policy.fee_percent else "不收手续费"
+    )
     lines = (
         Line("paid", paid),
         _spent_line(order, period, cash_spent),
@@ -570,7 +574,9 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
             Decision.REJECT, "R2", lines, head_zh + "可退 0.00 元,因此不予退款。",
             head_en + " which leaves 0.00, so there is no refund.",
         )
-    return _Outcome(Decision.REVIEW, "R2", lines, head_zh + f"可退 {_y(refund)} 元。", head_en + f" refund {_y(refund)}.")
+    return _Outcome(
+        Decision.REVIEW, "R2", lines, head_zh + f"可退 {_y(refund)} 元。", head_en + f" refund {_y(refund)}."
+    )
 
 
 def _coupon_line(order: Order, refund: int) -> Line | None:
