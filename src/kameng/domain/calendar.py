@@ -110,7 +110,9 @@ class WorkCalendar:
         """Build from an operator's file: ``{years: [...], holidays: [...], workdays: [...]}``."""
         unknown = set(data) - {"years", "holidays", "workdays"}
         if unknown:
-            raise CalendarError(f"{sorted(unknown)[0]}: unknown key (expected years, holidays, workdays)")
+            # key=str: YAML keys may be numbers beside text, which plain sorted() cannot compare.
+            first = sorted(unknown, key=str)[0]
+            raise CalendarError(f"{first}: unknown key (expected years, holidays, workdays)")
         overrides: dict[date, bool] = {}
         for key, working in (("holidays", False), ("workdays", True)):
             for index, raw in enumerate(_as_list(data.get(key, []), key)):
