@@ -1,0 +1,205 @@
+"""Storage fixtures: every test here runs once on SQLite and once on PostgreSQL.
+
+``db_url`` is a fresh, migrated database per test. Migrating for every test would cost most of
+the suite's time, so each backend is migrated once per process into a template (a SQLite file;
+a PostgreSQL database ``kameng_tpl_<random>``) and each test gets a copy (a file copy;
+``CREATE DATABASE … TEMPLATE``). Names are random per process, so xdist workers never meet, and
+every database is dropped ``WITH (FORCE)`` afterwards: nothing depends on leftover state.
+
+``KAMENG_TEST_PG`` names the PostgreSQL server (a URL to any database on it, used for the
+CREATE/DROP statements); the default is the local trust-auth server.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from kameng.adapters.channels.simulator import SimulatorChannel
+from kameng.adapters.db import migrate
+from kameng.adapters.db.database import make_engine, make_session_factory
+from kameng.adapters.db.models import User
+from kameng.adapters.db.uow import UnitOfWork
+from kameng.demo import seed_catalog
+from kameng.services import accounts
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BACKENDS = ["sqlite", "postgresql"]
+PASSWORD = "correct-horse-battery"
+# A Monday morning in Shanghai; fixed, so that every figure in a test is reproducible.
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+def pg_server_url() -> str:
+    return os.environ.get("KAMENG_TEST_PG", DEFAULT_PG)
+
+
+def _admin_engine() -> Engine:
+    # AUTOCOMMIT: CREATE/DROP DATABASE cannot run inside a transaction.
+    return make_engine(pg_server_url(), isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+
+
+def pg_url_for(name: str) -> str:
+    return make_url(pg_server_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def create_pg_database(name: str, template: str | None = None) -> str:
+    engine = _admin_engine()
+    try:
+        with engine.connect() as conn:
+            suffix = f" TEMPLATE {template}" if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+    finally:
+        engine.dispose()
+    return pg_url_for(name)
+
+
+def drop_pg_database(name: str) -> None:
+    engine = _admin_engine()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = _admin_engine()
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except Exception as error:  # any failure to connect means: no PostgreSQL here
+        return str(error).splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def _pg_template() -> Iterator[str]:
+    problem = _pg_available()
+    if problem:
+        pytest.fail(f"PostgreSQL at KAMENG_TEST_PG is not reachable: {problem}")
+    name = f"kameng_tpl_{secrets.token_hex(6)}"
+    url = create_pg_database(name)
+    try:
+        migrate.upgrade(url)
+        yield name
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    # Fold the WAL back into the main file so that a plain file copy is the whole database.
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend's name; tests marked ``postgres`` run only on PostgreSQL."""
+    if request.node.get_closest_marker("postgres") and request.param != "postgresql":
+        pytest.skip("PostgreSQL only")
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database at the head revision, for this test alone."""
+    if backend == "sqlite":
+        template = request.getfixturevalue("_sqlite_template")
+        path = tmp_path / "kameng.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    template_name = request.getfixturevalue("_pg_template")
+    name = f"kameng_t_{secrets.token_hex(6)}"
+    url = create_pg_database(name, template=template_name)
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture
+def empty_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all, for the migration tests."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    problem = _pg_available()
+    if problem:
+        pytest.fail(f"PostgreSQL at KAMENG_TEST_PG is not reachable: {problem}")
+    name = f"kameng_t_{secrets.token_hex(6)}"
+    url = create_pg_database(name)
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def uow_factory(engine: Engine) -> Callable[[], UnitOfWork]:
+    """A new unit of work per call: what each thread of a concurrent test needs."""
+    factory = make_session_factory(engine)
+    return lambda: UnitOfWork(factory)
+
+
+@pytest.fixture
+def uow(uow_factory: Callable[[], UnitOfWork]) -> UnitOfWork:
+    return uow_factory()
+
+
+@pytest.fixture
+def channel() -> SimulatorChannel:
+    return SimulatorChannel("test")
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def catalog(uow: UnitOfWork, now: datetime) -> UnitOfWork:
+    """The demo catalog (products of every kind, card keys, coupons WELCOME20 and SORRY10)."""
+    assert seed_catalog(uow, now)
+    return uow
+
+
+@pytest.fixture
+def make_user(uow: UnitOfWork, now: datetime) -> Callable[..., User]:
+    """``make_user()`` signs up a new consumer (a fresh phone number each call)."""
+    counter = iter(range(1, 10**6))
+
+    def make(identifier: str | None = None, **extra: object) -> User:
+        ident = identifier or f"139{next(counter):08d}"
+        return accounts.sign_up(uow, ident, PASSWORD, now, **extra)  # type: ignore[arg-type]
+
+    return make
