@@ -28,7 +28,7 @@ from kameng.services.simulation import simulate_data
 from kameng.services.worker import run_tick
 from kameng.settings import Settings
 from kameng.web.deps import Container, csrf_token, request_lang
-from kameng.web.i18n import translate
+from kameng.web.i18n import label, localtime, translate
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = logging.getLogger("kameng.web")
@@ -54,7 +54,13 @@ SCENARIO_SCHEMA: dict[str, Any] = {
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(
-        t=translate, yuan=format_yuan, mask_phone=mask_phone, mask_email=mask_email, csrf_token=csrf_token
+        t=translate,
+        label=label,
+        localtime=localtime,
+        yuan=format_yuan,
+        mask_phone=mask_phone,
+        mask_email=mask_email,
+        csrf_token=csrf_token,
     )
     return templates
 
