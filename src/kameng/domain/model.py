@@ -12,6 +12,16 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+# Upper bounds RULES.md does not state. Beyond them the dates a quote needs (a term's end, the
+# window's end, the review deadline) fall past what ``datetime`` can hold, or counting working
+# days one by one would take minutes: an API request or a scenario must get "what and where",
+# never a crash or a hung worker. A century is far beyond any real membership or window.
+MAX_TERM_DAYS = 36500
+MAX_TERM_MONTHS = 1200
+MAX_COOLING_OFF_DAYS = 36500
+MAX_REVIEW_BUSINESS_DAYS = 365
+FEE_PERCENT_STEP = Decimal("0.000001")
+
 
 class DomainError(ValueError):
     """A value that breaks a rule; ``where`` is the dotted path of the offending field."""
@@ -89,6 +99,9 @@ class Term:
         for name, value in (("days", self.days), ("months", self.months)):
             if value is not None and value < 1:
                 raise DomainError(f"product.term.{name}", f"must be a whole number ≥ 1, got {value}")
+        for name, value, most in (("days", self.days, MAX_TERM_DAYS), ("months", self.months, MAX_TERM_MONTHS)):
+            if value is not None and value > most:
+                raise DomainError(f"product.term.{name}", f"must be at most {most}, got {value}")
 
     @property
     def permanent(self) -> bool:
@@ -148,8 +161,16 @@ class Policy:
     def __post_init__(self) -> None:
         if self.cooling_off_days < 0:
             raise DomainError("policy.cooling_off_days", f"must not be negative, got {self.cooling_off_days}")
+        if self.cooling_off_days > MAX_COOLING_OFF_DAYS:
+            raise DomainError(
+                "policy.cooling_off_days", f"must be at most {MAX_COOLING_OFF_DAYS}, got {self.cooling_off_days}"
+            )
         if not self.fee_percent.is_finite() or not Decimal(0) <= self.fee_percent <= Decimal(100):
             raise DomainError("policy.fee_percent", f"must be between 0 and 100, got {self.fee_percent}")
+        if self.fee_percent != self.fee_percent.quantize(FEE_PERCENT_STEP):
+            # Also a guard: "1e-10000000" is between 0 and 100, but its exact ratio has a
+            # ten-million-digit denominator, and computing the fee with it takes minutes.
+            raise DomainError("policy.fee_percent", f"must have at most 6 decimals, got {self.fee_percent}")
         if self.fee_min < 0:
             raise DomainError("policy.fee_min", "must not be negative")
         if self.fee_max is not None and self.fee_max < 0:
@@ -159,6 +180,11 @@ class Policy:
         if self.review_business_days < 1:
             raise DomainError(
                 "policy.review_business_days", f"must be at least 1, got {self.review_business_days}"
+            )
+        if self.review_business_days > MAX_REVIEW_BUSINESS_DAYS:
+            raise DomainError(
+                "policy.review_business_days",
+                f"must be at most {MAX_REVIEW_BUSINESS_DAYS}, got {self.review_business_days}",
             )
 
     def check_against(self, product: Product) -> None:

@@ -58,6 +58,9 @@ EVENT_FIELDS: dict[EventType, set[str]] = {
     EventType.SPENT: {"amount"},
 }
 SUPPORTED_JURISDICTIONS = {"CN"}
+# The years the override calendar accepts. Outside them a quote's dates (a term's end, a review
+# deadline) can pass year 9999, which ``datetime`` cannot hold: an error, never a crash.
+MOMENT_YEARS = range(1901, 3000)
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -98,7 +101,7 @@ def _required(data: Mapping[str, Any], key: str, where: str) -> Any:
 
 def _enum(enum: type[E], value: object, where: str) -> E:
     try:
-        return enum(value)
+        return enum(value if isinstance(value, str) else repr(value))
     except ValueError:
         choices = ", ".join(member.value for member in enum)
         raise DomainError(where, f"unknown value {value!r} (expected one of: {choices})") from None
@@ -152,6 +155,10 @@ def parse_moment(value: object, where: str) -> datetime:
         raise DomainError(where, f"must be an ISO 8601 date-time with offset, got {value!r}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise DomainError(where, f"needs a time zone offset such as +08:00: {value!r}")
+    if moment.year not in MOMENT_YEARS:
+        raise DomainError(
+            where, f"year must be from {MOMENT_YEARS.start} to {MOMENT_YEARS.stop - 1}, got {moment.year}"
+        )
     return moment
 
 
@@ -280,12 +287,14 @@ def parse_scenario(value: object) -> Scenario:
     raw_events = data.get("events") or []
     if not isinstance(raw_events, list):
         raise DomainError("events", "must be a list")
-    events = tuple(sorted((parse_event(e, i) for i, e in enumerate(raw_events)), key=lambda e: e.at))
-    for index, event in enumerate(events):
+    in_file_order = [parse_event(e, i) for i, e in enumerate(raw_events)]
+    # Checked in the file's order, before sorting: the index must name the entry the operator wrote.
+    for index, event in enumerate(in_file_order):
         if event.type is EventType.SPENT and product.kind is not ProductKind.RECHARGE:
             raise DomainError(f"events[{index}].type", "spent only applies to a recharge")
         if event.type is EventType.RENEWED and product.kind is not ProductKind.MEMBERSHIP:
             raise DomainError(f"events[{index}].type", "renewed only applies to a membership")
+    events = tuple(sorted(in_file_order, key=lambda e: e.at))
     request_data = _mapping(_required(data, "request", ""), "request")
     _no_unknown(request_data, {"at", "reason"}, "request")
     request = RefundRequest(
