@@ -166,6 +166,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     app.include_router(pages.router)
     app.include_router(api.router)
+    api.install_error_handlers(app)
     return app
 
 
