@@ -173,6 +173,15 @@ def test_only_product_order_and_request_are_needed_and_defaults_apply() -> None:
     assert scenario.expect is None
 
 
+def test_null_events_benefits_and_policy_mean_none_given() -> None:
+    data = valid()
+    data.update(events=None, policy=None)
+    data["product"]["benefits"] = None
+    scenario = parse_scenario(data)
+    assert (scenario.events, scenario.product.benefits) == ((), {})
+    assert scenario.policy.proration is Proration.BY_DAY
+
+
 def test_events_are_sorted_by_time_whatever_their_offsets() -> None:
     data = valid()
     data["events"] = [
@@ -220,6 +229,8 @@ def test_a_moment_keeps_its_own_offset() -> None:
         (put("policy", "lenient"), "policy", "mapping"),
         (put("order", "paid"), "order", "mapping"),
         (put("events", {"at": "2026-03-02T12:00:00+08:00"}), "events", "list"),
+        (put("events", {}), "events", "list"),
+        (put("events", ""), "events", "list"),
         (put("request", "now"), "request", "mapping"),
         (put("expect", "review"), "expect", "mapping"),
         (put("expect", {"refunds": "91.67"}), "expect.refunds", "unknown key"),
@@ -263,6 +274,7 @@ def test_a_key_that_is_not_text_is_refused() -> None:
         (put("product.promo", "yes"), "product.promo", "true or false"),
         (put("product.name", 5), "product.name", "text"),
         (put("product.benefits", ["course"]), "product.benefits", "mapping"),
+        (put("product.benefits", []), "product.benefits", "mapping"),
         (put("product.benefits", {"course": 0}), "product.benefits.course", "at least 1"),
         (put("product.benefits", {"course": "10"}), "product.benefits.course", "whole number"),
         (put("product.benefits", {"course": Decimal("1.5")}), "product.benefits.course", "whole number"),

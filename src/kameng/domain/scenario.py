@@ -179,7 +179,9 @@ def parse_product(value: object) -> Product:
     _no_unknown(data, PRODUCT_KEYS, "product")
     kind = _enum(ProductKind, _required(data, "kind", "product"), "product.kind")
     term = _term(data["term"]) if data.get("term") is not None else None
-    benefits_raw = _mapping(data.get("benefits") or {}, "product.benefits")
+    # `is None`, not `or`: an empty list or "" is a malformed value, not "no benefits".
+    raw_benefits = data.get("benefits")
+    benefits_raw = _mapping({} if raw_benefits is None else raw_benefits, "product.benefits")
     benefits = {
         str(name): _int(count, f"product.benefits.{name}", 1) for name, count in benefits_raw.items()
     }
@@ -284,7 +286,9 @@ def parse_scenario(value: object) -> Scenario:
     product = parse_product(_required(data, "product", ""))
     policy = parse_policy(data.get("policy"), product)
     order = parse_order(data.get("order"), product)
-    raw_events = data.get("events") or []
+    raw_events = data.get("events")
+    if raw_events is None:  # `events: {}` or `events: ""` is malformed, not "no events"
+        raw_events = []
     if not isinstance(raw_events, list):
         raise DomainError("events", "must be a list")
     in_file_order = [parse_event(e, i) for i, e in enumerate(raw_events)]
