@@ -1,10 +1,11 @@
 """Storage fixtures: every test here runs once on SQLite and once on PostgreSQL.
 
-``db_url`` is a fresh, migrated database per test. Migrating for every test would cost most of
-the suite's time, so each backend is migrated once per process into a template (a SQLite file;
-a PostgreSQL database ``kameng_tpl_<random>``) and each test gets a copy (a file copy;
-``CREATE DATABASE … TEMPLATE``). Names are random per process, so xdist workers never meet, and
-every database is dropped ``WITH (FORCE)`` afterwards: nothing depends on leftover state.
+``db_url`` is a migrated database holding no rows, for each test. Migrating for every test would
+cost most of the suite's time, so each backend is migrated once per process: SQLite into a
+template file that each test copies; PostgreSQL into a database ``kameng_t_<random>`` that is
+emptied (TRUNCATE … RESTART IDENTITY) before each test. Names are random per process, so xdist
+workers never meet, and every database is dropped ``WITH (FORCE)`` at the end: nothing depends on
+leftover state.
 
 ``KAMENG_TEST_PG`` names the PostgreSQL server (a URL to any database on it, used for the
 CREATE/DROP statements); the default is the local trust-auth server.
@@ -15,18 +16,20 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from kameng.adapters.channels.simulator import SimulatorChannel
 from kameng.adapters.db import migrate
 from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.models import User
+from kameng.adapters.db.models import Base, User
 from kameng.adapters.db.uow import UnitOfWork
 from kameng.demo import seed_catalog
 from kameng.services import accounts
@@ -51,12 +54,11 @@ def pg_url_for(name: str) -> str:
     return make_url(pg_server_url()).set(database=name).render_as_string(hide_password=False)
 
 
-def create_pg_database(name: str, template: str | None = None) -> str:
+def create_pg_database(name: str) -> str:
     engine = _admin_engine()
     try:
         with engine.connect() as conn:
-            suffix = f" TEMPLATE {template}" if template else ""
-            conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
     return pg_url_for(name)
@@ -85,17 +87,27 @@ def _pg_available() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def _pg_template() -> Iterator[str]:
+def _pg_database() -> Iterator[str]:
     problem = _pg_available()
     if problem:
         pytest.fail(f"PostgreSQL at KAMENG_TEST_PG is not reachable: {problem}")
-    name = f"kameng_tpl_{secrets.token_hex(6)}"
+    name = f"kameng_t_{secrets.token_hex(6)}"
     url = create_pg_database(name)
     try:
         migrate.upgrade(url)
-        yield name
+        yield url
     finally:
         drop_pg_database(name)
+
+
+def _empty_pg_tables(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -104,11 +116,13 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
     # Fold the WAL back into the main file so that a plain file copy is the whole database.
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
-    engine.dispose()
+    # (sqlite3 directly: the engine would wrap these in BEGIN IMMEDIATE, where PRAGMAs fail.)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        conn.close()
     return path
 
 
@@ -129,13 +143,12 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
-    template_name = request.getfixturevalue("_pg_template")
-    name = f"kameng_t_{secrets.token_hex(6)}"
-    url = create_pg_database(name, template=template_name)
-    try:
-        yield url
-    finally:
-        drop_pg_database(name)
+    # One database per process, emptied before each test: CREATE DATABASE costs about a second
+    # on this server (it checkpoints), TRUNCATE a few milliseconds. Emptying before rather than
+    # after means a test that died half-way cannot leak into the next one.
+    url = request.getfixturevalue("_pg_database")
+    _empty_pg_tables(url)
+    yield url
 
 
 @pytest.fixture
@@ -153,6 +166,14 @@ def empty_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         drop_pg_database(name)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # argon2's production cost (64 MiB, 3 passes) is a tenth of a second per sign-up; these tests
+    # are about storage, not password strength (tests of accounts use the real parameters).
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "hasher", lambda: cheap)
 
 
 @pytest.fixture

@@ -1,0 +1,115 @@
+"""Small readers and actions shared by the storage tests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from kameng.adapters.channels.simulator import SimulatorChannel
+from kameng.adapters.db.models import (
+    BalanceRow,
+    CardKeyRow,
+    CouponRow,
+    JournalEntry,
+    OrderEventRow,
+    OrderRow,
+    PaymentRow,
+)
+from kameng.adapters.db.uow import UnitOfWork
+from kameng.domain.model import Channel
+from kameng.services import orders
+from kameng.services.ledger import check_books
+
+
+def buy(
+    uow: UnitOfWork,
+    channel: SimulatorChannel,
+    user_id: int,
+    slug: str,
+    now: datetime,
+    *,
+    pay: bool = True,
+    via: Channel = Channel.ALIPAY,
+    **extra: Any,
+) -> orders.PlacedOrder:
+    """Place an order and, unless told not to, pay it through the simulator 30 s later."""
+    placed = orders.place_order(
+        uow, orders.CheckoutRequest(user_id=user_id, product_slug=slug, channel=via, **extra), now, channel
+    )
+    if pay and placed.pay_url and placed.out_trade_no:
+        assert orders.simulate_payer(uow, placed.out_trade_no, True, channel, now + timedelta(seconds=30)) == "paid"
+    return placed
+
+
+def order(uow: UnitOfWork, order_no: str) -> OrderRow:
+    with uow:
+        row = uow.session.scalar(select(OrderRow).where(OrderRow.order_no == order_no))
+        assert row is not None
+        return row
+
+
+def events(uow: UnitOfWork, order_no: str, type_: str | None = None) -> list[OrderEventRow]:
+    with uow:
+        query = (
+            select(OrderEventRow)
+            .join(OrderRow, OrderRow.id == OrderEventRow.order_id)
+            .where(OrderRow.order_no == order_no)
+            .order_by(OrderEventRow.id)
+        )
+        if type_ is not None:
+            query = query.where(OrderEventRow.type == type_)
+        return list(uow.session.scalars(query))
+
+
+def payments(uow: UnitOfWork, order_no: str) -> list[PaymentRow]:
+    with uow:
+        return list(
+            uow.session.scalars(
+                select(PaymentRow)
+                .join(OrderRow, OrderRow.id == PaymentRow.order_id)
+                .where(OrderRow.order_no == order_no)
+                .order_by(PaymentRow.id)
+            )
+        )
+
+
+def journal(uow: UnitOfWork, order_no: str) -> list[JournalEntry]:
+    with uow:
+        entries = list(
+            uow.session.scalars(
+                select(JournalEntry)
+                .join(OrderRow, OrderRow.id == JournalEntry.order_id)
+                .where(OrderRow.order_no == order_no)
+                .order_by(JournalEntry.id)
+            )
+        )
+        for entry in entries:
+            _ = list(entry.lines)  # load the lines before the session closes
+        return entries
+
+
+def card_key(uow: UnitOfWork, order_no: str) -> CardKeyRow | None:
+    with uow:
+        return uow.session.scalar(
+            select(CardKeyRow).join(OrderRow, OrderRow.id == CardKeyRow.order_id).where(OrderRow.order_no == order_no)
+        )
+
+
+def coupon(uow: UnitOfWork, code: str) -> CouponRow:
+    with uow:
+        row = uow.session.scalar(select(CouponRow).where(CouponRow.code == code))
+        assert row is not None
+        return row
+
+
+def balance(uow: UnitOfWork, user_id: int) -> tuple[int, int]:
+    with uow:
+        row = uow.session.get(BalanceRow, user_id)
+        return (row.cash_fen, row.bonus_fen) if row else (0, 0)
+
+
+def assert_books_balance(uow: UnitOfWork) -> None:
+    report = check_books(uow)
+    assert report.ok, (report.unbalanced, report.balance_mismatches, report.total_fen)
