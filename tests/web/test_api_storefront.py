@@ -195,6 +195,18 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_same_order_with_200(c
     assert len(client.get(f"{API}/orders", headers=auth).json()) == 1
 
 
+def test_reusing_an_idempotency_key_for_another_product_is_a_conflict_not_the_old_order(client: TestClient) -> None:
+    auth = consumer(client)
+    buy(client, auth, "reused", product="monthly-pass")
+    answer = client.post(
+        f"{API}/orders",
+        json={"product": "annual-card", "channel": "alipay"},
+        headers={**auth, "Idempotency-Key": "reused"},
+    )
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "idempotency_key_reused"
+
+
 def test_a_new_key_for_the_same_product_within_24_hours_asks_you_already_bought_this(client: TestClient) -> None:
     auth = consumer(client)
     first = buy(client, auth, "dup-1", product="monthly-pass")

@@ -509,7 +509,7 @@ OrderNo = Annotated[str, Path(min_length=1, max_length=20, description="14 digit
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "A retry with an Idempotency-Key already used: the same order", "model": PlacedOrderOut},
-        409: {"description": "`duplicate_purchase` (send duplicate_ack), `sold_out`"},
+        409: {"description": "`duplicate_purchase` (send duplicate_ack), `sold_out`, `idempotency_key_reused`"},
         422: ERROR_RESPONSE,
     },
 )
@@ -546,6 +546,7 @@ def create_order(
         container.channel,
     )
     if placed.replayed:
+        _check_same_request(container, user, placed.order_no, body)
         response.status_code = status.HTTP_200_OK
     return PlacedOrderOut(
         order_no=placed.order_no,
@@ -556,6 +557,19 @@ def create_order(
         pay_url=placed.pay_url,
         replayed=placed.replayed,
     )
+
+
+def _check_same_request(container: Container, user: User, order_no: str, body: OrderRequest) -> None:
+    """A key names one purchase: reusing it for a different product or channel is a client bug
+    that would otherwise be answered, silently, with the wrong order."""
+    order = order_view(container.uow(), viewer(user), order_no, container.now(), container.calendar).order
+    if order.product.slug != body.product or order.channel is not body.channel:
+        raise Conflict(
+            "idempotency_key_reused",
+            f"该幂等键已用于另一笔订单({order_no}),请为新的购买使用新的键",
+            f"This Idempotency-Key was used for a different order ({order_no}); use a new key for a new purchase",
+            "Idempotency-Key",
+        )
 
 
 @router.get("/orders", tags=["orders"], summary="My orders, newest first")
