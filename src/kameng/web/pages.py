@@ -11,14 +11,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote as urlquote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from kameng.adapters.db.models import User
 from kameng.domain.model import Channel, EventType
 from kameng.services import accounts, catalog, orders
-from kameng.services.errors import Conflict, InvalidInput, ServiceError, not_found
+from kameng.services.errors import Conflict, InvalidInput, NotFound, ServiceError, not_found
 from kameng.web.app import render
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, require_staff, viewer_of
 from kameng.web.i18n import translate
@@ -27,7 +27,17 @@ router = APIRouter(include_in_schema=False)
 
 CHANNELS = [c.value for c in Channel]
 USAGE_ACTIONS = ("activate", "claim_trial", "use_benefit")
-StaffUser = Depends(require_staff)
+
+
+def _staff_page(user: OptionalUser) -> User:
+    """``require_staff`` for pages: anyone else gets the site's own 404 page, not a JSON answer."""
+    try:
+        return require_staff(user)
+    except HTTPException:
+        raise NotFound("not_found", "页面不存在", "Page not found") from None
+
+
+StaffUser = Depends(_staff_page)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -316,7 +326,12 @@ async def order_platform_event(
         raise InvalidInput("bad_event", "不支持的事件类型", "Unsupported event type", "type")
     try:
         orders.record_platform_event(
-            container.uow(), viewer_of(staff), order_no, EventType(kind), container.now(), hours=hours,
+            container.uow(),
+            viewer_of(staff),
+            order_no,
+            EventType(kind),
+            container.now(),
+            hours=hours,
             note=_text(form, "note"),
         )
     except InvalidInput as error:
@@ -333,4 +348,3 @@ def staff_orders(request: Request, container: ContainerDep, staff: User = StaffU
     query = request.query_params.get("q", "").strip()
     rows = orders.find_orders(container.uow(), viewer_of(staff), query) if query else []
     return render(request, "staff_orders.html", {"q": query, "orders": rows}, user=staff)
-
