@@ -200,3 +200,17 @@ def test_a_consumer_cannot_open_the_staff_lookup(page: Page) -> None:
     assert response.status == 404
     expect(page.locator("#error h1")).to_have_text("页面不存在")
     expect(page.locator("body")).not_to_contain_text("13800000001")
+
+
+def test_an_unknown_coupon_is_refused_beside_its_field_keeping_what_was_typed(page: Page) -> None:
+    sign_up(page)
+    page.goto("/checkout/quarterly-pass")
+    page.check("#channel-bank_card")
+    page.fill("#coupon", "NO-SUCH-COUPON")
+    page.click("#apply-coupon")
+    expect(page.locator("#error-coupon")).to_have_text("优惠券不存在")
+    expect(page.locator("#coupon")).to_have_value("NO-SUCH-COUPON")
+    expect(page.locator("#channel-bank_card")).to_be_checked()
+    expect(page.locator("#to-pay")).to_have_text("¥60.00")
+    page.goto("/orders")
+    expect(page.locator("#no-orders")).to_be_visible()  # nothing was bought

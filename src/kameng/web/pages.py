@@ -174,6 +174,10 @@ async def checkout(slug: str, request: Request, container: ContainerDep, user: O
     }
     errors: dict[str, str] = {}
     duplicate: str | None = None
+    if form.get("apply_coupon") == "1":
+        # Only recompute the price with the coupon; nothing is bought until "place order".
+        context = _checkout_context(container, user, slug, values, errors, lang)
+        return render(request, "checkout.html", context, status=422 if context["errors"] else 200, user=user)
     if values["channel"] not in CHANNELS:
         errors["channel"] = translate("choose_channel", lang)
     else:
