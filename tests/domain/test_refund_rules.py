@@ -34,6 +34,12 @@ from .factories import (
 AUTO, REVIEW, REJECT = Decision.AUTO_APPROVE, Decision.REVIEW, Decision.REJECT
 
 
+# A monthly card bought 2026-04-15 10:00, activated a minute later, renewed a month on.
+MONTHLY = membership("1m", "25.00")
+MONTHLY_ORDER = order("25.00", "2026-04-15 10:00")
+RENEWED = [activated("2026-04-15 10:01"), event("renewed", "2026-05-15 10:00", amount="25.00")]
+
+
 def assert_quote(q: Quote, decision: Decision, refund: str, rule: str) -> None:
     got = (q.decision, q.to_dict()["refund"], q.rules[0])
     assert got == (decision, refund, rule), q.explanation_en
@@ -97,11 +103,21 @@ def test_not_delivered_is_not_limited_by_the_end_of_the_term_or_a_fee() -> None:
     assert_quote(q, REVIEW, "30.00", "S1")
 
 
-# --- S2 renewal_without_notice -------------------------------------------------------------------
+def test_not_delivered_on_a_renewal_goes_to_review_as_the_renewal_counts_as_activated() -> None:
+    # RULES.md gap C (docs/refund-rules-notes.md, reading 12).
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=RENEWED, at_="2026-05-16 10:00",
+              reason="not_delivered")
+    assert_quote(q, REVIEW, "25.00", "S1")
 
-MONTHLY = membership("1m", "25.00")
-MONTHLY_ORDER = order("25.00", "2026-04-15 10:00")
-RENEWED = [activated("2026-04-15 10:01"), event("renewed", "2026-05-15 10:00", amount="25.00")]
+
+def test_not_delivered_on_a_spent_top_up_is_one_click_to_the_letter() -> None:
+    # RULES.md gap B: a top-up has no `delivered` event and `spent` is not activation.
+    q = quote(recharge("100.00"), order_=order("100.00", "2026-03-01 10:00"), at_="2026-04-01 10:00",
+              reason="not_delivered", events=[event("spent", "2026-03-05 10:00", amount="100.00")])
+    assert_quote(q, AUTO, "100.00", "S1")
+
+
+# --- S2 renewal_without_notice -------------------------------------------------------------------
 
 
 def test_a_renewal_charged_without_a_reminder_is_refunded_in_full_at_once() -> None:
@@ -923,6 +939,12 @@ def test_the_cooling_off_option_does_not_switch_off_the_one_click_top_up_refund(
 def test_an_unspent_top_up_exactly_at_the_window_end_is_a_withdrawal() -> None:
     q = quote(TOP_UP, order_=TOP_UP_ORDER, at_="2026-03-08 10:00")
     assert_quote(q, REVIEW, "100.00", "R2")
+
+
+def test_a_top_up_with_only_zero_spending_counts_as_nothing_spent() -> None:
+    q = quote(TOP_UP, order_=TOP_UP_ORDER, at_="2026-03-02 10:00",
+              events=[event("spent", "2026-03-01 12:00", amount="0.00")])
+    assert_quote(q, AUTO, "100.00", "R1")
 
 
 def test_seed_003_spending_uses_the_bonus_first_and_only_the_cash_left_comes_back() -> None:
