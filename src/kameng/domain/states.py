@@ -116,3 +116,30 @@ CARD_KEY = StateMachine[CardKeyStatus](
         (CardKeyStatus.REVEALED, "revoke"): CardKeyStatus.REVOKED,
     },
 )
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # decided, not yet accepted by the channel
+    PROCESSING = "processing"  # the channel accepted it; we poll and wait for its callback
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # for good (card cancelled, account closed): a person must choose what next
+
+
+REFUND = StateMachine[RefundStatus](
+    "refund",
+    {
+        (RefundStatus.PENDING, "accept"): RefundStatus.PROCESSING,
+        (RefundStatus.PENDING, "succeed"): RefundStatus.SUCCEEDED,  # balance refunds land at once
+        (RefundStatus.PENDING, "fail"): RefundStatus.FAILED,
+        (RefundStatus.PROCESSING, "succeed"): RefundStatus.SUCCEEDED,
+        (RefundStatus.PROCESSING, "fail"): RefundStatus.FAILED,
+    },
+)
+
+# WeChat Pay's advice for refund queries: after 1 minute, then 5, 10, 20, 30 minutes, then every 30.
+REFUND_POLL_MINUTES = (1, 5, 10, 20, 30)
+
+
+def refund_poll_delay_minutes(attempt: int) -> int:
+    """Minutes to wait before query number ``attempt`` (0-based)."""
+    return REFUND_POLL_MINUTES[min(attempt, len(REFUND_POLL_MINUTES) - 1)]

@@ -12,9 +12,11 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -23,8 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from kameng.adapters.db.types import UTCDateTime, status_enum
-from kameng.domain.model import Channel, CoolingOff, EventType, ProductKind, Proration
-from kameng.domain.states import CardKeyStatus, MembershipStatus, OrderStatus, PaymentStatus
+from kameng.domain.model import Channel, CoolingOff, Decision, EventType, ProductKind, Proration, Reason
+from kameng.domain.states import CardKeyStatus, MembershipStatus, OrderStatus, PaymentStatus, RefundStatus
+from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 
 NAMING = {
@@ -124,6 +127,7 @@ class CouponRow(Base):
 class OrderRow(Base):
     __tablename__ = "orders"
     __table_args__ = (
+        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refund_within_captured"),
         UniqueConstraint("user_id", "idempotency_key"),
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_status_expires", "status", "expires_at"),
@@ -140,6 +144,9 @@ class OrderRow(Base):
     coupon_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     coupon_refundable: Mapped[bool] = mapped_column(Boolean, default=False)
     amount_fen: Mapped[int] = mapped_column(BigInteger)  # cash to pay, after coupon
+    # Approved for refund so far, across every ticket. The CHECK makes over-refunding impossible
+    # even for a bug that skips the service's own check.
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     bonus_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     paid_at: Mapped[datetime | None]
     expires_at: Mapped[datetime]
@@ -270,3 +277,162 @@ class ApiIdempotency(Base):
 
 
 __all__ = ["Base", "EventType"]
+
+
+class Ticket(Base):
+    """An after-sales ticket (售后工单): one refund request and everything decided about it."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_queue", "status", "priority", "due_at"),
+        Index("ix_tickets_user_created", "user_id", "created_at"),
+        UniqueConstraint("user_id", "idempotency_key"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[Reason] = mapped_column(status_enum(Reason, "ticket_reason"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[TicketStatus] = mapped_column(status_enum(TicketStatus, "ticket_status"))
+    decision: Mapped[Decision] = mapped_column(status_enum(Decision, "ticket_decision"))
+    rules: Mapped[str] = mapped_column(String(40))  # the engine's rule ids, comma-separated
+    quote: Mapped[dict[str, Any]]  # the engine's quote at submission, as shown to the consumer
+    quoted_fen: Mapped[int] = mapped_column(BigInteger)
+    approved_fen: Mapped[int | None] = mapped_column(BigInteger)
+    approve_reason: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[int] = mapped_column(Integer, default=1)  # 0: the priority lane
+    due_at: Mapped[datetime | None]
+    paused_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_approve_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    rejected_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reject_rule: Mapped[str | None] = mapped_column(String(10))
+    reject_comment: Mapped[str] = mapped_column(Text, default="")
+    appeal_until: Mapped[datetime | None]
+    idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    order: Mapped[OrderRow] = relationship(lazy="joined")
+
+
+class TicketTimeline(Base):
+    """Append-only history of a ticket, hash-chained: each row's hash covers the previous one,
+    so an edited or deleted row breaks every hash after it."""
+
+    __tablename__ = "ticket_timeline"
+    __table_args__ = (UniqueConstraint("ticket_id", "seq"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    quote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class EvidenceFile(Base):
+    __tablename__ = "evidence_files"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(60))  # sniffed from the bytes, not the name
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class RefundRow(Base):
+    """Money going back. ``out_refund_no`` is derived from this row and is the channel's
+    idempotency key (WeChat Pay out_refund_no, Alipay out_request_no): a resend is harmless."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (Index("ix_refunds_status_poll", "status", "next_poll_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    out_refund_no: Mapped[str] = mapped_column(String(40), unique=True)
+    out_trade_no: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[Channel] = mapped_column(status_enum(Channel, "refund_channel"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[RefundStatus] = mapped_column(status_enum(RefundStatus, "refund_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None]
+    channel_refund_no: Mapped[str | None] = mapped_column(String(64))
+    failure: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
+
+
+class OutboxRow(Base):
+    """Work for after the commit: talk to a channel, notify a person. Claimed by workers."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "done_at", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    payload: Mapped[dict[str, Any]]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class MessageRow(Base):
+    """An in-app message to a consumer (站内信)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_user_created", "user_id", "created_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class SimRefund(Base):
+    """The channel simulator's own books: what "the bank" knows of each refund request.
+
+    Kept apart from our tables on purpose: our code reaches it only through the channel adapter,
+    as it would reach WeChat Pay."""
+
+    __tablename__ = "sim_refunds"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    out_refund_no: Mapped[str] = mapped_column(String(40), unique=True)
+    out_trade_no: Mapped[str] = mapped_column(String(40))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # PROCESSING, SUCCESS, ABNORMAL
+    refund_id: Mapped[str] = mapped_column(String(40))
+    settles_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+
+class SimBehavior(Base):
+    """Failures on demand: how the simulator treats refunds of one trade (tests, demos)."""
+
+    __tablename__ = "sim_behaviors"
+    out_trade_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    refund: Mapped[str] = mapped_column(String(16))  # "ok", "fail", "delay"
+    delay_seconds: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,117 @@
+"""After-sales tickets (售后工单): the state machine, deadlines, priorities. Pure.
+
+One transition table decides every move; services write a hash-chained timeline row for each.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.model import Reason
+from kameng.domain.states import StateMachine
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+APPEAL_WINDOW = timedelta(days=15)
+AUTO_APPROVE_AFTER_DUE_WORKING_DAYS = 5
+PRIORITY_REASONS = frozenset({Reason.MERCHANT_GONE, Reason.PLATFORM_FAULT})
+
+
+class TicketStatus(StrEnum):
+    SUBMITTED = "submitted"
+    AUTO_APPROVED = "auto_approved"
+    IN_REVIEW = "in_review"
+    NEEDS_INFO = "needs_info"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    APPEALED = "appealed"
+    REJECTED_FINAL = "rejected_final"
+    REFUNDING = "refunding"
+    REFUNDED = "refunded"
+    REFUND_FAILED = "refund_failed"
+    WITHDRAWN = "withdrawn"
+
+
+T = TicketStatus
+
+TICKET = StateMachine[TicketStatus](
+    "ticket",
+    {
+        # the engine's decision at submission
+        (T.SUBMITTED, "auto_approve"): T.AUTO_APPROVED,
+        (T.SUBMITTED, "open_review"): T.IN_REVIEW,
+        (T.SUBMITTED, "reject"): T.REJECTED,
+        # a person's review
+        (T.IN_REVIEW, "ask_info"): T.NEEDS_INFO,
+        (T.NEEDS_INFO, "reply"): T.IN_REVIEW,
+        (T.IN_REVIEW, "approve"): T.APPROVED,
+        (T.IN_REVIEW, "reject"): T.REJECTED,
+        (T.IN_REVIEW, "escalate"): T.IN_REVIEW,
+        (T.NEEDS_INFO, "escalate"): T.NEEDS_INFO,
+        (T.APPEALED, "escalate"): T.APPEALED,
+        # the consumer wins a stalled case: approved at the quoted amount
+        (T.IN_REVIEW, "approve_overdue"): T.APPROVED,
+        (T.APPEALED, "approve_overdue"): T.APPROVED,
+        # before a decision the consumer may leave
+        (T.SUBMITTED, "withdraw"): T.WITHDRAWN,
+        (T.IN_REVIEW, "withdraw"): T.WITHDRAWN,
+        (T.NEEDS_INFO, "withdraw"): T.WITHDRAWN,
+        # appeal of a rejection, decided by a different supervisor
+        (T.REJECTED, "appeal"): T.APPEALED,
+        (T.APPEALED, "approve"): T.APPROVED,
+        (T.APPEALED, "reject_final"): T.REJECTED_FINAL,
+        # the money
+        (T.AUTO_APPROVED, "start_refund"): T.REFUNDING,
+        (T.APPROVED, "start_refund"): T.REFUNDING,
+        (T.REFUNDING, "refund_succeeded"): T.REFUNDED,
+        (T.REFUNDING, "refund_failed"): T.REFUND_FAILED,
+        (T.REFUND_FAILED, "retry_refund"): T.REFUNDING,
+        (T.REFUND_FAILED, "refund_to_balance"): T.REFUNDING,
+    },
+)
+
+OPEN_FOR_REVIEW = frozenset({T.IN_REVIEW, T.NEEDS_INFO, T.APPEALED})
+UNDECIDED = frozenset({T.SUBMITTED, T.IN_REVIEW, T.NEEDS_INFO, T.APPEALED})
+CLOSED = frozenset({T.REFUNDED, T.REJECTED_FINAL, T.WITHDRAWN})
+
+
+def end_of_day(day: date) -> datetime:
+    """A deadline given as a date holds until the end of that day in Beijing time."""
+    return datetime.combine(day, time(23, 59, 59), SHANGHAI)
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+def review_due_at(calendar: WorkCalendar, requested_at: datetime, business_days: int) -> datetime:
+    return end_of_day(calendar.add_working_days(local_date(requested_at), business_days).day)
+
+
+def working_days_between(calendar: WorkCalendar, start: date, end: date) -> int:
+    """Working days in (start, end]: how many are left on a paused clock."""
+    count, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            count += 1
+    return count
+
+
+def resume_due_at(calendar: WorkCalendar, paused_at: datetime, due_at: datetime, resumed_at: datetime) -> datetime:
+    """The clock stopped at ``paused_at``; the working days that were left start again on the
+    reply. At least one working day is left, so a reply never lands on a deadline already gone."""
+    left = max(working_days_between(calendar, local_date(paused_at), local_date(due_at)), 1)
+    return end_of_day(calendar.add_working_days(local_date(resumed_at), left).day)
+
+
+def auto_approve_at(calendar: WorkCalendar, due_at: datetime) -> datetime:
+    """Five working days past the due date, a still-undecided ticket is approved automatically."""
+    return end_of_day(calendar.add_working_days(local_date(due_at), AUTO_APPROVE_AFTER_DUE_WORKING_DAYS).day)
+
+
+def priority_of(reason: Reason) -> int:
+    """0 is the priority lane (merchant gone, platform fault); 1 is everyone else."""
+    return 0 if reason in PRIORITY_REASONS else 1
