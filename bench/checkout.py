@@ -234,6 +234,7 @@ def run_pgbench(scale: int, clients: int, threads: int, seconds: int) -> dict[st
 def bench_checkout(quick: bool) -> dict[str, Any]:
     orders, clients = (100, 4) if quick else (500, 8)
     scale, seconds = (1, 5) if quick else (10, 20)
+    load_before = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
     sqlite = run_checkout("sqlite", orders, clients)
     postgresql = run_checkout("postgresql", orders, clients)
     pgbench = run_pgbench(scale, clients=8, threads=2, seconds=seconds)
@@ -247,6 +248,7 @@ def bench_checkout(quick: bool) -> dict[str, Any]:
         # pgbench's 1 TPC-B transaction of 5 statements.
         "postgresql_orders_per_pgbench_tps": round(postgresql["orders_per_s"] / pgbench["tps"], 3),
         "sqlite_over_postgresql": round(sqlite["orders_per_s"] / postgresql["orders_per_s"], 2),
+        "load_average_1m_before_after": [load_before, round(os.getloadavg()[0], 2)],
     }
 
 
