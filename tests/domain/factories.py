@@ -61,9 +61,7 @@ def membership(
             term = Term(days=int(term[:-1]))
         else:
             term = Term(months=int(term.removesuffix("m")))
-    return Product(
-        ProductKind.MEMBERSHIP, fen(price), term=term, promo=promo, benefits=benefits or {}
-    )
+    return Product(ProductKind.MEMBERSHIP, fen(price), term=term, promo=promo, benefits=benefits or {})
 
 
 def virtual_goods(price: str = "50.00") -> Product:
@@ -126,7 +124,11 @@ def event(
 ) -> Event:
     """One event; ``amount`` is the ``paid`` of a ``renewed`` or the ``amount`` of a ``spent``."""
     return Event(
-        at(when), EventType(type_), benefit=benefit, count=count, hours=Decimal(hours),
+        at(when),
+        EventType(type_),
+        benefit=benefit,
+        count=count,
+        hours=Decimal(hours),
         amount=fen(amount),
     )
 

@@ -109,9 +109,7 @@ def test_the_warning_names_the_years_in_chinese_and_english() -> None:
 
 
 def test_an_override_wins_over_the_published_data() -> None:
-    calendar = WorkCalendar.from_override_data(
-        {"holidays": ["2026-02-13"], "workdays": ["2026-02-15"]}
-    )
+    calendar = WorkCalendar.from_override_data({"holidays": ["2026-02-13"], "workdays": ["2026-02-15"]})
     assert not calendar.is_working_day(date(2026, 2, 13))  # a Friday the package says is worked
     assert calendar.is_working_day(date(2026, 2, 15))  # a Spring Festival Sunday
     assert calendar.is_working_day(date(2026, 2, 14))  # the rest of the package still applies
@@ -199,9 +197,7 @@ def test_an_override_file_in_json_is_loaded(tmp_path: Path) -> None:
         ("years: [2027]\nworkday: []\n", "workday: unknown key"),
     ],
 )
-def test_a_bad_override_file_is_refused_naming_the_file_and_the_entry(
-    tmp_path: Path, text: str, names: str
-) -> None:
+def test_a_bad_override_file_is_refused_naming_the_file_and_the_entry(tmp_path: Path, text: str, names: str) -> None:
     path = tmp_path / "calendar.yaml"
     path.write_text(text, "utf-8")
     with pytest.raises(CalendarError) as caught:
@@ -217,7 +213,6 @@ def test_a_missing_override_file_is_refused_naming_it(tmp_path: Path) -> None:
 
 
 # --- dates in quotes ---------------------------------------------------------------------------
-
 
 
 def annual_card_quote(at_: str, calendar: WorkCalendar | None = None, review_days: int = 2) -> Quote:

@@ -42,9 +42,7 @@ def test_round_half_up_rounds_halves_up_and_the_rest_to_nearest(
     ("numerator", "denominator", "expected"),
     [(-14, 10, -1), (-15, 10, -2), (-25, 10, -3), (-16, 10, -2), (-1, 3, 0)],
 )
-def test_round_half_up_takes_negative_halves_away_from_zero(
-    numerator: int, denominator: int, expected: int
-) -> None:
+def test_round_half_up_takes_negative_halves_away_from_zero(numerator: int, denominator: int, expected: int) -> None:
     assert round_half_up(numerator, denominator) == expected
 
 

@@ -207,9 +207,7 @@ def activated_memberships(draw: st.DrawFn) -> Membership:
 
 @PROPERTY
 @given(activated_memberships(), st.lists(st.integers(0, 800 * 24 * 60), min_size=2, max_size=6))
-def test_asking_later_never_gives_a_larger_prorated_refund(
-    membership: Membership, offsets: list[int]
-) -> None:
+def test_asking_later_never_gives_a_larger_prorated_refund(membership: Membership, offsets: list[int]) -> None:
     product, policy, order, events = membership
     activation = events[0].at
     refunds = []
@@ -238,9 +236,7 @@ def plus_months(moment: datetime, months: int) -> datetime:
 
 @PROPERTY
 @given(activated_memberships(), st.integers(0, 800 * 24 * 60))
-def test_each_line_is_the_half_up_rounding_of_its_exact_rational(
-    membership: Membership, minutes: int
-) -> None:
+def test_each_line_is_the_half_up_rounding_of_its_exact_rational(membership: Membership, minutes: int) -> None:
     product, policy, order, events = membership
     a = events[0].at
     r = a + timedelta(minutes=minutes)
@@ -266,9 +262,7 @@ def test_each_line_is_the_half_up_rounding_of_its_exact_rational(
     else:
         total = sum(product.benefits.values())
         count = sum(
-            e.count
-            for e in events
-            if e.type is EventType.BENEFIT_USED and e.at <= r and e.benefit in product.benefits
+            e.count for e in events if e.type is EventType.BENEFIT_USED and e.at <= r and e.benefit in product.benefits
         )
         exact = Fraction(paid * min(count, total), total)
     used_share = half_up(exact)

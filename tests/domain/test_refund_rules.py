@@ -105,15 +105,19 @@ def test_not_delivered_is_not_limited_by_the_end_of_the_term_or_a_fee() -> None:
 
 def test_not_delivered_on_a_renewal_goes_to_review_as_the_renewal_counts_as_activated() -> None:
     # RULES.md gap C (docs/refund-rules-notes.md, reading 12).
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=RENEWED, at_="2026-05-16 10:00",
-              reason="not_delivered")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=RENEWED, at_="2026-05-16 10:00", reason="not_delivered")
     assert_quote(q, REVIEW, "25.00", "S1")
 
 
 def test_not_delivered_on_a_spent_top_up_is_one_click_to_the_letter() -> None:
     # RULES.md gap B: a top-up has no `delivered` event and `spent` is not activation.
-    q = quote(recharge("100.00"), order_=order("100.00", "2026-03-01 10:00"), at_="2026-04-01 10:00",
-              reason="not_delivered", events=[event("spent", "2026-03-05 10:00", amount="100.00")])
+    q = quote(
+        recharge("100.00"),
+        order_=order("100.00", "2026-03-01 10:00"),
+        at_="2026-04-01 10:00",
+        reason="not_delivered",
+        events=[event("spent", "2026-03-05 10:00", amount="100.00")],
+    )
     assert_quote(q, AUTO, "100.00", "S1")
 
 
@@ -121,8 +125,7 @@ def test_not_delivered_on_a_spent_top_up_is_one_click_to_the_letter() -> None:
 
 
 def test_a_renewal_charged_without_a_reminder_is_refunded_in_full_at_once() -> None:
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=RENEWED, at_="2026-05-16 10:00",
-              reason="renewal_without_notice")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=RENEWED, at_="2026-05-16 10:00", reason="renewal_without_notice")
     assert_quote(q, AUTO, "25.00", "S2")
     assert q.period_index == 1
     assert q.lines[0].detail == "renewal no. 1"
@@ -130,15 +133,13 @@ def test_a_renewal_charged_without_a_reminder_is_refunded_in_full_at_once() -> N
 
 def test_renewal_without_notice_refunds_what_the_renewal_cost_not_the_first_purchase() -> None:
     events = [activated("2026-04-15 10:01"), event("renewed", "2026-05-15 10:00", amount="19.90")]
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-16 10:00",
-              reason="renewal_without_notice")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-16 10:00", reason="renewal_without_notice")
     assert_quote(q, AUTO, "19.90", "S2")
 
 
 def test_a_reminder_exactly_five_days_before_qualifies_and_the_policy_rules_decide() -> None:
     events = [*RENEWED, event("renewal_notice", "2026-05-10 10:00")]
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-16 10:00",
-              reason="renewal_without_notice")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-16 10:00", reason="renewal_without_notice")
     # The renewal is activated at its renewal time, unused, within 7 days of it: P6.
     assert_quote(q, REVIEW, "25.00", "P6")
 
@@ -149,16 +150,14 @@ def test_a_qualifying_reminder_sends_a_used_renewal_to_proration() -> None:
         event("renewal_notice", "2026-05-01 10:00"),
         used("2026-05-15 12:00"),
     ]
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-16 10:00",
-              reason="renewal_without_notice")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-16 10:00", reason="renewal_without_notice")
     # 2026-05-15 → 2026-06-15 is 31 days; one day used: 25.00 × 1/31 = 0.806… → 0.81.
     assert_quote(q, REVIEW, "24.19", "P9")
 
 
 def test_a_reminder_less_than_five_days_before_the_renewal_is_too_late() -> None:
     events = [*RENEWED, event("renewal_notice", "2026-05-10 10:01")]
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-16 10:00",
-              reason="renewal_without_notice")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-16 10:00", reason="renewal_without_notice")
     assert_quote(q, AUTO, "25.00", "S2")
 
 
@@ -170,15 +169,13 @@ def test_a_reminder_sent_before_the_previous_period_began_does_not_count() -> No
         event("renewal_notice", "2026-05-15 10:00"),
         event("renewed", "2026-06-15 10:00", amount="25.00"),
     ]
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-06-16 10:00",
-              reason="renewal_without_notice")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-06-16 10:00", reason="renewal_without_notice")
     assert_quote(q, AUTO, "25.00", "S2")
     assert q.period_index == 2
 
 
 def test_renewal_without_notice_on_a_first_purchase_falls_through_to_the_policy_rules() -> None:
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, at_="2026-04-20 10:00",
-              reason="renewal_without_notice")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, at_="2026-04-20 10:00", reason="renewal_without_notice")
     assert_quote(q, AUTO, "25.00", "P1")
 
 
@@ -235,8 +232,7 @@ def test_outages_recorded_after_the_request_do_not_count() -> None:
 
 def test_outages_in_an_earlier_period_do_not_count_for_a_renewal() -> None:
     events = [*RENEWED, event("outage", "2026-05-01 00:00", hours="72")]
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-20 10:00",
-              reason="platform_fault")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-20 10:00", reason="platform_fault")
     assert_quote(q, REVIEW, "25.00", "S3")
 
 
@@ -310,8 +306,7 @@ def test_merchant_gone_before_activation_means_nothing_was_used() -> None:
 
 
 def test_merchant_gone_for_an_unactivated_membership_is_a_full_refund() -> None:
-    q = quote(at_="2026-04-10 10:00", reason="merchant_gone",
-              events=[event("merchant_gone", "2026-04-05 10:00")])
+    q = quote(at_="2026-04-10 10:00", reason="merchant_gone", events=[event("merchant_gone", "2026-04-05 10:00")])
     assert_quote(q, AUTO, "30.00", "S5")
 
 
@@ -380,8 +375,7 @@ def test_merchant_gone_for_a_top_up_refunds_the_withdrawable_cash_without_fee() 
         rules=policy(fee_percent="10"),
         at_="2026-04-01 10:00",
         reason="merchant_gone",
-        events=[event("spent", "2026-03-05 10:00", amount="50.00"),
-                event("merchant_gone", "2026-03-20 10:00")],
+        events=[event("spent", "2026-03-05 10:00", amount="50.00"), event("merchant_gone", "2026-03-20 10:00")],
     )
     assert_quote(q, AUTO, "70.00", "S5")
     assert amounts(q) == {"paid": "100.00", "cash_spent": "-30.00"}
@@ -400,8 +394,7 @@ def test_merchant_gone_refunds_nothing_but_still_approves_once_the_term_was_used
 
 def test_a_merchant_gone_event_from_an_earlier_period_counts_for_the_renewal() -> None:
     events = [*RENEWED, event("merchant_gone", "2026-05-01 10:00")]
-    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-20 10:00",
-              reason="merchant_gone")
+    q = quote(MONTHLY, order_=MONTHLY_ORDER, events=events, at_="2026-05-20 10:00", reason="merchant_gone")
     # It vanished before the renewal began, so nothing of the renewal was used.
     assert_quote(q, AUTO, "25.00", "S5")
 
@@ -464,8 +457,12 @@ def test_delivered_virtual_goods_are_outside_no_reason_return() -> None:
 
 
 def test_an_activated_promo_product_is_not_refundable_even_inside_the_cooling_off_window() -> None:
-    q = quote(membership("30d", "9.90", promo=True), order_=order("9.90"),
-              at_="2026-04-02 10:00", events=[activated("2026-04-01 10:01")])
+    q = quote(
+        membership("30d", "9.90", promo=True),
+        order_=order("9.90"),
+        at_="2026-04-02 10:00",
+        events=[activated("2026-04-01 10:01")],
+    )
     assert_quote(q, REJECT, "0.00", "P4")
     assert amounts(q) == {"paid": "9.90", "not_refundable": "-9.90"}
 
@@ -491,8 +488,7 @@ def test_a_one_month_term_activated_on_january_31_ends_on_the_last_day_of_februa
     paid = order("28.00", "2026-01-31 10:00")
     events = [activated("2026-01-31 10:00")]
     assert term_end(product, at("2026-01-31 10:00"), TZ) == at("2026-02-28 10:00")
-    assert_quote(quote(product, order_=paid, events=events, at_="2026-02-28 10:01"),
-                 REJECT, "0.00", "P5")
+    assert_quote(quote(product, order_=paid, events=events, at_="2026-02-28 10:01"), REJECT, "0.00", "P5")
     assert quote(product, order_=paid, events=events, at_="2026-02-28 10:00").rules == ("P9",)
 
 
@@ -500,8 +496,7 @@ def test_a_one_month_term_activated_on_january_31_ends_on_the_last_day_of_februa
 
 
 def test_an_unused_activated_membership_within_the_window_is_refunded_in_full_without_fee() -> None:
-    q = quote(at_="2026-04-08 09:59", rules=policy(fee_percent="10"),
-              events=[activated("2026-04-01 10:30")])
+    q = quote(at_="2026-04-08 09:59", rules=policy(fee_percent="10"), events=[activated("2026-04-01 10:30")])
     assert_quote(q, REVIEW, "30.00", "P6")
     assert amounts(q) == {"paid": "30.00"}
 
@@ -518,20 +513,17 @@ def test_the_cooling_off_window_is_counted_from_payment_not_activation() -> None
 
 
 def test_a_used_membership_within_a_full_if_unused_window_is_prorated() -> None:
-    q = quote(at_="2026-04-03 10:00",
-              events=[activated("2026-04-01 10:30"), used("2026-04-01 11:00")])
+    q = quote(at_="2026-04-03 10:00", events=[activated("2026-04-01 10:30"), used("2026-04-01 11:00")])
     assert_quote(q, REVIEW, "28.00", "P9")
 
 
 def test_a_zero_day_window_gives_no_cooling_off_refund() -> None:
-    q = quote(at_="2026-04-01 11:00", rules=policy(cooling_off_days=0),
-              events=[activated("2026-04-01 10:30")])
+    q = quote(at_="2026-04-01 11:00", rules=policy(cooling_off_days=0), events=[activated("2026-04-01 10:30")])
     assert_quote(q, REVIEW, "29.00", "P9")
 
 
 def test_cooling_off_none_prorates_even_an_unused_membership_within_seven_days() -> None:
-    q = quote(at_="2026-04-03 10:00", rules=policy(cooling_off="none"),
-              events=[activated("2026-04-01 10:30")])
+    q = quote(at_="2026-04-03 10:00", rules=policy(cooling_off="none"), events=[activated("2026-04-01 10:30")])
     assert_quote(q, REVIEW, "28.00", "P9")
 
 
@@ -571,8 +563,11 @@ def test_minus_used_days_deducts_nothing_from_a_permanent_membership() -> None:
 
 
 def test_minus_used_days_outside_the_window_falls_to_proration_with_fee() -> None:
-    q = quote(at_="2026-04-10 10:00", rules=policy(cooling_off="minus_used_days", fee_percent="10"),
-              events=[activated("2026-04-01 10:30")])
+    q = quote(
+        at_="2026-04-10 10:00",
+        rules=policy(cooling_off="minus_used_days", fee_percent="10"),
+        events=[activated("2026-04-01 10:30")],
+    )
     # 9 of 30 days: 9.00 used, 21.00 left, fee 2.10.
     assert_quote(q, REVIEW, "18.90", "P9")
 
@@ -581,21 +576,33 @@ def test_minus_used_days_outside_the_window_falls_to_proration_with_fee() -> Non
 
 
 def test_an_activated_permanent_membership_is_not_refundable_after_the_window() -> None:
-    q = quote(membership("permanent", "199.00"), order_=order("199.00"), at_="2026-04-10 10:00",
-              events=[activated("2026-04-01 10:30")])
+    q = quote(
+        membership("permanent", "199.00"),
+        order_=order("199.00"),
+        at_="2026-04-10 10:00",
+        events=[activated("2026-04-01 10:30")],
+    )
     assert_quote(q, REJECT, "0.00", "P8")
     assert amounts(q) == {"paid": "199.00", "not_refundable": "-199.00"}
 
 
 def test_a_used_permanent_membership_is_not_refundable_inside_a_full_if_unused_window() -> None:
-    q = quote(membership("permanent", "199.00"), order_=order("199.00"), at_="2026-04-02 10:00",
-              events=[activated("2026-04-01 10:30"), used("2026-04-01 11:00")])
+    q = quote(
+        membership("permanent", "199.00"),
+        order_=order("199.00"),
+        at_="2026-04-02 10:00",
+        events=[activated("2026-04-01 10:30"), used("2026-04-01 11:00")],
+    )
     assert_quote(q, REJECT, "0.00", "P8")
 
 
 def test_an_unused_permanent_membership_inside_the_window_is_refunded_in_full() -> None:
-    q = quote(membership("permanent", "199.00"), order_=order("199.00"), at_="2026-04-02 10:00",
-              events=[activated("2026-04-01 10:30")])
+    q = quote(
+        membership("permanent", "199.00"),
+        order_=order("199.00"),
+        at_="2026-04-02 10:00",
+        events=[activated("2026-04-01 10:30")],
+    )
     assert_quote(q, REVIEW, "199.00", "P6")
 
 
@@ -752,7 +759,6 @@ def test_by_benefit_never_counts_more_than_the_benefits_there_are() -> None:
 # --- fees ------------------------------------------------------------------------------------------
 
 
-
 @pytest.mark.parametrize(
     ("options", "fee", "refund"),
     [
@@ -788,8 +794,7 @@ def test_the_fee_is_a_percent_of_what_is_left_clamped_to_min_and_max(
 
 def test_the_fee_is_never_more_than_what_is_left() -> None:
     # 28.5 days used of 30 → 29 days, 1.00 left; a minimum fee of 5.00 takes only that 1.00.
-    q = quote(at_="2026-04-30 00:00", rules=policy(fee_min="5.00"),
-              events=[activated("2026-04-01 10:30")])
+    q = quote(at_="2026-04-30 00:00", rules=policy(fee_min="5.00"), events=[activated("2026-04-01 10:30")])
     assert amounts(q) == {"paid": "30.00", "used_share": "-29.00", "fee": "-1.00"}
     assert_quote(q, REJECT, "0.00", "P9")
 
@@ -813,9 +818,7 @@ def test_a_refund_that_comes_to_nothing_is_rejected_under_p9() -> None:
         ("2026-09-30 10:00", 3, date(2026, 10, 10)),  # Saturday 10 October is a working day
     ],
 )
-def test_review_is_due_on_the_nth_working_day_after_the_request_day(
-    request_at: str, days: int, due: date
-) -> None:
+def test_review_is_due_on_the_nth_working_day_after_the_request_day(request_at: str, days: int, due: date) -> None:
     q = quote(
         membership("12m", "120.00"),
         order_=order("120.00", "2026-03-01 10:00"),
@@ -830,8 +833,7 @@ def test_review_is_due_on_the_nth_working_day_after_the_request_day(
 def test_the_request_day_is_read_in_the_scenario_time_zone() -> None:
     # 2026-04-09 17:00 UTC is 2026-04-10 01:00 in Shanghai: a Friday request, due Tuesday.
     request = RefundRequest(datetime(2026, 4, 9, 17, 0, tzinfo=UTC), Reason.CHANGED_MIND)
-    q = quote_refund(membership(), Policy(), order(), (activated("2026-04-01 10:30"),), request,
-                     CALENDAR, TZ)
+    q = quote_refund(membership(), Policy(), order(), (activated("2026-04-01 10:30"),), request, CALENDAR, TZ)
     assert q.review_due == date(2026, 4, 14)
 
 
@@ -845,8 +847,11 @@ def test_a_claimed_trial_activates_the_membership_by_default() -> None:
 
 
 def test_a_claimed_trial_does_not_activate_when_the_policy_says_so() -> None:
-    q = quote(at_="2026-04-10 10:00", rules=policy(trial_counts_as_activation=False),
-              events=[event("trial_claimed", "2026-04-01 11:00")])
+    q = quote(
+        at_="2026-04-10 10:00",
+        rules=policy(trial_counts_as_activation=False),
+        events=[event("trial_claimed", "2026-04-01 11:00")],
+    )
     assert_quote(q, AUTO, "30.00", "P1")
 
 
@@ -856,8 +861,11 @@ def test_a_claimed_trial_is_not_use_so_the_cooling_off_window_refunds_in_full() 
 
 
 def test_a_benefit_used_activates_even_when_trials_do_not() -> None:
-    q = quote(at_="2026-04-10 10:00", rules=policy(trial_counts_as_activation=False),
-              events=[event("trial_claimed", "2026-04-01 11:00"), used("2026-04-01 12:00")])
+    q = quote(
+        at_="2026-04-10 10:00",
+        rules=policy(trial_counts_as_activation=False),
+        events=[event("trial_claimed", "2026-04-01 11:00"), used("2026-04-01 12:00")],
+    )
     assert_quote(q, REVIEW, "21.00", "P9")
 
 
@@ -942,37 +950,49 @@ def test_an_unspent_top_up_exactly_at_the_window_end_is_a_withdrawal() -> None:
 
 
 def test_a_top_up_with_only_zero_spending_counts_as_nothing_spent() -> None:
-    q = quote(TOP_UP, order_=TOP_UP_ORDER, at_="2026-03-02 10:00",
-              events=[event("spent", "2026-03-01 12:00", amount="0.00")])
+    q = quote(
+        TOP_UP, order_=TOP_UP_ORDER, at_="2026-03-02 10:00", events=[event("spent", "2026-03-01 12:00", amount="0.00")]
+    )
     assert_quote(q, AUTO, "100.00", "R1")
 
 
 def test_seed_003_spending_uses_the_bonus_first_and_only_the_cash_left_comes_back() -> None:
-    q = quote(TOP_UP, order_=TOP_UP_ORDER, at_="2026-04-01 10:00",
-              events=[event("spent", "2026-03-05 10:00", amount="50.00")])
+    q = quote(
+        TOP_UP, order_=TOP_UP_ORDER, at_="2026-04-01 10:00", events=[event("spent", "2026-03-05 10:00", amount="50.00")]
+    )
     assert_quote(q, REVIEW, "70.00", "R2")
     assert amounts(q) == {"paid": "100.00", "cash_spent": "-30.00", "fee": "0.00"}
 
 
 def test_a_spent_top_up_inside_the_window_is_a_withdrawal_not_a_one_click_refund() -> None:
-    q = quote(TOP_UP, order_=TOP_UP_ORDER, at_="2026-03-02 10:00",
-              events=[event("spent", "2026-03-01 12:00", amount="10.00")])
+    q = quote(
+        TOP_UP, order_=TOP_UP_ORDER, at_="2026-03-02 10:00", events=[event("spent", "2026-03-01 12:00", amount="10.00")]
+    )
     # 10.00 spent, all from the bonus: every fen of cash is withdrawable.
     assert_quote(q, REVIEW, "100.00", "R2")
 
 
 def test_a_withdrawal_pays_the_fee_on_the_withdrawable_cash() -> None:
-    q = quote(TOP_UP, order_=TOP_UP_ORDER, at_="2026-04-01 10:00",
-              rules=policy(fee_percent="10", fee_max="5.00"),
-              events=[event("spent", "2026-03-05 10:00", amount="50.00")])
+    q = quote(
+        TOP_UP,
+        order_=TOP_UP_ORDER,
+        at_="2026-04-01 10:00",
+        rules=policy(fee_percent="10", fee_max="5.00"),
+        events=[event("spent", "2026-03-05 10:00", amount="50.00")],
+    )
     assert amounts(q)["fee"] == "-5.00"
     assert_quote(q, REVIEW, "65.00", "R2")
 
 
 @pytest.mark.parametrize("spent", ["120.00", "150.00"])
 def test_a_top_up_spent_to_the_last_fen_of_cash_is_rejected_not_negative(spent: str) -> None:
-    q = quote(TOP_UP, order_=TOP_UP_ORDER, at_="2026-04-01 10:00", rules=policy(fee_min="1.00"),
-              events=[event("spent", "2026-03-05 10:00", amount=spent)])
+    q = quote(
+        TOP_UP,
+        order_=TOP_UP_ORDER,
+        at_="2026-04-01 10:00",
+        rules=policy(fee_min="1.00"),
+        events=[event("spent", "2026-03-05 10:00", amount=spent)],
+    )
     assert_quote(q, REJECT, "0.00", "R2")
     assert amounts(q) == {"paid": "100.00", "cash_spent": "-100.00", "fee": "0.00"}
 
@@ -1001,8 +1021,11 @@ def test_a_refundable_coupon_is_returned_as_a_coupon_not_as_cash() -> None:
 
 
 def test_a_coupon_stays_with_an_order_that_is_not_refunded() -> None:
-    q = quote(at_="2026-05-10 10:00", order_=order(coupon="20.00", coupon_refundable=True),
-              events=[activated("2026-04-01 10:30")])
+    q = quote(
+        at_="2026-05-10 10:00",
+        order_=order(coupon="20.00", coupon_refundable=True),
+        events=[activated("2026-04-01 10:30")],
+    )
     assert_quote(q, REJECT, "0.00", "P5")
     assert q.lines[-1].code == "coupon"
     assert "stays" in q.lines[-1].detail

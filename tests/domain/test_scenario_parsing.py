@@ -236,9 +236,7 @@ def test_a_moment_keeps_its_own_offset() -> None:
         (put("expect", {"refunds": "91.67"}), "expect.refunds", "unknown key"),
     ],
 )
-def test_a_malformed_top_level_names_the_field(
-    change: Callable[[Data], object], where: str, problem: str
-) -> None:
+def test_a_malformed_top_level_names_the_field(change: Callable[[Data], object], where: str, problem: str) -> None:
     assert_names(broken(change), where, problem)
 
 
@@ -280,9 +278,7 @@ def test_a_key_that_is_not_text_is_refused() -> None:
         (put("product.benefits", {"course": Decimal("1.5")}), "product.benefits.course", "whole number"),
     ],
 )
-def test_a_malformed_product_names_the_field(
-    change: Callable[[Data], object], where: str, problem: str
-) -> None:
+def test_a_malformed_product_names_the_field(change: Callable[[Data], object], where: str, problem: str) -> None:
     assert_names(broken(change), where, problem)
 
 
@@ -351,9 +347,7 @@ def test_only_a_membership_has_a_term(kind: str) -> None:
         (put("policy.trial_counts_as_activation", 1), "policy.trial_counts_as_activation", "true or false"),
     ],
 )
-def test_a_malformed_policy_option_names_the_option(
-    change: Callable[[Data], object], where: str, problem: str
-) -> None:
+def test_a_malformed_policy_option_names_the_option(change: Callable[[Data], object], where: str, problem: str) -> None:
     assert_names(broken(change), where, problem)
 
 
@@ -429,9 +423,7 @@ def test_a_fee_percent_from_0_to_100_with_up_to_6_decimals_is_accepted(percent: 
         (put("order.coupon", {"value": "20.00", "refundable": "no"}), "order.coupon.refundable", "true or false"),
     ],
 )
-def test_a_malformed_order_names_the_field(
-    change: Callable[[Data], object], where: str, problem: str
-) -> None:
+def test_a_malformed_order_names_the_field(change: Callable[[Data], object], where: str, problem: str) -> None:
     assert_names(broken(change), where, problem)
 
 
@@ -481,9 +473,7 @@ def event_at(index: int, event: dict[str, object]) -> Callable[[Data], None]:
         ({"type": "spent", "paid": "5.00"}, "events[1].paid", "unknown key"),
     ],
 )
-def test_a_malformed_event_names_the_event_and_field(
-    event: dict[str, object], where: str, problem: str
-) -> None:
+def test_a_malformed_event_names_the_event_and_field(event: dict[str, object], where: str, problem: str) -> None:
     assert_names(broken(event_at(1, event)), where, problem)
 
 
@@ -496,9 +486,7 @@ def test_a_malformed_event_names_the_event_and_field(
         (put("events.2.at", "2026-03-04 noon"), "events[2].at", "ISO 8601"),
     ],
 )
-def test_a_malformed_event_time_names_the_event(
-    change: Callable[[Data], object], where: str, problem: str
-) -> None:
+def test_a_malformed_event_time_names_the_event(change: Callable[[Data], object], where: str, problem: str) -> None:
     assert_names(broken(change), where, problem)
 
 
@@ -511,9 +499,7 @@ def test_a_malformed_event_time_names_the_event(
         ({"type": "renewed", "paid": "100.00"}, "events[0].type", "renewed only applies to a membership"),
     ],
 )
-def test_a_malformed_top_up_event_names_the_event(
-    event: dict[str, object], where: str, problem: str
-) -> None:
+def test_a_malformed_top_up_event_names_the_event(event: dict[str, object], where: str, problem: str) -> None:
     assert_names(broken(event_at(0, event), recharge), where, problem)
 
 
@@ -552,9 +538,7 @@ def test_a_renewal_on_goods_names_the_event() -> None:
         (put("request.reason", 1), "request.reason", "unknown value"),
     ],
 )
-def test_a_malformed_request_names_the_field(
-    change: Callable[[Data], object], where: str, problem: str
-) -> None:
+def test_a_malformed_request_names_the_field(change: Callable[[Data], object], where: str, problem: str) -> None:
     assert_names(broken(change), where, problem)
 
 

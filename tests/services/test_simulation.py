@@ -120,9 +120,7 @@ def test_json_fractions_are_read_as_decimal() -> None:
         ("[" * 5000 + "]" * 5000, "deep.json", "deep.json: not usable JSON"),
     ],
 )
-def test_an_unreadable_document_is_a_document_error_that_says_where(
-    text: str, source: str, message: str
-) -> None:
+def test_an_unreadable_document_is_a_document_error_that_says_where(text: str, source: str, message: str) -> None:
     with pytest.raises(DocumentError) as caught:
         load_document(text, source)
     assert message in str(caught.value)
@@ -217,9 +215,7 @@ def test_simulate_data_answers_decoded_data_and_errors_alike() -> None:
 
 
 def test_expect_mismatches_are_listed_readably() -> None:
-    text = ANNUAL_CARD.replace("refund: 91.67", "refund: 17.00").replace(
-        "decision: review", "decision: auto_approve"
-    )
+    text = ANNUAL_CARD.replace("refund: 91.67", "refund: 17.00").replace("decision: review", "decision: auto_approve")
     result = simulate_text(text, "slip.yaml", CALENDAR)
     assert result.failed
     assert "error" not in result.answer
