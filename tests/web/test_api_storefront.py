@@ -442,7 +442,7 @@ def test_money_arriving_after_the_order_expired_is_sent_back_and_the_books_balan
     container = container_of(client)
     later = container.now() + timedelta(minutes=20)
     container.clock = lambda: later
-    assert run_tick(container.uow, later)["orders_expired"] >= 1
+    assert run_tick(container.worker_deps(), later)["orders_expired"] >= 1
     assert client.get(f"{API}/orders/{placed['order_no']}", headers=auth).json()["status"] == "expired"
 
     assert pay(client, placed["out_trade_no"]) == "returned"

@@ -11,15 +11,17 @@ from typing import Annotated
 
 import typer
 
+from kameng.adapters.channels.refunds import SimulatorRefunds
 from kameng.adapters.db import migrate
 from kameng.adapters.db.database import make_engine, make_session_factory
 from kameng.adapters.db.uow import UnitOfWork
+from kameng.adapters.notify import LogSender
 from kameng.bootstrap import prepare_database
 from kameng.domain.calendar import CalendarError
 from kameng.services.calendars import load_calendar
 from kameng.services.ledger import check_books
 from kameng.services.simulation import simulate_paths
-from kameng.services.worker import run_tick
+from kameng.services.worker import WorkerDeps, run_tick
 from kameng.settings import Settings, SettingsError
 
 app = typer.Typer(
@@ -127,8 +129,14 @@ def worker(
     """Run the worker tick (expiring unpaid orders and memberships) in a loop."""
     settings = _settings()
     factory = make_session_factory(make_engine(settings.database_url))
+    try:
+        calendar = load_calendar(settings.calendar_file)
+    except CalendarError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    deps = WorkerDeps(lambda: UnitOfWork(factory), calendar, SimulatorRefunds(factory), LogSender())
     while True:
-        result = run_tick(lambda: UnitOfWork(factory), datetime.now(UTC))
+        result = run_tick(deps, datetime.now(UTC))
         if once:
             typer.echo(json.dumps(result))
             return

@@ -15,8 +15,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from kameng import __version__
+from kameng.adapters.channels.refunds import SimulatorRefunds
 from kameng.adapters.channels.simulator import SimulatorChannel
 from kameng.adapters.db.database import make_engine, make_session_factory
+from kameng.adapters.notify import LogSender
 from kameng.bootstrap import prepare_database
 from kameng.domain.money import format_yuan
 from kameng.domain.users import mask_email, mask_phone
@@ -84,12 +86,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     if settings.auto_prepare and not settings.production:
         prepare_database(settings)
     engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
     container = Container(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         calendar=load_calendar(settings.calendar_file),
         channel=SimulatorChannel(settings.secret_key),
+        refunds=SimulatorRefunds(session_factory),
+        sender=LogSender(),
     )
     in_process_worker = run_worker if run_worker is not None else settings.embedded_worker
 
@@ -174,7 +179,7 @@ async def _worker_loop(container: Container, interval: float = 5.0) -> None:
     """Embedded mode: the same tick the `kameng worker` process runs, inside the server."""
     while True:
         try:
-            await asyncio.to_thread(run_tick, container.uow, container.now())
+            await asyncio.to_thread(run_tick, container.worker_deps(), container.now())
         except Exception:  # keep serving; the next tick retries
             log.exception("worker tick failed")
         await asyncio.sleep(interval)

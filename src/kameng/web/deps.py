@@ -16,13 +16,16 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from kameng.adapters.channels.refunds import SimulatorRefunds
 from kameng.adapters.channels.simulator import SimulatorChannel
 from kameng.adapters.db.models import User
 from kameng.adapters.db.uow import UnitOfWork
+from kameng.adapters.notify import LogSender
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.users import Role
 from kameng.services.accounts import get_user
 from kameng.services.orders import Viewer
+from kameng.services.worker import WorkerDeps
 from kameng.settings import Settings
 from kameng.web.i18n import Lang, pick_lang
 
@@ -38,10 +41,15 @@ class Container:
     session_factory: sessionmaker[Session]
     calendar: WorkCalendar
     channel: SimulatorChannel
+    refunds: SimulatorRefunds
+    sender: LogSender
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def worker_deps(self) -> WorkerDeps:
+        return WorkerDeps(self.uow, self.calendar, self.refunds, self.sender)
 
     def now(self) -> datetime:
         return self.clock()

@@ -1,0 +1,224 @@
+"""The worker's money side: send queued refunds, poll the ones in flight, deliver notifications.
+
+Pattern for every external call: claim the row in a short transaction (SKIP LOCKED, a lease),
+commit, call the channel with the idempotency key derived from our row, then apply the answer in
+a second transaction that re-checks the state. A crash anywhere means the lease runs out and the
+call is made again with the same key, which the channel answers with the same refund.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from kameng.adapters.channels.refunds import ABNORMAL, PROCESSING, SUCCESS, RefundAnswer, RefundChannel
+from kameng.adapters.db.models import MessageRow, OrderRow, OutboxRow, RefundRow, Ticket, User
+from kameng.adapters.db.uow import UnitOfWork
+from kameng.adapters.notify import Sender
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.money import format_yuan
+from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
+from kameng.domain.tickets import TicketStatus
+from kameng.services import aftersales
+from kameng.services.ledger import post_entry
+
+log = logging.getLogger("kameng.payouts")
+LEASE = timedelta(seconds=60)
+UowFactory = Callable[[], UnitOfWork]
+
+
+def _claim(uow: UnitOfWork, now: datetime, batch: int) -> list[tuple[int, str, dict[str, object]]]:
+    with uow:
+        rows = uow.session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.done_at.is_(None), OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        claimed = []
+        for row in rows:
+            row.attempts += 1
+            # Back off on repeated failure: 1, 2, 4 … minutes, at most an hour.
+            row.next_attempt_at = now + min(LEASE * (2 ** (row.attempts - 1)), timedelta(hours=1))
+            claimed.append((row.id, row.kind, dict(row.payload)))
+        uow.commit()
+        return claimed
+
+
+def process_outbox(
+    uow_factory: UowFactory,
+    now: datetime,
+    channel: RefundChannel,
+    sender: Sender,
+    calendar: WorkCalendar,
+    batch: int = 20,
+) -> int:
+    done = 0
+    for outbox_id, kind, payload in _claim(uow_factory(), now, batch):
+        try:
+            if kind == "send_refund":
+                _send_refund(uow_factory, int(str(payload["refund_id"])), now, channel, calendar)
+            elif kind == "notify":
+                _deliver_message(uow_factory(), outbox_id, payload, now, sender)
+            _mark_done(uow_factory(), outbox_id, now)
+            done += 1
+        except Exception as error:  # the lease expires and the row is tried again
+            log.exception("outbox %s (%s) failed", outbox_id, kind)
+            _mark_error(uow_factory(), outbox_id, repr(error))
+    return done
+
+
+def _mark_done(uow: UnitOfWork, outbox_id: int, now: datetime) -> None:
+    with uow:
+        row = uow.session.get(OutboxRow, outbox_id)
+        if row is not None and row.done_at is None:
+            row.done_at = now
+            row.last_error = None
+            uow.commit()
+
+
+def _mark_error(uow: UnitOfWork, outbox_id: int, error: str) -> None:
+    with uow:
+        row = uow.session.get(OutboxRow, outbox_id)
+        if row is not None:
+            row.last_error = error[:2000]
+            uow.commit()
+
+
+def _deliver_message(
+    uow: UnitOfWork, outbox_id: int, payload: dict[str, object], now: datetime, sender: Sender
+) -> None:
+    key = f"outbox:{outbox_id}"
+    with uow:
+        session = uow.session
+        if session.scalar(select(MessageRow.id).where(MessageRow.key == key)) is not None:
+            return  # delivered before a crash: never twice
+        user_id = int(str(payload["user_id"]))
+        session.add(
+            MessageRow(
+                key=key,
+                user_id=user_id,
+                ticket_id=int(str(payload["ticket_id"])),
+                kind=str(payload["kind"]),
+                text_zh=str(payload["zh"]),
+                text_en=str(payload["en"]),
+                created_at=now,
+            )
+        )
+        user = session.get(User, user_id)
+        uow.commit()
+    if user is not None:
+        sender.send(user.phone, user.email, str(payload["zh"]))
+
+
+def _send_refund(
+    uow_factory: UowFactory, refund_id: int, now: datetime, channel: RefundChannel, calendar: WorkCalendar
+) -> None:
+    with uow_factory() as uow:
+        refund = uow.session.get(RefundRow, refund_id)
+        if refund is None or refund.status is not RefundStatus.PENDING:
+            return
+        out_refund_no, out_trade_no, amount = refund.out_refund_no, refund.out_trade_no, refund.amount_fen
+    answer = channel.request_refund(out_refund_no, out_trade_no, amount, now)
+    _apply_answer(uow_factory(), refund_id, answer, now, calendar)
+
+
+def poll_refunds(
+    uow_factory: UowFactory, now: datetime, channel: RefundChannel, calendar: WorkCalendar, batch: int = 20
+) -> int:
+    """Query the channel for refunds in flight whose next poll is due (back-off 1, 5, 10, 20, 30 min)."""
+    with uow_factory() as uow:
+        rows = uow.session.scalars(
+            select(RefundRow)
+            .where(RefundRow.status == RefundStatus.PROCESSING, RefundRow.next_poll_at <= now)
+            .order_by(RefundRow.next_poll_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        due = [(row.id, row.out_refund_no) for row in rows]
+        for row in rows:
+            row.next_poll_at = now + LEASE  # lease: another worker leaves it alone meanwhile
+        uow.commit()
+    for refund_id, out_refund_no in due:
+        answer = channel.query_refund(out_refund_no, now)
+        if answer is not None:
+            _apply_answer(uow_factory(), refund_id, answer, now, calendar)
+    return len(due)
+
+
+def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: datetime, calendar: WorkCalendar) -> None:
+    with uow:
+        session = uow.session
+        refund = session.scalar(select(RefundRow).where(RefundRow.id == refund_id).with_for_update())
+        if refund is None or refund.status in {RefundStatus.SUCCEEDED, RefundStatus.FAILED}:
+            return  # already settled by another worker or a callback
+        ticket = session.scalar(select(Ticket).where(Ticket.id == refund.ticket_id).with_for_update(of=Ticket))
+        order = session.scalar(select(OrderRow).where(OrderRow.id == refund.order_id).with_for_update(of=OrderRow))
+        assert ticket is not None
+        assert order is not None
+        refund.channel_refund_no = answer.refund_id
+        if answer.status == PROCESSING:
+            if refund.status is RefundStatus.PENDING:
+                refund.status = REFUND.apply(refund.status, "accept")
+                refund.accepted_at = now
+                aftersales.notify(
+                    uow,
+                    ticket,
+                    "sent",
+                    now,
+                    f"退款 {format_yuan(refund.amount_fen)} 元已提交支付渠道,正在处理。",
+                    f"The refund of {format_yuan(refund.amount_fen)} is with the payment channel.",
+                )
+            else:
+                refund.attempts += 1
+            refund.next_poll_at = now + timedelta(minutes=refund_poll_delay_minutes(refund.attempts))
+        elif answer.status == SUCCESS:
+            if refund.status is RefundStatus.PENDING:
+                refund.accepted_at = now
+            refund.status = REFUND.apply(refund.status, "succeed")
+            refund.settled_at = now
+            refund.next_poll_at = None
+            post_entry(
+                uow,
+                kind="refund_paid",
+                key=f"refund_paid:{refund.id}",
+                order_id=order.id,
+                user_id=order.user_id,
+                now=now,
+                lines=[
+                    (f"refunds_payable:{order.user_id}", refund.amount_fen),
+                    (f"channel:{refund.channel.value}", -refund.amount_fen),
+                ],
+                memo=f"refund {refund.out_refund_no} via {refund.channel.value}",
+            )
+            aftersales._move(
+                uow,
+                ticket,
+                "refund_succeeded",
+                now,
+                calendar,
+                None,
+                f"渠道退款单号 {answer.refund_id}",
+                refund.amount_fen,
+            )
+            aftersales._finish(uow, ticket, order, refund, now, calendar)
+        elif answer.status == ABNORMAL:
+            refund.status = REFUND.apply(refund.status, "fail")
+            refund.failure = (answer.failure or "refund refused by the channel")[:200]
+            refund.next_poll_at = None
+            if ticket.status is TicketStatus.REFUNDING:
+                aftersales._move(uow, ticket, "refund_failed", now, calendar, None, refund.failure, refund.amount_fen)
+            aftersales.notify(
+                uow,
+                ticket,
+                "refund_failed",
+                now,
+                f"原路退款失败:{refund.failure}。您可以选择退到平台余额(需您确认),或稍后重试原路退款。",
+                f"The refund could not go back to your original payment method: {refund.failure}. "
+                "You may choose the platform balance instead (only if you agree), or retry later.",
+            )
+        uow.commit()
