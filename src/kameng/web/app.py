@@ -167,10 +167,12 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         answer = simulate_data(data, container.calendar)
         return JSONResponse(answer, status_code=422 if "error" in answer else 200)
 
-    from kameng.web import api, pages
+    from kameng.web import api, api_aftersales, pages, pages_aftersales
 
     app.include_router(pages.router)
+    app.include_router(pages_aftersales.router)
     app.include_router(api.router)
+    app.include_router(api_aftersales.router)
     api.install_error_handlers(app)
     return app
 
