@@ -12,6 +12,7 @@ write the function in its own bench/ module and append a :class:`Benchmark` belo
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -37,9 +38,24 @@ class Benchmark:
     run: Callable[[bool], dict[str, Any]]
 
 
+def lazy(module: str, function: str) -> Callable[[bool], dict[str, Any]]:
+    """A section whose module is imported only when it runs (keeps `--only engine` light)."""
+
+    def run(quick: bool) -> dict[str, Any]:
+        bench: Callable[[bool], dict[str, Any]] = getattr(importlib.import_module(module), function)
+        return bench(quick)
+
+    return run
+
+
 BENCHMARKS: list[Benchmark] = [
     Benchmark("engine", "Refund engine, in process, one core", bench_engine),
     Benchmark("simulate", "`kameng simulate` on generated YAML files (subprocess)", bench_simulate),
+    Benchmark(
+        "checkout",
+        "Checkout through the API on SQLite and PostgreSQL, beside pgbench",
+        lazy("checkout", "bench_checkout"),
+    ),
 ]
 
 
