@@ -236,6 +236,39 @@ def test_only_the_expected_keys_are_compared_and_spellings_of_amounts_agree() ->
     )
 
 
+@pytest.mark.parametrize("refund", [Decimal("91.67"), Decimal("91.670"), "91.67", " 91.670 "])
+def test_any_spelling_of_the_refund_amount_matches(refund: object) -> None:
+    answer = simulate_text(ANNUAL_CARD, "a.yaml", CALENDAR).answer
+    assert compare_expectations({"refund": refund}, answer) == ()
+
+
+@pytest.mark.parametrize("refund", [100, Decimal(100), "100", "100.0", Decimal("100.00")])
+def test_a_whole_yuan_written_as_an_integer_matches_the_two_decimal_answer(refund: object) -> None:
+    assert compare_expectations({"refund": refund}, {"refund": "100.00"}) == ()
+
+
+def test_a_different_amount_still_differs() -> None:
+    assert compare_expectations({"refund": Decimal("91.68")}, {"refund": "91.67"}) == (
+        "refund: expected '91.68', got '91.67'",
+    )
+    assert compare_expectations({"refund": "91.675"}, {"refund": "91.67"}) != ()
+
+
+def test_expected_lines_need_only_the_keys_an_operator_writes() -> None:
+    answer = simulate_text(ANNUAL_CARD, "a.yaml", CALENDAR).answer
+    lines = [
+        {"code": "paid", "amount": Decimal("100.00")},
+        {"code": "used_share", "amount": "-8.33", "detail": "1 of 12 months"},
+        {"code": "fee", "amount": 0},
+    ]
+    assert compare_expectations({"lines": lines}, answer) == ()
+    assert compare_expectations({"lines": lines[:2]}, answer) != ()  # a line left out
+    wrong = [*lines[:2], {"code": "fee", "amount": "-1.00"}]
+    (miss,) = compare_expectations({"lines": wrong}, answer)
+    assert miss.startswith("lines: expected [")
+    assert compare_expectations({"lines": [*lines[:2], {"code": "fee", "note": "x"}]}, answer) != ()
+
+
 def test_an_expected_arrival_window_is_compared_field_by_field() -> None:
     answer = {"arrival": {"earliest": "2026-05-21", "latest": "2026-05-25"}}
     assert compare_expectations({"arrival": {"earliest": "2026-05-21", "latest": "2026-05-25"}}, answer) == ()
