@@ -3,7 +3,7 @@
 ``db_url`` is a migrated database holding no rows, for each test. Migrating for every test would
 cost most of the suite's time, so each backend is migrated once per process: SQLite into a
 template file that each test copies; PostgreSQL into a database ``kameng_t_<random>`` that is
-emptied (TRUNCATE … RESTART IDENTITY) before each test. Names are random per process, so xdist
+emptied (every row, every sequence back to 1) before each test. Names are random per process, so xdist
 workers never meet, and every database is dropped ``WITH (FORCE)`` at the end: nothing depends on
 leftover state.
 
@@ -54,23 +54,22 @@ def pg_url_for(name: str) -> str:
     return make_url(pg_server_url()).set(database=name).render_as_string(hide_password=False)
 
 
-def create_pg_database(name: str) -> str:
+def _admin_sql(sql: str) -> None:
     engine = _admin_engine()
     try:
         with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(sql))
     finally:
         engine.dispose()
+
+
+def create_pg_database(name: str) -> str:
+    _admin_sql(f'CREATE DATABASE "{name}"')
     return pg_url_for(name)
 
 
 def drop_pg_database(name: str) -> None:
-    engine = _admin_engine()
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
+    _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _pg_available() -> str | None:
@@ -94,6 +93,9 @@ def _pg_database() -> Iterator[str]:
     name = f"kameng_t_{secrets.token_hex(6)}"
     url = create_pg_database(name)
     try:
+        # Test data need not survive a power cut: not waiting for the WAL flush at each commit
+        # makes the many small transactions here several times cheaper (also for subprocesses).
+        _admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         migrate.upgrade(url)
         yield url
     finally:
@@ -101,11 +103,23 @@ def _pg_database() -> Iterator[str]:
 
 
 def _empty_pg_tables(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    """Every model table emptied and every sequence back at 1, in one transaction.
+
+    DELETE with foreign-key triggers off (``session_replication_role``) rather than TRUNCATE:
+    TRUNCATE gives each table a new file and syncs it, 0.4 s a test on this server against
+    0.1 s (seeding included) this way. The tables hold a few dozen rows at most."""
     engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
         with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in Base.metadata.sorted_tables:
+                conn.execute(table.delete())
+            conn.execute(
+                text(
+                    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false)"
+                    " FROM pg_sequences WHERE schemaname = current_schema()"
+                )
+            )
     finally:
         engine.dispose()
 
@@ -144,8 +158,8 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         yield f"sqlite:///{path}"
         return
     # One database per process, emptied before each test: CREATE DATABASE costs about a second
-    # on this server (it checkpoints), TRUNCATE a few milliseconds. Emptying before rather than
-    # after means a test that died half-way cannot leak into the next one.
+    # on this server (it checkpoints), emptying ~50 ms. Emptying before rather than after means
+    # a test that died half-way cannot leak into the next one.
     url = request.getfixturevalue("_pg_database")
     _empty_pg_tables(url)
     yield url
