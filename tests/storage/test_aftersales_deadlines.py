@@ -65,7 +65,8 @@ def test_escalation_then_automatic_approval_at_the_quote(
     escalated = ticket(uow, created.ticket_no)
     assert escalated.status is TicketStatus.IN_REVIEW
     assert escalated.breached is True
-    assert escalated.escalated_at is not None and _local(escalated.escalated_at) == _local(late)
+    assert escalated.escalated_at is not None
+    assert _local(escalated.escalated_at) == _local(late)
     assert actions(uow, created.ticket_no) == ["submit", "open_review", "escalate"]
     assert [t.ticket_no for t in aftersales.review_queue(uow, supervisor, lane="escalated")] == [created.ticket_no]
     # A second tick escalates nothing twice.
@@ -134,13 +135,15 @@ def test_a_due_date_in_a_year_without_calendar_data(
     uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., object]
 ) -> None:
     """chinese-calendar knows 2026 but not 2027: counted Monday–Friday, with a warning."""
-    assert CALENDAR.has_official_data(2026) and not CALENDAR.has_official_data(2027)
+    assert CALENDAR.has_official_data(2026)
+    assert not CALENDAR.has_official_data(2027)
     thursday = datetime(2026, 12, 31, 10, 0, tzinfo=SHANGHAI)
     bought = buy_one(uow, channel, make_user, thursday)
     created = submit(uow, bought, thursday + timedelta(minutes=5))
     assert created.status is TicketStatus.IN_REVIEW
     warning = created.quote["calendar_warning"]
-    assert warning and "2027" in str(warning)
+    assert warning
+    assert "2027" in str(warning)
     # Friday 2027-01-01 counts (no data says it is a holiday), the weekend does not: Monday 01-04.
     assert created.quote["review_due"] == "2027-01-04"
     assert _local(created.due_at) == _end_of(date(2027, 1, 4))  # type: ignore[arg-type]
@@ -160,7 +163,11 @@ def test_working_days_follow_the_swapped_weekends(
     placed = buy(uow, channel, user.id, "course-pack", eve)  # type: ignore[attr-defined]
     bought_course = aftersales.RefundRequestCommand(placed.order_no, Reason.NOT_AS_DESCRIBED, "内容不符")
     created = aftersales.submit_request(
-        uow, Viewer(user.id, Role.CONSUMER), bought_course, eve + timedelta(minutes=5), CALENDAR  # type: ignore[attr-defined]
+        uow,
+        Viewer(user.id, Role.CONSUMER),
+        bought_course,
+        eve + timedelta(minutes=5),
+        CALENDAR,  # type: ignore[attr-defined]
     )
     # Three review days: Thu 10-08, Fri 10-09, and the swapped working Saturday 10-10.
     assert created.quote["review_due"] == "2026-10-10"
