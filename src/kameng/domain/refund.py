@@ -40,6 +40,7 @@ ONE_DAY = timedelta(days=1)
 OUTAGE_HOURS_FOR_AUTO_REFUND = Decimal(48)
 RENEWAL_NOTICE_DAYS = 5  # CN: a reminder at least 5 days before an automatic renewal
 APPEAL_DAYS = 15
+DEFAULT_REVIEW_BUSINESS_DAYS = Policy().review_business_days
 
 # Working days from approval until the money arrives: (earliest, latest).
 ARRIVAL_WORKING_DAYS: dict[Channel, tuple[int, int]] = {
@@ -591,6 +592,15 @@ def _coupon_line(order: Order, refund: int) -> Line | None:
     return Line("coupon", 0, f"coupon {value} forfeited (not refundable)", f"优惠券 {value} 元不可退,作废")
 
 
+def review_business_days(policy: Policy, rule: str) -> int:
+    """The review deadline in working days. A statutory case (S rules) is never reviewed more
+    slowly than the default: no policy may make the statutory rules stricter (RULES.md §3), and a
+    long deadline would do exactly that. See docs/refund-rules-notes.md, gap F."""
+    if rule.startswith("S"):
+        return min(policy.review_business_days, DEFAULT_REVIEW_BUSINESS_DAYS)
+    return policy.review_business_days
+
+
 def quote_refund(
     product: Product,
     policy: Policy,
@@ -627,7 +637,7 @@ def quote_refund(
     warning_years: frozenset[int] = frozenset()
     zh, en = outcome.zh, outcome.en
     if outcome.decision is Decision.REVIEW:
-        due = calendar.add_working_days(request_day, policy.review_business_days)
+        due = calendar.add_working_days(request_day, review_business_days(policy, outcome.rule))
         review_due, warning_years = due.day, due.warning_years
         zh += f"需人工审核,最迟 {review_due.isoformat()} 前给出结果,逾期将自动升级处理。"
         en += f" A person reviews it by {review_due.isoformat()}; if not, it is escalated automatically."

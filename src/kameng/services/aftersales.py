@@ -30,6 +30,7 @@ from kameng.adapters.db.uow import UnitOfWork
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel, Decision, ProductKind, Reason
 from kameng.domain.money import format_yuan
+from kameng.domain.refund import review_business_days
 from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, REFUND, CardKeyStatus, OrderStatus, RefundStatus
 from kameng.domain.tickets import (
     APPEAL_WINDOW,
@@ -39,12 +40,14 @@ from kameng.domain.tickets import (
     UNDECIDED,
     TicketStatus,
     auto_approve_at,
+    end_of_day,
     priority_of,
     resume_due_at,
     review_due_at,
 )
 from kameng.domain.users import Role
 from kameng.services import audit
+from kameng.services.catalog import policy_to_domain
 from kameng.services.errors import Conflict, InvalidInput, not_found
 from kameng.services.evidence_files import Upload, check_uploads
 from kameng.services.ledger import post_entry
@@ -194,6 +197,17 @@ def submit_request(
         )
         if order is None:
             raise not_found("订单", "Order")
+        if command.idempotency_key:
+            # Look again under the order's lock: the same key sent twice at once waited here for
+            # the first request's commit, and must get its ticket, not "ticket_open" (race test
+            # tests/storage/test_aftersales_races.py).
+            existing = session.scalar(
+                select(Ticket).where(
+                    Ticket.user_id == viewer.user_id, Ticket.idempotency_key == command.idempotency_key
+                )
+            )
+            if existing is not None:
+                return existing
         if order.status is not OrderStatus.PAID:
             raise Conflict(
                 "not_refundable_state", "该订单未支付或已关闭", "The order is not paid or is already closed", "order"
@@ -273,7 +287,9 @@ def submit_request(
                 f"Not approved (rule {quote.rules[0]}): {quote.explanation_en}",
             )
         else:
-            due = review_due_at(calendar, now, ticket.order.policy.review_business_days)
+            # The deadline promised in the quote is the ticket's deadline, to the day.
+            assert quote.review_due is not None
+            due = end_of_day(quote.review_due)
             ticket.due_at = due
             ticket.auto_approve_at = auto_approve_at(calendar, due)
             _move(uow, ticket, "open_review", now, calendar, None)
@@ -338,7 +354,8 @@ def appeal(
                 "appeal_window_closed", "已超过 15 天申诉期", "The 15-day appeal window has closed", "ticket"
             )
         _move_or_conflict(uow, ticket, "appeal", now, calendar, viewer, comment.strip())
-        due = review_due_at(calendar, now, ticket.order.policy.review_business_days)
+        days = review_business_days(policy_to_domain(ticket.order.policy), ticket.rules.split(",")[0])
+        due = review_due_at(calendar, now, days)
         ticket.due_at, ticket.auto_approve_at, ticket.escalated_at = due, auto_approve_at(calendar, due), None
         notify(
             uow,

@@ -1,0 +1,35 @@
+"""A policy may slow its own reviews, never a statutory one (RULES.md §3; notes, gap F)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from .factories import activated, policy, quote
+
+
+def test_a_long_policy_review_setting_applies_to_policy_reviews() -> None:
+    q = quote(at_="2026-04-20 10:00", rules=policy(review_business_days=10), events=[activated("2026-04-01 10:30")])
+    assert q.rules == ("P9",)
+    assert q.review_due == date(2026, 5, 7)  # ten working days, Labour Day holiday skipped
+
+
+def test_a_statutory_review_keeps_the_default_two_working_days_whatever_the_policy() -> None:
+    q = quote(
+        at_="2026-04-20 10:00",
+        reason="not_as_described",
+        rules=policy(review_business_days=10),
+        events=[activated("2026-04-01 10:30")],
+    )
+    assert q.rules == ("S4",)
+    assert q.review_due == date(2026, 4, 22)
+
+
+def test_a_policy_faster_than_the_default_also_speeds_up_statutory_reviews() -> None:
+    q = quote(
+        at_="2026-04-20 10:00",
+        reason="platform_fault",
+        rules=policy(review_business_days=1),
+        events=[activated("2026-04-01 10:30")],
+    )
+    assert q.rules == ("S3",)
+    assert q.review_due == date(2026, 4, 21)
