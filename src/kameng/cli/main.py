@@ -82,9 +82,11 @@ def simulate(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident ticket timeline.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
 
 
 def _uow(settings: Settings) -> UnitOfWork:
@@ -126,6 +128,46 @@ def ledger_check() -> None:
     if not report.ok:
         raise typer.Exit(1)
     typer.echo("the books balance")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute every ticket's hash chain; exits 1 when any row was edited, deleted or reordered."""
+    from kameng.services.audit import verify
+
+    report = verify(_uow(_settings()))
+    typer.echo(f"tickets: {report.tickets}, timeline rows: {report.rows}")
+    for problem in report.problems:
+        typer.echo(f"TAMPERED {problem}", err=True)
+    if not report.ok:
+        typer.echo(f"{len(report.problems)} problem(s) found", err=True)
+        raise typer.Exit(1)
+    typer.echo("every chain verifies")
+
+
+@app.command()
+def evidence(
+    ticket_no: Annotated[str, typer.Argument(help="The ticket number (AS…).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for evidence.json and evidence.pdf.")] = Path("."),
+    lang: Annotated[str, typer.Option(help="PDF language: zh or en.")] = "zh",
+) -> None:
+    """Write a ticket's evidence file (evidence.json and evidence.pdf), as staff see it."""
+    from kameng.domain.users import Role
+    from kameng.services.errors import NotFound
+    from kameng.services.evidence_export import build_evidence, render_evidence_pdf
+    from kameng.services.orders import Viewer
+
+    try:
+        data = build_evidence(_uow(_settings()), Viewer(0, Role.OPERATOR), ticket_no, datetime.now(UTC))
+    except NotFound:
+        typer.echo(f"error: no ticket {ticket_no}", err=True)
+        raise typer.Exit(1) from None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evidence.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out / "evidence.pdf").write_bytes(render_evidence_pdf(data, lang))
+    typer.echo(f"wrote {out / 'evidence.json'} and {out / 'evidence.pdf'}")
+    if not data["chain_verified"]:
+        typer.echo("warning: this ticket's timeline does not verify (see kameng audit verify)", err=True)
 
 
 @app.command()

@@ -85,18 +85,26 @@ class AuditReport:
 
 
 def verify(uow: UnitOfWork, batch: int = 1000) -> AuditReport:
-    """Recompute every chain: an edited row, a deleted row or a reordered row is reported."""
+    """Recompute every chain: an edited row, a deleted row or a reordered row is reported.
+
+    Fix (evidence-export session): the chain alone cannot see its *last* rows deleted, so each
+    ticket's status is also checked against where its last remaining row left it, and a ticket
+    without rows is reported. A deleted trailing ``escalate`` row (same status before and after)
+    still goes unseen; that needs a head hash or row count on the ticket. Problems name the ticket
+    by its number (and id)."""
     report = AuditReport()
     with uow:
         session = uow.session
         report.tickets = session.scalar(select(func.count(Ticket.id))) or 0
+        numbers = dict(session.execute(select(Ticket.id, Ticket.ticket_no)).tuples().all())
         last_ticket, expected_prev, expected_seq = None, GENESIS, 1
+        tails: dict[int, tuple[int, str]] = {}
         query = select(TicketTimeline).order_by(TicketTimeline.ticket_id, TicketTimeline.seq)
         for row in session.scalars(query.execution_options(yield_per=batch)):
             if row.ticket_id != last_ticket:
                 last_ticket, expected_prev, expected_seq = row.ticket_id, GENESIS, 1
             report.rows += 1
-            where = f"ticket {row.ticket_id} row {row.seq}"
+            where = f"ticket {numbers.get(row.ticket_id, '?')} (id {row.ticket_id}) row {row.seq}"
             if row.seq != expected_seq:
                 report.problems.append(f"{where}: expected row {expected_seq} (a row is missing)")
             if row.prev_hash != expected_prev:
@@ -104,4 +112,14 @@ def verify(uow: UnitOfWork, batch: int = 1000) -> AuditReport:
             if row_digest(row) != row.hash:
                 report.problems.append(f"{where}: content does not match its hash (edited)")
             expected_prev, expected_seq = row.hash, row.seq + 1
+            tails[row.ticket_id] = (row.seq, row.to_status)
+        for ticket_id, ticket_no, status in session.execute(select(Ticket.id, Ticket.ticket_no, Ticket.status)):
+            tail = tails.get(ticket_id)
+            if tail is None:
+                report.problems.append(f"ticket {ticket_no} (id {ticket_id}): has no timeline rows (deleted)")
+            elif tail[1] != status.value:
+                report.problems.append(
+                    f"ticket {ticket_no} (id {ticket_id}) row {tail[0]}: the last row leaves the ticket {tail[1]}"
+                    f" but it is {status.value} (rows after it are missing)"
+                )
     return report
