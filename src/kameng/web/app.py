@@ -31,6 +31,7 @@ from kameng.services.worker import run_tick
 from kameng.settings import Settings
 from kameng.web.deps import Container, csrf_token, request_lang
 from kameng.web.i18n import label, localtime, translate
+from kameng.web.inbox import header_unread
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = logging.getLogger("kameng.web")
@@ -63,6 +64,7 @@ def make_templates() -> Jinja2Templates:
         mask_phone=mask_phone,
         mask_email=mask_email,
         csrf_token=csrf_token,
+        unread_messages=header_unread,
     )
     return templates
 

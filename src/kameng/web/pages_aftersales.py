@@ -1,7 +1,382 @@
-"""After-sales pages: the refund request, 我的售后, ticket pages, the staff queue."""
+"""After-sales pages: the refund request, 我的售后, ticket pages, the staff queue.
+
+The consumer sees the quote before anything else, then describes and attaches evidence. Every
+form is a POST carrying the session's CSRF token and is answered with a redirect; a refusal from a
+service comes back as a message beside the field it names (kept in the session for one page).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Any
+from urllib.parse import quote as urlquote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
+
+from kameng.adapters.db.models import User
+from kameng.domain.model import Reason
+from kameng.domain.money import MoneyError, parse_yuan
+from kameng.domain.tickets import TicketStatus
+from kameng.domain.users import Role
+from kameng.services import aftersales, orders
+from kameng.services.errors import InvalidInput, NotFound, ServiceError
+from kameng.services.evidence_files import Upload
+from kameng.web.app import render
+from kameng.web.deps import Container, ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
+from kameng.web.inbox import read_messages
+from kameng.web.pages import StaffUser
 
 router = APIRouter(include_in_schema=False)
+
+REASONS = [r.value for r in Reason]
+# While these last, the ticket page reloads itself: the worker is about to move the ticket.
+LIVE_STATUSES = frozenset(
+    {TicketStatus.SUBMITTED, TicketStatus.AUTO_APPROVED, TicketStatus.APPROVED, TicketStatus.REFUNDING}
+)
+LIVE_REFRESH_SECONDS = 3
+LANES = ("review", "escalated", "appeals")
+SUPERVISOR_LANES = frozenset({"escalated", "appeals"})
+CONSUMER_ACTIONS = ("withdraw", "reply", "appeal", "refund_to_balance", "retry_refund")
+STAFF_ACTIONS = ("approve", "reject", "ask_info", "retry_refund")
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    return _redirect("/login?next=" + urlquote(request.url.path, safe="/"))
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+async def _uploads(form: FormData, name: str) -> list[Upload]:
+    """The files of a multipart field; an empty file input (no file chosen) is not an upload."""
+    files = []
+    for item in form.getlist(name):
+        if isinstance(item, UploadFile) and (item.filename or item.size):
+            files.append(Upload(item.filename or "", await item.read()))
+    return files
+
+
+def _flash(request: Request, error: ServiceError, values: dict[str, str] | None = None) -> None:
+    request.session["flash_error"] = {
+        "zh": error.message_zh,
+        "en": error.message_en,
+        "field": error.field or "form",
+        "typed": values or {},
+    }
+
+
+def _take_flash(request: Request) -> dict[str, Any] | None:
+    flash = request.session.pop("flash_error", None)
+    return flash if isinstance(flash, dict) else None
+
+
+def _consumer_only(user: User) -> None:
+    if user.role is not Role.CONSUMER:
+        raise NotFound("not_found", "页面不存在", "Page not found")
+
+
+# --------------------------------------------------------------------------------------------
+# The request: quote first, then the form
+
+
+def _reason(value: str | None) -> Reason:
+    return Reason(value) if value in REASONS else Reason.CHANGED_MIND
+
+
+def _request_page(
+    request: Request,
+    container: Container,
+    user: User,
+    order_no: str,
+    reason: Reason,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    view = orders.order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar, reason)
+    if view.order.user_id != user.id:
+        raise NotFound("not_found", "订单不存在", "Order not found")
+    context = {"view": view, "reason": reason.value, "reasons": REASONS, "values": values, "errors": errors}
+    return render(request, "refund_request.html", context, status=status, user=user)
+
+
+@router.get("/orders/{order_no}/refund", response_class=HTMLResponse)
+def refund_form(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    reason = _reason(request.query_params.get("reason"))
+    # A fresh key per rendered form: a double click or a resent POST finds the first ticket.
+    values = {"description": "", "idempotency_key": uuid.uuid4().hex}
+    return _request_page(request, container, user, order_no, reason, values, {})
+
+
+@router.post("/orders/{order_no}/refund", dependencies=[CsrfChecked])
+async def refund_submit(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    form = await request.form()
+    reason = _reason(_text(form, "reason"))
+    values = {
+        "description": _text(form, "description"),
+        "idempotency_key": _text(form, "idempotency_key")[:80] or uuid.uuid4().hex,
+    }
+    lang = request_lang(request)
+    try:
+        uploads = await _uploads(form, "evidence")
+        ticket = aftersales.submit_request(
+            container.uow(),
+            viewer_of(user),
+            aftersales.RefundRequestCommand(
+                order_no=order_no,
+                reason=reason,
+                description=values["description"],
+                uploads=uploads,
+                idempotency_key=values["idempotency_key"],
+            ),
+            container.now(),
+            container.calendar,
+        )
+    except ServiceError as error:
+        if isinstance(error, NotFound):
+            raise
+        field = error.field or "form"
+        if field.startswith("evidence"):
+            field = "evidence"
+        return _request_page(
+            request, container, user, order_no, reason, values, {field: error.message(lang)}, status=error.status
+        )
+    return _redirect(f"/tickets/{ticket.ticket_no}")
+
+
+# --------------------------------------------------------------------------------------------
+# 我的售后 and the ticket page
+
+
+@router.get("/tickets", response_class=HTMLResponse)
+def my_tickets(request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    rows = aftersales.my_tickets(container.uow(), viewer_of(user))
+    return render(request, "tickets.html", {"tickets": rows}, user=user)
+
+
+def _progress(status: TicketStatus) -> tuple[int, bool]:
+    """How many of the four steps (submitted, decided, refunding, refunded) are done, and whether
+    the path stopped short of the money (rejected, withdrawn, failed)."""
+    if status is TicketStatus.REFUNDED:
+        return 4, False
+    if status is TicketStatus.REFUNDING:
+        return 3, False
+    if status in {TicketStatus.AUTO_APPROVED, TicketStatus.APPROVED}:
+        return 2, False
+    if status in {TicketStatus.REJECTED, TicketStatus.REJECTED_FINAL, TicketStatus.REFUND_FAILED}:
+        return (3 if status is TicketStatus.REFUND_FAILED else 2), True
+    if status is TicketStatus.WITHDRAWN:
+        return 1, True
+    return 1, False
+
+
+def _has_evidence_export() -> bool:
+    try:
+        from kameng.services import evidence_export  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@router.get("/tickets/{ticket_no}", response_class=HTMLResponse)
+def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    view = aftersales.ticket_view(container.uow(), viewer_of(user), ticket_no)
+    if view.ticket.user_id != user.id:
+        # Staff read tickets on their own page, beside the order's usage.
+        return _redirect(f"/staff/tickets/{ticket_no}")
+    done, stopped = _progress(view.ticket.status)
+    receipt = next((r for r in reversed(view.refunds) if r.status.value == "succeeded"), None)
+    context = {
+        "view": view,
+        "tk": view.ticket,
+        "done": done,
+        "stopped": stopped,
+        "live": view.ticket.status in LIVE_STATUSES,
+        "refresh": LIVE_REFRESH_SECONDS,
+        "receipt": receipt,
+        "flash": _take_flash(request),
+        "now": container.now(),
+        "evidence_export": _has_evidence_export(),
+    }
+    return render(request, "ticket.html", context, user=user)
+
+
+@router.get("/tickets/{ticket_no}/files/{file_id}")
+def ticket_file(
+    ticket_no: str, file_id: int, request: Request, container: ContainerDep, user: OptionalUser
+) -> Response:
+    if user is None:
+        return _to_login(request)
+    row = aftersales.evidence_file(container.uow(), viewer_of(user), ticket_no, file_id)
+    filename = urlquote(row.filename)
+    return Response(
+        row.data,
+        media_type=row.content_type,  # sniffed from the bytes at upload, never taken from the name
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/tickets/{ticket_no}/evidence.json")
+def ticket_evidence_json(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    from kameng.services import evidence_export
+
+    data = evidence_export.build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
+    return JSONResponse(
+        data, headers={"Content-Disposition": f'attachment; filename="evidence-{ticket_no}.json"'}
+    )
+
+
+@router.get("/tickets/{ticket_no}/evidence.pdf")
+def ticket_evidence_pdf(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    from kameng.services import evidence_export
+
+    data = evidence_export.build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
+    pdf = evidence_export.render_evidence_pdf(data, request_lang(request))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{ticket_no}.pdf"'},
+    )
+
+
+@router.post("/tickets/{ticket_no}/{action}", dependencies=[CsrfChecked])
+async def ticket_action(
+    ticket_no: str, action: str, request: Request, container: ContainerDep, user: OptionalUser
+) -> Response:
+    if user is None:
+        return _to_login(request)
+    if action not in CONSUMER_ACTIONS:
+        raise NotFound("not_found", "页面不存在", "Page not found")
+    form = await request.form()
+    uow, viewer, now, calendar = container.uow(), viewer_of(user), container.now(), container.calendar
+    comment = _text(form, "comment")
+    try:
+        if action == "withdraw":
+            aftersales.withdraw(uow, viewer, ticket_no, now, calendar)
+        elif action == "reply":
+            aftersales.reply(uow, viewer, ticket_no, comment, await _uploads(form, "evidence"), now, calendar)
+        elif action == "appeal":
+            aftersales.appeal(uow, viewer, ticket_no, comment, now, calendar)
+        elif action == "refund_to_balance":
+            if form.get("consent") != "1":
+                raise InvalidInput("consent_required", "请先勾选同意", "Tick the consent box first", "consent")
+            aftersales.refund_to_balance(uow, viewer, ticket_no, now, calendar)
+        else:
+            aftersales.retry_refund(uow, viewer, ticket_no, now, calendar)
+    except ServiceError as error:
+        if isinstance(error, NotFound):
+            raise
+        _flash(request, error, {"comment": comment, "action": action})
+    return _redirect(f"/tickets/{ticket_no}")
+
+
+# --------------------------------------------------------------------------------------------
+# 站内信
+
+
+@router.get("/messages", response_class=HTMLResponse)
+def messages_page(request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _to_login(request)
+    rows = read_messages(container.uow(), user.id, container.now())
+    # Shown as unread on this one page, then read from the next one on.
+    return render(request, "messages.html", {"messages": rows}, user=user)
+
+
+# --------------------------------------------------------------------------------------------
+# Staff
+
+
+def _lane_page(request: Request, container: Container, staff: User, lane: str) -> HTMLResponse:
+    if lane in SUPERVISOR_LANES and staff.role not in {Role.SUPERVISOR, Role.OPERATOR}:
+        raise NotFound("not_found", "页面不存在", "Page not found")
+    rows = aftersales.review_queue(container.uow(), viewer_of(staff), lane)
+    context = {"tickets": rows, "lane": lane, "now": container.now(), "flash": _take_flash(request)}
+    return render(request, "staff_tickets.html", context, user=staff)
+
+
+@router.get("/staff/tickets", response_class=HTMLResponse)
+def staff_queue(request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
+    lane = request.query_params.get("lane", "review")
+    return _lane_page(request, container, staff, lane if lane in LANES else "review")
+
+
+@router.get("/staff/escalations", response_class=HTMLResponse)
+def staff_escalations(request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
+    return _lane_page(request, container, staff, "escalated")
+
+
+@router.get("/staff/appeals", response_class=HTMLResponse)
+def staff_appeals(request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
+    return _lane_page(request, container, staff, "appeals")
+
+
+@router.get("/staff/tickets/{ticket_no}", response_class=HTMLResponse)
+def staff_ticket(ticket_no: str, request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
+    view = aftersales.ticket_view(container.uow(), viewer_of(staff), ticket_no)
+    context = {
+        "view": view,
+        "tk": view.ticket,
+        "now": container.now(),
+        "flash": _take_flash(request),
+        "rules": sorted(aftersales.CITABLE_RULES),
+    }
+    return render(request, "staff_ticket.html", context, user=staff)
+
+
+@router.post("/staff/tickets/{ticket_no}/{action}", dependencies=[CsrfChecked])
+async def staff_action(
+    ticket_no: str, action: str, request: Request, container: ContainerDep, staff: User = StaffUser
+) -> Response:
+    if action not in STAFF_ACTIONS:
+        raise NotFound("not_found", "页面不存在", "Page not found")
+    form = await request.form()
+    uow, viewer, now, calendar = container.uow(), viewer_of(staff), container.now(), container.calendar
+    comment, amount_text = _text(form, "comment"), _text(form, "amount")
+    values = {"comment": comment, "amount": amount_text, "reason": _text(form, "reason"), "rule": _text(form, "rule")}
+    try:
+        if action == "approve":
+            try:
+                amount = parse_yuan(amount_text) if amount_text else None
+            except MoneyError:
+                message_en = "The amount is not a valid number of yuan"
+                raise InvalidInput("bad_amount", "金额格式不正确", message_en, "amount") from None
+            aftersales.approve(uow, viewer, ticket_no, now, calendar, amount_fen=amount, reason=values["reason"])
+        elif action == "reject":
+            aftersales.reject(uow, viewer, ticket_no, values["rule"], comment, now, calendar)
+        elif action == "ask_info":
+            aftersales.ask_info(uow, viewer, ticket_no, comment, now, calendar)
+        else:
+            aftersales.retry_refund(uow, viewer, ticket_no, now, calendar)
+    except ServiceError as error:
+        if isinstance(error, NotFound):
+            raise
+        values["action"] = action
+        _flash(request, error, values)
+    return _redirect(f"/staff/tickets/{ticket_no}")
+
+
+__all__ = ["router"]
