@@ -1,0 +1,242 @@
+"""The evidence file for a complaint (PRODUCT.md item 12): one ticket walked through review,
+needs-info, reply, approval and payout on a demo database, then exported as JSON and PDF.
+
+The PDF is checked the way a person would: poppler's ``pdftotext`` must find the Chinese product
+name as text (CJK rendered with a real font, not tofu boxes), and ``pdftoppm`` must draw a page
+that is not blank.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from kameng.adapters.channels.refunds import SimulatorRefunds
+from kameng.adapters.channels.simulator import SimulatorChannel
+from kameng.adapters.db import migrate
+from kameng.adapters.db.database import make_engine, make_session_factory
+from kameng.adapters.db.models import OrderRow, ProductRow
+from kameng.adapters.db.uow import UnitOfWork
+from kameng.adapters.notify import LogSender
+from kameng.demo import seed_demo
+from kameng.domain.model import Reason
+from kameng.domain.users import Role
+from kameng.services import aftersales
+from kameng.services.calendars import load_calendar
+from kameng.services.errors import NotFound
+from kameng.services.evidence_export import build_evidence, render_evidence_pdf
+from kameng.services.evidence_files import Upload
+from kameng.services.orders import Viewer
+from kameng.services.worker import WorkerDeps, run_tick
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
+AGENT = Viewer(1, Role.AGENT)  # demo staff sign up first: agent, supervisor, operator
+CONSUMER = Viewer(4, Role.CONSUMER)  # 13800000001, who has the demo orders
+OTHER_CONSUMER = Viewer(5, Role.CONSUMER)
+NOTE = "会员只用了一次,截图见附件。".encode()
+
+
+@dataclass
+class World:
+    db: Path
+    uow: Callable[[], UnitOfWork]
+    ticket_no: str
+    order_no: str
+
+
+def build_world(db: Path) -> World:
+    """Demo data, then the annual card's refund: submitted with a file, asked for more, answered,
+    approved by an agent, paid out by the simulator."""
+    url = f"sqlite:///{db}"
+    migrate.upgrade(url)
+    factory = make_session_factory(make_engine(url))
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(factory)
+
+    seed_demo(uow(), SimulatorChannel("t"), NOW - timedelta(days=1))
+    with uow() as work:
+        order_no = work.session.scalar(
+            select(OrderRow.order_no)
+            .join(ProductRow, ProductRow.id == OrderRow.product_id)
+            .where(OrderRow.user_id == CONSUMER.user_id, ProductRow.slug == "annual-card")
+        )
+    assert order_no is not None
+    calendar = load_calendar(None)
+    command = aftersales.RefundRequestCommand(
+        order_no, Reason.CHANGED_MIND, "不想用了,申请退款", [Upload("说明.txt", NOTE)], "evidence-1"
+    )
+    ticket = aftersales.submit_request(uow(), CONSUMER, command, NOW, calendar)
+    aftersales.ask_info(uow(), AGENT, ticket.ticket_no, "请提供使用截图", NOW + timedelta(hours=1), calendar)
+    aftersales.reply(uow(), CONSUMER, ticket.ticket_no, "已补充说明", [], NOW + timedelta(hours=2), calendar)
+    aftersales.approve(uow(), AGENT, ticket.ticket_no, NOW + timedelta(hours=3), calendar)
+    deps = WorkerDeps(uow, calendar, SimulatorRefunds(factory), LogSender())
+    run_tick(deps, NOW + timedelta(hours=3, minutes=1))  # messages out, refund sent
+    run_tick(deps, NOW + timedelta(hours=4))  # refund polled: money arrived
+    return World(db, uow, ticket.ticket_no, order_no)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("evidence") / "kameng.db")
+
+
+@pytest.fixture(scope="module")
+def evidence(world: World) -> dict[str, Any]:
+    return build_evidence(world.uow(), CONSUMER, world.ticket_no, NOW + timedelta(hours=5))
+
+
+@pytest.fixture(scope="module")
+def pdf(evidence: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pdf") / "evidence.pdf"
+    path.write_bytes(render_evidence_pdf(evidence))
+    return path
+
+
+def test_every_section_is_there_and_json_ready(evidence: dict[str, Any], world: World) -> None:
+    for section in (
+        "platform",
+        "generated_at",
+        "consumer",
+        "order",
+        "policy",
+        "payments",
+        "usage",
+        "ticket",
+        "timeline",
+        "chain_verified",
+        "refunds",
+        "messages",
+        "evidence_files",
+    ):
+        assert section in evidence, section
+    assert json.loads(json.dumps(evidence, ensure_ascii=False)) == evidence
+    assert evidence["generated_at"] == "2026-03-02T15:00:00+08:00"
+    assert evidence["consumer"]["phone"] == "138****0001"
+
+    order = evidence["order"]
+    assert order["order_no"] == world.order_no
+    assert order["product"]["name_zh"] == "视频会员年卡"
+    assert (order["paid"], order["paid_fen"]) == ("199.00", 19900)
+    assert order["channel"] == "wechat"
+    assert order["channel_txn_no"]
+    assert order["paid_at"].endswith("+08:00")
+    assert order["auto_renew_consent_at"] is not None
+
+    policy = evidence["policy"]
+    assert policy["version"] == 1
+    assert len(policy["terms"]["zh"]) == len(policy["terms"]["en"]) >= 3
+    assert evidence["payments"][0]["status"] == "succeeded"
+    assert [event["type"] for event in evidence["usage"]][:2] == ["paid", "activated"]
+
+
+def test_ticket_timeline_refunds_messages_and_files(evidence: dict[str, Any]) -> None:
+    ticket = evidence["ticket"]
+    assert ticket["status"] == "refunded"
+    assert ticket["rules"] == ["P9"]
+    assert ticket["quote"]["refund_fen"] == ticket["approved_fen"] > 0
+    assert ticket["quote"]["lines"]
+    assert ticket["quote"]["explanation"]["zh"]
+    assert ticket["due_at"] is not None
+    assert ticket["decided_by_role"] == "agent"
+
+    timeline = evidence["timeline"]
+    assert [row["action"] for row in timeline] == [
+        "submit",
+        "open_review",
+        "ask_info",
+        "reply",
+        "approve",
+        "start_refund",
+        "refund_succeeded",
+    ]
+    assert evidence["chain_verified"] is True
+    assert all(row["hash_ok"] and len(row["hash"]) == 64 for row in timeline)
+    assert all(row["prev_hash"] == before["hash"] for before, row in itertools.pairwise(timeline))
+
+    (refund,) = evidence["refunds"]
+    assert refund["status"] == "succeeded"
+    assert refund["out_refund_no"]
+    assert refund["channel_refund_no"]
+    assert refund["amount_fen"] == ticket["approved_fen"]
+    assert refund["settled_at"] is not None
+
+    kinds = [message["kind"] for message in evidence["messages"]]
+    assert kinds[0] == "submitted"
+    assert "needs_info" in kinds
+
+    (upload,) = evidence["evidence_files"]
+    assert upload["filename"] == "说明.txt"
+    assert upload["size"] == len(NOTE)
+    assert len(upload["sha256"]) == 64
+    assert "data" not in upload
+
+
+def test_staff_may_build_it_and_another_consumer_may_not(world: World) -> None:
+    staff_copy = build_evidence(world.uow(), AGENT, world.ticket_no, NOW)
+    assert staff_copy["ticket"]["ticket_no"] == world.ticket_no
+    with pytest.raises(NotFound):
+        build_evidence(world.uow(), OTHER_CONSUMER, world.ticket_no, NOW)
+    with pytest.raises(NotFound):
+        build_evidence(world.uow(), CONSUMER, "AS00000000000000", NOW)
+
+
+def test_an_edited_row_shows_as_an_unverified_chain(world: World, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.db"
+    with closing(sqlite3.connect(world.db)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)  # the WAL's pages too, which a file copy would miss
+    engine = make_engine(f"sqlite:///{copy}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE ticket_timeline SET comment = '无' WHERE seq = 3"))
+    data = build_evidence(UnitOfWork(make_session_factory(engine)), CONSUMER, world.ticket_no, NOW)
+    engine.dispose()
+    assert data["chain_verified"] is False
+    assert [row["seq"] for row in data["timeline"] if not row["hash_ok"]] == [3]
+
+
+def test_pdf_has_chinese_text_not_tofu(pdf: Path) -> None:
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    if shutil.which("pdftotext") is None:
+        pytest.fail("poppler-utils (pdftotext) is missing: .ci/run installs it")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True, text=True).stdout
+    assert "视频会员年卡" in text
+    assert "售后证据材料" in text
+    assert "哈希链校验通过" in text
+
+
+def test_pdf_page_is_not_blank(pdf: Path, tmp_path: Path) -> None:
+    if shutil.which("pdftoppm") is None:
+        pytest.fail("poppler-utils (pdftoppm) is missing: .ci/run installs it")
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-gray", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")], check=True
+    )
+    (page,) = tmp_path.glob("page*.pgm")
+    raw = page.read_bytes()
+    # Binary PGM: "P5\n<width> <height>\n<max>\n" then one byte per pixel.
+    magic, size, _maxval, pixels = raw.split(b"\n", 3)
+    width, height = (int(part) for part in size.split())
+    assert magic == b"P5"
+    assert len(pixels) == width * height
+    dark = sum(1 for value in pixels if value < 128)
+    assert dark > 0.005 * width * height  # text and table rules, not an empty sheet
+
+
+def test_english_pdf(evidence: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "en.pdf"
+    path.write_bytes(render_evidence_pdf(evidence, lang="en"))
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
+    assert "After-sales evidence file" in text
+    assert "hash chain verified" in text
