@@ -1,0 +1,125 @@
+"""Settings.from_env: what an empty environment means, and what it refuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kameng.settings import DEVELOPMENT_SECRET, Settings, SettingsError
+
+GOOD_SECRET = "a3f9c1e07b5d42e8a6f0b9c3d7e1f5a2"
+
+
+def test_an_empty_environment_gives_the_development_defaults() -> None:
+    settings = Settings.from_env({})
+
+    assert settings == Settings()
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8000
+    assert settings.environment == "development"
+    assert settings.database_url == "sqlite:///var/kameng.db"
+    assert settings.secret_key == DEVELOPMENT_SECRET
+    assert settings.calendar_file is None
+    assert not settings.production
+
+
+def test_every_setting_is_read_from_its_kameng_variable() -> None:
+    settings = Settings.from_env(
+        {
+            "KAMENG_HOST": "0.0.0.0",
+            "KAMENG_PORT": "8080",
+            "KAMENG_ENV": "test",
+            "KAMENG_DATABASE_URL": "postgresql+psycopg://kameng@db/kameng",
+            "KAMENG_SECRET_KEY": GOOD_SECRET,
+            "KAMENG_CALENDAR_FILE": "/etc/kameng/calendar.yaml",
+        }
+    )
+
+    assert settings == Settings(
+        host="0.0.0.0",
+        port=8080,
+        environment="test",
+        database_url="postgresql+psycopg://kameng@db/kameng",
+        secret_key=GOOD_SECRET,
+        calendar_file=Path("/etc/kameng/calendar.yaml"),
+    )
+
+
+def test_nothing_is_read_from_the_process_environment_when_a_mapping_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAMENG_PORT", "9999")
+
+    assert Settings.from_env({}).port == 8000
+    assert Settings.from_env().port == 9999
+
+
+def test_an_empty_calendar_file_variable_means_no_overrides() -> None:
+    assert Settings.from_env({"KAMENG_CALENDAR_FILE": ""}).calendar_file is None
+
+
+@pytest.mark.parametrize("port", ["eighty", "", "80.5", "0", "65536", "-1"])
+def test_a_bad_port_is_refused_with_a_message_naming_the_variable(port: str) -> None:
+    with pytest.raises(SettingsError, match=r"^KAMENG_PORT: ") as caught:
+        Settings.from_env({"KAMENG_PORT": port})
+
+    assert port in str(caught.value)
+
+
+def test_an_unknown_environment_is_refused_with_a_message_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"^KAMENG_ENV: .*'staging'"):
+        Settings.from_env({"KAMENG_ENV": "staging"})
+
+
+def test_production_refuses_the_development_secret() -> None:
+    with pytest.raises(SettingsError, match=r"^KAMENG_SECRET_KEY: "):
+        Settings.from_env({"KAMENG_ENV": "production"})
+    with pytest.raises(SettingsError, match=r"^KAMENG_SECRET_KEY: "):
+        Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": DEVELOPMENT_SECRET})
+
+
+def test_production_refuses_a_short_secret() -> None:
+    with pytest.raises(SettingsError, match=r"^KAMENG_SECRET_KEY: .*32"):
+        Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": "changethis"})
+
+
+def test_production_accepts_a_long_random_secret() -> None:
+    settings = Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": GOOD_SECRET})
+
+    assert settings.production
+    assert settings.secret_key == GOOD_SECRET
+
+
+@pytest.mark.parametrize("environment", ["development", "test"])
+def test_outside_production_the_development_secret_is_allowed(environment: str) -> None:
+    settings = Settings.from_env({"KAMENG_ENV": environment})
+
+    assert settings.secret_key == DEVELOPMENT_SECRET
+    assert not settings.production
+
+
+def test_the_error_message_never_echoes_the_secret() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": "hunter2-short"})
+
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1", True), ("yes", True), ("0", False), ("false", False), ("no", False)]
+)
+def test_the_embedded_worker_can_be_switched_off(value: str, expected: bool) -> None:
+    assert Settings.from_env({"KAMENG_EMBEDDED_WORKER": value}).embedded_worker is expected
+
+
+def test_outside_production_the_database_is_prepared_unless_told_not_to() -> None:
+    assert Settings.from_env({}).auto_prepare
+    assert Settings.from_env({"KAMENG_ENV": "test"}).auto_prepare
+    assert not Settings.from_env({"KAMENG_AUTO_PREPARE": "0"}).auto_prepare
+
+
+def test_production_never_prepares_the_database_by_default() -> None:
+    settings = Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": GOOD_SECRET})
+
+    assert not settings.auto_prepare
