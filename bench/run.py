@@ -56,6 +56,11 @@ BENCHMARKS: list[Benchmark] = [
         "Checkout through the API on SQLite and PostgreSQL, beside pgbench",
         lazy("checkout", "bench_checkout"),
     ),
+    Benchmark(
+        "refunds",
+        "Refund requests through the API on PostgreSQL, beside pgbench",
+        lazy("refunds", "bench_refunds"),
+    ),
 ]
 
 
