@@ -22,9 +22,8 @@ def worker_deps(live_server: str, live_settings: Settings) -> Iterator[WorkerDep
     engine = make_engine(live_settings.database_url)
     factory = make_session_factory(engine)
     try:
-        yield WorkerDeps(
-            lambda: UnitOfWork(factory), load_calendar(live_settings.calendar_file), SimulatorRefunds(factory), LogSender()
-        )
+        calendar = load_calendar(live_settings.calendar_file)
+        yield WorkerDeps(lambda: UnitOfWork(factory), calendar, SimulatorRefunds(factory), LogSender())
     finally:
         engine.dispose()
 

@@ -19,6 +19,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from kameng.adapters.channels.refunds import SimulatorRefunds
+from kameng.services.worker import WorkerDeps
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "kameng-test-2026"
@@ -279,3 +282,57 @@ def test_a_double_submit_makes_one_ticket(page: Page, live_server: str) -> None:
     assert first.headers["location"] == second.headers["location"]
     page.goto("/tickets")
     expect(page.locator(".ticket")).to_have_count(1)
+
+
+def test_a_refund_the_channel_refuses_goes_to_the_balance_only_with_consent(
+    page: Page, tick: Tick, worker_deps: WorkerDeps, artifacts_dir: Path
+) -> None:
+    sign_up(page)
+    order_no = buy_and_pay(page, "monthly-pass")
+    refunds = worker_deps.refunds
+    assert isinstance(refunds, SimulatorRefunds)
+    refunds.set_behavior(f"P{order_no}", "fail")  # "the card was cancelled"
+    ticket_no = request_refund(page, order_no, "changed_mind", "auto_approve")
+    tick()
+    page.goto(f"/tickets/{ticket_no}")
+    expect(page.locator("#ticket")).to_have_attribute("data-status", "refund_failed")
+    expect(page.locator("#refund-failed-note")).to_be_visible()
+    expect(page.locator("#refunds .refund[data-status=failed]")).to_contain_text("原卡已注销")
+    # Without the box ticked nothing moves: the browser holds the form, and the server refuses it too.
+    page.click("#refund-to-balance")
+    expect(page.locator("#ticket")).to_have_attribute("data-status", "refund_failed")
+    page.evaluate("document.querySelector('#balance-consent').removeAttribute('required')")
+    page.click("#refund-to-balance")
+    expect(page.locator("#consent-error")).to_have_text("请先勾选同意")
+    page.check("#balance-consent")
+    page.click("#refund-to-balance")
+    expect(page.locator("#ticket")).to_have_attribute("data-status", "refunded")
+    expect(page.locator("#receipt")).to_contain_text("余额")
+    page.screenshot(path=str(artifacts_dir / "aftersales-balance.png"), full_page=True)
+
+
+def test_a_file_that_is_not_evidence_is_refused_beside_the_field_and_the_evidence_file_downloads(
+    page: Page
+) -> None:
+    sign_up(page)
+    order_no = buy_and_pay(page, "monthly-pass")
+    page.goto(f"/orders/{order_no}/refund?reason=not_as_described&lang=en")
+    expect(page.locator("#reason option:checked")).to_have_text("Not as described")
+    page.set_input_files(
+        "#evidence", files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"MZ\x90\x00\x03\x00\x00\x00"}]
+    )
+    page.click("#submit-refund")
+    expect(page.locator("#evidence-error")).to_be_visible()
+    expect(page.locator("#quote")).to_be_visible()
+    page.set_input_files(
+        "#evidence", files=[{"name": "note.txt", "mimeType": "text/plain", "buffer": b"The pass never worked."}]
+    )
+    page.click("#submit-refund")
+    page.wait_for_url(re.compile(r"/tickets/AS\d+$"))
+    expect(page.locator("#evidence-files .evidence-file")).to_have_count(1)
+    pdf = page.request.get(page.locator("#evidence-pdf").get_attribute("href") or "")
+    assert pdf.status == 200
+    assert pdf.body().startswith(b"%PDF-")
+    data = page.request.get(page.locator("#evidence-json").get_attribute("href") or "")
+    assert data.status == 200
+    assert page.url.rsplit("/", 1)[1] in data.text()
