@@ -96,7 +96,7 @@ def verify(uow: UnitOfWork, batch: int = 1000) -> AuditReport:
     with uow:
         session = uow.session
         report.tickets = session.scalar(select(func.count(Ticket.id))) or 0
-        numbers = dict(session.execute(select(Ticket.id, Ticket.ticket_no)).tuples().all())
+        numbers: dict[int, str] = dict(session.execute(select(Ticket.id, Ticket.ticket_no)).all())
         last_ticket, expected_prev, expected_seq = None, GENESIS, 1
         tails: dict[int, tuple[int, str]] = {}
         query = select(TicketTimeline).order_by(TicketTimeline.ticket_id, TicketTimeline.seq)
