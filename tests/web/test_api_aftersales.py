@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from kameng.adapters.db.models import BalanceRow, OrderRow
+from kameng.bootstrap import prepare_database
 from kameng.demo import DEMO_PASSWORD
 from kameng.domain.users import Role
 from kameng.services.accounts import sign_up
@@ -34,17 +36,32 @@ _keys = itertools.count(1)
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings.from_env(
+def settings_for(path: Path, **env: str) -> Settings:
+    return Settings.from_env(
         {
-            "KAMENG_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+            "KAMENG_DATABASE_URL": f"sqlite:///{path}",
             "KAMENG_ENV": "test",
             "KAMENG_EMBEDDED_WORKER": "0",
             "KAMENG_SECRET_KEY": SECRET,
+            **env,
         }
     )
-    with TestClient(create_app(settings)) as test_client:
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrated and seeded once; each test works on a copy of its own (migrating and hashing the
+    demo passwords takes seconds, copying a file does not)."""
+    path = tmp_path_factory.mktemp("template") / "k.db"
+    prepare_database(settings_for(path))
+    return path
+
+
+@pytest.fixture
+def client(template_db: Path, tmp_path: Path) -> Iterator[TestClient]:
+    path = tmp_path / "k.db"
+    shutil.copyfile(template_db, path)
+    with TestClient(create_app(settings_for(path, KAMENG_AUTO_PREPARE="0"))) as test_client:
         container = container_of(test_client)
         start = container.now()
         container.clock = lambda: start  # a still clock; tests move it on purpose
