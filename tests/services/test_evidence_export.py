@@ -206,6 +206,19 @@ def test_an_edited_row_shows_as_an_unverified_chain(world: World, tmp_path: Path
     assert [row["seq"] for row in data["timeline"] if not row["hash_ok"]] == [3]
 
 
+def test_a_deleted_last_row_shows_as_an_unverified_chain(world: World, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.db"
+    with closing(sqlite3.connect(world.db)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+        target.execute("DELETE FROM ticket_timeline WHERE seq = 7")
+        target.commit()
+    engine = make_engine(f"sqlite:///{copy}")
+    data = build_evidence(UnitOfWork(make_session_factory(engine)), CONSUMER, world.ticket_no, NOW)
+    engine.dispose()
+    assert all(row["hash_ok"] for row in data["timeline"])  # what is left still chains
+    assert data["chain_verified"] is False  # but it ends before the ticket's status
+
+
 def test_pdf_has_chinese_text_not_tofu(pdf: Path) -> None:
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF")

@@ -103,6 +103,8 @@ def build_evidence(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetim
         )
         terms = describe_refund_terms(product_to_domain(product), policy_to_domain(policy_row))
         timeline, chain_verified = _timeline(view.timeline)
+        # A deleted last row leaves a valid chain behind; the ticket's status then disagrees with it.
+        chain_verified = chain_verified and timeline[-1]["to_status"] == ticket_row.status.value
         term = (
             {"days": product.term_days}
             if product.term_days
