@@ -570,3 +570,31 @@ def test_the_openapi_document_lists_the_after_sales_endpoints_with_tags_and_summ
             assert operation["summary"]
     body = paths["/api/v1/orders/{order_no}/refund-requests"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(body)
+
+
+# --------------------------------------------------------------------------------------------
+# Evidence file for a complaint
+
+
+def test_the_consumer_downloads_the_evidence_file_as_json_and_pdf_and_a_stranger_gets_404(client: TestClient) -> None:
+    auth, stranger = consumer(client), consumer(client)
+    order = paid_order(client, auth)
+    no = ask_refund(client, auth, order["order_no"]).json()["ticket_no"]
+    tick(client)
+
+    answer = client.get(f"{API}/tickets/{no}/evidence", headers=auth)
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["ticket"]["ticket_no"] == no
+    assert data["ticket"]["status"] == "refunded"
+    assert [p["out_trade_no"] for p in data["payments"]] == [order["out_trade_no"]]
+    assert order["order_no"] in answer.text
+
+    pdf = client.get(f"{API}/tickets/{no}/evidence.pdf", headers=auth)
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    assert no in pdf.headers["content-disposition"]
+
+    assert client.get(f"{API}/tickets/{no}/evidence", headers=stranger).status_code == 404
+    assert client.get(f"{API}/tickets/{no}/evidence.pdf", headers=stranger).status_code == 404

@@ -26,6 +26,7 @@ from kameng.domain.money import MoneyError, format_yuan, parse_yuan
 from kameng.services import aftersales
 from kameng.services.aftersales import RefundRequestCommand, TicketView
 from kameng.services.errors import Conflict, InvalidInput
+from kameng.services.evidence_export import build_evidence, render_evidence_pdf
 from kameng.services.evidence_files import Upload
 from kameng.web.api import ERROR_RESPONSE, CurrentUser, EventOut, _event_out, viewer
 from kameng.web.deps import Container, ContainerDep
@@ -462,6 +463,44 @@ def get_evidence_file(
         headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{url_quote(row.filename)}",
             "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get(
+    "/tickets/{ticket_no}/evidence",
+    tags=["after-sales"],
+    summary="The evidence file as JSON: order, payments, usage, timeline, rules, messages",
+    responses={404: {"description": "No such ticket, or another consumer's"}},
+)
+def get_evidence_json(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) -> dict[str, Any]:
+    """Everything a complaint needs, with the timeline's hashes and whether they still match."""
+    return build_evidence(container.uow(), viewer(user), ticket_no, container.now())
+
+
+@router.get(
+    "/tickets/{ticket_no}/evidence.pdf",
+    tags=["after-sales"],
+    summary="The evidence file as one PDF (Chinese by default)",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        404: {"description": "No such ticket, or another consumer's"},
+    },
+)
+def get_evidence_pdf(
+    ticket_no: TicketNo,
+    user: CurrentUser,
+    container: ContainerDep,
+    lang: Literal["zh", "en"] = "zh",
+) -> Response:
+    data = build_evidence(container.uow(), viewer(user), ticket_no, container.now())
+    return Response(
+        content=render_evidence_pdf(data, lang),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="evidence-{ticket_no}.pdf"',
             "Cache-Control": "private, no-store",
         },
     )
