@@ -12,12 +12,12 @@ import itertools
 import re
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from kameng.adapters.channels.refunds import SimulatorRefunds
 from kameng.services.worker import WorkerDeps
@@ -191,7 +191,7 @@ def test_a_partly_used_annual_card_goes_through_review_needs_info_reply_approval
     expect(page.locator("#clock-paused")).to_be_visible()
     page.fill("#reply-comment", "附上说明")
     page.set_input_files(
-        "#reply-evidence", files=[{"name": "说明.txt", "mimeType": "text/plain", "buffer": "只用了两天。".encode()}]
+        "#reply-evidence", files=[FilePayload(name="说明.txt", mimeType="text/plain", buffer="只用了两天。".encode())]
     )
     page.click("#send-reply")
     expect(page.locator("#ticket")).to_have_attribute("data-status", "in_review")
@@ -319,13 +319,13 @@ def test_a_file_that_is_not_evidence_is_refused_beside_the_field_and_the_evidenc
     page.goto(f"/orders/{order_no}/refund?reason=not_as_described&lang=en")
     expect(page.locator("#reason option:checked")).to_have_text("Not as described")
     page.set_input_files(
-        "#evidence", files=[{"name": "photo.png", "mimeType": "image/png", "buffer": b"MZ\x90\x00\x03\x00\x00\x00"}]
+        "#evidence", files=[FilePayload(name="photo.png", mimeType="image/png", buffer=b"MZ\x90\x00\x03\x00\x00\x00")]
     )
     page.click("#submit-refund")
     expect(page.locator("#evidence-error")).to_be_visible()
     expect(page.locator("#quote")).to_be_visible()
     page.set_input_files(
-        "#evidence", files=[{"name": "note.txt", "mimeType": "text/plain", "buffer": b"The pass never worked."}]
+        "#evidence", files=[FilePayload(name="note.txt", mimeType="text/plain", buffer=b"The pass never worked.")]
     )
     page.click("#submit-refund")
     page.wait_for_url(re.compile(r"/tickets/AS\d+$"))
@@ -336,3 +336,25 @@ def test_a_file_that_is_not_evidence_is_refused_beside_the_field_and_the_evidenc
     data = page.request.get(page.locator("#evidence-json").get_attribute("href") or "")
     assert data.status == 200
     assert page.url.rsplit("/", 1)[1] in data.text()
+
+
+def test_a_ticket_past_its_due_date_is_escalated_to_the_supervisors_lane(
+    page: Page, tick: Tick, browser: Browser, live_server: str, artifacts_dir: Path
+) -> None:
+    sign_up(page)
+    order_no = buy_and_pay(page, "annual-card")
+    page.click("#activate")
+    ticket_no = request_refund(page, order_no, "changed_mind", "review")
+    shown = page.locator("#ticket-due").inner_text().strip()[:16] + " +0800"  # Beijing time on the page
+    due_utc = datetime.strptime(shown, "%Y-%m-%d %H:%M %z").astimezone(UTC)
+    tick(due_utc - datetime.now(UTC) + timedelta(hours=1))  # past due, well before automatic approval
+
+    supervisor = as_staff(browser, live_server, SUPERVISOR)
+    supervisor.click("#nav-staff-tickets")
+    supervisor.click("#lane-escalated")
+    row = supervisor.locator(f".queue-row[data-ticket-no={ticket_no}]")
+    expect(row.locator(".escalated")).to_be_visible()
+    supervisor.screenshot(path=str(artifacts_dir / "aftersales-escalations.png"), full_page=True)
+    supervisor.click(f".queue-row[data-ticket-no={ticket_no}] a")
+    expect(supervisor.locator("#ticket-timeline .timeline-row[data-action=escalate] .actor")).to_have_text("系统")
+    supervisor.context.close()

@@ -314,7 +314,13 @@ def _lane_page(request: Request, container: Container, staff: User, lane: str) -
     if lane in SUPERVISOR_LANES and staff.role not in {Role.SUPERVISOR, Role.OPERATOR}:
         raise NotFound("not_found", "页面不存在", "Page not found")
     rows = aftersales.review_queue(container.uow(), viewer_of(staff), lane)
-    context = {"tickets": rows, "lane": lane, "now": container.now(), "flash": _take_flash(request)}
+    now = container.now()
+    overdue = {
+        row.ticket_no
+        for row in rows
+        if row.due_at is not None and row.status is not TicketStatus.NEEDS_INFO and row.due_at < now
+    }
+    context = {"tickets": rows, "lane": lane, "overdue": overdue, "flash": _take_flash(request)}
     return render(request, "staff_tickets.html", context, user=staff)
 
 
