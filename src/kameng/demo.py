@@ -101,7 +101,8 @@ def seed_catalog(uow: UnitOfWork, now: datetime) -> bool:
 
 def seed_demo(uow: UnitOfWork, channel: SimulatorChannel, now: datetime) -> bool:
     """The whole demo: catalog, staff, consumers, and orders in every state."""
-    if not seed_catalog(uow, now):
+    # The catalog and its policies predate every demo order, as they would in a real shop.
+    if not seed_catalog(uow, now - timedelta(days=90)):
         return False
     for email, role, name in DEMO_STAFF:
         accounts.sign_up(uow, email, DEMO_PASSWORD, now, display_name=name, role=role)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,7 +21,8 @@ def row_digest(row: TicketTimeline) -> str:
     content: dict[str, Any] = {
         "ticket_id": row.ticket_id,
         "seq": row.seq,
-        "at": row.at.isoformat(),
+        # In UTC: the database hands times back in UTC, whatever zone they were written in.
+        "at": row.at.astimezone(UTC).isoformat(),
         "actor_id": row.actor_id,
         "actor_role": row.actor_role,
         "action": row.action,
@@ -68,6 +69,7 @@ def append(
         hash="",
     )
     row.hash = row_digest(row)
+    ticket.timeline_head, ticket.timeline_rows = row.hash, row.seq
     uow.session.add(row)
     uow.session.flush()
     return row
@@ -90,15 +92,15 @@ def verify(uow: UnitOfWork, batch: int = 1000) -> AuditReport:
     Fix (evidence-export session): the chain alone cannot see its *last* rows deleted, so each
     ticket's status is also checked against where its last remaining row left it, and a ticket
     without rows is reported. A deleted trailing ``escalate`` row (same status before and after)
-    still goes unseen; that needs a head hash or row count on the ticket. Problems name the ticket
-    by its number (and id)."""
+    is caught by the chain head kept on the ticket (``timeline_head``, ``timeline_rows``). Problems
+    name the ticket by its number (and id)."""
     report = AuditReport()
     with uow:
         session = uow.session
         report.tickets = session.scalar(select(func.count(Ticket.id))) or 0
         numbers: dict[int, str] = dict(session.execute(select(Ticket.id, Ticket.ticket_no)).all())
         last_ticket, expected_prev, expected_seq = None, GENESIS, 1
-        tails: dict[int, tuple[int, str]] = {}
+        tails: dict[int, tuple[int, str, str]] = {}
         query = select(TicketTimeline).order_by(TicketTimeline.ticket_id, TicketTimeline.seq)
         for row in session.scalars(query.execution_options(yield_per=batch)):
             if row.ticket_id != last_ticket:
@@ -112,9 +114,15 @@ def verify(uow: UnitOfWork, batch: int = 1000) -> AuditReport:
             if row_digest(row) != row.hash:
                 report.problems.append(f"{where}: content does not match its hash (edited)")
             expected_prev, expected_seq = row.hash, row.seq + 1
-            tails[row.ticket_id] = (row.seq, row.to_status)
-        for ticket_id, ticket_no, status in session.execute(select(Ticket.id, Ticket.ticket_no, Ticket.status)):
+            tails[row.ticket_id] = (row.seq, row.to_status, row.hash)
+        heads = select(Ticket.id, Ticket.ticket_no, Ticket.status, Ticket.timeline_head, Ticket.timeline_rows)
+        for ticket_id, ticket_no, status, head, count in session.execute(heads):
             tail = tails.get(ticket_id)
+            if tail is not None and (tail[2] != head or tail[0] != count):
+                report.problems.append(
+                    f"ticket {ticket_no} (id {ticket_id}): the chain ends at row {tail[0]} but the ticket records"
+                    f" {count} rows ending in {head[:12]}… (rows deleted or the head rewritten)"
+                )
             if tail is None:
                 report.problems.append(f"ticket {ticket_no} (id {ticket_id}): has no timeline rows (deleted)")
             elif tail[1] != status.value:

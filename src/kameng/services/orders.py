@@ -828,7 +828,9 @@ def record_usage(
             raise Conflict("not_paid", "订单未支付或已关闭", "The order is not paid or is closed", "status")
         if order.refunded_fen:
             # Benefits are frozen from the moment a refund is approved, not only when it arrives.
-            raise Conflict("refund_in_progress", "退款处理中,权益已冻结", "A refund is under way; benefits are frozen", "status")
+            raise Conflict(
+                "refund_in_progress", "退款处理中,权益已冻结", "A refund is under way; benefits are frozen", "status"
+            )
         membership = uow.session.scalar(
             select(MembershipRow).where(MembershipRow.order_id == order.id).with_for_update()
         )

@@ -314,6 +314,10 @@ class Ticket(Base):
     reject_comment: Mapped[str] = mapped_column(Text, default="")
     appeal_until: Mapped[datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(80))
+    # The head of the timeline's hash chain and its length: deleting the last rows (which the
+    # chain itself cannot show) leaves them pointing at a row that is gone.
+    timeline_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    timeline_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
