@@ -173,8 +173,8 @@ def test_working_days_follow_the_swapped_weekends(
     after_eve = [date(2026, 10, d) for d in (8, 9, 10, 12, 13, 14, 15, 16, 19, 20)]
     assert created.due_at is not None
     due_day = _local(created.due_at).date()
-    # The policy's review days (2 or 3, as the catalog says) land after the holiday, never in it.
-    assert due_day in after_eve[1:3]
+    # S4 is statutory: the default 2 working days, not the course pack's 3 (RULES.md §3; notes, gap F).
+    assert due_day == date(2026, 10, 9)
     assert _local(created.due_at) == _end_of(due_day)
     assert created.quote["calendar_warning"] is None
     # Five more working days, counting the swapped Saturday 10-10 when it comes after the due day.
