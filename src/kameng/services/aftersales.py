@@ -81,8 +81,13 @@ def _order_events(uow: UnitOfWork, order_id: int) -> list[OrderEventRow]:
 def _quote_now(
     uow: UnitOfWork, order: OrderRow, reason: Reason, now: datetime, calendar: WorkCalendar
 ) -> dict[str, Any] | None:
-    quote = quote_for(order, _order_events(uow, order.id), now, reason, calendar)
-    return quote.to_dict() if quote else None
+    # Several transitions in one transaction share one quote (same order state, same moment).
+    memo_key = ("quote", order.id, order.status, reason, now)
+    if memo_key not in uow.memo:
+        quote = quote_for(order, _order_events(uow, order.id), now, reason, calendar)
+        uow.memo[memo_key] = quote.to_dict() if quote else None
+    cached: dict[str, Any] | None = uow.memo[memo_key]
+    return cached
 
 
 def _move(
@@ -115,15 +120,14 @@ def _move(
 
 
 def notify(uow: UnitOfWork, ticket: Ticket, kind: str, now: datetime, zh: str, en: str) -> None:
-    """Queue an in-app message (and SMS) for after the commit."""
-    count = (
-        uow.session.scalar(select(func.count(OutboxRow.id)).where(OutboxRow.key.startswith(f"notify:{ticket.id}:")))
-        or 0
-    )
+    """Queue an in-app message (and SMS) for after the commit.
+
+    The key is derived from the ticket's timeline position, so it needs no query; the ticket row
+    is locked by every caller, so two transactions never take the same position."""
     uow.session.add(
         OutboxRow(
             kind="notify",
-            key=f"notify:{ticket.id}:{count + 1}:{kind}",
+            key=f"notify:{ticket.id}:{ticket.timeline_rows}:{kind}",
             payload={"user_id": ticket.user_id, "ticket_id": ticket.id, "kind": kind, "zh": zh, "en": en},
             next_attempt_at=now,
             created_at=now,
@@ -239,6 +243,8 @@ def submit_request(
             quoted_fen=quote.refund,
             priority=priority_of(command.reason),
             idempotency_key=command.idempotency_key,
+            timeline_head="",
+            timeline_rows=0,
             created_at=now,
             updated_at=now,
         )

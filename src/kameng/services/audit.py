@@ -50,12 +50,11 @@ def append(
     amount_fen: int | None = None,
     quote: dict[str, Any] | None = None,
 ) -> TicketTimeline:
-    last = uow.session.scalar(
-        select(TicketTimeline).where(TicketTimeline.ticket_id == ticket.id).order_by(TicketTimeline.seq.desc()).limit(1)
-    )
+    # The ticket carries its chain head: no query for the previous row (the ticket row is locked).
+    seq = ticket.timeline_rows + 1
     row = TicketTimeline(
         ticket_id=ticket.id,
-        seq=(last.seq + 1) if last else 1,
+        seq=seq,
         at=at,
         actor_id=actor_id,
         actor_role=actor_role,
@@ -65,13 +64,12 @@ def append(
         comment=comment[:2000],
         amount_fen=amount_fen,
         quote=quote,
-        prev_hash=last.hash if last else GENESIS,
+        prev_hash=ticket.timeline_head or GENESIS,
         hash="",
     )
     row.hash = row_digest(row)
     ticket.timeline_head, ticket.timeline_rows = row.hash, row.seq
     uow.session.add(row)
-    uow.session.flush()
     return row
 
 

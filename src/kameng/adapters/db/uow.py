@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +18,8 @@ class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
         self._session: Session | None = None
+        # Per-transaction memo for values that cannot change inside it; cleared with the session.
+        self.memo: dict[object, Any] = {}
 
     @property
     def session(self) -> Session:
@@ -32,6 +35,7 @@ class UnitOfWork:
         if self._session is not None:
             raise RuntimeError("unit of work is already open")
         self._session = self._factory()
+        self.memo = {}
         return self
 
     def __exit__(
