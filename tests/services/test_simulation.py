@@ -167,7 +167,7 @@ def test_a_malformed_scenario_is_answered_with_its_name_and_what_and_where() -> 
     assert result.failed
     assert result.answer == {
         "name": "annual card 100.00, one month used, changed mind (seed 001)",
-        "error": "scenarios/negative.yaml: order.paid: must not be negative, got Decimal('-100.00')",
+        "error": "scenarios/negative.yaml: order.paid: must not be negative, got -100.00",
     }
 
 

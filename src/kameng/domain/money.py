@@ -45,6 +45,14 @@ def percent_of(amount_fen: int, percent: Decimal) -> int:
     return round_half_up(amount_fen * numerator, denominator * 100)
 
 
+def shown(value: object) -> str:
+    """A value as a person wrote it: ``'9.999'`` for text, ``9.999`` for a number (never the
+    ``Decimal('9.999')`` of Python's repr, which means nothing to an operator)."""
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    return repr(value)
+
+
 def parse_yuan(value: object) -> int:
     """Turn ``"100.00"``, ``100``, or ``Decimal("9.9")`` into fen; reject anything inexact.
 
@@ -53,7 +61,7 @@ def parse_yuan(value: object) -> int:
     """
     if isinstance(value, bool | float):
         raise MoneyError(
-            f"must be an amount in yuan written as a string such as \"9.90\", got {value!r}"
+            f"must be an amount in yuan written as a string such as \"9.90\", got {shown(value)}"
         )
     if isinstance(value, int):
         dec = Decimal(value)
@@ -64,20 +72,20 @@ def parse_yuan(value: object) -> int:
         try:
             dec = Decimal(text)
         except InvalidOperation:
-            raise MoneyError(f"must be an amount in yuan such as \"9.90\", got {value!r}") from None
+            raise MoneyError(f"must be an amount in yuan such as \"9.90\", got {shown(value)}") from None
         if text.lower() in {"nan", "inf", "infinity", "-inf", "+inf"}:
-            raise MoneyError(f"must be a finite amount, got {value!r}")
+            raise MoneyError(f"must be a finite amount, got {shown(value)}")
     else:
-        raise MoneyError(f"must be an amount in yuan such as \"9.90\", got {value!r}")
+        raise MoneyError(f"must be an amount in yuan such as \"9.90\", got {shown(value)}")
     if not dec.is_finite():
-        raise MoneyError(f"must be a finite amount, got {value!r}")
+        raise MoneyError(f"must be a finite amount, got {shown(value)}")
     if dec < 0:
-        raise MoneyError(f"must not be negative, got {value!r}")
+        raise MoneyError(f"must not be negative, got {shown(value)}")
     if dec > MAX_YUAN:
         raise MoneyError(f"must be at most {MAX_YUAN}, got {_short(value)}")
     fen = dec * FEN_PER_YUAN
     if fen != fen.to_integral_value():
-        raise MoneyError(f"must have at most two decimals (whole fen), got {value!r}")
+        raise MoneyError(f"must have at most two decimals (whole fen), got {shown(value)}")
     return int(fen)
 
 

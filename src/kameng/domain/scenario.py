@@ -32,7 +32,7 @@ from kameng.domain.model import (
     RefundRequest,
     Term,
 )
-from kameng.domain.money import MoneyError, parse_yuan
+from kameng.domain.money import MoneyError, parse_yuan, shown
 
 TOP_KEYS = {"name", "jurisdiction", "timezone", "product", "policy", "order", "events", "request", "expect"}
 PRODUCT_KEYS = {"kind", "term", "price", "promo", "benefits", "name"}
@@ -104,7 +104,7 @@ def _enum(enum: type[E], value: object, where: str) -> E:
         return enum(value if isinstance(value, str) else repr(value))
     except ValueError:
         choices = ", ".join(member.value for member in enum)
-        raise DomainError(where, f"unknown value {value!r} (expected one of: {choices})") from None
+        raise DomainError(where, f"unknown value {shown(value)} (expected one of: {choices})") from None
 
 
 def _money(value: object, where: str) -> int:
@@ -116,7 +116,7 @@ def _money(value: object, where: str) -> int:
 
 def _int(value: object, where: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise DomainError(where, f"must be a whole number, got {value!r}")
+        raise DomainError(where, f"must be a whole number, got {shown(value)}")
     if value < minimum:
         raise DomainError(where, f"must be at least {minimum}, got {value}")
     return value
@@ -124,21 +124,21 @@ def _int(value: object, where: str, minimum: int) -> int:
 
 def _bool(value: object, where: str) -> bool:
     if not isinstance(value, bool):
-        raise DomainError(where, f"must be true or false, got {value!r}")
+        raise DomainError(where, f"must be true or false, got {shown(value)}")
     return value
 
 
 def _decimal(value: object, where: str) -> Decimal:
     if isinstance(value, bool) or isinstance(value, float):
-        raise DomainError(where, f"must be a decimal number written as text, got {value!r}")
+        raise DomainError(where, f"must be a decimal number written as text, got {shown(value)}")
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise DomainError(where, f"must be a number, got {value!r}") from None
+        raise DomainError(where, f"must be a number, got {shown(value)}") from None
     if not number.is_finite():
-        raise DomainError(where, f"must be a finite number, got {value!r}")
+        raise DomainError(where, f"must be a finite number, got {shown(value)}")
     if number < 0:
-        raise DomainError(where, f"must not be negative, got {value!r}")
+        raise DomainError(where, f"must not be negative, got {shown(value)}")
     return number
 
 
@@ -150,11 +150,11 @@ def parse_moment(value: object, where: str) -> datetime:
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise DomainError(where, f"not an ISO 8601 date-time: {value!r}") from None
+            raise DomainError(where, f"not an ISO 8601 date-time: {shown(value)}") from None
     else:
-        raise DomainError(where, f"must be an ISO 8601 date-time with offset, got {value!r}")
+        raise DomainError(where, f"must be an ISO 8601 date-time with offset, got {shown(value)}")
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise DomainError(where, f"needs a time zone offset such as +08:00: {value!r}")
+        raise DomainError(where, f"needs a time zone offset such as +08:00: {shown(value)}")
     if moment.year not in MOMENT_YEARS:
         raise DomainError(
             where, f"year must be from {MOMENT_YEARS.start} to {MOMENT_YEARS.stop - 1}, got {moment.year}"
