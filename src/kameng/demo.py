@@ -40,23 +40,76 @@ class DemoProduct:
 
 
 DEMO_PRODUCTS = [
-    DemoProduct("annual-card", "视频会员年卡", "Video membership, annual card", ProductKind.MEMBERSHIP, 19900,
-                Policy(proration=Proration.BY_MONTH, fee_percent=Decimal(5), fee_max=2000), term_months=12,
-                renewable=True),
-    DemoProduct("monthly-pass-promo", "限时特价月卡", "Monthly pass, limited-time offer", ProductKind.MEMBERSHIP, 990,
-                Policy(), term_days=30, promo=True),
-    DemoProduct("monthly-pass", "视频会员月卡", "Video membership, monthly pass", ProductKind.MEMBERSHIP, 3000,
-                Policy(), term_days=30, renewable=True, benefits={"video": 30}),
-    DemoProduct("quarterly-pass", "季度会员", "Quarterly membership", ProductKind.MEMBERSHIP, 6000,
-                Policy(cooling_off=CoolingOff.MINUS_USED_DAYS), term_months=3, renewable=True),
-    DemoProduct("course-pack", "课程权益卡(10 次)", "Course pass, 10 sessions", ProductKind.MEMBERSHIP, 30000,
-                Policy(proration=Proration.BY_BENEFIT, review_business_days=3), term_months=6,
-                benefits={"course": 10}),
+    DemoProduct(
+        "annual-card",
+        "视频会员年卡",
+        "Video membership, annual card",
+        ProductKind.MEMBERSHIP,
+        19900,
+        Policy(proration=Proration.BY_MONTH, fee_percent=Decimal(5), fee_max=2000),
+        term_months=12,
+        renewable=True,
+    ),
+    DemoProduct(
+        "monthly-pass-promo",
+        "限时特价月卡",
+        "Monthly pass, limited-time offer",
+        ProductKind.MEMBERSHIP,
+        990,
+        Policy(),
+        term_days=30,
+        promo=True,
+    ),
+    DemoProduct(
+        "monthly-pass",
+        "视频会员月卡",
+        "Video membership, monthly pass",
+        ProductKind.MEMBERSHIP,
+        3000,
+        Policy(),
+        term_days=30,
+        renewable=True,
+        benefits={"video": 30},
+    ),
+    DemoProduct(
+        "quarterly-pass",
+        "季度会员",
+        "Quarterly membership",
+        ProductKind.MEMBERSHIP,
+        6000,
+        Policy(cooling_off=CoolingOff.MINUS_USED_DAYS),
+        term_months=3,
+        renewable=True,
+    ),
+    DemoProduct(
+        "course-pack",
+        "课程权益卡(10 次)",
+        "Course pass, 10 sessions",
+        ProductKind.MEMBERSHIP,
+        30000,
+        Policy(proration=Proration.BY_BENEFIT, review_business_days=3),
+        term_months=6,
+        benefits={"course": 10},
+    ),
     DemoProduct("lifetime", "永久会员", "Lifetime membership", ProductKind.MEMBERSHIP, 39900, Policy()),
-    DemoProduct("game-points-50", "游戏点卡 50 元", "Game point card, 50 yuan", ProductKind.VIRTUAL_GOODS, 5000,
-                Policy(cooling_off_days=0), card_keys=30),
-    DemoProduct("top-up-100", "余额充值 100 元(送 20 元)", "Balance top-up 100 (20 bonus)", ProductKind.RECHARGE,
-                10000, Policy(fee_percent=Decimal(1), fee_min=100), bonus_fen=2000),
+    DemoProduct(
+        "game-points-50",
+        "游戏点卡 50 元",
+        "Game point card, 50 yuan",
+        ProductKind.VIRTUAL_GOODS,
+        5000,
+        Policy(cooling_off_days=0),
+        card_keys=30,
+    ),
+    DemoProduct(
+        "top-up-100",
+        "余额充值 100 元(送 20 元)",
+        "Balance top-up 100 (20 bonus)",
+        ProductKind.RECHARGE,
+        10000,
+        Policy(fee_percent=Decimal(1), fee_min=100),
+        bonus_fen=2000,
+    ),
 ]
 
 DEMO_STAFF = [
@@ -82,17 +135,34 @@ def seed_catalog(uow: UnitOfWork, now: datetime) -> bool:
         session.flush()
         for order, demo in enumerate(DEMO_PRODUCTS):
             row = ProductRow(
-                slug=demo.slug, merchant_id=merchant.id, kind=demo.kind, name_zh=demo.name_zh, name_en=demo.name_en,
-                price_fen=demo.price_fen, term_days=demo.term_days, term_months=demo.term_months, promo=demo.promo,
-                benefits=demo.benefits, bonus_fen=demo.bonus_fen, renewable=demo.renewable,
-                uses_card_keys=demo.card_keys > 0, sort_order=order, created_at=now,
+                slug=demo.slug,
+                merchant_id=merchant.id,
+                kind=demo.kind,
+                name_zh=demo.name_zh,
+                name_en=demo.name_en,
+                price_fen=demo.price_fen,
+                term_days=demo.term_days,
+                term_months=demo.term_months,
+                promo=demo.promo,
+                benefits=demo.benefits,
+                bonus_fen=demo.bonus_fen,
+                renewable=demo.renewable,
+                uses_card_keys=demo.card_keys > 0,
+                sort_order=order,
+                created_at=now,
             )
             session.add(row)
             session.flush()
             add_policy_version(uow, row.id, demo.policy, now)
             for index in range(demo.card_keys):
-                session.add(CardKeyRow(product_id=row.id, code=card_key_code(demo.slug, index + 1),
-                                       status=CardKeyStatus.AVAILABLE, created_at=now))
+                session.add(
+                    CardKeyRow(
+                        product_id=row.id,
+                        code=card_key_code(demo.slug, index + 1),
+                        status=CardKeyStatus.AVAILABLE,
+                        created_at=now,
+                    )
+                )
         session.add(CouponRow(code="WELCOME20", value_fen=2000, min_spend_fen=10000, refundable=False, created_at=now))
         session.add(CouponRow(code="SORRY10", value_fen=1000, min_spend_fen=0, refundable=True, created_at=now))
         uow.commit()
@@ -112,8 +182,13 @@ def seed_demo(uow: UnitOfWork, channel: SimulatorChannel, now: datetime) -> bool
 
     def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, pay: bool = True, **extra: Any) -> str:
         placed = orders.place_order(
-            uow, orders.CheckoutRequest(user_id=zhang.user_id, product_slug=slug, channel=channel_name,
-                                        duplicate_ack=True, **extra), at, channel)
+            uow,
+            orders.CheckoutRequest(
+                user_id=zhang.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True, **extra
+            ),
+            at,
+            channel,
+        )
         if pay and placed.out_trade_no and placed.pay_url:
             orders.simulate_payer(uow, placed.out_trade_no, True, channel, at + timedelta(seconds=30))
         return placed.order_no

@@ -316,9 +316,7 @@ def test_a_refund_the_channel_refuses_goes_to_the_balance_only_with_consent(
     page.screenshot(path=str(artifacts_dir / "aftersales-balance.png"), full_page=True)
 
 
-def test_a_file_that_is_not_evidence_is_refused_beside_the_field_and_the_evidence_file_downloads(
-    page: Page
-) -> None:
+def test_a_file_that_is_not_evidence_is_refused_beside_the_field_and_the_evidence_file_downloads(page: Page) -> None:
     sign_up(page)
     order_no = buy_and_pay(page, "monthly-pass")
     page.goto(f"/orders/{order_no}/refund?reason=not_as_described&lang=en")

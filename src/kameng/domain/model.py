@@ -178,9 +178,7 @@ class Policy:
         if self.fee_max is not None and self.fee_min > self.fee_max:
             raise DomainError("policy.fee_min", "must not be greater than policy.fee_max")
         if self.review_business_days < 1:
-            raise DomainError(
-                "policy.review_business_days", f"must be at least 1, got {self.review_business_days}"
-            )
+            raise DomainError("policy.review_business_days", f"must be at least 1, got {self.review_business_days}")
         if self.review_business_days > MAX_REVIEW_BUSINESS_DAYS:
             raise DomainError(
                 "policy.review_business_days",
@@ -190,9 +188,7 @@ class Policy:
     def check_against(self, product: Product) -> None:
         """Reject a policy that cannot be applied to this product, naming the option."""
         if self.proration is Proration.BY_MONTH and product.term is not None and product.term.days is not None:
-            raise DomainError(
-                "policy.proration", "by_month cannot measure a term given in days; use by_day"
-            )
+            raise DomainError("policy.proration", "by_month cannot measure a term given in days; use by_day")
         if self.proration is Proration.BY_BENEFIT and not product.benefits:
             raise DomainError(
                 "policy.proration", "by_benefit needs the product's countable benefits (product.benefits)"

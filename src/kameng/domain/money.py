@@ -60,9 +60,7 @@ def parse_yuan(value: object) -> int:
     float reaching this point means someone bypassed them.
     """
     if isinstance(value, bool | float):
-        raise MoneyError(
-            f"must be an amount in yuan written as a string such as \"9.90\", got {shown(value)}"
-        )
+        raise MoneyError(f'must be an amount in yuan written as a string such as "9.90", got {shown(value)}')
     if isinstance(value, int):
         dec = Decimal(value)
     elif isinstance(value, Decimal):
@@ -72,11 +70,11 @@ def parse_yuan(value: object) -> int:
         try:
             dec = Decimal(text)
         except InvalidOperation:
-            raise MoneyError(f"must be an amount in yuan such as \"9.90\", got {shown(value)}") from None
+            raise MoneyError(f'must be an amount in yuan such as "9.90", got {shown(value)}') from None
         if text.lower() in {"nan", "inf", "infinity", "-inf", "+inf"}:
             raise MoneyError(f"must be a finite amount, got {shown(value)}")
     else:
-        raise MoneyError(f"must be an amount in yuan such as \"9.90\", got {shown(value)}")
+        raise MoneyError(f'must be an amount in yuan such as "9.90", got {shown(value)}')
     if not dec.is_finite():
         raise MoneyError(f"must be a finite amount, got {shown(value)}")
     if dec < 0:

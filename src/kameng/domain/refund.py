@@ -232,9 +232,7 @@ def used_share(
             if add_months(a, k, tz) >= end_of_use:
                 used = k
                 break
-        return UsedShare(
-            share(period.paid, used, months), f"{used} of {months} months", f"已用 {used}/{months} 个月"
-        )
+        return UsedShare(share(period.paid, used, months), f"{used} of {months} months", f"已用 {used}/{months} 个月")
     total = product.total_benefits
     counted = sum(
         e.count
@@ -242,9 +240,7 @@ def used_share(
         if e.type is EventType.BENEFIT_USED and e.at <= end_of_use and e.benefit in product.benefits
     )
     used = min(counted, total)
-    return UsedShare(
-        share(period.paid, used, total), f"{used} of {total} benefits", f"已用 {used}/{total} 次权益"
-    )
+    return UsedShare(share(period.paid, used, total), f"{used} of {total} benefits", f"已用 {used}/{total} 次权益")
 
 
 def _days_in_months(activation: datetime, months: int, tz: tzinfo) -> int:
@@ -302,12 +298,16 @@ def _statutory(
         delivered = _has(period, EventType.DELIVERED) or period.activation is not None
         if not delivered:
             return _full(
-                Decision.AUTO_APPROVE, "S1", period,
+                Decision.AUTO_APPROVE,
+                "S1",
+                period,
                 f"未到账(S1):没有发放或激活记录,全额退还 {paid} 元。",
                 f"Not delivered (rule S1): nothing was delivered or activated, so the full {paid} is refunded.",
             )
         return _full(
-            Decision.REVIEW, "S1", period,
+            Decision.REVIEW,
+            "S1",
+            period,
             f"未到账(S1):记录显示已发放或已激活,需人工核实,核实后全额退还 {paid} 元。",
             f"Not delivered (rule S1): our records show delivery or activation, so a person checks;"
             f" if confirmed, the full {paid} is refunded.",
@@ -322,7 +322,9 @@ def _statutory(
         )
         if not noticed:
             return _full(
-                Decision.AUTO_APPROVE, "S2", period,
+                Decision.AUTO_APPROVE,
+                "S2",
+                period,
                 f"自动续费前未提前 {RENEWAL_NOTICE_DAYS} 天提醒(S2):本次续费 {paid} 元全额退还。",
                 f"Renewed without a reminder at least {RENEWAL_NOTICE_DAYS} days before (rule S2):"
                 f" the renewal's {paid} is refunded in full.",
@@ -332,20 +334,26 @@ def _statutory(
         hours = sum((e.hours for e in period.events if e.type is EventType.OUTAGE), Decimal(0))
         if hours > OUTAGE_HOURS_FOR_AUTO_REFUND:
             return _full(
-                Decision.AUTO_APPROVE, "S3", period,
+                Decision.AUTO_APPROVE,
+                "S3",
+                period,
                 f"平台服务中断累计 {hours} 小时,超过 48 小时(S3):全额退还 {paid} 元,不收手续费。",
                 f"The platform was down {hours} hours in total, more than 48 (rule S3):"
                 f" the full {paid} is refunded, no fee.",
             )
         return _full(
-            Decision.REVIEW, "S3", period,
+            Decision.REVIEW,
+            "S3",
+            period,
             f"平台违约或服务中断(S3):经核实后全额退还 {paid} 元,不收手续费,不受无理由期限限制。",
             f"Platform fault (rule S3): once a person confirms it, the full {paid} is refunded,"
             " no fee, whatever the cooling-off window.",
         )
     if reason is Reason.NOT_AS_DESCRIBED:
         return _full(
-            Decision.REVIEW, "S4", period,
+            Decision.REVIEW,
+            "S4",
+            period,
             f"服务与描述不符(S4):经核实后全额退还 {paid} 元,不收手续费。",
             f"Not as described (rule S4): once a person confirms it, the full {paid} is refunded, no fee.",
         )
@@ -377,7 +385,8 @@ def _merchant_gone(
     ) or (product.kind is ProductKind.VIRTUAL_GOODS and _has(period, EventType.DELIVERED))
     if unmeasurable:
         return _Outcome(
-            Decision.REVIEW, "S5",
+            Decision.REVIEW,
+            "S5",
             (Line("paid", paid, "the most that may be granted", "最多可退金额"),),
             f"商家失联(S5):已使用的部分无法计量,由专人核定金额,平台先行赔付,最多退还 {_y(paid)} 元。",
             f"Merchant gone (rule S5): the use cannot be measured, so a person sets the amount;"
@@ -388,7 +397,9 @@ def _merchant_gone(
         lines = (Line("paid", paid), _spent_line(order, period, cash_spent))
         refund = max(paid - cash_spent, 0)
         return _Outcome(
-            decision, "S5", lines,
+            decision,
+            "S5",
+            lines,
             f"商家失联,平台先行赔付(S5):现金 {_y(paid)} 元,已消费的现金 {_y(cash_spent)} 元不退,"
             f"退还 {_y(refund)} 元,不收手续费。",
             f"Merchant gone, the platform pays in advance (rule S5): cash {_y(paid)}, less"
@@ -404,7 +415,9 @@ def _merchant_gone(
     used_zh = f"扣除已使用部分 {_y(used.amount)} 元({used.detail_zh})" if used.detail_zh else "无已使用部分"
     used_en = f"less {_y(used.amount)} used ({used.detail_en})" if used.detail_en else "nothing used"
     return _Outcome(
-        decision, "S5", lines,
+        decision,
+        "S5",
+        lines,
         f"商家失联,平台先行赔付(S5):实付 {_y(paid)} 元,{used_zh},退还 {_y(refund)} 元,不收手续费。",
         f"Merchant gone, the platform pays in advance (rule S5): paid {_y(paid)}, {used_en},"
         f" refund {_y(refund)}, no fee.",
@@ -427,20 +440,22 @@ def _spent_line(order: Order, period: Period, cash_spent: int) -> Line:
     )
 
 
-def _membership(
-    product: Product, policy: Policy, request: RefundRequest, period: Period, tz: tzinfo
-) -> _Outcome:
+def _membership(product: Product, policy: Policy, request: RefundRequest, period: Period, tz: tzinfo) -> _Outcome:
     paid = period.paid
     a = period.activation
     if a is None:
         return _full(
-            Decision.AUTO_APPROVE, "P1", period,
+            Decision.AUTO_APPROVE,
+            "P1",
+            period,
             f"会员尚未激活(P1):一键退订,全额退还 {_y(paid)} 元。",
             f"Membership not activated yet (rule P1): one-click refund of the full {_y(paid)}.",
         )
     if product.promo:
         return _Outcome(
-            Decision.REJECT, "P4", (_paid_line(paid, period), _withheld(paid, "P4")),
+            Decision.REJECT,
+            "P4",
+            (_paid_line(paid, period), _withheld(paid, "P4")),
             "限时优惠/特价商品已激活(P4):此类商品仅在激活前可退,不予退款。",
             "Special-offer product already activated (rule P4): it is refundable only before"
             " activation, so there is no refund.",
@@ -449,7 +464,9 @@ def _membership(
     if end is not None and request.at > end:
         ended = end.astimezone(tz).date().isoformat()
         return _Outcome(
-            Decision.REJECT, "P5", (_paid_line(paid, period), _withheld(paid, "P5")),
+            Decision.REJECT,
+            "P5",
+            (_paid_line(paid, period), _withheld(paid, "P5")),
             f"会员期限已于 {ended} 结束(P5):不予退款。",
             f"The membership term ended on {ended} (rule P5): there is nothing left to refund.",
         )
@@ -457,7 +474,9 @@ def _membership(
     days = policy.cooling_off_days
     if within and policy.cooling_off is CoolingOff.FULL_IF_UNUSED and not period.used:
         return _full(
-            Decision.REVIEW, "P6", period,
+            Decision.REVIEW,
+            "P6",
+            period,
             f"在 {days} 天无理由退订期内且未使用任何权益(P6):全额退还 {_y(paid)} 元,不收手续费。",
             f"Within the {days}-day cooling-off window and no benefit used (rule P6):"
             f" the full {_y(paid)} is refunded, no fee.",
@@ -471,13 +490,17 @@ def _membership(
         )
         if not used.detail_en:  # permanent: no days to divide
             return _Outcome(
-                Decision.REVIEW, "P7", lines,
+                Decision.REVIEW,
+                "P7",
+                lines,
                 f"在 {days} 天无理由退订期内(P7):永久会员无天数可折算,全额退还 {_y(paid)} 元,不收手续费。",
                 f"Within the {days}-day cooling-off window (rule P7): a permanent membership has no days"
                 f" to divide, so the full {_y(paid)} is refunded, no fee.",
             )
         return _Outcome(
-            Decision.REVIEW, "P7", lines,
+            Decision.REVIEW,
+            "P7",
+            lines,
             f"在 {days} 天无理由退订期内(P7):实付 {_y(paid)} 元,扣除{used.detail_zh}的费用"
             f" {_y(used.amount)} 元,退还 {_y(refund)} 元,不收手续费。",
             f"Within the {days}-day cooling-off window (rule P7): paid {_y(paid)}, less"
@@ -485,7 +508,9 @@ def _membership(
         )
     if end is None:
         return _Outcome(
-            Decision.REJECT, "P8", (_paid_line(paid, period), _withheld(paid, "P8")),
+            Decision.REJECT,
+            "P8",
+            (_paid_line(paid, period), _withheld(paid, "P8")),
             "永久会员已激活(P8):没有可按期折算的剩余部分,不予退款。",
             "Permanent membership already activated (rule P8): there is no remaining term to prorate,"
             " so there is no refund.",
@@ -513,7 +538,10 @@ def _membership(
     )
     if refund <= 0:
         return _Outcome(
-            Decision.REJECT, "P9", lines, head_zh + "可退金额为 0.00 元,因此不予退款。",
+            Decision.REJECT,
+            "P9",
+            lines,
+            head_zh + "可退金额为 0.00 元,因此不予退款。",
             head_en + " which leaves 0.00, so there is no refund.",
         )
     return _Outcome(
@@ -525,12 +553,16 @@ def _virtual_goods(period: Period) -> _Outcome:
     paid = period.paid
     if not _has(period, EventType.DELIVERED):
         return _full(
-            Decision.AUTO_APPROVE, "P2", period,
+            Decision.AUTO_APPROVE,
+            "P2",
+            period,
             f"商品尚未发放(P2):一键退订,全额退还 {_y(paid)} 元。",
             f"Not delivered yet (rule P2): one-click refund of the full {_y(paid)}.",
         )
     return _Outcome(
-        Decision.REJECT, "P3", (_paid_line(paid, period), _withheld(paid, "P3")),
+        Decision.REJECT,
+        "P3",
+        (_paid_line(paid, period), _withheld(paid, "P3")),
         "虚拟商品已发放(P3):已交付的数字商品不适用七天无理由退货,不予退款;如未到账或商品有问题,请选择相应原因。",
         "Digital goods already delivered (rule P3): delivered digital goods are outside no-reason"
         " returns, so there is no refund; if they did not arrive or are faulty, choose that reason.",
@@ -544,7 +576,9 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
     within = days > 0 and request.at < period.start + days * ONE_DAY
     if spent == 0 and within:
         return _full(
-            Decision.AUTO_APPROVE, "R1", period,
+            Decision.AUTO_APPROVE,
+            "R1",
+            period,
             f"充值 {days} 天内且未消费(R1):全额退还现金 {_y(paid)} 元,赠送余额一并收回。",
             f"Top-up within {days} days and nothing spent (rule R1): the full {_y(paid)} of cash is"
             " refunded; any bonus credit is withdrawn.",
@@ -563,8 +597,7 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
         Line("fee", -fee, fee_en, fee_zh),
     )
     head_zh = (
-        f"余额提现(R2):现金 {_y(paid)} 元,消费时先用赠送余额,已用掉的现金 {_y(cash_spent)} 元不退,"
-        f"手续费 {_y(fee)} 元,"
+        f"余额提现(R2):现金 {_y(paid)} 元,消费时先用赠送余额,已用掉的现金 {_y(cash_spent)} 元不退,手续费 {_y(fee)} 元,"
     )
     head_en = (
         f"Balance withdrawal (rule R2): cash {_y(paid)}; spending uses bonus credit first, so"
@@ -572,7 +605,10 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
     )
     if refund <= 0:
         return _Outcome(
-            Decision.REJECT, "R2", lines, head_zh + "可退 0.00 元,因此不予退款。",
+            Decision.REJECT,
+            "R2",
+            lines,
+            head_zh + "可退 0.00 元,因此不予退款。",
             head_en + " which leaves 0.00, so there is no refund.",
         )
     return _Outcome(

@@ -37,12 +37,25 @@ from kameng.domain.money import MoneyError, parse_yuan, shown
 TOP_KEYS = {"name", "jurisdiction", "timezone", "product", "policy", "order", "events", "request", "expect"}
 PRODUCT_KEYS = {"kind", "term", "price", "promo", "benefits", "name"}
 POLICY_KEYS = {
-    "cooling_off_days", "cooling_off", "proration", "fee_percent", "fee_min", "fee_max",
-    "review_business_days", "trial_counts_as_activation",
+    "cooling_off_days",
+    "cooling_off",
+    "proration",
+    "fee_percent",
+    "fee_min",
+    "fee_max",
+    "review_business_days",
+    "trial_counts_as_activation",
 }
 ORDER_KEYS = {"paid", "bonus", "coupon", "channel", "paid_at", "auto_renew"}
 EXPECT_KEYS = {
-    "decision", "refund", "currency", "rules", "lines", "explanation", "review_due", "arrival",
+    "decision",
+    "refund",
+    "currency",
+    "rules",
+    "lines",
+    "explanation",
+    "review_due",
+    "arrival",
     "calendar_warning",
 }
 # Keys an event may carry besides `at` and `type`, by type.
@@ -182,9 +195,7 @@ def parse_product(value: object) -> Product:
     # `is None`, not `or`: an empty list or "" is a malformed value, not "no benefits".
     raw_benefits = data.get("benefits")
     benefits_raw = _mapping({} if raw_benefits is None else raw_benefits, "product.benefits")
-    benefits = {
-        str(name): _int(count, f"product.benefits.{name}", 1) for name, count in benefits_raw.items()
-    }
+    benefits = {str(name): _int(count, f"product.benefits.{name}", 1) for name, count in benefits_raw.items()}
     name = data.get("name", "")
     if not isinstance(name, str):
         raise DomainError("product.name", "must be text")

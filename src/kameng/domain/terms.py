@@ -34,41 +34,53 @@ def describe_refund_terms(product: Product, policy: Policy) -> list[Sentence]:
     lines: list[Sentence] = []
     if product.kind is ProductKind.VIRTUAL_GOODS:
         lines.append(("未发放前可一键全额退款,无需审核。", "Before delivery: one-click full refund, no review."))
-        lines.append((
-            "卡密/点卡一经发放即不支持无理由退款(数字商品),下单时需您勾选确认。",
-            "Once the key or points are delivered there is no no-reason refund (digital goods);"
-            " you confirm this at checkout.",
-        ))
+        lines.append(
+            (
+                "卡密/点卡一经发放即不支持无理由退款(数字商品),下单时需您勾选确认。",
+                "Once the key or points are delivered there is no no-reason refund (digital goods);"
+                " you confirm this at checkout.",
+            )
+        )
     elif product.kind is ProductKind.RECHARGE:
         if days:
-            lines.append((
-                f"充值后 {days} 天内未消费:一键全额退回现金,无需审核。",
-                f"Within {days} days and nothing spent: one-click refund of all the cash, no review.",
-            ))
-        lines.append((
-            "之后可申请提现:消费时先使用赠送余额,赠送部分不可提现,剩余现金可退。",
-            "After that you may withdraw: spending uses bonus credit first; bonus credit is never"
-            " paid out, the remaining cash is.",
-        ))
+            lines.append(
+                (
+                    f"充值后 {days} 天内未消费:一键全额退回现金,无需审核。",
+                    f"Within {days} days and nothing spent: one-click refund of all the cash, no review.",
+                )
+            )
+        lines.append(
+            (
+                "之后可申请提现:消费时先使用赠送余额,赠送部分不可提现,剩余现金可退。",
+                "After that you may withdraw: spending uses bonus credit first; bonus credit is never"
+                " paid out, the remaining cash is.",
+            )
+        )
         lines.append(_fee(policy))
     else:
         term = product.term
         lines.append(("未激活前:一键全额退款,无需审核。", "Before activation: one-click full refund, no review."))
         if product.promo:
-            lines.append((
-                "限时优惠/特价商品:激活后不支持退款(无理由期同样适用此限制)。",
-                "Special offer: no refund once activated, cooling-off window included.",
-            ))
+            lines.append(
+                (
+                    "限时优惠/特价商品:激活后不支持退款(无理由期同样适用此限制)。",
+                    "Special offer: no refund once activated, cooling-off window included.",
+                )
+            )
         elif days and policy.cooling_off is CoolingOff.FULL_IF_UNUSED:
-            lines.append((
-                f"付款后 {days} 天内、未使用任何权益:全额退款,不收手续费。",
-                f"Within {days} days of payment with no benefit used: full refund, no fee.",
-            ))
+            lines.append(
+                (
+                    f"付款后 {days} 天内、未使用任何权益:全额退款,不收手续费。",
+                    f"Within {days} days of payment with no benefit used: full refund, no fee.",
+                )
+            )
         elif days and policy.cooling_off is CoolingOff.MINUS_USED_DAYS:
-            lines.append((
-                f"付款后 {days} 天内:扣除已使用天数的费用后退款,不收手续费。",
-                f"Within {days} days of payment: refund less the days used, no fee.",
-            ))
+            lines.append(
+                (
+                    f"付款后 {days} 天内:扣除已使用天数的费用后退款,不收手续费。",
+                    f"Within {days} days of payment: refund less the days used, no fee.",
+                )
+            )
         if product.promo:
             pass
         elif term is not None and term.permanent:
@@ -79,16 +91,20 @@ def describe_refund_terms(product: Product, policy: Policy) -> list[Sentence]:
                 Proration.BY_MONTH: ("按已使用月数折算(不足一月按一月计)", "prorated by the months begun"),
                 Proration.BY_BENEFIT: ("按已使用权益次数折算", "prorated by the benefits used"),
             }[policy.proration]
-            lines.append((
-                f"激活后:{basis[0]}退还剩余部分,需人工审核。",
-                f"After activation: the rest is refunded, {basis[1]}, after review.",
-            ))
+            lines.append(
+                (
+                    f"激活后:{basis[0]}退还剩余部分,需人工审核。",
+                    f"After activation: the rest is refunded, {basis[1]}, after review.",
+                )
+            )
             lines.append(_fee(policy))
-    lines.append((
-        f"需审核的申请在 {review} 个工作日内处理,逾期自动升级;平台故障、服务不符、商家失联、未到账、"
-        "自动续费未提醒可全额退款,不受以上限制。",
-        f"Requests that need review are decided within {review} working days, or escalated"
-        " automatically; platform faults, services not as described, a vanished merchant, goods not"
-        " delivered and renewals without a reminder are refunded in full whatever the above says.",
-    ))
+    lines.append(
+        (
+            f"需审核的申请在 {review} 个工作日内处理,逾期自动升级;平台故障、服务不符、商家失联、未到账、"
+            "自动续费未提醒可全额退款,不受以上限制。",
+            f"Requests that need review are decided within {review} working days, or escalated"
+            " automatically; platform faults, services not as described, a vanished merchant, goods not"
+            " delivered and renewals without a reminder are refunded in full whatever the above says.",
+        )
+    )
     return lines

@@ -36,8 +36,13 @@ class SimulationResult:
 
 def simulate_scenario(scenario: Scenario, calendar: WorkCalendar) -> dict[str, Any]:
     quote = quote_refund(
-        scenario.product, scenario.policy, scenario.order, scenario.events, scenario.request,
-        calendar, scenario.timezone,
+        scenario.product,
+        scenario.policy,
+        scenario.order,
+        scenario.events,
+        scenario.request,
+        calendar,
+        scenario.timezone,
     )
     return {"name": scenario.name, **quote.to_dict()}
 

@@ -69,15 +69,11 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
-def render(
-    request: Request, name: str, context: dict[str, Any], status: int = 200, user: Any = None
-) -> HTMLResponse:
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200, user: Any = None) -> HTMLResponse:
     """Render a page in the request's language; a ``?lang=`` choice is remembered in a cookie."""
     lang = request_lang(request)
     templates: Jinja2Templates = request.app.state.templates
-    response = templates.TemplateResponse(
-        request, name, {"lang": lang, "user": user, **context}, status_code=status
-    )
+    response = templates.TemplateResponse(request, name, {"lang": lang, "user": user, **context}, status_code=status)
     if request.query_params.get("lang") in {"zh", "en"}:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return response
@@ -136,8 +132,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": error.to_dict()}, status_code=error.status)
         lang = request_lang(request)
-        return render(request, "error.html", {"message": error.message(lang), "code": error.code},
-                      status=error.status)
+        return render(request, "error.html", {"message": error.message(lang), "code": error.code}, status=error.status)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:

@@ -242,9 +242,7 @@ def ticket_evidence_json(ticket_no: str, request: Request, container: ContainerD
     from kameng.services import evidence_export
 
     data = evidence_export.build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
-    return JSONResponse(
-        data, headers={"Content-Disposition": f'attachment; filename="evidence-{ticket_no}.json"'}
-    )
+    return JSONResponse(data, headers={"Content-Disposition": f'attachment; filename="evidence-{ticket_no}.json"'})
 
 
 @router.get("/tickets/{ticket_no}/evidence.pdf")

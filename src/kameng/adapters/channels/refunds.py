@@ -64,9 +64,7 @@ class SimulatorRefunds:
                 return self._settle(existing, now)
             behavior = session.get(SimBehavior, out_trade_no)
             mode = behavior.refund if behavior else "ok"
-            delay = (
-                timedelta(seconds=behavior.delay_seconds) if behavior and mode == "delay" else self._default_delay
-            )
+            delay = timedelta(seconds=behavior.delay_seconds) if behavior and mode == "delay" else self._default_delay
             row = SimRefund(
                 out_refund_no=out_refund_no,
                 out_trade_no=out_trade_no,
