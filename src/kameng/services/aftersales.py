@@ -618,16 +618,7 @@ def _new_refund(
             session.add(balance)
         balance.cash_fen += amount
         balance.updated_at = now
-        post_entry(
-            uow,
-            kind="refund_paid",
-            key=f"refund_paid:{refund.id}",
-            order_id=order.id,
-            user_id=order.user_id,
-            now=now,
-            lines=[(f"refunds_payable:{order.user_id}", amount), (f"balance_cash:{order.user_id}", -amount)],
-            memo=f"refund {refund.out_refund_no} to balance",
-        )
+        post_refund_paid(uow, refund, order, f"balance_cash:{order.user_id}", now)
         _move(uow, ticket, "refund_succeeded", now, calendar, None, "退回平台余额", amount)
         _finish(uow, ticket, order, refund, now, calendar)
         return refund
@@ -641,6 +632,21 @@ def _new_refund(
         )
     )
     return refund
+
+
+def post_refund_paid(uow: UnitOfWork, refund: RefundRow, order: OrderRow, paid_into: str, now: datetime) -> None:
+    """The money left us: what we owed the consumer is settled into ``paid_into`` (a channel
+    account, or their platform balance). Keyed by the refund, so it is posted once."""
+    post_entry(
+        uow,
+        kind="refund_paid",
+        key=f"refund_paid:{refund.id}",
+        order_id=order.id,
+        user_id=order.user_id,
+        now=now,
+        lines=[(f"refunds_payable:{order.user_id}", refund.amount_fen), (paid_into, -refund.amount_fen)],
+        memo=f"refund {refund.out_refund_no} into {paid_into}",
+    )
 
 
 def _finish(

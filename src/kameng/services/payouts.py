@@ -23,7 +23,6 @@ from kameng.domain.money import format_yuan
 from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
 from kameng.domain.tickets import TicketStatus
 from kameng.services import aftersales
-from kameng.services.ledger import post_entry
 
 log = logging.getLogger("kameng.payouts")
 LEASE = timedelta(seconds=60)
@@ -182,19 +181,7 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
             refund.status = REFUND.apply(refund.status, "succeed")
             refund.settled_at = now
             refund.next_poll_at = None
-            post_entry(
-                uow,
-                kind="refund_paid",
-                key=f"refund_paid:{refund.id}",
-                order_id=order.id,
-                user_id=order.user_id,
-                now=now,
-                lines=[
-                    (f"refunds_payable:{order.user_id}", refund.amount_fen),
-                    (f"channel:{refund.channel.value}", -refund.amount_fen),
-                ],
-                memo=f"refund {refund.out_refund_no} via {refund.channel.value}",
-            )
+            aftersales.post_refund_paid(uow, refund, order, f"channel:{refund.channel.value}", now)
             aftersales._move(
                 uow,
                 ticket,

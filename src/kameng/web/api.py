@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -45,7 +45,7 @@ from kameng.services.orders import (
     reveal_card_key,
     simulate_payer,
 )
-from kameng.web.deps import Container, ContainerDep
+from kameng.web.deps import Container, ContainerDep, IdempotencyKey
 
 router = APIRouter(prefix="/api/v1")
 
@@ -518,15 +518,7 @@ def create_order(
     response: Response,
     user: CurrentUser,
     container: ContainerDep,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=80,
-            description="Any unique string per purchase; a retry with the same key returns the same order",
-        ),
-    ],
+    idempotency_key: IdempotencyKey,
 ) -> PlacedOrderOut:
     """Create the order (and reserve its card key). Pay with the channel at ``pay_url``; a balance
     payment is settled at once."""

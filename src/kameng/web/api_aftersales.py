@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote as url_quote
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from kameng.services.errors import Conflict, InvalidInput
 from kameng.services.evidence_export import build_evidence, render_evidence_pdf
 from kameng.services.evidence_files import Upload
 from kameng.web.api import ERROR_RESPONSE, CurrentUser, EventOut, _event_out, viewer
-from kameng.web.deps import Container, ContainerDep
+from kameng.web.deps import Container, ContainerDep, IdempotencyKey
 
 router = APIRouter(prefix="/api/v1")
 
@@ -383,15 +383,7 @@ async def create_refund_request(
     response: Response,
     user: CurrentUser,
     container: ContainerDep,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=80,
-            description="Any unique string per request; a retry with the same key returns the same ticket",
-        ),
-    ],
+    idempotency_key: IdempotencyKey,
 ) -> CreatedTicketOut:
     fields, uploads = await _read_body(request, RefundRequestIn)
     earlier = await run_in_threadpool(_existing_ticket, container, user, idempotency_key)

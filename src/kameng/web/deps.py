@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,6 +68,18 @@ def request_lang(request: Request) -> Lang:
 
 
 LangDep = Annotated[Lang, Depends(request_lang)]
+
+# Required on every API call that creates something: a retry with the same key gets the first
+# answer, never a second order or ticket.
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=80,
+        description="Any unique string per operation; a retry with the same key returns the first result",
+    ),
+]
 
 
 def session_user(request: Request, container: ContainerDep) -> User | None:
