@@ -21,7 +21,6 @@ from kameng.adapters.db.models import (
     OrderEventRow,
     OrderRow,
     OutboxRow,
-    PaymentRow,
     RefundRow,
     Ticket,
     TicketTimeline,
@@ -51,7 +50,7 @@ from kameng.services.catalog import policy_to_domain
 from kameng.services.errors import Conflict, InvalidInput, not_found
 from kameng.services.evidence_files import Upload, check_uploads
 from kameng.services.ledger import post_entry
-from kameng.services.orders import Viewer, new_order_no, quote_for
+from kameng.services.orders import Viewer, new_order_no, payment_out_trade_no, quote_for
 
 # Rule ids a reviewer may cite when rejecting (RULES.md), plus E1 for missing/false evidence.
 CITABLE_RULES = frozenset({"P3", "P4", "P5", "P8", "P9", "R2", "S1", "S3", "S4", "S5", "E1"})
@@ -172,13 +171,13 @@ def _store_uploads(uow: UnitOfWork, ticket: Ticket, uploader: Viewer, uploads: l
 # The consumer asks
 
 
-def submit_request(
+def submit_request_replayable(
     uow: UnitOfWork, viewer: Viewer, command: RefundRequestCommand, now: datetime, calendar: WorkCalendar
-) -> Ticket:
+) -> tuple[Ticket, bool]:
     """The engine decides what it can at once; the rest becomes a ticket with a deadline.
 
-    A retry with the same idempotency key returns the first ticket; only one open ticket per
-    order is allowed, so two quick clicks never make two refunds."""
+    A retry with the same idempotency key returns the first ticket (and True: a replay); only one
+    open ticket per order is allowed, so two quick clicks never make two refunds."""
     check_uploads(command.uploads)  # fail before anything is written
     if len(command.description) > 2000:
         raise InvalidInput(
@@ -193,7 +192,7 @@ def submit_request(
                 )
             )
             if existing is not None:
-                return existing
+                return existing, True
         order = session.scalar(
             select(OrderRow)
             .where(OrderRow.order_no == command.order_no, OrderRow.user_id == viewer.user_id)
@@ -211,7 +210,7 @@ def submit_request(
                 )
             )
             if existing is not None:
-                return existing
+                return existing, True
         if order.status is not OrderStatus.PAID:
             raise Conflict(
                 "not_refundable_state", "该订单未支付或已关闭", "The order is not paid or is already closed", "order"
@@ -308,7 +307,14 @@ def submit_request(
                 f"Your request is with a reviewer and will be decided by {quote.review_due}.",
             )
         uow.commit()
-        return ticket
+        return ticket, False
+
+
+def submit_request(
+    uow: UnitOfWork, viewer: Viewer, command: RefundRequestCommand, now: datetime, calendar: WorkCalendar
+) -> Ticket:
+    """:func:`submit_request_replayable` for callers that need not tell a replay from a new ticket."""
+    return submit_request_replayable(uow, viewer, command, now, calendar)[0]
 
 
 def withdraw(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetime, calendar: WorkCalendar) -> Ticket:
@@ -577,7 +583,7 @@ def _start_money(
     if amount == 0:
         _finish(uow, ticket, order, None, now, calendar)
         return
-    _new_refund(uow, ticket, order, amount, order.channel, now, calendar)
+    _new_refund(uow, ticket, order, amount, order.channel, now, calendar, attempt=1)
 
 
 def _new_refund(
@@ -588,18 +594,17 @@ def _new_refund(
     channel: Channel,
     now: datetime,
     calendar: WorkCalendar,
+    attempt: int | None = None,
 ) -> RefundRow:
     session = uow.session
-    attempt = (session.scalar(select(func.count(RefundRow.id)).where(RefundRow.ticket_id == ticket.id)) or 0) + 1
-    payment = session.scalar(
-        select(PaymentRow).where(PaymentRow.order_id == order.id, PaymentRow.channel_txn_no.is_not(None)).limit(1)
-    )
+    if attempt is None:
+        attempt = (session.scalar(select(func.count(RefundRow.id)).where(RefundRow.ticket_id == ticket.id)) or 0) + 1
     refund = RefundRow(
         ticket_id=ticket.id,
         order_id=order.id,
         user_id=order.user_id,
         out_refund_no=f"R{ticket.ticket_no}{attempt:02d}",  # derived from our record: the idempotency key
-        out_trade_no=payment.out_trade_no if payment else f"P{order.order_no}",
+        out_trade_no=payment_out_trade_no(order.order_no),
         channel=channel,
         amount_fen=amount,
         status=RefundStatus.PENDING,

@@ -76,6 +76,12 @@ class Viewer:
 # Order numbers
 
 
+def payment_out_trade_no(order_no: str) -> str:
+    """Our key for an order's payment at the channel (WeChat Pay/Alipay out_trade_no), derived
+    from the order number, so refunds name the trade without looking the payment up."""
+    return f"P{order_no}"
+
+
 def _luhn_digit(digits: str) -> str:
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -306,7 +312,7 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         payment = PaymentRow(
             order_id=order.id,
             user_id=order.user_id,
-            out_trade_no=f"P{order.order_no}",
+            out_trade_no=payment_out_trade_no(order.order_no),
             channel=command.channel,
             amount_fen=order.amount_fen,
             status=PaymentStatus.PENDING,

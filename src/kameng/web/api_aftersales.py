@@ -348,13 +348,6 @@ def _body_doc(model: type[BaseModel], files: bool) -> dict[str, Any]:
     }
 
 
-def _existing_ticket(container: Container, user: User, key: str) -> Ticket | None:
-    # A read of our own to tell a replay (200) from a new ticket (201); submit_request itself
-    # answers a replay with the first ticket either way.
-    with container.uow() as uow:
-        return uow.session.scalar(select(Ticket).where(Ticket.user_id == user.id, Ticket.idempotency_key == key))
-
-
 # --------------------------------------------------------------------------------------------
 # The consumer asks
 
@@ -386,15 +379,6 @@ async def create_refund_request(
     idempotency_key: IdempotencyKey,
 ) -> CreatedTicketOut:
     fields, uploads = await _read_body(request, RefundRequestIn)
-    earlier = await run_in_threadpool(_existing_ticket, container, user, idempotency_key)
-    if earlier is not None and earlier.order.order_no != order_no:
-        raise Conflict(
-            "idempotency_key_reused",
-            f"该幂等键已用于另一笔订单的售后单({earlier.ticket_no}),请为新的申请使用新的键",
-            f"This Idempotency-Key was used for a request on another order ({earlier.ticket_no}); use a new key",
-            "Idempotency-Key",
-        )
-    now = container.now()
     command = RefundRequestCommand(
         order_no=order_no,
         reason=fields["reason"],
@@ -402,10 +386,21 @@ async def create_refund_request(
         uploads=uploads,
         idempotency_key=idempotency_key,
     )
-    ticket = await run_in_threadpool(
-        aftersales.submit_request, container.uow(), viewer(user), command, now, container.calendar
+    ticket, replayed = await run_in_threadpool(
+        aftersales.submit_request_replayable,
+        container.uow(),
+        viewer(user),
+        command,
+        container.now(),
+        container.calendar,
     )
-    replayed = earlier is not None or ticket.created_at != now
+    if replayed and ticket.order.order_no != order_no:
+        raise Conflict(
+            "idempotency_key_reused",
+            f"该幂等键已用于另一笔订单的售后单({ticket.ticket_no}),请为新的申请使用新的键",
+            f"This Idempotency-Key was used for a request on another order ({ticket.ticket_no}); use a new key",
+            "Idempotency-Key",
+        )
     if replayed:
         response.status_code = status.HTTP_200_OK
     return CreatedTicketOut(**_ticket_fields(ticket), quote=ticket.quote, replayed=replayed)
