@@ -88,6 +88,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# API processes behind the one port (production runs several; they share nothing but the database).
+API_WORKERS = int(os.environ.get("KAMENG_BENCH_API_WORKERS", "1"))
+
+
 @contextmanager
 def served(database_url: str) -> Iterator[str]:
     """The real app under uvicorn in a subprocess (its own GIL, as in production)."""
@@ -103,6 +107,7 @@ def served(database_url: str) -> Iterator[str]:
     command = [
         sys.executable, "-m", "uvicorn", "kameng.web.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+        "--workers", str(API_WORKERS),
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
