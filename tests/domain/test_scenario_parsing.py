@@ -554,3 +554,17 @@ def test_parsing_does_not_change_its_input() -> None:
     before = copy.deepcopy(data)
     parse_scenario(data)
     assert data == before
+
+
+@pytest.mark.parametrize("key", ["jurisdiction", "timezone"])
+@pytest.mark.parametrize("value", [{"a": 1}, ["CN"], 8])
+def test_a_jurisdiction_or_time_zone_that_is_not_text_is_named_not_crashed_on(key: str, value: object) -> None:
+    # Found by fuzzing POST /api/v1/simulate: a mapping here raised TypeError (a 500).
+    data = {
+        key: value,
+        "product": {"kind": "membership", "term": {"days": 30}, "price": "30.00"},
+        "order": {"paid": "30.00", "channel": "alipay", "paid_at": "2026-04-01T10:00:00+08:00"},
+        "request": {"at": "2026-04-02T10:00:00+08:00", "reason": "changed_mind"},
+    }
+    with pytest.raises(DomainError, match=f"^{key}:"):
+        parse_scenario(data)

@@ -287,9 +287,11 @@ def parse_scenario(value: object) -> Scenario:
     if not isinstance(name, str):
         raise DomainError("name", "must be text")
     jurisdiction = data.get("jurisdiction", "CN")
-    if jurisdiction not in SUPPORTED_JURISDICTIONS:
-        raise DomainError("jurisdiction", f"unsupported {jurisdiction!r} (supported: CN)")
+    if not isinstance(jurisdiction, str) or jurisdiction not in SUPPORTED_JURISDICTIONS:
+        raise DomainError("jurisdiction", f"unsupported {shown(jurisdiction)} (supported: CN)")
     tz_name = data.get("timezone", "Asia/Shanghai")
+    if not isinstance(tz_name, str):
+        raise DomainError("timezone", f"must be a time zone name such as Asia/Shanghai, got {shown(tz_name)}")
     try:
         timezone: tzinfo = ZoneInfo(str(tz_name))
     except (ZoneInfoNotFoundError, ValueError):
