@@ -70,6 +70,8 @@ PAYMENT = StateMachine[PaymentStatus](
     {
         (PaymentStatus.PENDING, "succeed"): PaymentStatus.SUCCEEDED,
         (PaymentStatus.PENDING, "fail"): PaymentStatus.FAILED,
+        # The payer retried in their app after a failure and it went through.
+        (PaymentStatus.FAILED, "succeed"): PaymentStatus.SUCCEEDED,
         (PaymentStatus.PENDING, "return_late"): PaymentStatus.RETURNED,
         (PaymentStatus.FAILED, "return_late"): PaymentStatus.RETURNED,
     },

@@ -561,8 +561,6 @@ def handle_payment_notification(
             _return_late_payment(uow, order, payment, note.transaction_id, now)
             uow.commit()
             return "returned"
-        if payment.status is PaymentStatus.FAILED:  # a retry in the payer's app that went through
-            payment.status = PaymentStatus.PENDING
         _settle(uow, order, payment, note.transaction_id, at=note.at)
         uow.commit()
         return "paid"
