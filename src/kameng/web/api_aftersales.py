@@ -16,11 +16,10 @@ from urllib.parse import quote as url_quote
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from kameng.adapters.db.models import EvidenceFile, MessageRow, RefundRow, Ticket, TicketTimeline, User
+from kameng.adapters.db.models import EvidenceFile, RefundRow, Ticket, TicketTimeline, User
 from kameng.domain.model import Reason
 from kameng.domain.money import MoneyError, format_yuan, parse_yuan
 from kameng.services import aftersales
@@ -28,6 +27,7 @@ from kameng.services.aftersales import RefundRequestCommand, TicketView
 from kameng.services.errors import Conflict, InvalidInput
 from kameng.services.evidence_export import build_evidence, render_evidence_pdf
 from kameng.services.evidence_files import Upload
+from kameng.services.messages import list_messages
 from kameng.web.api import ERROR_RESPONSE, CurrentUser, EventOut, _event_out, viewer
 from kameng.web.deps import Container, ContainerDep, IdempotencyKey
 
@@ -669,27 +669,18 @@ def ask_info_ticket(
 
 
 def _messages(container: Container, user: User, limit: int) -> list[MessageOut]:
-    # Read-only; there is no messages service yet, and this is the whole of it.
-    with container.uow() as uow:
-        rows = uow.session.execute(
-            select(MessageRow, Ticket.ticket_no)
-            .outerjoin(Ticket, Ticket.id == MessageRow.ticket_id)
-            .where(MessageRow.user_id == user.id)
-            .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
-            .limit(limit)
-        ).all()
-        return [
-            MessageOut(
-                id=row.id,
-                kind=row.kind,
-                ticket_no=ticket_no,
-                text_zh=row.text_zh,
-                text_en=row.text_en,
-                created_at=row.created_at,
-                read_at=row.read_at,
-            )
-            for row, ticket_no in rows
-        ]
+    return [
+        MessageOut(
+            id=message.row.id,
+            kind=message.row.kind,
+            ticket_no=message.ticket_no,
+            text_zh=message.row.text_zh,
+            text_en=message.row.text_en,
+            created_at=message.row.created_at,
+            read_at=message.row.read_at,
+        )
+        for message in list_messages(container.uow(), user.id, limit)
+    ]
 
 
 @router.get("/messages", tags=["after-sales"], summary="My in-app messages (站内信), newest first")

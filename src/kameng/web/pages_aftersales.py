@@ -23,9 +23,9 @@ from kameng.domain.users import Role
 from kameng.services import aftersales, orders
 from kameng.services.errors import InvalidInput, NotFound, ServiceError
 from kameng.services.evidence_files import Upload
+from kameng.services.messages import read_messages
 from kameng.web.app import render
 from kameng.web.deps import Container, ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
-from kameng.web.inbox import read_messages
 from kameng.web.pages import StaffUser
 
 router = APIRouter(include_in_schema=False)
