@@ -20,7 +20,7 @@ from kameng.domain.model import Channel, EventType
 from kameng.services import accounts, catalog, orders
 from kameng.services.errors import Conflict, InvalidInput, NotFound, ServiceError, not_found
 from kameng.web.app import render
-from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, require_staff, viewer_of
+from kameng.web.deps import Container, ContainerDep, CsrfChecked, OptionalUser, request_lang, require_staff, viewer_of
 from kameng.web.i18n import translate
 
 router = APIRouter(include_in_schema=False)
@@ -256,22 +256,26 @@ def my_orders(request: Request, container: ContainerDep, user: OptionalUser) -> 
 def order_page(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return _to_login(request)
+    return _order_page(request, container, user, order_no)
+
+
+def _order_page(
+    request: Request, container: Container, user: User, order_no: str, card_code: str | None = None
+) -> Response:
     view = orders.order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
-    # The code is shown once, on the answer to the reveal POST; it is kept in the session only
-    # until that page is rendered, and never for anyone but the buyer (reveal_card_key checks).
-    revealed = request.session.pop("revealed", None)
-    code = None
-    if isinstance(revealed, dict) and revealed.get("order_no") == order_no and view.order.user_id == user.id:
-        code = revealed.get("code")
     error = request.session.pop("flash_error", None)
     context = {
         "view": view,
-        "card_code": code,
+        "card_code": card_code if view.order.user_id == user.id else None,
         "flash_error": error if isinstance(error, dict) else None,
         "is_buyer": view.order.user_id == user.id,
         "benefits": list((view.order.product.benefits or {}).keys()),
     }
-    return render(request, "order.html", context, user=user)
+    response = render(request, "order.html", context, user=user)
+    if card_code is not None:
+        # The key is in this answer only: never in a cookie, a redirect URL or a cache.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/orders/{order_no}/usage", dependencies=[CsrfChecked])
@@ -309,9 +313,10 @@ def order_reveal(order_no: str, request: Request, container: ContainerDep, user:
         code = orders.reveal_card_key(container.uow(), viewer_of(user), order_no, container.now())
     except Conflict as error:
         request.session["flash_error"] = {"zh": error.message_zh, "en": error.message_en}
-    else:
-        request.session["revealed"] = {"order_no": order_no, "code": code}
-    return _redirect(f"/orders/{order_no}")
+        return _redirect(f"/orders/{order_no}")
+    # Shown in the answer to the POST itself (a reload asks again, and is recorded again only
+    # the first time): the code never travels in the session cookie.
+    return _order_page(request, container, user, order_no, card_code=code)
 
 
 @router.post("/orders/{order_no}/platform-event", dependencies=[CsrfChecked])
