@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
+from kameng.adapters.channels.refunds import SimulatorRefunds
 from kameng.adapters.channels.simulator import SimulatorChannel
+from kameng.adapters.db.database import make_session_factory
 from kameng.adapters.db.models import (
     BalanceRow,
     CardKeyRow,
@@ -18,9 +20,12 @@ from kameng.adapters.db.models import (
     PaymentRow,
 )
 from kameng.adapters.db.uow import UnitOfWork
+from kameng.adapters.notify import LogSender
+from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel
 from kameng.services import orders
 from kameng.services.ledger import check_books
+from kameng.services.payouts import poll_refunds, process_outbox
 
 
 def buy(
@@ -113,3 +118,16 @@ def balance(uow: UnitOfWork, user_id: int) -> tuple[int, int]:
 def assert_books_balance(uow: UnitOfWork) -> None:
     report = check_books(uow)
     assert report.ok, (report.unbalanced, report.balance_mismatches, report.total_fen)
+
+
+def send_queued_refunds(engine: Engine, now: datetime) -> None:
+    """What the worker does for refunds queued by ``now``: send them, then poll once the
+    simulator's first query is due (its refunds settle at once, the first poll is 1 minute on)."""
+    factory = make_session_factory(engine)
+
+    def uow_factory() -> UnitOfWork:
+        return UnitOfWork(factory)
+
+    channel = SimulatorRefunds(factory)
+    process_outbox(uow_factory, now, channel, LogSender(), WorkCalendar())
+    poll_refunds(uow_factory, now + timedelta(minutes=2), channel, WorkCalendar())

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from kameng.adapters.channels.simulator import SimulatorChannel
 from kameng.adapters.db.models import BalanceRow, JournalLine, User
@@ -22,14 +22,14 @@ from kameng.services import orders
 from kameng.services.errors import ServiceError
 from kameng.services.ledger import UnbalancedEntry, check_books, post_entry
 
-from .helpers import buy
+from .helpers import buy, send_queued_refunds
 
 KAMENG = Path(sys.executable).parent / "kameng"
 
 
 @pytest.mark.usefixtures("catalog")
 def test_the_books_balance_after_a_mix_of_everything(
-    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
+    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime, engine: Engine
 ) -> None:
     alice, bob = make_user(), make_user()
     viewer = orders.Viewer(alice.id, alice.role)
@@ -49,6 +49,7 @@ def test_the_books_balance_after_a_mix_of_everything(
     assert orders.expire_unpaid_orders(uow, now + timedelta(minutes=30)) == 2
     assert late.out_trade_no
     assert orders.simulate_payer(uow, late.out_trade_no, True, channel, now + timedelta(hours=1)) == "returned"
+    send_queued_refunds(engine, now + timedelta(hours=1))
 
     report = check_books(uow)
     assert report.ok, (report.unbalanced, report.balance_mismatches)

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, select
 
 from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.models import User
+from kameng.adapters.db.models import RefundRow, User
 from kameng.adapters.db.uow import UnitOfWork
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.states import OrderStatus, PaymentStatus
@@ -17,7 +18,7 @@ from kameng.domain.users import Role
 from kameng.services import orders
 from kameng.services.errors import InvalidInput, NotFound
 
-from .helpers import assert_books_balance, buy, events, journal, order, payments
+from .helpers import assert_books_balance, buy, events, journal, order, payments, send_queued_refunds
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
@@ -78,7 +79,7 @@ def test_a_failed_payment_can_be_retried_in_the_payers_app(
 
 
 def test_a_payment_after_expiry_is_returned_with_balanced_entries(
-    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
+    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime, engine: Engine
 ) -> None:
     placed = buy(uow, channel, make_user().id, "monthly-pass", now, pay=False)
     assert placed.out_trade_no
@@ -89,18 +90,30 @@ def test_a_payment_after_expiry_is_returned_with_balanced_entries(
     assert row.status is OrderStatus.EXPIRED
     assert row.paid_at is None
     assert [p.status for p in payments(uow, placed.order_no)] == [PaymentStatus.RETURNED]
+    # Booked as owed back, and a refund queued to the channel it came from: nobody has to ask.
+    assert [e.kind for e in journal(uow, placed.order_no)] == ["late_payment"]
+    assert [e.amount_fen for e in events(uow, placed.order_no, "late_payment_returning")] == [3000]
+    with uow:
+        refund = uow.session.scalar(select(RefundRow).where(RefundRow.order_id == row.id))
+        assert refund is not None
+        assert (refund.purpose, refund.ticket_id, refund.out_refund_no) == (
+            "late_payment",
+            None,
+            f"L{placed.out_trade_no}",
+        )
+    # The channel says it again: nothing more happens.
+    assert orders.simulate_payer(uow, placed.out_trade_no, True, channel, late) == "duplicate"
+
+    send_queued_refunds(engine, late)
     entries = journal(uow, placed.order_no)
     assert [e.kind for e in entries] == ["late_payment", "late_payment_return"]
-    for entry in entries:
-        assert sum(line.amount_fen for line in entry.lines) == 0
     net: dict[str, int] = {}
     for entry in entries:
+        assert sum(line.amount_fen for line in entry.lines) == 0
         for line in entry.lines:
             net[line.account] = net.get(line.account, 0) + line.amount_fen
     assert set(net.values()) == {0}  # everything that came in went back out
     assert [e.amount_fen for e in events(uow, placed.order_no, "late_payment_returned")] == [3000]
-    # The channel says it again: nothing more happens.
-    assert orders.simulate_payer(uow, placed.out_trade_no, True, channel, late) == "duplicate"
     assert_books_balance(uow)
 
 

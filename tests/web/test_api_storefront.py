@@ -446,6 +446,8 @@ def test_money_arriving_after_the_order_expired_is_sent_back_and_the_books_balan
     assert client.get(f"{API}/orders/{placed['order_no']}", headers=auth).json()["status"] == "expired"
 
     assert pay(client, placed["out_trade_no"]) == "returned"
+    run_tick(container.worker_deps(), later)  # the refund goes to the channel
+    run_tick(container.worker_deps(), later + timedelta(minutes=2))  # and is confirmed
     detail = client.get(f"{API}/orders/{placed['order_no']}", headers=auth).json()
     assert detail["status"] == "expired"
     assert detail["payments"][0]["status"] == "returned"

@@ -24,8 +24,10 @@ from kameng.adapters.db.models import (
     MembershipRow,
     OrderEventRow,
     OrderRow,
+    OutboxRow,
     PaymentRow,
     ProductRow,
+    RefundRow,
 )
 from kameng.adapters.db.uow import UnitOfWork
 from kameng.domain.calendar import WorkCalendar
@@ -50,6 +52,7 @@ from kameng.domain.states import (
     MembershipStatus,
     OrderStatus,
     PaymentStatus,
+    RefundStatus,
 )
 from kameng.domain.users import Role
 from kameng.services.catalog import current_policy, policy_to_domain, product_to_domain
@@ -567,14 +570,12 @@ def handle_payment_notification(
 
 
 def _return_late_payment(uow: UnitOfWork, order: OrderRow, payment: PaymentRow, txn: str, now: datetime) -> None:
-    """Money for an order that had already expired: record it and send it straight back.
-
-    The simulator refunds at once; with real channels this becomes a refund record that the
-    refund worker sends, keyed by the payment (see the after-sales issue)."""
+    """Money for an order that had already expired: book it as owed back, and queue a refund to
+    the channel it came from. Nobody has to ask; the refund worker sends it with the idempotency
+    key ``L<out_trade_no>`` and the ledger clears when the channel confirms."""
     payment.status = PAYMENT.apply(payment.status, "return_late")
     payment.channel_txn_no = txn
     payment.settled_at = now
-    source = f"channel:{payment.channel.value}"
     post_entry(
         uow,
         kind="late_payment",
@@ -582,28 +583,41 @@ def _return_late_payment(uow: UnitOfWork, order: OrderRow, payment: PaymentRow, 
         order_id=order.id,
         user_id=order.user_id,
         now=now,
-        lines=[(source, payment.amount_fen), ("late_payments", -payment.amount_fen)],
+        lines=[(f"channel:{payment.channel.value}", payment.amount_fen), ("late_payments", -payment.amount_fen)],
         memo=f"late payment for {order.order_no}",
     )
-    post_entry(
-        uow,
-        kind="late_payment_return",
-        key=f"late_return:{payment.id}",
+    refund = RefundRow(
+        purpose="late_payment",
+        ticket_id=None,
         order_id=order.id,
         user_id=order.user_id,
-        now=now,
-        lines=[("late_payments", payment.amount_fen), (source, -payment.amount_fen)],
-        memo=f"returned late payment for {order.order_no}",
+        out_refund_no=f"L{payment.out_trade_no}",
+        out_trade_no=payment.out_trade_no,
+        channel=payment.channel,
+        amount_fen=payment.amount_fen,
+        status=RefundStatus.PENDING,
+        created_at=now,
+    )
+    uow.session.add(refund)
+    uow.session.flush()
+    uow.session.add(
+        OutboxRow(
+            kind="send_refund",
+            key=f"send_refund:{refund.id}",
+            payload={"refund_id": refund.id},
+            next_attempt_at=now,
+            created_at=now,
+        )
     )
     _add_event(
         uow,
         order,
-        "late_payment_returned",
+        "late_payment_returning",
         now,
         None,
         Role.OPERATOR,
         amount_fen=payment.amount_fen,
-        note=f"{payment.channel.value} {txn}",
+        note=f"{payment.channel.value} {txn} → {refund.out_refund_no}",
     )
 
 

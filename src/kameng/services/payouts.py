@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from kameng.adapters.channels.refunds import ABNORMAL, PROCESSING, SUCCESS, RefundAnswer, RefundChannel
-from kameng.adapters.db.models import MessageRow, OrderRow, OutboxRow, RefundRow, Ticket, User
+from kameng.adapters.db.models import MessageRow, OrderEventRow, OrderRow, OutboxRow, RefundRow, Ticket, User
 from kameng.adapters.db.uow import UnitOfWork
 from kameng.adapters.notify import Sender
 from kameng.domain.calendar import WorkCalendar
@@ -23,6 +23,7 @@ from kameng.domain.money import format_yuan
 from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
 from kameng.domain.tickets import TicketStatus
 from kameng.services import aftersales
+from kameng.services.ledger import post_entry
 
 log = logging.getLogger("kameng.payouts")
 LEASE = timedelta(seconds=60)
@@ -155,11 +156,15 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
         refund = session.scalar(select(RefundRow).where(RefundRow.id == refund_id).with_for_update())
         if refund is None or refund.status in {RefundStatus.SUCCEEDED, RefundStatus.FAILED}:
             return  # already settled by another worker or a callback
-        ticket = session.scalar(select(Ticket).where(Ticket.id == refund.ticket_id).with_for_update(of=Ticket))
         order = session.scalar(select(OrderRow).where(OrderRow.id == refund.order_id).with_for_update(of=OrderRow))
-        assert ticket is not None
         assert order is not None
         refund.channel_refund_no = answer.refund_id
+        if refund.ticket_id is None:
+            _apply_late_payment_answer(uow, refund, order, answer, now)
+            uow.commit()
+            return
+        ticket = session.scalar(select(Ticket).where(Ticket.id == refund.ticket_id).with_for_update(of=Ticket))
+        assert ticket is not None
         if answer.status == PROCESSING:
             if refund.status is RefundStatus.PENDING:
                 refund.status = REFUND.apply(refund.status, "accept")
@@ -209,3 +214,57 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
                 "You may choose the platform balance instead (only if you agree), or retry later.",
             )
         uow.commit()
+
+
+def _apply_late_payment_answer(
+    uow: UnitOfWork, refund: RefundRow, order: OrderRow, answer: RefundAnswer, now: datetime
+) -> None:
+    """A late payment going back: no ticket, no consumer decision; the order's timeline shows it."""
+    if answer.status == PROCESSING:
+        if refund.status is RefundStatus.PENDING:
+            refund.status = REFUND.apply(refund.status, "accept")
+            refund.accepted_at = now
+        else:
+            refund.attempts += 1
+        refund.next_poll_at = now + timedelta(minutes=refund_poll_delay_minutes(refund.attempts))
+        return
+    if answer.status == SUCCESS:
+        if refund.status is RefundStatus.PENDING:
+            refund.accepted_at = now
+        refund.status = REFUND.apply(refund.status, "succeed")
+        refund.settled_at = now
+        refund.next_poll_at = None
+        post_entry(
+            uow,
+            kind="late_payment_return",
+            key=f"refund_paid:{refund.id}",
+            order_id=order.id,
+            user_id=order.user_id,
+            now=now,
+            lines=[("late_payments", refund.amount_fen), (f"channel:{refund.channel.value}", -refund.amount_fen)],
+            memo=f"returned late payment {refund.out_refund_no}",
+        )
+        _order_event(uow, order, "late_payment_returned", now, refund, f"{refund.channel.value} {answer.refund_id}")
+        return
+    refund.status = REFUND.apply(refund.status, "fail")
+    refund.failure = (answer.failure or "refund refused by the channel")[:200]
+    refund.next_poll_at = None
+    # Still owed (the late_payments account keeps it): staff see it on the order and pay it out.
+    _order_event(uow, order, "late_payment_return_failed", now, refund, refund.failure)
+
+
+def _order_event(uow: UnitOfWork, order: OrderRow, type_: str, now: datetime, refund: RefundRow, note: str) -> None:
+    uow.session.add(
+        OrderEventRow(
+            order_id=order.id,
+            user_id=order.user_id,
+            type=type_,
+            at=now,
+            actor_id=None,
+            actor_role="system",
+            count=1,
+            amount_fen=refund.amount_fen,
+            note=note[:500],
+            created_at=now,
+        )
+    )

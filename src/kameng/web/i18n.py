@@ -161,7 +161,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "event_key_revealed": ("查看卡密", "Card key shown"),
     "event_order_expired": ("订单超时关闭", "Order expired"),
     "event_order_cancelled": ("订单已取消", "Order cancelled"),
+    "event_late_payment_returning": ("订单超时后到账,正在原路退回", "Paid after the order expired: being returned"),
     "event_late_payment_returned": ("超时到账,已原路退回", "Late payment returned"),
+    "event_late_payment_return_failed": (
+        "超时到账的款项原路退回失败,客服将联系您",
+        "Returning the late payment failed; we will contact you",
+    ),
     "hours": ("小时", "hours"),
     # Staff
     "staff_search": ("按订单号、手机号或邮箱查询", "Search by order number, phone or e-mail"),

@@ -367,7 +367,10 @@ class RefundRow(Base):
     __tablename__ = "refunds"
     __table_args__ = (Index("ix_refunds_status_poll", "status", "next_poll_at"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # "ticket": an after-sales refund; "late_payment": money that arrived for an expired order,
+    # sent back without anyone asking (no ticket).
+    purpose: Mapped[str] = mapped_column(String(20), default="ticket", server_default="ticket")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     out_refund_no: Mapped[str] = mapped_column(String(40), unique=True)
