@@ -126,6 +126,7 @@ def test_orders_without_a_valid_token_answer_401_with_a_json_error(client: TestC
     headers = {"Authorization": header} if header else {}
     answer = client.get(f"{API}/orders", headers=headers)
     assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
     error = answer.json()["error"]
     assert error["code"] == "unauthorized"
     assert error["field"] == "Authorization"

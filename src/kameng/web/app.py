@@ -130,7 +130,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": error.to_dict()}, status_code=error.status)
+            # RFC 6750: a 401 names the scheme the client should use.
+            headers = {"WWW-Authenticate": 'Bearer realm="kameng"'} if error.status == 401 else None
+            return JSONResponse({"error": error.to_dict()}, status_code=error.status, headers=headers)
         lang = request_lang(request)
         return render(request, "error.html", {"message": error.message(lang), "code": error.code}, status=error.status)
 
