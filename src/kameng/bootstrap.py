@@ -8,7 +8,7 @@ from kameng.adapters.channels.simulator import SimulatorChannel
 from kameng.adapters.db import migrate
 from kameng.adapters.db.database import make_engine, make_session_factory
 from kameng.adapters.db.uow import UnitOfWork
-from kameng.demo import seed_demo
+from kameng.demo import seed_aftersales_demo, seed_demo
 from kameng.settings import Settings
 
 
@@ -21,6 +21,10 @@ def prepare_database(settings: Settings, with_demo: bool = True, now: datetime |
     engine = make_engine(settings.database_url)
     try:
         uow = UnitOfWork(make_session_factory(engine))
-        return seed_demo(uow, SimulatorChannel(settings.secret_key), now or datetime.now(UTC))
+        channel, moment = SimulatorChannel(settings.secret_key), now or datetime.now(UTC)
+        if not seed_demo(uow, channel, moment):
+            return False
+        seed_aftersales_demo(uow, channel, moment)
+        return True
     finally:
         engine.dispose()

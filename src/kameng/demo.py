@@ -10,14 +10,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from kameng.adapters.channels.refunds import SimulatorRefunds
 from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.models import CardKeyRow, CouponRow, Merchant, ProductRow
+from kameng.adapters.db.models import CardKeyRow, CouponRow, Merchant, ProductRow, User
 from kameng.adapters.db.uow import UnitOfWork
-from kameng.domain.model import Channel, CoolingOff, EventType, Policy, ProductKind, Proration
+from kameng.adapters.notify import LogSender
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.model import Channel, CoolingOff, EventType, Policy, ProductKind, Proration, Reason
 from kameng.domain.states import CardKeyStatus
 from kameng.domain.users import Role
-from kameng.services import accounts, orders
+from kameng.services import accounts, aftersales, orders
 from kameng.services.catalog import add_policy_version
+from kameng.services.payouts import poll_refunds, process_outbox
 
 DEMO_PASSWORD = "kameng-demo-2026"
 
@@ -201,10 +205,55 @@ def seed_demo(uow: UnitOfWork, channel: SimulatorChannel, now: datetime) -> bool
     buy("game-points-50", now - timedelta(hours=5), nonrefundable_ack=True)
     buy("top-up-100", now - timedelta(days=10))
     buy("lifetime", now - timedelta(minutes=2), pay=False)  # waiting for payment
-    expired = buy("monthly-pass-promo", now - timedelta(days=2), pay=False)
-    orders.expire_unpaid_orders(uow, now)
-    del expired
+    buy("monthly-pass-promo", now - timedelta(days=2), pay=False)
+    orders.expire_unpaid_orders(uow, now)  # → expired
+
     return True
 
 
-__all__ = ["DEMO_PASSWORD", "EventType", "seed_demo"]
+def seed_aftersales_demo(uow: UnitOfWork, channel: SimulatorChannel, now: datetime) -> None:
+    """李四's orders: a cancelled one, one refunded in one click (paid back through the channel)
+    and one waiting in the review queue, so the staff pages have something to show. Kept apart
+    from :func:`seed_demo`, whose exact contents tests build on."""
+    li = orders.Viewer(_user_id(uow, DEMO_CONSUMERS[1][0]), Role.CONSUMER)
+
+    def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, pay: bool = True) -> str:
+        placed = orders.place_order(
+            uow,
+            orders.CheckoutRequest(user_id=li.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True),
+            at,
+            channel,
+        )
+        if pay and placed.out_trade_no and placed.pay_url:
+            orders.simulate_payer(uow, placed.out_trade_no, True, channel, at + timedelta(seconds=30))
+        return placed.order_no
+
+    cancelled = buy("quarterly-pass", now - timedelta(days=6), pay=False)
+    orders.cancel_unpaid_order(uow, li, cancelled, now - timedelta(days=6) + timedelta(minutes=5))
+    refunded = buy("quarterly-pass", now - timedelta(days=5), Channel.WECHAT)
+    calendar = WorkCalendar()
+    asked = now - timedelta(days=4)
+    aftersales.submit_request(uow, li, aftersales.RefundRequestCommand(refunded, Reason.CHANGED_MIND), asked, calendar)
+    refunds = SimulatorRefunds(uow.session_factory)
+    process_outbox(lambda: UnitOfWork(uow.session_factory), asked, refunds, LogSender(), calendar)
+    poll_refunds(lambda: UnitOfWork(uow.session_factory), asked + timedelta(minutes=2), refunds, calendar)
+    reviewed = buy("monthly-pass", now - timedelta(days=2))
+    orders.record_usage(uow, li, reviewed, "use_benefit", now - timedelta(days=2) + timedelta(hours=1), benefit="video")
+    aftersales.submit_request(
+        uow,
+        li,
+        aftersales.RefundRequestCommand(reviewed, Reason.NOT_AS_DESCRIBED, "视频经常卡顿,部分内容无法播放。"),
+        now - timedelta(hours=3),
+        calendar,
+    )
+
+
+def _user_id(uow: UnitOfWork, phone: str) -> int:
+    with uow:
+        user_id = uow.session.scalar(select(User.id).where(User.phone == phone))
+    if user_id is None:
+        raise LookupError(f"demo consumer {phone} is missing: run seed_demo first")
+    return user_id
+
+
+__all__ = ["DEMO_PASSWORD", "EventType", "seed_aftersales_demo", "seed_demo"]

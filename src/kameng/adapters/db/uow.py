@@ -22,6 +22,10 @@ class UnitOfWork:
         self.memo: dict[object, Any] = {}
 
     @property
+    def session_factory(self) -> sessionmaker[Session]:
+        return self._factory
+
+    @property
     def session(self) -> Session:
         if self._session is None:
             raise RuntimeError("use the unit of work inside a with block")
