@@ -397,8 +397,8 @@ def _merchant_gone(
             f" the platform advances it, up to {_y(paid)}.",
         )
     if product.kind is ProductKind.RECHARGE:
-        cash_spent = _cash_spent(order, period)
-        lines = (Line("paid", paid), _spent_line(order, period, cash_spent))
+        cash_spent, spent_line = _spending(order, period, _spent(period))
+        lines = (Line("paid", paid), spent_line)
         refund = max(paid - cash_spent, 0)
         return _Outcome(
             decision,
@@ -428,20 +428,21 @@ def _merchant_gone(
     )
 
 
-def _cash_spent(order: Order, period: Period) -> int:
-    spent = sum(e.amount for e in period.events if e.type is EventType.SPENT)
-    return min(max(spent - order.bonus, 0), period.paid)
+def _spent(period: Period) -> int:
+    return sum(e.amount for e in period.events if e.type is EventType.SPENT)
 
 
-def _spent_line(order: Order, period: Period, cash_spent: int) -> Line:
-    spent = sum(e.amount for e in period.events if e.type is EventType.SPENT)
+def _spending(order: Order, period: Period, spent: int) -> tuple[int, Line]:
+    """Cash spent from a top-up (bonus credit is spent first, R2) and the line that says so."""
+    cash_spent = min(max(spent - order.bonus, 0), period.paid)
     from_bonus = min(spent, order.bonus)
-    return Line(
+    line = Line(
         "cash_spent",
         -cash_spent,
         f"spent {_y(spent)}, of which {_y(from_bonus)} from bonus credit",
         f"已消费 {_y(spent)} 元,其中赠送余额 {_y(from_bonus)} 元",
     )
+    return cash_spent, line
 
 
 def _membership(product: Product, policy: Policy, request: RefundRequest, period: Period, tz: tzinfo) -> _Outcome:
@@ -575,7 +576,7 @@ def _virtual_goods(period: Period) -> _Outcome:
 
 def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Period) -> _Outcome:
     paid = period.paid
-    spent = sum(e.amount for e in period.events if e.type is EventType.SPENT)
+    spent = _spent(period)
     days = policy.cooling_off_days
     within = days > 0 and request.at < period.start + days * ONE_DAY
     if spent == 0 and within:
@@ -587,7 +588,7 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
             f"Top-up within {days} days and nothing spent (rule R1): the full {_y(paid)} of cash is"
             " refunded; any bonus credit is withdrawn.",
         )
-    cash_spent = _cash_spent(order, period)
+    cash_spent, spent_line = _spending(order, period, spent)
     withdrawable = paid - cash_spent
     fee = clamp_fee(policy, withdrawable)
     refund = withdrawable - fee
@@ -597,7 +598,7 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
     )
     lines = (
         Line("paid", paid),
-        _spent_line(order, period, cash_spent),
+        spent_line,
         Line("fee", -fee, fee_en, fee_zh),
     )
     head_zh = (

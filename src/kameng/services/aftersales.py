@@ -50,7 +50,14 @@ from kameng.services.catalog import policy_to_domain
 from kameng.services.errors import Conflict, InvalidInput, not_found
 from kameng.services.evidence_files import Upload, check_uploads
 from kameng.services.ledger import post_entry
-from kameng.services.orders import Viewer, new_order_no, payment_out_trade_no, quote_for
+from kameng.services.orders import (
+    Viewer,
+    add_order_event,
+    new_order_no,
+    order_events,
+    payment_out_trade_no,
+    quote_for,
+)
 
 # Rule ids a reviewer may cite when rejecting (RULES.md), plus E1 for missing/false evidence.
 CITABLE_RULES = frozenset({"P3", "P4", "P5", "P8", "P9", "R2", "S1", "S3", "S4", "S5", "E1"})
@@ -69,27 +76,19 @@ class RefundRequestCommand:
 # Shared steps
 
 
-def _order_events(uow: UnitOfWork, order_id: int) -> list[OrderEventRow]:
-    return list(
-        uow.session.scalars(
-            select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.at, OrderEventRow.id)
-        )
-    )
-
-
 def _quote_now(
     uow: UnitOfWork, order: OrderRow, reason: Reason, now: datetime, calendar: WorkCalendar
 ) -> dict[str, Any] | None:
     # Several transitions in one transaction share one quote (same order state, same moment).
     memo_key = ("quote", order.id, order.status, reason, now)
     if memo_key not in uow.memo:
-        quote = quote_for(order, _order_events(uow, order.id), now, reason, calendar)
+        quote = quote_for(order, order_events(uow, order.id), now, reason, calendar)
         uow.memo[memo_key] = quote.to_dict() if quote else None
     cached: dict[str, Any] | None = uow.memo[memo_key]
     return cached
 
 
-def _move(
+def move_ticket(
     uow: UnitOfWork,
     ticket: Ticket,
     action: str,
@@ -99,7 +98,15 @@ def _move(
     comment: str = "",
     amount_fen: int | None = None,
 ) -> None:
-    """The only way a ticket changes status: the table says yes, the timeline records it."""
+    """The only way a ticket changes status: the table says yes (or the caller gets a Conflict
+    naming the state), and the timeline records it."""
+    if not TICKET.allows(ticket.status, action):
+        raise Conflict(
+            "invalid_transition",
+            f"售后单当前状态({ticket.status.value})不能执行此操作",
+            f"A ticket that is {ticket.status.value} cannot {action}",
+            "status",
+        )
     new_status = TICKET.apply(ticket.status, action)
     audit.append(
         uow,
@@ -227,7 +234,7 @@ def submit_request_replayable(
                 f"This order already has an open ticket {open_ticket}",
                 "order",
             )
-        quote = quote_for(order, _order_events(uow, order.id), now, command.reason, calendar)
+        quote = quote_for(order, order_events(uow, order.id), now, command.reason, calendar)
         assert quote is not None
         ticket = Ticket(
             ticket_no="AS" + new_order_no(now),
@@ -273,12 +280,14 @@ def submit_request_replayable(
             f"Your after-sales request {ticket.ticket_no} has been submitted.",
         )
         if quote.decision is Decision.AUTO_APPROVE:
-            _move(uow, ticket, "auto_approve", now, calendar, None, f"规则 {quote.rules[0]} 自动同意", quote.refund)
+            move_ticket(
+                uow, ticket, "auto_approve", now, calendar, None, f"规则 {quote.rules[0]} 自动同意", quote.refund
+            )
             ticket.approved_fen = quote.refund
             ticket.decided_at = now
             _start_money(uow, ticket, order, quote.refund, now, calendar)
         elif quote.decision is Decision.REJECT:
-            _move(uow, ticket, "reject", now, calendar, None, quote.explanation_zh)
+            move_ticket(uow, ticket, "reject", now, calendar, None, quote.explanation_zh)
             ticket.reject_rule = quote.rules[0]
             ticket.reject_comment = quote.explanation_zh
             ticket.decided_at = now
@@ -297,7 +306,7 @@ def submit_request_replayable(
             due = end_of_day(quote.review_due)
             ticket.due_at = due
             ticket.auto_approve_at = auto_approve_at(calendar, due)
-            _move(uow, ticket, "open_review", now, calendar, None)
+            move_ticket(uow, ticket, "open_review", now, calendar, None)
             notify(
                 uow,
                 ticket,
@@ -322,7 +331,7 @@ def withdraw(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetime, cal
         ticket = _lock_ticket(uow, viewer, ticket_no)
         if ticket.user_id != viewer.user_id:
             raise not_found("售后单", "Ticket")
-        _move_or_conflict(uow, ticket, "withdraw", now, calendar, viewer)
+        move_ticket(uow, ticket, "withdraw", now, calendar, viewer)
         uow.commit()
         return ticket
 
@@ -344,7 +353,7 @@ def reply(
         ticket = _lock_ticket(uow, viewer, ticket_no)
         if ticket.user_id != viewer.user_id:
             raise not_found("售后单", "Ticket")
-        _move_or_conflict(uow, ticket, "reply", now, calendar, viewer, comment.strip())
+        move_ticket(uow, ticket, "reply", now, calendar, viewer, comment.strip())
         if ticket.paused_at is not None and ticket.due_at is not None:
             ticket.due_at = resume_due_at(calendar, ticket.paused_at, ticket.due_at, now)
             ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
@@ -365,7 +374,7 @@ def appeal(
             raise Conflict(
                 "appeal_window_closed", "已超过 15 天申诉期", "The 15-day appeal window has closed", "ticket"
             )
-        _move_or_conflict(uow, ticket, "appeal", now, calendar, viewer, comment.strip())
+        move_ticket(uow, ticket, "appeal", now, calendar, viewer, comment.strip())
         days = review_business_days(policy_to_domain(ticket.order.policy), ticket.rules.split(",")[0])
         due = review_due_at(calendar, now, days)
         ticket.due_at, ticket.auto_approve_at, ticket.escalated_at = due, auto_approve_at(calendar, due), None
@@ -379,30 +388,6 @@ def appeal(
         )
         uow.commit()
         return ticket
-
-
-def _move_or_conflict(
-    uow: UnitOfWork,
-    ticket: Ticket,
-    action: str,
-    now: datetime,
-    calendar: WorkCalendar,
-    actor: Viewer | None,
-    comment: str = "",
-    amount_fen: int | None = None,
-) -> None:
-    if not TICKET.allows(ticket.status, action):
-        raise Conflict(
-            "invalid_transition",
-            f"售后单当前状态({ticket.status.value})不能执行此操作",
-            f"A ticket that is {ticket.status.value} cannot {action}",
-            "status",
-        )
-    _move(uow, ticket, action, now, calendar, actor, comment, amount_fen)
-
-
-# --------------------------------------------------------------------------------------------
-# Staff decide
 
 
 def _require(viewer: Viewer, *roles: Role) -> None:
@@ -442,7 +427,7 @@ def approve(
                 f"The amount must be between 0.00 and {format_yuan(order.amount_fen - order.refunded_fen)}",
                 "amount",
             )
-        _move_or_conflict(uow, ticket, "approve", now, calendar, staff, reason.strip(), amount)
+        move_ticket(uow, ticket, "approve", now, calendar, staff, reason.strip(), amount)
         ticket.approved_fen, ticket.approve_reason = amount, reason.strip()
         ticket.decided_by, ticket.decided_at = staff.user_id, now
         _start_money(uow, ticket, order, amount, now, calendar)
@@ -469,7 +454,7 @@ def reject(
         if ticket.status is TicketStatus.APPEALED:
             _check_appeal_decider(ticket, staff)
             action = "reject_final"
-        _move_or_conflict(uow, ticket, action, now, calendar, staff, f"{rule}: {comment.strip()}")
+        move_ticket(uow, ticket, action, now, calendar, staff, f"{rule}: {comment.strip()}")
         ticket.reject_rule, ticket.reject_comment = rule, comment.strip()
         ticket.decided_by, ticket.decided_at = staff.user_id, now
         if action == "reject":
@@ -517,7 +502,7 @@ def ask_info(
         raise InvalidInput("comment_required", "请说明需要补充什么", "Say what is needed", "comment")
     with uow:
         ticket = _lock_ticket(uow, staff, ticket_no)
-        _move_or_conflict(uow, ticket, "ask_info", now, calendar, staff, comment.strip())
+        move_ticket(uow, ticket, "ask_info", now, calendar, staff, comment.strip())
         ticket.paused_at = now
         notify(
             uow,
@@ -579,9 +564,9 @@ def _start_money(
         f"退款 {format_yuan(amount)} 元已同意。",
         f"A refund of {format_yuan(amount)} is approved.",
     )
-    _move(uow, ticket, "start_refund", now, calendar, None, amount_fen=amount)
+    move_ticket(uow, ticket, "start_refund", now, calendar, None, amount_fen=amount)
     if amount == 0:
-        _finish(uow, ticket, order, None, now, calendar)
+        close_after_refund(uow, ticket, order, None, now, calendar)
         return
     _new_refund(uow, ticket, order, amount, order.channel, now, calendar, attempt=1)
 
@@ -624,8 +609,8 @@ def _new_refund(
         balance.cash_fen += amount
         balance.updated_at = now
         post_refund_paid(uow, refund, order, f"balance_cash:{order.user_id}", now)
-        _move(uow, ticket, "refund_succeeded", now, calendar, None, "退回平台余额", amount)
-        _finish(uow, ticket, order, refund, now, calendar)
+        move_ticket(uow, ticket, "refund_succeeded", now, calendar, None, "退回平台余额", amount)
+        close_after_refund(uow, ticket, order, refund, now, calendar)
         return refund
     session.add(
         OutboxRow(
@@ -654,14 +639,14 @@ def post_refund_paid(uow: UnitOfWork, refund: RefundRow, order: OrderRow, paid_i
     )
 
 
-def _finish(
+def close_after_refund(
     uow: UnitOfWork, ticket: Ticket, order: OrderRow, refund: RefundRow | None, now: datetime, calendar: WorkCalendar
 ) -> None:
     """Closure (PRODUCT.md item 9): benefits frozen, back to non-member, auto-renewal off, card
     keys revoked, the order closed. Nothing keeps charging after a refund."""
     session = uow.session
     if ticket.status is TicketStatus.REFUNDING:  # a zero-amount approval: nothing to pay out
-        _move(uow, ticket, "refund_succeeded", now, calendar, None, "无需付款", 0)
+        move_ticket(uow, ticket, "refund_succeeded", now, calendar, None, "无需付款", 0)
     if refund is None:
         return
     if ORDER.allows(order.status, "refund"):
@@ -678,19 +663,8 @@ def _finish(
     if key is not None and CARD_KEY.allows(key.status, "revoke"):
         key.status = CARD_KEY.apply(key.status, "revoke")
         key.revoked_at = now
-    session.add(
-        OrderEventRow(
-            order_id=order.id,
-            user_id=order.user_id,
-            type="closed",
-            at=now,
-            actor_id=None,
-            actor_role="system",
-            count=1,
-            amount_fen=refund.amount_fen,
-            note=f"refund {refund.out_refund_no}",
-            created_at=now,
-        )
+    add_order_event(
+        uow, order, "closed", now, None, None, amount_fen=refund.amount_fen, note=f"refund {refund.out_refund_no}"
     )
     notify(
         uow,
@@ -711,7 +685,7 @@ def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: date
             raise not_found("售后单", "Ticket")
         order = _lock_order(uow, ticket.order_id)
         failed = _failed_amount(uow, ticket)
-        _move_or_conflict(uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed)
+        move_ticket(uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed)
         _new_refund(uow, ticket, order, failed, Channel.BALANCE, now, calendar)
         uow.commit()
         return ticket
@@ -723,7 +697,7 @@ def retry_refund(uow: UnitOfWork, actor: Viewer, ticket_no: str, now: datetime, 
         ticket = _lock_ticket(uow, actor, ticket_no)
         order = _lock_order(uow, ticket.order_id)
         failed = _failed_amount(uow, ticket)
-        _move_or_conflict(uow, ticket, "retry_refund", now, calendar, actor, "重新原路退款", failed)
+        move_ticket(uow, ticket, "retry_refund", now, calendar, actor, "重新原路退款", failed)
         _new_refund(uow, ticket, order, failed, order.channel, now, calendar)
         uow.commit()
         return ticket
@@ -758,7 +732,7 @@ def run_deadlines(uow: UnitOfWork, now: datetime, calendar: WorkCalendar, batch:
         for ticket in stalled:
             order = _lock_order(uow, ticket.order_id)
             amount = min(ticket.quoted_fen, order.amount_fen - order.refunded_fen)
-            _move(uow, ticket, "approve_overdue", now, calendar, None, "审核超时,按报价自动同意", amount)
+            move_ticket(uow, ticket, "approve_overdue", now, calendar, None, "审核超时,按报价自动同意", amount)
             ticket.approved_fen, ticket.decided_at, ticket.breached = amount, now, True
             notify(
                 uow,
@@ -782,7 +756,7 @@ def run_deadlines(uow: UnitOfWork, now: datetime, calendar: WorkCalendar, batch:
             .with_for_update(skip_locked=True, of=Ticket)
         ).all()
         for ticket in overdue:
-            _move(uow, ticket, "escalate", now, calendar, None, "超过审核时限,升级主管")
+            move_ticket(uow, ticket, "escalate", now, calendar, None, "超过审核时限,升级主管")
             ticket.escalated_at, ticket.breached = now, True
             escalated += 1
         uow.commit()
@@ -827,7 +801,7 @@ def ticket_view(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> TicketView:
             refunds=list(
                 session.scalars(select(RefundRow).where(RefundRow.ticket_id == ticket.id).order_by(RefundRow.id))
             ),
-            events=_order_events(uow, ticket.order_id),
+            events=order_events(uow, ticket.order_id),
             actions=[],
         )
         view.actions = _actions(view, viewer)

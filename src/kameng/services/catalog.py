@@ -50,10 +50,6 @@ class CatalogItem:
     policy: Policy
     terms: list[Sentence]
 
-    @property
-    def in_stock(self) -> int | None:
-        return None
-
 
 def current_policy(uow: UnitOfWork, product_id: int) -> PolicyVersion:
     row = uow.session.scalar(

@@ -385,7 +385,7 @@ def _pay_from_balance(uow: UnitOfWork, order: OrderRow, now: datetime) -> int:
         capacity = top_up.amount_fen + top_up.bonus_fen - spent_before
         take = min(capacity, remaining)
         if take > 0:
-            _add_event(
+            add_order_event(
                 uow,
                 top_up,
                 EventType.SPENT.value,
@@ -414,7 +414,7 @@ def _settle(
     order.channel_txn_no = transaction_id
     order.updated_at = at
     product = order.product
-    _add_event(
+    add_order_event(
         uow,
         order,
         "paid",
@@ -488,18 +488,18 @@ def _settle(
             raise Conflict("key_missing", "卡密缺失", "The reserved card key is missing", None)
         key.status = CARD_KEY.apply(key.status, "deliver")
         key.delivered_at = at
-        _add_event(uow, order, EventType.DELIVERED.value, at, None, Role.OPERATOR, note="card key delivered")
+        add_order_event(uow, order, EventType.DELIVERED.value, at, None, Role.OPERATOR, note="card key delivered")
     elif product.kind is ProductKind.VIRTUAL_GOODS:
-        _add_event(uow, order, EventType.DELIVERED.value, at, None, Role.OPERATOR, note="points credited")
+        add_order_event(uow, order, EventType.DELIVERED.value, at, None, Role.OPERATOR, note="points credited")
 
 
-def _add_event(
+def add_order_event(
     uow: UnitOfWork,
     order: OrderRow,
     type_: str,
     at: datetime,
     actor_id: int | None,
-    actor_role: Role,
+    actor_role: Role | None,
     *,
     benefit: str | None = None,
     count: int = 1,
@@ -513,7 +513,7 @@ def _add_event(
         type=type_,
         at=at,
         actor_id=actor_id,
-        actor_role=actor_role.value,
+        actor_role=actor_role.value if actor_role else "system",
         benefit=benefit,
         count=count,
         hours=str(hours) if hours is not None else None,
@@ -609,7 +609,7 @@ def _return_late_payment(uow: UnitOfWork, order: OrderRow, payment: PaymentRow, 
             created_at=now,
         )
     )
-    _add_event(
+    add_order_event(
         uow,
         order,
         "late_payment_returning",
@@ -647,7 +647,7 @@ def expire_unpaid_orders(uow: UnitOfWork, now: datetime, batch: int = 100) -> in
             order.status = ORDER.apply(order.status, "expire")
             order.updated_at = now
             _release_holds(uow, order)
-            _add_event(uow, order, "order_expired", now, None, Role.OPERATOR, note="payment window closed")
+            add_order_event(uow, order, "order_expired", now, None, Role.OPERATOR, note="payment window closed")
         uow.commit()
         return len(orders)
 
@@ -663,7 +663,7 @@ def cancel_unpaid_order(uow: UnitOfWork, viewer: Viewer, order_no: str, now: dat
             ) from None
         order.updated_at = now
         _release_holds(uow, order)
-        _add_event(uow, order, "order_cancelled", now, viewer.user_id, viewer.role)
+        add_order_event(uow, order, "order_cancelled", now, viewer.user_id, viewer.role)
         uow.commit()
 
 
@@ -736,6 +736,15 @@ def find_orders(uow: UnitOfWork, viewer: Viewer, query_text: str, limit: int = 5
         return list(uow.session.scalars(query))
 
 
+def order_events(uow: UnitOfWork, order_id: int) -> list[OrderEventRow]:
+    """An order's events in the order they happened: the evidence the engine reads."""
+    return list(
+        uow.session.scalars(
+            select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.at, OrderEventRow.id)
+        )
+    )
+
+
 def engine_events(rows: list[OrderEventRow]) -> list[Event]:
     events = []
     for row in rows:
@@ -791,13 +800,7 @@ def order_view(
     with uow:
         session = uow.session
         order = _visible_order(uow, viewer, order_no)
-        events = list(
-            session.scalars(
-                select(OrderEventRow)
-                .where(OrderEventRow.order_id == order.id)
-                .order_by(OrderEventRow.at, OrderEventRow.id)
-            )
-        )
+        events = order_events(uow, order.id)
         view = OrderView(
             order=order,
             payments=list(
@@ -860,7 +863,7 @@ def record_usage(
                 raise Conflict("already_active", "会员已激活", "The membership is already active", "action")
             _activate(membership, product, now)
             type_ = EventType.ACTIVATED if action == "activate" else EventType.TRIAL_CLAIMED
-            event = _add_event(uow, order, type_.value, now, viewer.user_id, viewer.role, benefit=benefit)
+            event = add_order_event(uow, order, type_.value, now, viewer.user_id, viewer.role, benefit=benefit)
         elif action == "use_benefit":
             if membership.status is MembershipStatus.PENDING_ACTIVATION:
                 _activate(membership, product, now)  # first use activates (RULES.md section 1)
@@ -871,7 +874,7 @@ def record_usage(
                 raise InvalidInput(
                     "unknown_benefit", "该会员没有此项权益", "This membership has no such benefit", "benefit"
                 )
-            event = _add_event(
+            event = add_order_event(
                 uow, order, EventType.BENEFIT_USED.value, now, viewer.user_id, viewer.role, benefit=benefit or "default"
             )
         else:
@@ -907,7 +910,7 @@ def record_platform_event(
         raise InvalidInput("bad_hours", "请填写中断小时数", "Give the outage length in hours (> 0)", "hours")
     with uow:
         order = _visible_order(uow, viewer, order_no, lock=True)
-        event = _add_event(uow, order, type_.value, now, viewer.user_id, viewer.role, hours=hours, note=note)
+        event = add_order_event(uow, order, type_.value, now, viewer.user_id, viewer.role, hours=hours, note=note)
         uow.commit()
         return event
 
@@ -924,7 +927,7 @@ def reveal_card_key(uow: UnitOfWork, viewer: Viewer, order_no: str, now: datetim
         if key.status is CardKeyStatus.DELIVERED:
             key.status = CARD_KEY.apply(key.status, "reveal")
             key.revealed_at = now
-            _add_event(uow, order, "key_revealed", now, viewer.user_id, viewer.role)
+            add_order_event(uow, order, "key_revealed", now, viewer.user_id, viewer.role)
             uow.commit()
         return key.code
 

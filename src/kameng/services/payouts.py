@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from kameng.adapters.channels.refunds import ABNORMAL, PROCESSING, SUCCESS, RefundAnswer, RefundChannel
-from kameng.adapters.db.models import MessageRow, OrderEventRow, OrderRow, OutboxRow, RefundRow, Ticket, User
+from kameng.adapters.db.models import MessageRow, OrderRow, OutboxRow, RefundRow, Ticket, User
 from kameng.adapters.db.uow import UnitOfWork
 from kameng.adapters.notify import Sender
 from kameng.domain.calendar import WorkCalendar
@@ -24,6 +24,7 @@ from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
 from kameng.domain.tickets import TicketStatus
 from kameng.services import aftersales
 from kameng.services.ledger import post_entry
+from kameng.services.orders import add_order_event
 
 log = logging.getLogger("kameng.payouts")
 LEASE = timedelta(seconds=60)
@@ -187,7 +188,7 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
             refund.settled_at = now
             refund.next_poll_at = None
             aftersales.post_refund_paid(uow, refund, order, f"channel:{refund.channel.value}", now)
-            aftersales._move(
+            aftersales.move_ticket(
                 uow,
                 ticket,
                 "refund_succeeded",
@@ -197,13 +198,15 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
                 f"渠道退款单号 {answer.refund_id}",
                 refund.amount_fen,
             )
-            aftersales._finish(uow, ticket, order, refund, now, calendar)
+            aftersales.close_after_refund(uow, ticket, order, refund, now, calendar)
         elif answer.status == ABNORMAL:
             refund.status = REFUND.apply(refund.status, "fail")
             refund.failure = (answer.failure or "refund refused by the channel")[:200]
             refund.next_poll_at = None
             if ticket.status is TicketStatus.REFUNDING:
-                aftersales._move(uow, ticket, "refund_failed", now, calendar, None, refund.failure, refund.amount_fen)
+                aftersales.move_ticket(
+                    uow, ticket, "refund_failed", now, calendar, None, refund.failure, refund.amount_fen
+                )
             aftersales.notify(
                 uow,
                 ticket,
@@ -244,27 +247,21 @@ def _apply_late_payment_answer(
             lines=[("late_payments", refund.amount_fen), (f"channel:{refund.channel.value}", -refund.amount_fen)],
             memo=f"returned late payment {refund.out_refund_no}",
         )
-        _order_event(uow, order, "late_payment_returned", now, refund, f"{refund.channel.value} {answer.refund_id}")
+        add_order_event(
+            uow,
+            order,
+            "late_payment_returned",
+            now,
+            None,
+            None,
+            amount_fen=refund.amount_fen,
+            note=f"{refund.channel.value} {answer.refund_id}",
+        )
         return
     refund.status = REFUND.apply(refund.status, "fail")
     refund.failure = (answer.failure or "refund refused by the channel")[:200]
     refund.next_poll_at = None
     # Still owed (the late_payments account keeps it): staff see it on the order and pay it out.
-    _order_event(uow, order, "late_payment_return_failed", now, refund, refund.failure)
-
-
-def _order_event(uow: UnitOfWork, order: OrderRow, type_: str, now: datetime, refund: RefundRow, note: str) -> None:
-    uow.session.add(
-        OrderEventRow(
-            order_id=order.id,
-            user_id=order.user_id,
-            type=type_,
-            at=now,
-            actor_id=None,
-            actor_role="system",
-            count=1,
-            amount_fen=refund.amount_fen,
-            note=note[:500],
-            created_at=now,
-        )
+    add_order_event(
+        uow, order, "late_payment_return_failed", now, None, None, amount_fen=refund.amount_fen, note=refund.failure
     )
