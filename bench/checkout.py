@@ -42,11 +42,11 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.models import OrderRow
-from kameng.adapters.db.uow import UnitOfWork
 from kameng.domain.states import OrderStatus
-from kameng.services.ledger import check_books
+from kameng.orders.models import OrderRow
+from kameng.platform.db.database import make_engine, make_session_factory
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.ledger import check_books
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PRODUCT = "monthly-pass"

@@ -31,8 +31,8 @@ from kameng.domain.calendar import WorkCalendar
 from kameng.domain.refund import Quote, quote_refund
 from kameng.domain.scenario import Scenario as Parsed
 from kameng.domain.scenario import parse_scenario
-from kameng.services.documents import load_document, load_json
-from kameng.services.simulation import expand_paths
+from kameng.platform.documents import load_document, load_json
+from kameng.scenarios.services import expand_paths
 
 ENGINE_TARGET_QUOTES_PER_S = 50_000
 SANITY_COUNT = 10_000
@@ -327,7 +327,7 @@ def profile(what: str, count: int, top: int) -> str:
     import io
     import pstats
 
-    from kameng.services.simulation import simulate_paths
+    from kameng.scenarios.services import simulate_paths
 
     scenarios = generate(count, DEFAULT_SEED)
     calendar = WorkCalendar()

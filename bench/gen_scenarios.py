@@ -779,7 +779,7 @@ def sanity_check(scenarios: Sequence[Scenario]) -> SanityReport:
     from kameng.domain.model import DomainError
     from kameng.domain.refund import quote_refund
     from kameng.domain.scenario import parse_scenario
-    from kameng.services.documents import load_yaml
+    from kameng.platform.documents import load_yaml
 
     calendar = WorkCalendar()
     errors: list[str] = []

@@ -29,10 +29,12 @@ from checkout import PRODUCT, fresh_database, run_pgbench, served
 from checkout import _sign_in as sign_in
 from sqlalchemy import func, select
 
-from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.models import OrderRow, RefundRow, Ticket
-from kameng.adapters.db.uow import UnitOfWork
-from kameng.services.ledger import check_books
+from kameng.aftersales.models import Ticket
+from kameng.orders.models import OrderRow
+from kameng.payouts.models import RefundRow
+from kameng.platform.db.database import make_engine, make_session_factory
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.ledger import check_books
 
 
 def _buy(base: str, token: str, count: int, out: list[str], errors: list[str]) -> None:

@@ -3,6 +3,7 @@ and one staff user per role. Idempotent: seeding a database that has products do
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -10,18 +11,24 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from kameng.adapters.channels.refunds import SimulatorRefunds
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.models import CardKeyRow, CouponRow, Merchant, ProductRow, User
-from kameng.adapters.db.uow import UnitOfWork
-from kameng.adapters.notify import LogSender
+from kameng.accounts import services as accounts
+from kameng.accounts.models import User
+from kameng.aftersales.requests import RefundRequestCommand, submit_request
+from kameng.catalog.models import CouponRow, Merchant, ProductRow
+from kameng.catalog.services import add_policy_version
+from kameng.container import Container
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel, CoolingOff, EventType, Policy, ProductKind, Proration, Reason
 from kameng.domain.states import CardKeyStatus
 from kameng.domain.users import Role
-from kameng.services import accounts, aftersales, orders
-from kameng.services.catalog import add_policy_version
-from kameng.services.payouts import poll_refunds, process_outbox
+from kameng.orders.checkout import CheckoutRequest, place_order
+from kameng.orders.models import CardKeyRow
+from kameng.orders.payments import cancel_unpaid_order, expire_unpaid_orders
+from kameng.orders.usage import record_usage
+from kameng.payouts.services import poll_refunds
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.outbox_worker import process_outbox
 
 DEMO_PASSWORD = "kameng-demo-2026"
 
@@ -173,76 +180,82 @@ def seed_catalog(uow: UnitOfWork, now: datetime) -> bool:
         return True
 
 
-def seed_demo(uow: UnitOfWork, channel: SimulatorChannel, now: datetime) -> bool:
+# The payer's side of a payment: in the demo, someone pays at the channel simulator, which then
+# notifies us. The composition root provides it (only it may reach the simulator).
+Payer = Callable[[UnitOfWork, str, datetime], None]
+
+
+def seed_demo(container: Container, pay: Payer, now: datetime) -> bool:
     """The whole demo: catalog, staff, consumers, and orders in every state."""
+    uow = container.uow()
     # The catalog and its policies predate every demo order, as they would in a real shop.
     if not seed_catalog(uow, now - timedelta(days=90)):
         return False
     for email, role, name in DEMO_STAFF:
         accounts.sign_up(uow, email, DEMO_PASSWORD, now, display_name=name, role=role)
     users = [accounts.sign_up(uow, phone, DEMO_PASSWORD, now, display_name=name) for phone, name in DEMO_CONSUMERS]
-    zhang = orders.Viewer(users[0].id, Role.CONSUMER)
+    zhang = Viewer(users[0].id, Role.CONSUMER)
     earlier = now - timedelta(days=20)
 
-    def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, pay: bool = True, **extra: Any) -> str:
-        placed = orders.place_order(
+    def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, paid: bool = True, **extra: Any) -> str:
+        placed = place_order(
             uow,
-            orders.CheckoutRequest(
+            CheckoutRequest(
                 user_id=zhang.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True, **extra
             ),
             at,
-            channel,
+            container.payments,
         )
-        if pay and placed.out_trade_no and placed.pay_url:
-            orders.simulate_payer(uow, placed.out_trade_no, True, channel, at + timedelta(seconds=30))
+        if paid and placed.out_trade_no and placed.pay_url:
+            pay(uow, placed.out_trade_no, at + timedelta(seconds=30))
         return placed.order_no
 
     annual = buy("annual-card", earlier, Channel.WECHAT, auto_renew=True)
-    orders.record_usage(uow, zhang, annual, "activate", earlier + timedelta(minutes=5))
+    record_usage(uow, zhang, annual, "activate", earlier + timedelta(minutes=5))
     monthly = buy("monthly-pass", now - timedelta(days=3))
-    orders.record_usage(uow, zhang, monthly, "use_benefit", now - timedelta(days=2), benefit="video")
+    record_usage(uow, zhang, monthly, "use_benefit", now - timedelta(days=2), benefit="video")
     buy("quarterly-pass", now - timedelta(days=1), Channel.BANK_CARD)  # paid, not activated
     buy("game-points-50", now - timedelta(hours=5), nonrefundable_ack=True)
     buy("top-up-100", now - timedelta(days=10))
-    buy("lifetime", now - timedelta(minutes=2), pay=False)  # waiting for payment
-    buy("monthly-pass-promo", now - timedelta(days=2), pay=False)
-    orders.expire_unpaid_orders(uow, now)  # → expired
+    buy("lifetime", now - timedelta(minutes=2), paid=False)  # waiting for payment
+    buy("monthly-pass-promo", now - timedelta(days=2), paid=False)
+    expire_unpaid_orders(uow, now)  # → expired
 
     return True
 
 
-def seed_aftersales_demo(uow: UnitOfWork, channel: SimulatorChannel, now: datetime) -> None:
+def seed_aftersales_demo(container: Container, pay: Payer, now: datetime) -> None:
     """李四's orders: a cancelled one, one refunded in one click (paid back through the channel)
     and one waiting in the review queue, so the staff pages have something to show. Kept apart
     from :func:`seed_demo`, whose exact contents tests build on."""
-    li = orders.Viewer(_user_id(uow, DEMO_CONSUMERS[1][0]), Role.CONSUMER)
+    uow = container.uow()
+    li = Viewer(_user_id(uow, DEMO_CONSUMERS[1][0]), Role.CONSUMER)
 
-    def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, pay: bool = True) -> str:
-        placed = orders.place_order(
+    def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, paid: bool = True) -> str:
+        placed = place_order(
             uow,
-            orders.CheckoutRequest(user_id=li.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True),
+            CheckoutRequest(user_id=li.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True),
             at,
-            channel,
+            container.payments,
         )
-        if pay and placed.out_trade_no and placed.pay_url:
-            orders.simulate_payer(uow, placed.out_trade_no, True, channel, at + timedelta(seconds=30))
+        if paid and placed.out_trade_no and placed.pay_url:
+            pay(uow, placed.out_trade_no, at + timedelta(seconds=30))
         return placed.order_no
 
-    cancelled = buy("quarterly-pass", now - timedelta(days=6), pay=False)
-    orders.cancel_unpaid_order(uow, li, cancelled, now - timedelta(days=6) + timedelta(minutes=5))
+    cancelled = buy("quarterly-pass", now - timedelta(days=6), paid=False)
+    cancel_unpaid_order(uow, li, cancelled, now - timedelta(days=6) + timedelta(minutes=5))
     refunded = buy("quarterly-pass", now - timedelta(days=5), Channel.WECHAT)
     calendar = WorkCalendar()
     asked = now - timedelta(days=4)
-    aftersales.submit_request(uow, li, aftersales.RefundRequestCommand(refunded, Reason.CHANGED_MIND), asked, calendar)
-    refunds = SimulatorRefunds(uow.session_factory)
-    process_outbox(lambda: UnitOfWork(uow.session_factory), asked, refunds, LogSender(), calendar)
-    poll_refunds(lambda: UnitOfWork(uow.session_factory), asked + timedelta(minutes=2), refunds, calendar)
+    submit_request(uow, li, RefundRequestCommand(refunded, Reason.CHANGED_MIND), asked, calendar)
+    process_outbox(container.uow, asked, container.refunds, container.sender, calendar)
+    poll_refunds(container.uow, asked + timedelta(minutes=2), container.refunds, calendar)
     reviewed = buy("monthly-pass", now - timedelta(days=2))
-    orders.record_usage(uow, li, reviewed, "use_benefit", now - timedelta(days=2) + timedelta(hours=1), benefit="video")
-    aftersales.submit_request(
+    record_usage(uow, li, reviewed, "use_benefit", now - timedelta(days=2) + timedelta(hours=1), benefit="video")
+    submit_request(
         uow,
         li,
-        aftersales.RefundRequestCommand(reviewed, Reason.NOT_AS_DESCRIBED, "视频经常卡顿,部分内容无法播放。"),
+        RefundRequestCommand(reviewed, Reason.NOT_AS_DESCRIBED, "视频经常卡顿,部分内容无法播放。"),
         now - timedelta(hours=3),
         calendar,
     )

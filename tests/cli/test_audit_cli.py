@@ -16,21 +16,20 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from kameng.adapters.channels.refunds import SimulatorRefunds
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db import migrate
-from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.models import OrderRow, ProductRow
-from kameng.adapters.db.uow import UnitOfWork
-from kameng.adapters.notify import LogSender
+from kameng import compose
+from kameng.aftersales.requests import RefundRequestCommand, reply, submit_request
+from kameng.aftersales.review import approve, ask_info
+from kameng.catalog.models import ProductRow
 from kameng.cli.main import app
 from kameng.demo import seed_demo
 from kameng.domain.model import Reason
 from kameng.domain.users import Role
-from kameng.services import aftersales
-from kameng.services.calendars import load_calendar
-from kameng.services.orders import Viewer
-from kameng.services.worker import WorkerDeps, run_tick
+from kameng.orders.models import OrderRow
+from kameng.platform.access import Viewer
+from kameng.platform.calendars import load_calendar
+from kameng.platform.db import migrate
+from kameng.settings import Settings
+from kameng.worker import run_tick
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 AGENT = Viewer(1, Role.AGENT)
@@ -41,13 +40,9 @@ def _build(db: Path) -> str:
     """Demo data and one ticket: review, needs-info, reply, approval, payout. Returns its number."""
     url = f"sqlite:///{db}"
     migrate.upgrade(url)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-
-    def uow() -> UnitOfWork:
-        return UnitOfWork(factory)
-
-    seed_demo(uow(), SimulatorChannel("t"), NOW - timedelta(days=1))
+    container = compose.build(Settings(database_url=url, environment="test", secret_key="t"))
+    uow = container.uow
+    seed_demo(container, compose.simulator_payer(container.payments), NOW - timedelta(days=1))
     with uow() as work:
         order_no = work.session.scalar(
             select(OrderRow.order_no)
@@ -56,15 +51,14 @@ def _build(db: Path) -> str:
         )
     assert order_no is not None
     calendar = load_calendar(None)
-    command = aftersales.RefundRequestCommand(order_no, Reason.CHANGED_MIND, "不想用了")
-    ticket_no = aftersales.submit_request(uow(), CONSUMER, command, NOW, calendar).ticket_no
-    aftersales.ask_info(uow(), AGENT, ticket_no, "请说明使用情况", NOW + timedelta(hours=1), calendar)
-    aftersales.reply(uow(), CONSUMER, ticket_no, "只看了一集", [], NOW + timedelta(hours=2), calendar)
-    aftersales.approve(uow(), AGENT, ticket_no, NOW + timedelta(hours=3), calendar)
-    deps = WorkerDeps(uow, calendar, SimulatorRefunds(factory), LogSender())
-    run_tick(deps, NOW + timedelta(hours=3, minutes=1))
-    run_tick(deps, NOW + timedelta(hours=4))
-    engine.dispose()
+    command = RefundRequestCommand(order_no, Reason.CHANGED_MIND, "不想用了")
+    ticket_no = submit_request(uow(), CONSUMER, command, NOW, calendar).ticket_no
+    ask_info(uow(), AGENT, ticket_no, "请说明使用情况", NOW + timedelta(hours=1), calendar)
+    reply(uow(), CONSUMER, ticket_no, "只看了一集", [], NOW + timedelta(hours=2), calendar)
+    approve(uow(), AGENT, ticket_no, NOW + timedelta(hours=3), calendar)
+    run_tick(container, NOW + timedelta(hours=3, minutes=1))
+    run_tick(container, NOW + timedelta(hours=4))
+    container.dispose()
     return ticket_no
 
 

@@ -10,7 +10,7 @@ import pytest
 from kameng.domain.calendar import CalendarError, WorkCalendar, calendar_warning
 from kameng.domain.model import Decision
 from kameng.domain.refund import Quote
-from kameng.services.calendars import load_calendar
+from kameng.platform.calendars import load_calendar
 
 from .factories import activated, membership, order, policy, quote
 

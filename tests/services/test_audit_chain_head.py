@@ -8,17 +8,20 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.migrate import upgrade
-from kameng.adapters.db.models import OrderRow, TicketTimeline
-from kameng.adapters.db.uow import UnitOfWork
+from kameng import compose
+from kameng.aftersales.deadlines import run_deadlines
+from kameng.aftersales.models import TicketTimeline
+from kameng.aftersales.requests import RefundRequestCommand, submit_request
 from kameng.demo import seed_demo
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.users import Role
-from kameng.services import aftersales, audit
-from kameng.services.orders import Viewer
+from kameng.orders.models import OrderRow
+from kameng.platform import audit
+from kameng.platform.access import Viewer
+from kameng.platform.db.migrate import upgrade
+from kameng.platform.db.uow import UnitOfWork
+from kameng.settings import Settings
 
 NOW = datetime(2026, 11, 20, 2, tzinfo=UTC)
 
@@ -26,21 +29,21 @@ NOW = datetime(2026, 11, 20, 2, tzinfo=UTC)
 def test_deleting_a_trailing_escalation_row_is_detected(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
     upgrade(url)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
+    container = compose.build(Settings(database_url=url, environment="test", secret_key="t"))
+    factory = container.session_factory
     calendar = WorkCalendar()
-    seed_demo(UnitOfWork(factory), SimulatorChannel("t"), NOW)
+    seed_demo(container, compose.simulator_payer(container.payments), NOW)
     consumer = Viewer(4, Role.CONSUMER)
     with factory() as session:
         order_no = session.scalar(
             select(OrderRow.order_no).where(OrderRow.user_id == 4, OrderRow.product.has(slug="annual-card"))
         )
     assert order_no is not None
-    ticket = aftersales.submit_request(
-        UnitOfWork(factory), consumer, aftersales.RefundRequestCommand(order_no, Reason.CHANGED_MIND), NOW, calendar
+    ticket = submit_request(
+        UnitOfWork(factory), consumer, RefundRequestCommand(order_no, Reason.CHANGED_MIND), NOW, calendar
     )
     assert ticket.due_at is not None
-    result = aftersales.run_deadlines(UnitOfWork(factory), ticket.due_at + timedelta(hours=1), calendar)
+    result = run_deadlines(UnitOfWork(factory), ticket.due_at + timedelta(hours=1), calendar)
     assert result["tickets_escalated"] == 1
     assert audit.verify(UnitOfWork(factory)).ok
 
@@ -51,4 +54,4 @@ def test_deleting_a_trailing_escalation_row_is_detected(tmp_path: Path) -> None:
     report = audit.verify(UnitOfWork(factory))
     assert not report.ok
     assert any("rows deleted" in problem for problem in report.problems)
-    engine.dispose()
+    container.dispose()

@@ -23,23 +23,24 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from kameng.adapters.channels.refunds import SimulatorRefunds
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db import migrate
-from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.models import OrderRow, ProductRow
-from kameng.adapters.db.uow import UnitOfWork
-from kameng.adapters.notify import LogSender
+from kameng import compose
+from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
+from kameng.aftersales.requests import RefundRequestCommand, reply, submit_request
+from kameng.aftersales.review import approve, ask_info
+from kameng.aftersales.uploads import Upload
+from kameng.catalog.models import ProductRow
 from kameng.demo import seed_demo
 from kameng.domain.model import Reason
 from kameng.domain.users import Role
-from kameng.services import aftersales
-from kameng.services.calendars import load_calendar
-from kameng.services.errors import NotFound
-from kameng.services.evidence_export import build_evidence, render_evidence_pdf
-from kameng.services.evidence_files import Upload
-from kameng.services.orders import Viewer
-from kameng.services.worker import WorkerDeps, run_tick
+from kameng.orders.models import OrderRow
+from kameng.platform.access import Viewer
+from kameng.platform.calendars import load_calendar
+from kameng.platform.db import migrate
+from kameng.platform.db.database import make_engine, make_session_factory
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import NotFound
+from kameng.settings import Settings
+from kameng.worker import run_tick
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
 AGENT = Viewer(1, Role.AGENT)  # demo staff sign up first: agent, supervisor, operator
@@ -61,12 +62,9 @@ def build_world(db: Path) -> World:
     approved by an agent, paid out by the simulator."""
     url = f"sqlite:///{db}"
     migrate.upgrade(url)
-    factory = make_session_factory(make_engine(url))
-
-    def uow() -> UnitOfWork:
-        return UnitOfWork(factory)
-
-    seed_demo(uow(), SimulatorChannel("t"), NOW - timedelta(days=1))
+    container = compose.build(Settings(database_url=url, environment="test", secret_key="t"))
+    uow = container.uow
+    seed_demo(container, compose.simulator_payer(container.payments), NOW - timedelta(days=1))
     with uow() as work:
         order_no = work.session.scalar(
             select(OrderRow.order_no)
@@ -75,16 +73,15 @@ def build_world(db: Path) -> World:
         )
     assert order_no is not None
     calendar = load_calendar(None)
-    command = aftersales.RefundRequestCommand(
+    command = RefundRequestCommand(
         order_no, Reason.CHANGED_MIND, "不想用了,申请退款", [Upload("说明.txt", NOTE)], "evidence-1"
     )
-    ticket = aftersales.submit_request(uow(), CONSUMER, command, NOW, calendar)
-    aftersales.ask_info(uow(), AGENT, ticket.ticket_no, "请提供使用截图", NOW + timedelta(hours=1), calendar)
-    aftersales.reply(uow(), CONSUMER, ticket.ticket_no, "已补充说明", [], NOW + timedelta(hours=2), calendar)
-    aftersales.approve(uow(), AGENT, ticket.ticket_no, NOW + timedelta(hours=3), calendar)
-    deps = WorkerDeps(uow, calendar, SimulatorRefunds(factory), LogSender())
-    run_tick(deps, NOW + timedelta(hours=3, minutes=1))  # messages out, refund sent
-    run_tick(deps, NOW + timedelta(hours=4))  # refund polled: money arrived
+    ticket = submit_request(uow(), CONSUMER, command, NOW, calendar)
+    ask_info(uow(), AGENT, ticket.ticket_no, "请提供使用截图", NOW + timedelta(hours=1), calendar)
+    reply(uow(), CONSUMER, ticket.ticket_no, "已补充说明", [], NOW + timedelta(hours=2), calendar)
+    approve(uow(), AGENT, ticket.ticket_no, NOW + timedelta(hours=3), calendar)
+    run_tick(container, NOW + timedelta(hours=3, minutes=1))  # messages out, refund sent
+    run_tick(container, NOW + timedelta(hours=4))  # refund polled: money arrived
     return World(db, uow, ticket.ticket_no, order_no)
 
 

@@ -10,14 +10,8 @@ from typing import Any
 import pytest
 
 from kameng.domain.calendar import WorkCalendar
-from kameng.services.documents import DocumentError, load_document, load_json, load_yaml
-from kameng.services.simulation import (
-    compare_expectations,
-    expand_paths,
-    simulate_data,
-    simulate_paths,
-    simulate_text,
-)
+from kameng.platform.documents import DocumentError, load_document, load_json, load_yaml
+from kameng.scenarios.services import compare_expectations, expand_paths, simulate_data, simulate_paths, simulate_text
 
 CALENDAR = WorkCalendar()
 SHARED_SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"

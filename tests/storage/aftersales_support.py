@@ -9,18 +9,23 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 
-from kameng.adapters.channels.refunds import SimulatorRefunds
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.database import make_session_factory
-from kameng.adapters.db.models import JournalEntry, OrderRow, OutboxRow, RefundRow, SimRefund, Ticket, TicketTimeline
-from kameng.adapters.db.uow import UnitOfWork
-from kameng.adapters.notify import LogSender
+from kameng import compose
+from kameng.accounts import services as accounts
+from kameng.aftersales.models import Ticket, TicketTimeline
+from kameng.aftersales.requests import RefundRequestCommand, submit_request
+from kameng.channels.simulator.models import SimRefund
+from kameng.channels.simulator.payments import SimulatorChannel
+from kameng.container import Container
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.users import Role
-from kameng.services import accounts, aftersales
-from kameng.services.orders import Viewer
-from kameng.services.worker import WorkerDeps
+from kameng.orders.models import OrderRow
+from kameng.payouts.models import RefundRow
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.ledger_models import JournalEntry
+from kameng.platform.outbox import OutboxRow
+from kameng.settings import Settings
 
 from .conftest import PASSWORD
 from .helpers import buy
@@ -58,8 +63,8 @@ def submit(
     key: str | None = None,
     calendar: WorkCalendar = CALENDAR,
 ) -> Ticket:
-    command = aftersales.RefundRequestCommand(bought.order_no, reason, "与描述不符", idempotency_key=key)
-    return aftersales.submit_request(uow, bought.consumer, command, now, calendar)
+    command = RefundRequestCommand(bought.order_no, reason, "与描述不符", idempotency_key=key)
+    return submit_request(uow, bought.consumer, command, now, calendar)
 
 
 def ticket(uow: UnitOfWork, ticket_no: str) -> Ticket:
@@ -123,12 +128,7 @@ def pending_sends(uow: UnitOfWork) -> int:
         )
 
 
-def worker_deps(engine: Engine) -> WorkerDeps:
+def worker(engine: Engine) -> Container:
     """What one worker process has: its own sessions, its own channel client, its own sender."""
-    factory = make_session_factory(engine)
-    return WorkerDeps(
-        uow_factory=lambda: UnitOfWork(factory),
-        calendar=CALENDAR,
-        refunds=SimulatorRefunds(factory),
-        sender=LogSender(),
-    )
+    url = engine.url.render_as_string(hide_password=False)
+    return compose.build(Settings(database_url=url, environment="test", secret_key="test"))

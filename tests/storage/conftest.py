@@ -26,13 +26,18 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db import migrate
-from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.models import Base, User
-from kameng.adapters.db.uow import UnitOfWork
+from kameng import compose
+from kameng.accounts import services as accounts
+from kameng.accounts.models import User
+from kameng.channels.simulator.models import SimulatorBase, install
+from kameng.channels.simulator.payments import SimulatorChannel
+from kameng.container import Container
 from kameng.demo import seed_catalog
-from kameng.services import accounts
+from kameng.platform.db import migrate
+from kameng.platform.db.database import make_engine, make_session_factory
+from kameng.platform.db.uow import UnitOfWork
+from kameng.schema import Base
+from kameng.settings import Settings
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ["sqlite", "postgresql"]
@@ -97,6 +102,7 @@ def _pg_database() -> Iterator[str]:
         # makes the many small transactions here several times cheaper (also for subprocesses).
         _admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         migrate.upgrade(url)
+        install_simulator(url)
         yield url
     finally:
         drop_pg_database(name)
@@ -112,7 +118,7 @@ def _empty_pg_tables(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
-            for table in Base.metadata.sorted_tables:
+            for table in [*Base.metadata.sorted_tables, *SimulatorBase.metadata.sorted_tables]:
                 conn.execute(table.delete())
             conn.execute(
                 text(
@@ -124,11 +130,21 @@ def _empty_pg_tables(url: str) -> None:
         engine.dispose()
 
 
+def install_simulator(url: str) -> None:
+    # The channel simulator's own tables: a test that drives it directly finds them in place.
+    engine = make_engine(url)
+    try:
+        install(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
+    install_simulator(url)
     # Fold the WAL back into the main file so that a plain file copy is the whole database.
     # (sqlite3 directly: the engine would wrap these in BEGIN IMMEDIATE, where PRAGMAs fail.)
     conn = sqlite3.connect(path, isolation_level=None)
@@ -209,6 +225,16 @@ def uow_factory(engine: Engine) -> Callable[[], UnitOfWork]:
 @pytest.fixture
 def uow(uow_factory: Callable[[], UnitOfWork]) -> UnitOfWork:
     return uow_factory()
+
+
+@pytest.fixture
+def container(db_url: str) -> Iterator[Container]:
+    """The test database behind the composition root's ports (the simulators, the log sender)."""
+    built = compose.build(Settings(database_url=db_url, environment="test", secret_key="test"))
+    try:
+        yield built
+    finally:
+        built.dispose()
 
 
 @pytest.fixture

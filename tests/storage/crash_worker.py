@@ -16,12 +16,11 @@ import os
 import sys
 from datetime import datetime
 
-from kameng.adapters.channels.refunds import RefundAnswer, SimulatorRefunds
-from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.uow import UnitOfWork
-from kameng.adapters.notify import LogSender
-from kameng.domain.calendar import WorkCalendar
-from kameng.services.worker import WorkerDeps, run_tick
+from kameng import compose
+from kameng.channels.ports import RefundAnswer
+from kameng.channels.simulator.refunds import SimulatorRefunds
+from kameng.settings import Settings
+from kameng.worker import run_tick
 
 CRASH = os.environ.get("KAMENG_CRASH", "")
 original = SimulatorRefunds.request_refund
@@ -41,13 +40,11 @@ def crashing(
 def main() -> None:
     url, moment = sys.argv[1], datetime.fromisoformat(sys.argv[2])
     SimulatorRefunds.request_refund = crashing  # type: ignore[method-assign]
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    refunds = SimulatorRefunds(factory)
-    deps = WorkerDeps(lambda: UnitOfWork(factory), WorkCalendar(), refunds, LogSender())
-    figures = run_tick(deps, moment)
-    engine.dispose()
-    print(json.dumps({"calls": refunds.calls, **figures}))
+    container = compose.build(Settings(database_url=url, environment="test", secret_key="test"))
+    figures = run_tick(container, moment)
+    container.dispose()
+    assert isinstance(container.refunds, SimulatorRefunds)
+    print(json.dumps({"calls": container.refunds.calls, **figures}))
 
 
 if __name__ == "__main__":

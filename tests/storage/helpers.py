@@ -7,25 +7,21 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from kameng.adapters.channels.refunds import SimulatorRefunds
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.database import make_session_factory
-from kameng.adapters.db.models import (
-    BalanceRow,
-    CardKeyRow,
-    CouponRow,
-    JournalEntry,
-    OrderEventRow,
-    OrderRow,
-    PaymentRow,
-)
-from kameng.adapters.db.uow import UnitOfWork
-from kameng.adapters.notify import LogSender
+from kameng.catalog.models import CouponRow
+from kameng.channels.simulator.payer import simulate_payer
+from kameng.channels.simulator.payments import SimulatorChannel
+from kameng.channels.simulator.refunds import SimulatorRefunds
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel
-from kameng.services import orders
-from kameng.services.ledger import check_books
-from kameng.services.payouts import poll_refunds, process_outbox
+from kameng.messages.senders import LogSender
+from kameng.orders.checkout import CheckoutRequest, PlacedOrder, place_order
+from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
+from kameng.payouts.services import poll_refunds
+from kameng.platform.db.database import make_session_factory
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.ledger import check_books
+from kameng.platform.ledger_models import BalanceRow, JournalEntry
+from kameng.platform.outbox_worker import process_outbox
 
 
 def buy(
@@ -38,13 +34,11 @@ def buy(
     pay: bool = True,
     via: Channel = Channel.ALIPAY,
     **extra: Any,
-) -> orders.PlacedOrder:
+) -> PlacedOrder:
     """Place an order and, unless told not to, pay it through the simulator 30 s later."""
-    placed = orders.place_order(
-        uow, orders.CheckoutRequest(user_id=user_id, product_slug=slug, channel=via, **extra), now, channel
-    )
+    placed = place_order(uow, CheckoutRequest(user_id=user_id, product_slug=slug, channel=via, **extra), now, channel)
     if pay and placed.pay_url and placed.out_trade_no:
-        assert orders.simulate_payer(uow, placed.out_trade_no, True, channel, now + timedelta(seconds=30)) == "paid"
+        assert simulate_payer(uow, placed.out_trade_no, True, channel, now + timedelta(seconds=30)) == "paid"
     return placed
 
 

@@ -14,13 +14,16 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.uow import UnitOfWork
+from kameng.aftersales.deadlines import run_deadlines
+from kameng.aftersales.queries import review_queue
+from kameng.aftersales.requests import RefundRequestCommand, reply, submit_request
+from kameng.aftersales.review import ask_info
+from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Reason
 from kameng.domain.tickets import SHANGHAI, TicketStatus
 from kameng.domain.users import Role
-from kameng.services import aftersales
-from kameng.services.orders import Viewer
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
 
 from .aftersales_support import CALENDAR, actions, buy_one, refunded_fen, refunds, staff, submit, ticket
 from .helpers import assert_books_balance, buy
@@ -55,32 +58,32 @@ def test_escalation_then_automatic_approval_at_the_quote(
     assert due is not None
 
     # Not yet due: nothing happens.
-    assert aftersales.run_deadlines(uow, due - SECOND, CALENDAR) == {"tickets_escalated": 0, "tickets_auto_approved": 0}
+    assert run_deadlines(uow, due - SECOND, CALENDAR) == {"tickets_escalated": 0, "tickets_auto_approved": 0}
     assert ticket(uow, created.ticket_no).escalated_at is None
-    assert aftersales.review_queue(uow, supervisor, lane="escalated") == []
+    assert review_queue(uow, supervisor, lane="escalated") == []
 
     # One second past: escalated to the supervisors, the breach recorded.
     late = due + SECOND
-    assert aftersales.run_deadlines(uow, late, CALENDAR)["tickets_escalated"] == 1
+    assert run_deadlines(uow, late, CALENDAR)["tickets_escalated"] == 1
     escalated = ticket(uow, created.ticket_no)
     assert escalated.status is TicketStatus.IN_REVIEW
     assert escalated.breached is True
     assert escalated.escalated_at is not None
     assert _local(escalated.escalated_at) == _local(late)
     assert actions(uow, created.ticket_no) == ["submit", "open_review", "escalate"]
-    assert [t.ticket_no for t in aftersales.review_queue(uow, supervisor, lane="escalated")] == [created.ticket_no]
+    assert [t.ticket_no for t in review_queue(uow, supervisor, lane="escalated")] == [created.ticket_no]
     # A second tick escalates nothing twice.
-    assert aftersales.run_deadlines(uow, late + timedelta(hours=1), CALENDAR)["tickets_escalated"] == 0
+    assert run_deadlines(uow, late + timedelta(hours=1), CALENDAR)["tickets_escalated"] == 0
     assert actions(uow, created.ticket_no).count("escalate") == 1
 
     # Still undecided one second before the grace period ends: no approval.
     grace_end = escalated.auto_approve_at
     assert grace_end is not None
-    assert aftersales.run_deadlines(uow, grace_end - SECOND, CALENDAR)["tickets_auto_approved"] == 0
+    assert run_deadlines(uow, grace_end - SECOND, CALENDAR)["tickets_auto_approved"] == 0
     assert refunds(uow, created.ticket_no) == []
 
     # Past it: approved automatically at the quoted amount, recorded as such, money started.
-    assert aftersales.run_deadlines(uow, grace_end + SECOND, CALENDAR)["tickets_auto_approved"] == 1
+    assert run_deadlines(uow, grace_end + SECOND, CALENDAR)["tickets_auto_approved"] == 1
     approved = ticket(uow, created.ticket_no)
     assert approved.status is TicketStatus.REFUNDING
     assert approved.approved_fen == created.quoted_fen
@@ -90,9 +93,9 @@ def test_escalation_then_automatic_approval_at_the_quote(
     assert record.amount_fen == created.quoted_fen
     assert record.out_refund_no == f"R{created.ticket_no}01"
     assert refunded_fen(uow, bought.order_no) == created.quoted_fen
-    assert aftersales.review_queue(uow, supervisor, lane="escalated") == []
+    assert review_queue(uow, supervisor, lane="escalated") == []
     # A later tick approves nothing again.
-    assert aftersales.run_deadlines(uow, grace_end + timedelta(days=3), CALENDAR)["tickets_auto_approved"] == 0
+    assert run_deadlines(uow, grace_end + timedelta(days=3), CALENDAR)["tickets_auto_approved"] == 0
     assert len(refunds(uow, created.ticket_no)) == 1
     assert_books_balance(uow)
 
@@ -104,13 +107,13 @@ def test_the_clock_pauses_while_information_is_asked_for(
     bought = buy_one(uow, channel, make_user, now)
     created = submit(uow, bought, now + timedelta(minutes=5))  # Monday; due Wednesday 03-04
     assert _local(created.due_at) == _end_of(date(2026, 3, 4))  # type: ignore[arg-type]
-    asked = aftersales.ask_info(uow, agent, created.ticket_no, "请上传截图", now + timedelta(hours=1), CALENDAR)
+    asked = ask_info(uow, agent, created.ticket_no, "请上传截图", now + timedelta(hours=1), CALENDAR)
     assert asked.status is TicketStatus.NEEDS_INFO
 
     # Thursday: past the original due date, but the clock is stopped: no escalation, no approval.
     thursday = now + timedelta(days=3)
     for moment in (thursday, now + timedelta(days=30)):
-        assert aftersales.run_deadlines(uow, moment, CALENDAR) == {
+        assert run_deadlines(uow, moment, CALENDAR) == {
             "tickets_escalated": 0,
             "tickets_auto_approved": 0,
         }
@@ -118,7 +121,7 @@ def test_the_clock_pauses_while_information_is_asked_for(
 
     # The reply comes on Thursday, three days later: the two working days left start again,
     # so the deadline moves by the three working days paused (Tue, Wed, Thu) to Monday 03-09.
-    replied = aftersales.reply(uow, bought.consumer, created.ticket_no, "截图见附件", [], thursday, CALENDAR)
+    replied = reply(uow, bought.consumer, created.ticket_no, "截图见附件", [], thursday, CALENDAR)
     assert replied.status is TicketStatus.IN_REVIEW
     assert _local(replied.due_at) == _end_of(date(2026, 3, 9))  # type: ignore[arg-type]
     assert _local(replied.auto_approve_at) == _end_of(date(2026, 3, 16))  # type: ignore[arg-type]
@@ -126,9 +129,9 @@ def test_the_clock_pauses_while_information_is_asked_for(
     assert actions(uow, created.ticket_no) == ["submit", "open_review", "ask_info", "reply"]
 
     # Friday and the weekend: still within the moved deadline.
-    assert aftersales.run_deadlines(uow, _end_of(date(2026, 3, 8)), CALENDAR)["tickets_escalated"] == 0
+    assert run_deadlines(uow, _end_of(date(2026, 3, 8)), CALENDAR)["tickets_escalated"] == 0
     # Tuesday 03-10: past it, escalated.
-    assert aftersales.run_deadlines(uow, _end_of(date(2026, 3, 9)) + SECOND, CALENDAR)["tickets_escalated"] == 1
+    assert run_deadlines(uow, _end_of(date(2026, 3, 9)) + SECOND, CALENDAR)["tickets_escalated"] == 1
 
 
 def test_a_due_date_in_a_year_without_calendar_data(
@@ -149,8 +152,8 @@ def test_a_due_date_in_a_year_without_calendar_data(
     assert _local(created.due_at) == _end_of(date(2027, 1, 4))  # type: ignore[arg-type]
     assert _local(created.auto_approve_at) == _end_of(date(2027, 1, 11))  # type: ignore[arg-type]
     # The worker does not crash on such a ticket, and escalates it on Tuesday.
-    assert aftersales.run_deadlines(uow, _end_of(date(2027, 1, 4)) + SECOND, CALENDAR)["tickets_escalated"] == 1
-    assert aftersales.run_deadlines(uow, _end_of(date(2027, 1, 11)) + SECOND, CALENDAR)["tickets_auto_approved"] == 1
+    assert run_deadlines(uow, _end_of(date(2027, 1, 4)) + SECOND, CALENDAR)["tickets_escalated"] == 1
+    assert run_deadlines(uow, _end_of(date(2027, 1, 11)) + SECOND, CALENDAR)["tickets_auto_approved"] == 1
 
 
 def test_working_days_follow_the_swapped_weekends(
@@ -161,8 +164,8 @@ def test_working_days_follow_the_swapped_weekends(
     eve = datetime(2026, 9, 30, 15, 0, tzinfo=SHANGHAI)
     user = make_user()
     placed = buy(uow, channel, user.id, "course-pack", eve)  # type: ignore[attr-defined]
-    bought_course = aftersales.RefundRequestCommand(placed.order_no, Reason.NOT_AS_DESCRIBED, "内容不符")
-    created = aftersales.submit_request(
+    bought_course = RefundRequestCommand(placed.order_no, Reason.NOT_AS_DESCRIBED, "内容不符")
+    created = submit_request(
         uow,
         Viewer(user.id, Role.CONSUMER),
         bought_course,
@@ -180,7 +183,7 @@ def test_working_days_follow_the_swapped_weekends(
     # Five more working days, counting the swapped Saturday 10-10 when it comes after the due day.
     assert _local(created.auto_approve_at) == _end_of(after_eve[after_eve.index(due_day) + 5])  # type: ignore[arg-type]
     # During the holiday nothing is late.
-    assert aftersales.run_deadlines(uow, datetime(2026, 10, 7, 23, 0, tzinfo=SHANGHAI), CALENDAR) == {
+    assert run_deadlines(uow, datetime(2026, 10, 7, 23, 0, tzinfo=SHANGHAI), CALENDAR) == {
         "tickets_escalated": 0,
         "tickets_auto_approved": 0,
     }
@@ -197,12 +200,12 @@ def test_priority_lane_sorts_first(
     for created in (ordinary, gone, fault, later):
         assert created.status is TicketStatus.IN_REVIEW
     assert (gone.priority, fault.priority, ordinary.priority) == (0, 0, 1)
-    queue = [t.ticket_no for t in aftersales.review_queue(uow, agent)]
+    queue = [t.ticket_no for t in review_queue(uow, agent)]
     # The priority lane first (then by due date and age), then the rest by due date.
     assert queue == [gone.ticket_no, fault.ticket_no, ordinary.ticket_no, later.ticket_no]
     # Escalated together, the supervisors see the same order.
     # Thursday: the first three are past Wednesday's due date, the last is due tonight.
-    assert aftersales.run_deadlines(uow, now + timedelta(days=3), CALENDAR)["tickets_escalated"] == 3
+    assert run_deadlines(uow, now + timedelta(days=3), CALENDAR)["tickets_escalated"] == 3
     supervisor = staff(uow, now, Role.SUPERVISOR, "sup")
-    escalated = [t.ticket_no for t in aftersales.review_queue(uow, supervisor, lane="escalated")]
+    escalated = [t.ticket_no for t in review_queue(uow, supervisor, lane="escalated")]
     assert escalated == [gone.ticket_no, fault.ticket_no, ordinary.ticket_no]

@@ -17,14 +17,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.models import MembershipRow, OrderRow, OutboxRow
-from kameng.adapters.db.uow import UnitOfWork
+from kameng.aftersales.queries import ticket_view
+from kameng.aftersales.refunds import refund_to_balance, retry_refund
+from kameng.aftersales.review import approve
+from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Channel
 from kameng.domain.states import MembershipStatus, OrderStatus, RefundStatus
 from kameng.domain.tickets import TicketStatus
-from kameng.services import aftersales
-from kameng.services.worker import run_tick
+from kameng.orders.models import MembershipRow, OrderRow
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.outbox import OutboxRow
+from kameng.worker import run_tick
 
 from .aftersales_support import (
     CALENDAR,
@@ -37,7 +40,7 @@ from .aftersales_support import (
     staff,
     submit,
     ticket,
-    worker_deps,
+    worker,
 )
 from .helpers import assert_books_balance, balance
 
@@ -51,14 +54,14 @@ def _approved(
     agent = staff(uow, now)
     bought = buy_one(uow, channel, make_user, now)
     created = submit(uow, bought, now + timedelta(minutes=1))
-    aftersales.approve(uow, agent, created.ticket_no, now + timedelta(hours=1), CALENDAR)
+    approve(uow, agent, created.ticket_no, now + timedelta(hours=1), CALENDAR)
     return bought, created.ticket_no
 
 
 def test_a_refund_arrives_and_the_order_is_closed(
     uow: UnitOfWork, engine: Engine, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
 ) -> None:
-    deps = worker_deps(engine)
+    deps = worker(engine)
     bought, ticket_no = _approved(uow, channel, make_user, now)
     deps.refunds.set_behavior(bought.out_trade_no, "delay", 3600)  # type: ignore[attr-defined]
     sent = now + timedelta(hours=2)
@@ -88,12 +91,12 @@ def test_a_refund_arrives_and_the_order_is_closed(
 def test_a_failed_refund_goes_to_the_balance_only_when_the_consumer_asks(
     uow: UnitOfWork, engine: Engine, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
 ) -> None:
-    deps = worker_deps(engine)
+    deps = worker(engine)
     agent = staff(uow, now, name="a2")
     bought = buy_one(uow, channel, make_user, now)
     deps.refunds.set_behavior(bought.out_trade_no, "fail")  # type: ignore[attr-defined]
     created = submit(uow, bought, now + timedelta(minutes=1))
-    aftersales.approve(uow, agent, created.ticket_no, now + timedelta(hours=1), CALENDAR)
+    approve(uow, agent, created.ticket_no, now + timedelta(hours=1), CALENDAR)
     sent = now + timedelta(hours=2)
     run_tick(deps, sent)
     assert ticket(uow, created.ticket_no).status is TicketStatus.REFUND_FAILED
@@ -106,10 +109,10 @@ def test_a_failed_refund_goes_to_the_balance_only_when_the_consumer_asks(
     assert ticket(uow, created.ticket_no).status is TicketStatus.REFUND_FAILED
     assert len(refunds(uow, created.ticket_no)) == 1
     assert balance(uow, bought.consumer.user_id) == (0, 0)
-    view = aftersales.ticket_view(uow, bought.consumer, created.ticket_no)
+    view = ticket_view(uow, bought.consumer, created.ticket_no)
     assert {"refund_to_balance", "retry_refund"} <= set(view.actions)
 
-    aftersales.refund_to_balance(uow, bought.consumer, created.ticket_no, sent + timedelta(days=31), CALENDAR)
+    refund_to_balance(uow, bought.consumer, created.ticket_no, sent + timedelta(days=31), CALENDAR)
     assert ticket(uow, created.ticket_no).status is TicketStatus.REFUNDED
     _first, second = refunds(uow, created.ticket_no)
     assert (second.channel, second.status, second.amount_fen) == (
@@ -127,17 +130,17 @@ def test_a_failed_refund_goes_to_the_balance_only_when_the_consumer_asks(
 def test_a_retry_uses_a_new_refund_number(
     uow: UnitOfWork, engine: Engine, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
 ) -> None:
-    deps = worker_deps(engine)
+    deps = worker(engine)
     agent = staff(uow, now, name="a3")
     bought = buy_one(uow, channel, make_user, now)
     deps.refunds.set_behavior(bought.out_trade_no, "fail")  # type: ignore[attr-defined]
     created = submit(uow, bought, now + timedelta(minutes=1))
-    aftersales.approve(uow, agent, created.ticket_no, now + timedelta(hours=1), CALENDAR)
+    approve(uow, agent, created.ticket_no, now + timedelta(hours=1), CALENDAR)
     sent = now + timedelta(hours=2)
     run_tick(deps, sent)
     assert ticket(uow, created.ticket_no).status is TicketStatus.REFUND_FAILED
     deps.refunds.set_behavior(bought.out_trade_no, "ok")  # type: ignore[attr-defined]  # the card works again
-    aftersales.retry_refund(uow, agent, created.ticket_no, sent + timedelta(hours=1), CALENDAR)
+    retry_refund(uow, agent, created.ticket_no, sent + timedelta(hours=1), CALENDAR)
     run_tick(deps, sent + timedelta(hours=1, minutes=1))
     run_tick(deps, sent + timedelta(hours=2))
     first, second = refunds(uow, created.ticket_no)

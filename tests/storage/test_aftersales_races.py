@@ -15,17 +15,22 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from kameng.adapters.channels.refunds import SimulatorRefunds
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.database import make_session_factory
-from kameng.adapters.db.models import OrderRow, RefundRow, SimRefund, Ticket
-from kameng.adapters.db.uow import UnitOfWork
+from kameng.aftersales.models import Ticket
+from kameng.aftersales.requests import withdraw
+from kameng.aftersales.review import approve
+from kameng.channels.simulator.models import SimRefund
+from kameng.channels.simulator.payments import SimulatorChannel
+from kameng.channels.simulator.refunds import SimulatorRefunds
+from kameng.container import Container
 from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
-from kameng.services import aftersales
-from kameng.services.errors import Conflict
-from kameng.services.payouts import process_outbox
-from kameng.services.worker import WorkerDeps, run_tick
+from kameng.orders.models import OrderRow
+from kameng.payouts.models import RefundRow
+from kameng.platform.db.database import make_session_factory
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict
+from kameng.platform.outbox_worker import process_outbox
+from kameng.worker import run_tick
 
 from .aftersales_support import (
     CALENDAR,
@@ -37,7 +42,7 @@ from .aftersales_support import (
     staff,
     submit,
     ticket,
-    worker_deps,
+    worker,
 )
 from .helpers import assert_books_balance
 
@@ -72,9 +77,7 @@ def test_two_approvals_at_once_pay_once(
     created = submit(uow, bought, now + timedelta(minutes=1))
     at = now + timedelta(hours=1)
 
-    outcomes = _at_once(
-        2, lambda i: aftersales.approve(uow_factory(), agents[i], created.ticket_no, at, CALENDAR).status
-    )
+    outcomes = _at_once(2, lambda i: approve(uow_factory(), agents[i], created.ticket_no, at, CALENDAR).status)
     assert sorted(kind for kind, _ in outcomes) == ["error", "ok"]
     error = next(value for kind, value in outcomes if kind == "error")
     assert isinstance(error, Conflict)
@@ -105,11 +108,11 @@ def test_one_idempotency_key_sent_twice_at_once_makes_one_ticket(
         with uow:
             count = uow.session.scalar(select(func.count(Ticket.id)).where(Ticket.idempotency_key == key))
         assert count == 1
-        aftersales.withdraw(uow, bought.consumer, outcomes[0][1], at, CALENDAR)  # free the order again
+        withdraw(uow, bought.consumer, outcomes[0][1], at, CALENDAR)  # free the order again
 
 
-def _channels(deps: WorkerDeps) -> tuple[Any, Any]:
-    return deps.refunds, deps.sender
+def _channels(container: Container) -> tuple[Any, Any]:
+    return container.refunds, container.sender
 
 
 @pytest.mark.postgres
@@ -124,10 +127,10 @@ def test_two_workers_on_the_same_due_tickets_never_pay_twice(
     stalled = [submit(uow, buy_one(uow, channel, make_user, now), now + timedelta(minutes=1)) for _ in range(6)]
     approved = [submit(uow, buy_one(uow, channel, make_user, now), now + timedelta(minutes=1)) for _ in range(4)]
     for created in approved:  # approved by a person: a send_refund row waiting in the outbox
-        aftersales.approve(uow, agent, created.ticket_no, now + timedelta(minutes=2), CALENDAR)
+        approve(uow, agent, created.ticket_no, now + timedelta(minutes=2), CALENDAR)
     grace_end = stalled[0].auto_approve_at
     assert grace_end is not None
-    workers = [worker_deps(engine), worker_deps(engine)]
+    workers = [worker(engine), worker(engine)]
     every = stalled + approved
 
     # Round 1: both workers at the same moment: deadlines, outbox (sends), polls.
@@ -145,9 +148,7 @@ def test_two_workers_on_the_same_due_tickets_never_pay_twice(
         results = _at_once(2, lambda i, at=moment: run_tick(workers[i], at))
         assert all(kind == "ok" for kind, _ in results), results
     # And both workers trying the outbox alone, once more, find nothing left to send.
-    _at_once(
-        2, lambda i: process_outbox(workers[i].uow_factory, moment, workers[i].refunds, workers[i].sender, CALENDAR)
-    )
+    _at_once(2, lambda i: process_outbox(workers[i].uow, moment, workers[i].refunds, workers[i].sender, CALENDAR))
 
     assert sum(w.refunds.calls for w in workers) == len(every)  # type: ignore[attr-defined]
     paid = entries(uow, "refund_paid")

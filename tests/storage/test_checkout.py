@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.models import User
-from kameng.adapters.db.uow import UnitOfWork
+from kameng.accounts.models import User
+from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Channel
 from kameng.domain.states import OrderStatus, PaymentStatus
-from kameng.services import orders
-from kameng.services.errors import Conflict, InvalidInput
+from kameng.orders.payments import expire_unpaid_orders
+from kameng.orders.queries import list_orders
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, InvalidInput
 
 from .helpers import assert_books_balance, balance, buy, coupon, events, journal, order, payments
 
@@ -58,8 +60,8 @@ def test_an_unpaid_orders_coupon_is_released_when_it_expires(
     held = buy(uow, channel, first.id, "annual-card", now, pay=False, coupon_code="WELCOME20")
     assert held.amount_fen == 19900 - 2000
     assert coupon(uow, "WELCOME20").used_by_order_id is not None
-    assert orders.expire_unpaid_orders(uow, now + timedelta(minutes=14)) == 0
-    assert orders.expire_unpaid_orders(uow, now + timedelta(minutes=15)) == 1
+    assert expire_unpaid_orders(uow, now + timedelta(minutes=14)) == 0
+    assert expire_unpaid_orders(uow, now + timedelta(minutes=15)) == 1
     assert order(uow, held.order_no).status is OrderStatus.EXPIRED
     assert coupon(uow, "WELCOME20").used_by_order_id is None
     assert [e.type for e in events(uow, held.order_no)] == ["order_expired"]
@@ -95,7 +97,7 @@ def test_a_balance_payment_without_enough_money_changes_nothing(
     with pytest.raises(InvalidInput) as error:
         buy(uow, channel, user.id, "monthly-pass", now, via=Channel.BALANCE)
     assert error.value.code == "insufficient_balance"
-    assert orders.list_orders(uow, orders.Viewer(user.id, user.role)) == []
+    assert list_orders(uow, Viewer(user.id, user.role)) == []
     assert_books_balance(uow)
 
 
@@ -134,7 +136,7 @@ def test_the_same_idempotency_key_returns_the_same_order(
     assert again.replayed
     assert not first.replayed
     assert (again.order_no, again.out_trade_no, again.amount_fen) == (first.order_no, first.out_trade_no, 3000)
-    assert len(orders.list_orders(uow, orders.Viewer(user.id, user.role))) == 1
+    assert len(list_orders(uow, Viewer(user.id, user.role))) == 1
     assert [p.status for p in payments(uow, first.order_no)] == [PaymentStatus.PENDING]
     # Another person's identical key is theirs alone.
     other = buy(uow, channel, make_user().id, "monthly-pass", now, pay=False, idempotency_key="k-1")

@@ -17,14 +17,18 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select, update
 
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.database import make_engine, make_session_factory
-from kameng.adapters.db.models import CardKeyRow, JournalEntry, OrderRow, PaymentRow, ProductRow, User
-from kameng.adapters.db.uow import UnitOfWork
+from kameng.accounts.models import User
+from kameng.catalog.models import ProductRow
+from kameng.channels.simulator.payer import simulate_payer
+from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Channel
 from kameng.domain.states import CardKeyStatus, OrderStatus, PaymentStatus
-from kameng.services import orders
-from kameng.services.errors import Conflict
+from kameng.orders.checkout import CheckoutRequest, place_order
+from kameng.orders.models import CardKeyRow, OrderRow, PaymentRow
+from kameng.platform.db.database import make_engine, make_session_factory
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict
+from kameng.platform.ledger_models import JournalEntry
 
 from .helpers import assert_books_balance
 
@@ -55,17 +59,15 @@ def _buy_in_parallel(
     barrier = threading.Barrier(len(users), timeout=60)
 
     def one(user: User) -> tuple[str, str]:
-        request = orders.CheckoutRequest(
-            user_id=user.id, product_slug=GAME, channel=Channel.ALIPAY, nonrefundable_ack=True
-        )
+        request = CheckoutRequest(user_id=user.id, product_slug=GAME, channel=Channel.ALIPAY, nonrefundable_ack=True)
         barrier.wait()
         try:
-            placed = orders.place_order(UnitOfWork(factory), request, now, channel)
+            placed = place_order(UnitOfWork(factory), request, now, channel)
         except Conflict as error:
             return "conflict", error.code
         assert placed.out_trade_no
         paid_at = now + timedelta(seconds=30)
-        outcome = orders.simulate_payer(UnitOfWork(factory), placed.out_trade_no, True, channel, paid_at)
+        outcome = simulate_payer(UnitOfWork(factory), placed.out_trade_no, True, channel, paid_at)
         assert outcome == "paid"
         return "paid", placed.order_no
 

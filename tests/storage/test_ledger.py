@@ -13,14 +13,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.models import BalanceRow, JournalLine, User
-from kameng.adapters.db.uow import UnitOfWork
+from kameng import compose
+from kameng.accounts.models import User
+from kameng.channels.simulator.payer import simulate_payer
+from kameng.channels.simulator.payments import SimulatorChannel
+from kameng.container import Container
 from kameng.demo import seed_demo
 from kameng.domain.model import Channel
-from kameng.services import orders
-from kameng.services.errors import ServiceError
-from kameng.services.ledger import UnbalancedEntry, check_books, post_entry
+from kameng.orders.payments import cancel_unpaid_order, expire_unpaid_orders
+from kameng.orders.usage import reveal_card_key
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import ServiceError
+from kameng.platform.ledger import UnbalancedEntry, check_books, post_entry
+from kameng.platform.ledger_models import BalanceRow, JournalLine
 
 from .helpers import buy, send_queued_refunds
 
@@ -32,23 +38,23 @@ def test_the_books_balance_after_a_mix_of_everything(
     uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime, engine: Engine
 ) -> None:
     alice, bob = make_user(), make_user()
-    viewer = orders.Viewer(alice.id, alice.role)
+    viewer = Viewer(alice.id, alice.role)
     buy(uow, channel, alice.id, "top-up-100", now)
     buy(uow, channel, alice.id, "top-up-100", now + timedelta(minutes=1), duplicate_ack=True)
     buy(uow, channel, alice.id, "annual-card", now, via=Channel.BALANCE, coupon_code="WELCOME20")
     buy(uow, channel, alice.id, "monthly-pass", now, via=Channel.BALANCE, coupon_code="SORRY10")
     keyed = buy(uow, channel, alice.id, "game-points-50", now, via=Channel.WECHAT, nonrefundable_ack=True)
-    orders.reveal_card_key(uow, viewer, keyed.order_no, now)
+    reveal_card_key(uow, viewer, keyed.order_no, now)
     buy(uow, channel, bob.id, "quarterly-pass", now, via=Channel.BANK_CARD)
     late = buy(uow, channel, bob.id, "lifetime", now, pay=False)
     buy(uow, channel, bob.id, "monthly-pass-promo", now, pay=False)
     cancelled = buy(uow, channel, bob.id, "game-points-50", now, pay=False, nonrefundable_ack=True)
-    orders.cancel_unpaid_order(uow, orders.Viewer(bob.id, bob.role), cancelled.order_no, now)
+    cancel_unpaid_order(uow, Viewer(bob.id, bob.role), cancelled.order_no, now)
     with pytest.raises(ServiceError):
         buy(uow, channel, bob.id, "monthly-pass", now, via=Channel.BALANCE)  # no money: nothing happens
-    assert orders.expire_unpaid_orders(uow, now + timedelta(minutes=30)) == 2
+    assert expire_unpaid_orders(uow, now + timedelta(minutes=30)) == 2
     assert late.out_trade_no
-    assert orders.simulate_payer(uow, late.out_trade_no, True, channel, now + timedelta(hours=1)) == "returned"
+    assert simulate_payer(uow, late.out_trade_no, True, channel, now + timedelta(hours=1)) == "returned"
     send_queued_refunds(engine, now + timedelta(hours=1))
 
     report = check_books(uow)
@@ -82,10 +88,8 @@ def test_an_unbalanced_entry_cannot_be_posted(uow: UnitOfWork, now: datetime) ->
         assert uow.session.scalars(select(JournalLine)).all() == []
 
 
-def test_kameng_ledger_check_exits_0_on_a_seeded_database(
-    db_url: str, uow: UnitOfWork, channel: SimulatorChannel, now: datetime
-) -> None:
-    assert seed_demo(uow, channel, now)
+def test_kameng_ledger_check_exits_0_on_a_seeded_database(db_url: str, container: Container, now: datetime) -> None:
+    assert seed_demo(container, compose.simulator_payer(container.payments), now)
     env = {**os.environ, "KAMENG_DATABASE_URL": db_url, "KAMENG_ENV": "test"}
     done = subprocess.run([str(KAMENG), "ledger", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from kameng.adapters.db import migrate
-from kameng.adapters.db.database import make_engine
-from kameng.adapters.db.models import Base
+from kameng.platform.db import migrate
+from kameng.platform.db.database import make_engine
+from kameng.schema import Base
 
 
 def _tables(url: str) -> set[str]:

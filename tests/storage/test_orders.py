@@ -9,31 +9,41 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.models import RefundRow, User
-from kameng.adapters.db.uow import UnitOfWork
+from kameng.accounts.models import User
+from kameng.channels.simulator.payer import simulate_payer
+from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.states import OrderStatus, PaymentStatus
 from kameng.domain.users import Role
-from kameng.services import orders
-from kameng.services.errors import InvalidInput, NotFound
+from kameng.orders.numbers import order_no_is_valid
+from kameng.orders.payments import (
+    cancel_unpaid_order,
+    expire_unpaid_orders,
+    handle_payment_notification,
+)
+from kameng.orders.queries import list_orders, order_view
+from kameng.orders.usage import record_usage, reveal_card_key
+from kameng.payouts.models import RefundRow
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import InvalidInput, NotFound
 
 from .helpers import assert_books_balance, buy, events, journal, order, payments, send_queued_refunds
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
 
-def _viewer(user: User) -> orders.Viewer:
-    return orders.Viewer(user.id, user.role)
+def _viewer(user: User) -> Viewer:
+    return Viewer(user.id, user.role)
 
 
 def test_order_numbers_carry_a_check_digit(
     uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
 ) -> None:
     placed = buy(uow, channel, make_user().id, "monthly-pass", now, pay=False)
-    assert orders.order_no_is_valid(placed.order_no)
+    assert order_no_is_valid(placed.order_no)
     wrong = placed.order_no[:-1] + str((int(placed.order_no[-1]) + 1) % 10)
-    assert not orders.order_no_is_valid(wrong)
+    assert not order_no_is_valid(wrong)
 
 
 def test_a_forged_notification_is_rejected_and_changes_nothing(
@@ -45,11 +55,11 @@ def test_a_forged_notification_is_rejected_and_changes_nothing(
     forger = SimulatorChannel("not-the-secret")
     for signature in (forger.sign(body), "", "0" * 64):
         with pytest.raises(InvalidInput) as error:
-            orders.handle_payment_notification(uow, body, signature, channel, now)
+            handle_payment_notification(uow, body, signature, channel, now)
         assert error.value.code == "bad_signature"
     tampered = body.replace(b'"amount": 3000', b'"amount": 1')
     with pytest.raises(InvalidInput):
-        orders.handle_payment_notification(uow, tampered, channel.sign(body), channel, now)
+        handle_payment_notification(uow, tampered, channel.sign(body), channel, now)
     assert order(uow, placed.order_no).status is OrderStatus.PENDING_PAYMENT
     assert journal(uow, placed.order_no) == []
 
@@ -60,8 +70,8 @@ def test_a_replayed_notification_is_a_duplicate(
     placed = buy(uow, channel, make_user().id, "monthly-pass", now, pay=False)
     assert placed.out_trade_no
     body, signature = channel.notification(placed.out_trade_no, 3000, True, now + timedelta(seconds=20))
-    assert orders.handle_payment_notification(uow, body, signature, channel, now) == "paid"
-    assert orders.handle_payment_notification(uow, body, signature, channel, now + timedelta(hours=1)) == "duplicate"
+    assert handle_payment_notification(uow, body, signature, channel, now) == "paid"
+    assert handle_payment_notification(uow, body, signature, channel, now + timedelta(hours=1)) == "duplicate"
     assert [e.type for e in events(uow, placed.order_no, "paid")] == ["paid"]
     assert len(journal(uow, placed.order_no)) == 1
     assert_books_balance(uow)
@@ -72,9 +82,9 @@ def test_a_failed_payment_can_be_retried_in_the_payers_app(
 ) -> None:
     placed = buy(uow, channel, make_user().id, "monthly-pass", now, pay=False)
     assert placed.out_trade_no
-    assert orders.simulate_payer(uow, placed.out_trade_no, False, channel, now) == "failed"
+    assert simulate_payer(uow, placed.out_trade_no, False, channel, now) == "failed"
     assert order(uow, placed.order_no).status is OrderStatus.PENDING_PAYMENT
-    assert orders.simulate_payer(uow, placed.out_trade_no, True, channel, now + timedelta(minutes=1)) == "paid"
+    assert simulate_payer(uow, placed.out_trade_no, True, channel, now + timedelta(minutes=1)) == "paid"
     assert order(uow, placed.order_no).status is OrderStatus.PAID
 
 
@@ -83,9 +93,9 @@ def test_a_payment_after_expiry_is_returned_with_balanced_entries(
 ) -> None:
     placed = buy(uow, channel, make_user().id, "monthly-pass", now, pay=False)
     assert placed.out_trade_no
-    assert orders.expire_unpaid_orders(uow, now + timedelta(minutes=16)) == 1
+    assert expire_unpaid_orders(uow, now + timedelta(minutes=16)) == 1
     late = now + timedelta(minutes=17)
-    assert orders.simulate_payer(uow, placed.out_trade_no, True, channel, late) == "returned"
+    assert simulate_payer(uow, placed.out_trade_no, True, channel, late) == "returned"
     row = order(uow, placed.order_no)
     assert row.status is OrderStatus.EXPIRED
     assert row.paid_at is None
@@ -102,7 +112,7 @@ def test_a_payment_after_expiry_is_returned_with_balanced_entries(
             f"L{placed.out_trade_no}",
         )
     # The channel says it again: nothing more happens.
-    assert orders.simulate_payer(uow, placed.out_trade_no, True, channel, late) == "duplicate"
+    assert simulate_payer(uow, placed.out_trade_no, True, channel, late) == "duplicate"
 
     send_queued_refunds(engine, late)
     entries = journal(uow, placed.order_no)
@@ -124,21 +134,21 @@ def test_a_consumer_cannot_see_another_consumers_order(
     staff = make_user("agent@kameng.test", role=Role.AGENT)
     placed = buy(uow, channel, owner.id, "game-points-50", now, nonrefundable_ack=True)
     calendar = WorkCalendar()
-    assert orders.order_view(uow, _viewer(owner), placed.order_no, now, calendar).order.user_id == owner.id
+    assert order_view(uow, _viewer(owner), placed.order_no, now, calendar).order.user_id == owner.id
     with pytest.raises(NotFound):
-        orders.order_view(uow, _viewer(stranger), placed.order_no, now, calendar)
+        order_view(uow, _viewer(stranger), placed.order_no, now, calendar)
     with pytest.raises(NotFound):
-        orders.reveal_card_key(uow, _viewer(stranger), placed.order_no, now)
+        reveal_card_key(uow, _viewer(stranger), placed.order_no, now)
     with pytest.raises(NotFound):
-        orders.cancel_unpaid_order(uow, _viewer(stranger), placed.order_no, now)
-    assert orders.list_orders(uow, _viewer(stranger)) == []
+        cancel_unpaid_order(uow, _viewer(stranger), placed.order_no, now)
+    assert list_orders(uow, _viewer(stranger)) == []
     # Staff may look the order up, but not read the buyer's key.
-    assert orders.order_view(uow, _viewer(staff), placed.order_no, now, calendar).order.order_no == placed.order_no
+    assert order_view(uow, _viewer(staff), placed.order_no, now, calendar).order.order_no == placed.order_no
     with pytest.raises(NotFound):
-        orders.reveal_card_key(uow, _viewer(staff), placed.order_no, now)
+        reveal_card_key(uow, _viewer(staff), placed.order_no, now)
     # A number that does not exist answers the same as one that belongs to someone else.
     with pytest.raises(NotFound) as missing:
-        orders.order_view(uow, _viewer(stranger), "00000000000000", now, calendar)
+        order_view(uow, _viewer(stranger), "00000000000000", now, calendar)
     assert missing.value.code == "not_found"
 
 
@@ -148,11 +158,11 @@ def test_a_paid_membership_quotes_a_refund_and_records_usage(
     user = make_user()
     placed = buy(uow, channel, user.id, "monthly-pass", now)
     calendar = WorkCalendar()
-    before = orders.order_view(uow, _viewer(user), placed.order_no, now + timedelta(hours=1), calendar)
+    before = order_view(uow, _viewer(user), placed.order_no, now + timedelta(hours=1), calendar)
     assert before.quote is not None
     assert "activate" in before.actions
-    orders.record_usage(uow, _viewer(user), placed.order_no, "use_benefit", now + timedelta(hours=2), benefit="video")
-    after = orders.order_view(uow, _viewer(user), placed.order_no, now + timedelta(hours=3), calendar)
+    record_usage(uow, _viewer(user), placed.order_no, "use_benefit", now + timedelta(hours=2), benefit="video")
+    after = order_view(uow, _viewer(user), placed.order_no, now + timedelta(hours=3), calendar)
     assert after.membership is not None
     assert after.membership.status.value == "active"
     assert "benefit_used" in [e.type for e in after.events]

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
-from kameng.adapters.channels.refunds import SimulatorRefunds
-from kameng.services.worker import WorkerDeps
+from kameng.channels.simulator.refunds import SimulatorRefunds
+from kameng.container import Container
 
 pytestmark = pytest.mark.browser
 
@@ -290,11 +290,11 @@ def test_a_double_submit_makes_one_ticket(page: Page, live_server: str) -> None:
 
 
 def test_a_refund_the_channel_refuses_goes_to_the_balance_only_with_consent(
-    page: Page, tick: Tick, worker_deps: WorkerDeps, artifacts_dir: Path
+    page: Page, tick: Tick, container: Container, artifacts_dir: Path
 ) -> None:
     sign_up(page)
     order_no = buy_and_pay(page, "monthly-pass")
-    refunds = worker_deps.refunds
+    refunds = container.refunds
     assert isinstance(refunds, SimulatorRefunds)
     refunds.set_behavior(f"P{order_no}", "fail")  # "the card was cancelled"
     ticket_no = request_refund(page, order_no, "changed_mind", "auto_approve")

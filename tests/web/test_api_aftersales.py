@@ -18,16 +18,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from kameng.adapters.db.models import BalanceRow, OrderRow
-from kameng.bootstrap import prepare_database
+from kameng.accounts.services import sign_up
+from kameng.compose import prepare_database
+from kameng.container import Container
 from kameng.demo import DEMO_PASSWORD
 from kameng.domain.users import Role
-from kameng.services.accounts import sign_up
-from kameng.services.ledger import check_books
-from kameng.services.worker import run_tick
+from kameng.orders.models import OrderRow
+from kameng.platform.ledger import check_books
+from kameng.platform.ledger_models import BalanceRow
 from kameng.settings import Settings
 from kameng.web.app import create_app
-from kameng.web.deps import Container
+from kameng.worker import run_tick
 
 API = "/api/v1"
 SECRET = "api-aftersales-test-secret-0123456789abcdef"
@@ -84,7 +85,7 @@ def tick(client: TestClient, times: int = 3, step: timedelta = timedelta(minutes
     """Run the worker a few times, the clock moving on between ticks so refunds get polled."""
     container = container_of(client)
     for _ in range(times):
-        run_tick(container.worker_deps(), container.now())
+        run_tick(container, container.now())
         move_clock(client, step)
 
 

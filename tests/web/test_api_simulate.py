@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kameng.services.documents import load_yaml
+from kameng.platform.documents import load_yaml
 
 SCENARIOS = Path(__file__).parents[2].parent / "shared" / "scenarios"
 SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml"))

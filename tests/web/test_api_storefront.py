@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from kameng.container import Container
 from kameng.demo import DEMO_PASSWORD
-from kameng.services.ledger import check_books
-from kameng.services.worker import run_tick
+from kameng.platform.ledger import check_books
 from kameng.settings import Settings
 from kameng.web.app import create_app
-from kameng.web.deps import Container
+from kameng.worker import run_tick
 
 API = "/api/v1"
 SECRET = "api-storefront-test-secret-0123456789abcdef"
@@ -401,7 +401,7 @@ def test_a_failed_payment_leaves_the_order_unpaid_and_a_retry_in_the_payers_app_
 
 def signed_notification(client: TestClient, out_trade_no: str, amount_fen: int) -> tuple[bytes, str]:
     container = container_of(client)
-    return container.channel.notification(out_trade_no, amount_fen, True, container.now())
+    return container.payments.notification(out_trade_no, amount_fen, True, container.now())
 
 
 def test_a_callback_with_a_forged_signature_answers_400_and_pays_nothing(client: TestClient) -> None:
@@ -443,12 +443,12 @@ def test_money_arriving_after_the_order_expired_is_sent_back_and_the_books_balan
     container = container_of(client)
     later = container.now() + timedelta(minutes=20)
     container.clock = lambda: later
-    assert run_tick(container.worker_deps(), later)["orders_expired"] >= 1
+    assert run_tick(container, later)["orders_expired"] >= 1
     assert client.get(f"{API}/orders/{placed['order_no']}", headers=auth).json()["status"] == "expired"
 
     assert pay(client, placed["out_trade_no"]) == "returned"
-    run_tick(container.worker_deps(), later)  # the refund goes to the channel
-    run_tick(container.worker_deps(), later + timedelta(minutes=2))  # and is confirmed
+    run_tick(container, later)  # the refund goes to the channel
+    run_tick(container, later + timedelta(minutes=2))  # and is confirmed
     detail = client.get(f"{API}/orders/{placed['order_no']}", headers=auth).json()
     assert detail["status"] == "expired"
     assert detail["payments"][0]["status"] == "returned"

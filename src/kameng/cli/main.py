@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kameng.domain.calendar import CalendarError
-from kameng.services.calendars import load_calendar
-from kameng.services.simulation import simulate_paths
+from kameng.platform.calendars import load_calendar
+from kameng.scenarios.services import simulate_paths
 from kameng.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from kameng.adapters.db.uow import UnitOfWork
+    from kameng.container import Container
+    from kameng.platform.db.uow import UnitOfWork
 
 # The database, web and worker modules are imported inside the commands that use them: every
 # `kameng simulate` (and `make test`'s scenario check) would otherwise pay ~0.45 s of imports.
@@ -89,17 +90,24 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 
 
-def _uow(settings: Settings) -> UnitOfWork:
-    from kameng.adapters.db.database import make_engine, make_session_factory
-    from kameng.adapters.db.uow import UnitOfWork
+def _container(settings: Settings) -> Container:
+    from kameng import compose
 
-    return UnitOfWork(make_session_factory(make_engine(settings.database_url)))
+    try:
+        return compose.build(settings)
+    except CalendarError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _uow(settings: Settings) -> UnitOfWork:
+    return _container(settings).uow()
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the migrations up to REVISION (default: head)."""
-    from kameng.adapters.db import migrate
+    from kameng.platform.db import migrate
 
     migrate.upgrade(_settings().database_url, revision)
     typer.echo(f"database at {revision}")
@@ -108,7 +116,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @demo_app.command("seed")
 def demo_seed() -> None:
     """Load the demo catalog, users and orders into an empty database."""
-    from kameng.bootstrap import prepare_database
+    from kameng.compose import prepare_database
 
     seeded = prepare_database(_settings())
     typer.echo("demo data loaded" if seeded else "catalog already present: nothing loaded")
@@ -117,7 +125,7 @@ def demo_seed() -> None:
 @ledger_app.command("check")
 def ledger_check() -> None:
     """Prove the books balance: every entry, the whole ledger, and every stored balance."""
-    from kameng.services.ledger import check_books
+    from kameng.platform.ledger import check_books
 
     report = check_books(_uow(_settings()))
     typer.echo(f"entries: {report.entries}, lines: {report.lines}, sum of all lines: {report.total_fen} fen")
@@ -133,7 +141,7 @@ def ledger_check() -> None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute every ticket's hash chain; exits 1 when any row was edited, deleted or reordered."""
-    from kameng.services.audit import verify
+    from kameng.platform.audit import verify
 
     report = verify(_uow(_settings()))
     typer.echo(f"tickets: {report.tickets}, timeline rows: {report.rows}")
@@ -152,10 +160,10 @@ def evidence(
     lang: Annotated[str, typer.Option(help="PDF language: zh or en.")] = "zh",
 ) -> None:
     """Write a ticket's evidence file (evidence.json and evidence.pdf), as staff see it."""
+    from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
     from kameng.domain.users import Role
-    from kameng.services.errors import NotFound
-    from kameng.services.evidence_export import build_evidence, render_evidence_pdf
-    from kameng.services.orders import Viewer
+    from kameng.platform.access import Viewer
+    from kameng.platform.errors import NotFound
 
     try:
         data = build_evidence(_uow(_settings()), Viewer(0, Role.OPERATOR), ticket_no, datetime.now(UTC))
@@ -175,23 +183,13 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Run one tick and exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 5.0,
 ) -> None:
-    """Run the worker tick (expiring unpaid orders and memberships) in a loop."""
-    from kameng.adapters.channels.refunds import SimulatorRefunds
-    from kameng.adapters.db.database import make_engine, make_session_factory
-    from kameng.adapters.db.uow import UnitOfWork
-    from kameng.adapters.notify import LogSender
-    from kameng.services.worker import WorkerDeps, run_tick
+    """Run the worker tick in a loop: unpaid orders and memberships expire, deadlines escalate,
+    the outbox drains, refunds in flight are polled."""
+    from kameng.worker import run_tick
 
-    settings = _settings()
-    factory = make_session_factory(make_engine(settings.database_url))
-    try:
-        calendar = load_calendar(settings.calendar_file)
-    except CalendarError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    deps = WorkerDeps(lambda: UnitOfWork(factory), calendar, SimulatorRefunds(factory), LogSender())
+    container = _container(_settings())
     while True:
-        result = run_tick(deps, datetime.now(UTC))
+        result = run_tick(container, container.now())
         if once:
             typer.echo(json.dumps(result))
             return

@@ -1,58 +1,22 @@
 """What every request handler needs, as typed dependencies: the container, the viewer, CSRF.
 
-The container is built once per app in ``create_app`` and kept on ``app.state``; nothing is built
-at import time. Tests replace ``container.clock`` to move time.
+The container is built once per app by the composition root and kept on ``app.state``; nothing
+is built at import time. Tests replace ``container.clock`` to move time.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from kameng.adapters.channels.refunds import SimulatorRefunds
-from kameng.adapters.channels.simulator import SimulatorChannel
-from kameng.adapters.db.models import User
-from kameng.adapters.db.uow import UnitOfWork
-from kameng.adapters.notify import LogSender
-from kameng.domain.calendar import WorkCalendar
+from kameng.accounts.models import User
+from kameng.accounts.services import get_user
+from kameng.container import Container
 from kameng.domain.users import Role
-from kameng.services.accounts import get_user
-from kameng.services.orders import Viewer
-from kameng.services.worker import WorkerDeps
-from kameng.settings import Settings
-from kameng.web.i18n import Lang, pick_lang
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Container:
-    settings: Settings
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    calendar: WorkCalendar
-    channel: SimulatorChannel
-    refunds: SimulatorRefunds
-    sender: LogSender
-    clock: Callable[[], datetime] = field(default=utc_now)
-
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
-
-    def worker_deps(self) -> WorkerDeps:
-        return WorkerDeps(self.uow, self.calendar, self.refunds, self.sender)
-
-    def now(self) -> datetime:
-        return self.clock()
+from kameng.platform.access import Viewer
+from kameng.platform.i18n import Lang, pick_lang
 
 
 def get_container(request: Request) -> Container:

@@ -1,0 +1,69 @@
+"""TODO kameng.accounts.api"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from kameng.accounts.services import authenticate, sign_up
+from kameng.web.auth import Unauthorized, issue_token
+from kameng.web.deps import ContainerDep
+from kameng.web.errors import ERROR_RESPONSE
+
+router = APIRouter(prefix="/api/v1")
+
+
+class TokenRequest(BaseModel):
+    identifier: str = Field(min_length=1, max_length=254, examples=["13800000001"])
+    password: str = Field(min_length=1, max_length=200, examples=["kameng-demo-2026"])
+
+
+class SignupRequest(TokenRequest):
+    display_name: str = Field(default="", max_length=100)
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class SignupOut(TokenOut):
+    user_id: int
+    role: str
+
+
+# --------------------------------------------------------------------------------------------
+# Auth
+
+
+@router.post(
+    "/auth/token",
+    tags=["auth"],
+    summary="Get a bearer token",
+    responses={401: ERROR_RESPONSE},
+)
+def create_token(body: TokenRequest, container: ContainerDep) -> TokenOut:
+    """Exchange a phone number or e-mail and password for a signed token, valid for 24 hours."""
+    user = authenticate(container.uow(), body.identifier, body.password)
+    if user is None:
+        raise Unauthorized(
+            "bad_credentials", "手机号/邮箱或密码不正确", "Wrong phone number, e-mail or password", "identifier"
+        )
+    token, expires_at = issue_token(container, user.id)
+    return TokenOut(token=token, expires_at=expires_at)
+
+
+@router.post(
+    "/auth/signup",
+    tags=["auth"],
+    summary="Sign up as a consumer",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: ERROR_RESPONSE, 422: ERROR_RESPONSE},
+)
+def create_account(body: SignupRequest, container: ContainerDep) -> SignupOut:
+    """A new consumer account (phone number or e-mail, password of 8+ characters), with a token."""
+    user = sign_up(container.uow(), body.identifier, body.password, container.now(), display_name=body.display_name)
+    token, expires_at = issue_token(container, user.id)
+    return SignupOut(user_id=user.id, role=user.role.value, token=token, expires_at=expires_at)

@@ -1,0 +1,113 @@
+"""Sign-up and sign-in. Passwords are hashed with argon2; identifiers are phone or e-mail."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from kameng.accounts.models import User
+from kameng.domain.users import Role
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, InvalidInput
+from kameng.platform.ledger_models import BalanceRow
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+
+
+@lru_cache(maxsize=1)
+def hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def normalise_identifier(identifier: str) -> tuple[str | None, str | None]:
+    """``(phone, email)`` from what a person typed; exactly one is set."""
+    text = identifier.strip().replace(" ", "").replace("-", "")
+    if text.startswith("+86"):
+        text = text[3:]
+    if PHONE.match(text):
+        return text, None
+    email = identifier.strip().lower()
+    if EMAIL.match(email) and len(email) <= 254:
+        return None, email
+    raise InvalidInput(
+        "bad_identifier",
+        "请输入 11 位手机号或有效的邮箱地址",
+        "Enter an 11-digit mainland mobile number or a valid e-mail address",
+        "identifier",
+    )
+
+
+def sign_up(
+    uow: UnitOfWork,
+    identifier: str,
+    password: str,
+    now: datetime,
+    display_name: str = "",
+    role: Role = Role.CONSUMER,
+) -> User:
+    phone, email = normalise_identifier(identifier)
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(
+            "weak_password",
+            f"密码至少 {MIN_PASSWORD} 位",
+            f"The password needs at least {MIN_PASSWORD} characters",
+            "password",
+        )
+    with uow:
+        session = uow.session
+        condition = User.phone == phone if phone else User.email == email
+        taken = session.scalar(select(User.id).where(condition))
+        if taken is not None:
+            raise Conflict(
+                "identifier_taken",
+                "该手机号或邮箱已注册",
+                "That phone number or e-mail is already registered",
+                "identifier",
+            )
+        user = User(
+            phone=phone,
+            email=email,
+            password_hash=hasher().hash(password),
+            role=role,
+            display_name=display_name.strip()[:100],
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+        session.add(BalanceRow(user_id=user.id, cash_fen=0, bonus_fen=0, updated_at=now))
+        uow.commit()
+        return user
+
+
+def authenticate(uow: UnitOfWork, identifier: str, password: str) -> User | None:
+    """The user when the password matches, else None (the same answer for unknown and wrong)."""
+    try:
+        phone, email = normalise_identifier(identifier)
+    except InvalidInput:
+        return None
+    with uow:
+        condition = User.phone == phone if phone else User.email == email
+        user = uow.session.scalar(select(User).where(condition))
+        if user is None:
+            hasher().hash(password)  # spend the same time as a real check: no user enumeration
+            return None
+        try:
+            hasher().verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if hasher().check_needs_rehash(user.password_hash):
+            user.password_hash = hasher().hash(password)
+            uow.commit()
+        return user
+
+
+def get_user(uow: UnitOfWork, user_id: int) -> User | None:
+    with uow:
+        return uow.session.get(User, user_id)

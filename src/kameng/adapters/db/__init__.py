@@ -1,1 +1,0 @@
-"""Storage: SQLAlchemy 2.0 models, the engine factory and the unit of work."""

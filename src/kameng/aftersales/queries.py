@@ -1,0 +1,130 @@
+"""TODO kameng.aftersales.queries"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
+from kameng.aftersales.review import require
+from kameng.domain.tickets import (
+    OPEN_FOR_REVIEW,
+    UNDECIDED,
+    TicketStatus,
+)
+from kameng.domain.users import Role
+from kameng.orders.history import order_events
+from kameng.orders.models import OrderEventRow
+from kameng.payouts.models import RefundRow
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import not_found
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass
+class TicketView:
+    ticket: Ticket
+    timeline: list[TicketTimeline]
+    evidence: list[EvidenceFile]
+    refunds: list[RefundRow]
+    events: list[OrderEventRow]
+    actions: list[str]
+
+
+def ticket_view(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> TicketView:
+    with uow:
+        session = uow.session
+        query = select(Ticket).where(Ticket.ticket_no == ticket_no)
+        if not viewer.is_staff:
+            query = query.where(Ticket.user_id == viewer.user_id)
+        ticket = session.scalar(query)
+        if ticket is None:
+            raise not_found("售后单", "Ticket")
+        view = TicketView(
+            ticket=ticket,
+            timeline=list(
+                session.scalars(
+                    select(TicketTimeline).where(TicketTimeline.ticket_id == ticket.id).order_by(TicketTimeline.seq)
+                )
+            ),
+            evidence=list(
+                session.scalars(
+                    select(EvidenceFile).where(EvidenceFile.ticket_id == ticket.id).order_by(EvidenceFile.id)
+                )
+            ),
+            refunds=list(
+                session.scalars(select(RefundRow).where(RefundRow.ticket_id == ticket.id).order_by(RefundRow.id))
+            ),
+            events=order_events(uow, ticket.order_id),
+            actions=[],
+        )
+        view.actions = _actions(view, viewer)
+        return view
+
+
+def _actions(view: TicketView, viewer: Viewer) -> list[str]:
+    ticket, status = view.ticket, view.ticket.status
+    actions = []
+    if viewer.user_id == ticket.user_id:
+        if status in UNDECIDED:
+            actions.append("withdraw")
+        if status is TicketStatus.NEEDS_INFO:
+            actions.append("reply")
+        if status is TicketStatus.REJECTED:
+            actions.append("appeal")
+        if status is TicketStatus.REFUND_FAILED:
+            actions += ["refund_to_balance", "retry_refund"]
+    if viewer.is_staff:
+        if status is TicketStatus.IN_REVIEW:
+            actions += ["approve", "reject", "ask_info"]
+        if status is TicketStatus.APPEALED and viewer.role is Role.SUPERVISOR and ticket.rejected_by != viewer.user_id:
+            actions += ["approve", "reject"]
+        if status is TicketStatus.REFUND_FAILED:
+            actions.append("retry_refund")
+    return actions
+
+
+def my_tickets(uow: UnitOfWork, viewer: Viewer, limit: int = 100) -> list[Ticket]:
+    with uow:
+        return list(
+            uow.session.scalars(
+                select(Ticket)
+                .where(Ticket.user_id == viewer.user_id)
+                .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+                .limit(limit)
+            )
+        )
+
+
+def review_queue(uow: UnitOfWork, staff: Viewer, lane: str = "review", limit: int = 200) -> list[Ticket]:
+    """Staff queue: priority lane first, then the oldest deadline. ``lane`` is ``review`` (agents),
+    ``escalated`` or ``appeals`` (supervisors)."""
+    require(staff, Role.AGENT, Role.SUPERVISOR, Role.OPERATOR)
+    query = select(Ticket).order_by(Ticket.priority, Ticket.due_at, Ticket.id).limit(limit)
+    if lane == "escalated":
+        query = query.where(Ticket.escalated_at.is_not(None), Ticket.status.in_(OPEN_FOR_REVIEW))
+    elif lane == "appeals":
+        query = query.where(Ticket.status == TicketStatus.APPEALED)
+    else:
+        query = query.where(Ticket.status.in_([TicketStatus.IN_REVIEW, TicketStatus.NEEDS_INFO]))
+    with uow:
+        return list(uow.session.scalars(query))
+
+
+def evidence_file(uow: UnitOfWork, viewer: Viewer, ticket_no: str, file_id: int) -> EvidenceFile:
+    with uow:
+        query = (
+            select(EvidenceFile)
+            .join(Ticket, Ticket.id == EvidenceFile.ticket_id)
+            .where(Ticket.ticket_no == ticket_no, EvidenceFile.id == file_id)
+        )
+        if not viewer.is_staff:
+            query = query.where(Ticket.user_id == viewer.user_id)
+        row = uow.session.scalar(query)
+        if row is None:
+            raise not_found("文件", "File")
+        return row

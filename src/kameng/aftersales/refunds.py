@@ -1,0 +1,222 @@
+"""TODO kameng.aftersales.refunds"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from kameng.aftersales.models import Ticket
+from kameng.aftersales.tickets import lock_order, lock_ticket, move_ticket, notify
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.model import Channel, ProductKind, Reason
+from kameng.domain.money import format_yuan
+from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, REFUND, RefundStatus
+from kameng.domain.tickets import (
+    TicketStatus,
+)
+from kameng.orders.history import add_order_event
+from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow
+from kameng.orders.numbers import payment_out_trade_no
+from kameng.payouts.models import RefundRow
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, not_found
+from kameng.platform.ledger import post_entry
+from kameng.platform.ledger_models import BalanceRow
+from kameng.platform.outbox import OutboxRow
+
+# --------------------------------------------------------------------------------------------
+# Money: reserve, pay out, close
+
+
+def start_money(
+    uow: UnitOfWork, ticket: Ticket, order: OrderRow, amount: int, now: datetime, calendar: WorkCalendar
+) -> None:
+    """Reserve the amount against what was captured, post it as owed to the consumer, and queue
+    the payout. Runs inside the approving transaction."""
+    session = uow.session
+    if amount > order.amount_fen - order.refunded_fen:
+        raise Conflict(
+            "exceeds_captured", "退款金额超过可退余额", "The refund would exceed what was captured", "amount"
+        )
+    order.refunded_fen += amount
+    product = order.product
+    owed = f"refunds_payable:{order.user_id}"
+    if product.kind is ProductKind.RECHARGE:
+        balance = session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
+        if balance is None or balance.cash_fen < amount:
+            raise Conflict(
+                "balance_changed", "余额已变动,请重新申请", "The balance changed since the quote; ask again", "amount"
+            )
+        balance.cash_fen -= amount
+        balance.updated_at = now
+        source = f"balance_cash:{order.user_id}"
+    elif ticket.reason is Reason.MERCHANT_GONE:
+        source = "platform_advance"  # 先行赔付: the platform pays now and claims from the merchant
+    else:
+        source = f"merchant_payable:{product.merchant_id}"
+    post_entry(
+        uow,
+        kind="refund_approved",
+        key=f"refund_approved:{ticket.id}",
+        order_id=order.id,
+        user_id=order.user_id,
+        now=now,
+        lines=[(source, amount), (owed, -amount)],
+        memo=f"ticket {ticket.ticket_no}",
+    )
+    notify(
+        uow,
+        ticket,
+        "approved",
+        now,
+        f"退款 {format_yuan(amount)} 元已同意。",
+        f"A refund of {format_yuan(amount)} is approved.",
+    )
+    move_ticket(uow, ticket, "start_refund", now, calendar, None, amount_fen=amount)
+    if amount == 0:
+        close_after_refund(uow, ticket, order, None, now, calendar)
+        return
+    _new_refund(uow, ticket, order, amount, order.channel, now, calendar, attempt=1)
+
+
+def _new_refund(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    order: OrderRow,
+    amount: int,
+    channel: Channel,
+    now: datetime,
+    calendar: WorkCalendar,
+    attempt: int | None = None,
+) -> RefundRow:
+    session = uow.session
+    if attempt is None:
+        attempt = (session.scalar(select(func.count(RefundRow.id)).where(RefundRow.ticket_id == ticket.id)) or 0) + 1
+    refund = RefundRow(
+        ticket_id=ticket.id,
+        order_id=order.id,
+        user_id=order.user_id,
+        out_refund_no=f"R{ticket.ticket_no}{attempt:02d}",  # derived from our record: the idempotency key
+        out_trade_no=payment_out_trade_no(order.order_no),
+        channel=channel,
+        amount_fen=amount,
+        status=RefundStatus.PENDING,
+        created_at=now,
+    )
+    session.add(refund)
+    session.flush()
+    if channel is Channel.BALANCE:
+        # The platform balance is ours: the money lands at once, no channel involved.
+        refund.status = REFUND.apply(refund.status, "succeed")
+        refund.settled_at = now
+        refund.channel_refund_no = f"BAL{refund.out_refund_no}"
+        balance = session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
+        if balance is None:
+            balance = BalanceRow(user_id=order.user_id, cash_fen=0, bonus_fen=0, updated_at=now)
+            session.add(balance)
+        balance.cash_fen += amount
+        balance.updated_at = now
+        post_refund_paid(uow, refund, order, f"balance_cash:{order.user_id}", now)
+        move_ticket(uow, ticket, "refund_succeeded", now, calendar, None, "退回平台余额", amount)
+        close_after_refund(uow, ticket, order, refund, now, calendar)
+        return refund
+    session.add(
+        OutboxRow(
+            kind="send_refund",
+            key=f"send_refund:{refund.id}",
+            payload={"refund_id": refund.id},
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return refund
+
+
+def post_refund_paid(uow: UnitOfWork, refund: RefundRow, order: OrderRow, paid_into: str, now: datetime) -> None:
+    """The money left us: what we owed the consumer is settled into ``paid_into`` (a channel
+    account, or their platform balance). Keyed by the refund, so it is posted once."""
+    post_entry(
+        uow,
+        kind="refund_paid",
+        key=f"refund_paid:{refund.id}",
+        order_id=order.id,
+        user_id=order.user_id,
+        now=now,
+        lines=[(f"refunds_payable:{order.user_id}", refund.amount_fen), (paid_into, -refund.amount_fen)],
+        memo=f"refund {refund.out_refund_no} into {paid_into}",
+    )
+
+
+def close_after_refund(
+    uow: UnitOfWork, ticket: Ticket, order: OrderRow, refund: RefundRow | None, now: datetime, calendar: WorkCalendar
+) -> None:
+    """Closure (PRODUCT.md item 9): benefits frozen, back to non-member, auto-renewal off, card
+    keys revoked, the order closed. Nothing keeps charging after a refund."""
+    session = uow.session
+    if ticket.status is TicketStatus.REFUNDING:  # a zero-amount approval: nothing to pay out
+        move_ticket(uow, ticket, "refund_succeeded", now, calendar, None, "无需付款", 0)
+    if refund is None:
+        return
+    if ORDER.allows(order.status, "refund"):
+        order.status = ORDER.apply(order.status, "refund")
+        order.updated_at = now
+    order.auto_renew = False
+    membership = session.scalar(select(MembershipRow).where(MembershipRow.order_id == order.id).with_for_update())
+    if membership is not None:
+        if MEMBERSHIP.allows(membership.status, "close"):
+            membership.status = MEMBERSHIP.apply(membership.status, "close")
+        membership.auto_renew = False
+        membership.renews_at = None
+    key = session.scalar(select(CardKeyRow).where(CardKeyRow.order_id == order.id).with_for_update())
+    if key is not None and CARD_KEY.allows(key.status, "revoke"):
+        key.status = CARD_KEY.apply(key.status, "revoke")
+        key.revoked_at = now
+    add_order_event(
+        uow, order, "closed", now, None, None, amount_fen=refund.amount_fen, note=f"refund {refund.out_refund_no}"
+    )
+    notify(
+        uow,
+        ticket,
+        "arrived",
+        now,
+        f"退款 {format_yuan(refund.amount_fen)} 元已到账,订单已关闭。",
+        f"The refund of {format_yuan(refund.amount_fen)} has arrived; the order is closed.",
+    )
+
+
+def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetime, calendar: WorkCalendar) -> Ticket:
+    """After a refund failed for good, and only with the consumer's own consent (this call is
+    theirs alone), the money goes to the platform balance instead."""
+    with uow:
+        ticket = lock_ticket(uow, viewer, ticket_no)
+        if ticket.user_id != viewer.user_id:
+            raise not_found("售后单", "Ticket")
+        order = lock_order(uow, ticket.order_id)
+        failed = _failed_amount(uow, ticket)
+        move_ticket(uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed)
+        _new_refund(uow, ticket, order, failed, Channel.BALANCE, now, calendar)
+        uow.commit()
+        return ticket
+
+
+def retry_refund(uow: UnitOfWork, actor: Viewer, ticket_no: str, now: datetime, calendar: WorkCalendar) -> Ticket:
+    """Send the failed refund again to the original channel, under a new refund number."""
+    with uow:
+        ticket = lock_ticket(uow, actor, ticket_no)
+        order = lock_order(uow, ticket.order_id)
+        failed = _failed_amount(uow, ticket)
+        move_ticket(uow, ticket, "retry_refund", now, calendar, actor, "重新原路退款", failed)
+        _new_refund(uow, ticket, order, failed, order.channel, now, calendar)
+        uow.commit()
+        return ticket
+
+
+def _failed_amount(uow: UnitOfWork, ticket: Ticket) -> int:
+    last = uow.session.scalar(
+        select(RefundRow).where(RefundRow.ticket_id == ticket.id).order_by(RefundRow.id.desc()).limit(1)
+    )
+    if last is None or last.status is not RefundStatus.FAILED:
+        raise Conflict("no_failed_refund", "没有失败的退款", "There is no failed refund to act on", "ticket")
+    return last.amount_fen

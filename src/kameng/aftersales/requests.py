@@ -1,0 +1,285 @@
+"""After-sales: refund requests, tickets, review with deadlines, and the start of the money.
+
+Every function is one transaction. Every status change goes through the ticket transition table
+(:data:`kameng.domain.tickets.TICKET`) via :func:`_move`, which writes the hash-chained timeline
+row with the quote as of that moment. Talking to a channel happens later, from the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from kameng.aftersales.models import EvidenceFile, Ticket
+from kameng.aftersales.refunds import start_money
+from kameng.aftersales.tickets import lock_ticket, move_ticket, notify
+from kameng.aftersales.uploads import Upload, check_uploads
+from kameng.catalog.services import policy_to_domain
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.model import Decision, Reason
+from kameng.domain.refund import review_business_days
+from kameng.domain.states import CardKeyStatus, OrderStatus
+from kameng.domain.tickets import (
+    APPEAL_WINDOW,
+    CLOSED,
+    TicketStatus,
+    auto_approve_at,
+    end_of_day,
+    priority_of,
+    resume_due_at,
+    review_due_at,
+)
+from kameng.orders.history import order_events, quote_for
+from kameng.orders.models import OrderRow
+from kameng.orders.numbers import new_order_no
+from kameng.platform import audit
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, InvalidInput, not_found
+
+
+@dataclass(frozen=True)
+class RefundRequestCommand:
+    order_no: str
+    reason: Reason
+    description: str = ""
+    uploads: list[Upload] = field(default_factory=list)
+    idempotency_key: str | None = None
+
+
+def _store_uploads(uow: UnitOfWork, ticket: Ticket, uploader: Viewer, uploads: list[Upload], now: datetime) -> None:
+    for item in check_uploads(uploads):
+        uow.session.add(
+            EvidenceFile(
+                ticket_id=ticket.id,
+                user_id=ticket.user_id,
+                uploaded_by=uploader.user_id,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=len(item.data),
+                sha256=item.sha256,
+                data=item.data,
+                created_at=now,
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The consumer asks
+
+
+def submit_request_replayable(
+    uow: UnitOfWork, viewer: Viewer, command: RefundRequestCommand, now: datetime, calendar: WorkCalendar
+) -> tuple[Ticket, bool]:
+    """The engine decides what it can at once; the rest becomes a ticket with a deadline.
+
+    A retry with the same idempotency key returns the first ticket (and True: a replay); only one
+    open ticket per order is allowed, so two quick clicks never make two refunds."""
+    check_uploads(command.uploads)  # fail before anything is written
+    if len(command.description) > 2000:
+        raise InvalidInput(
+            "too_long", "描述最多 2000 字", "The description is limited to 2000 characters", "description"
+        )
+    with uow:
+        session = uow.session
+        if command.idempotency_key:
+            existing = session.scalar(
+                select(Ticket).where(
+                    Ticket.user_id == viewer.user_id, Ticket.idempotency_key == command.idempotency_key
+                )
+            )
+            if existing is not None:
+                return existing, True
+        order = session.scalar(
+            select(OrderRow)
+            .where(OrderRow.order_no == command.order_no, OrderRow.user_id == viewer.user_id)
+            .with_for_update(of=OrderRow)
+        )
+        if order is None:
+            raise not_found("订单", "Order")
+        if command.idempotency_key:
+            # Look again under the order's lock: the same key sent twice at once waited here for
+            # the first request's commit, and must get its ticket, not "ticket_open" (race test
+            # tests/storage/test_aftersales_races.py).
+            existing = session.scalar(
+                select(Ticket).where(
+                    Ticket.user_id == viewer.user_id, Ticket.idempotency_key == command.idempotency_key
+                )
+            )
+            if existing is not None:
+                return existing, True
+        if order.status is not OrderStatus.PAID:
+            raise Conflict(
+                "not_refundable_state", "该订单未支付或已关闭", "The order is not paid or is already closed", "order"
+            )
+        open_ticket = session.scalar(
+            select(Ticket.ticket_no).where(
+                Ticket.order_id == order.id, Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL])
+            )
+        )
+        if open_ticket is not None:
+            raise Conflict(
+                "ticket_open",
+                f"该订单已有进行中的售后单 {open_ticket}",
+                f"This order already has an open ticket {open_ticket}",
+                "order",
+            )
+        quote = quote_for(order, order_events(uow, order.id), now, command.reason, calendar)
+        assert quote is not None
+        ticket = Ticket(
+            ticket_no="AS" + new_order_no(now),
+            order_id=order.id,
+            user_id=order.user_id,
+            reason=command.reason,
+            description=command.description.strip(),
+            status=TicketStatus.SUBMITTED,
+            decision=quote.decision,
+            rules=",".join(quote.rules),
+            quote=quote.to_dict(),
+            quoted_fen=quote.refund,
+            priority=priority_of(command.reason),
+            idempotency_key=command.idempotency_key,
+            timeline_head="",
+            timeline_rows=0,
+            created_at=now,
+            updated_at=now,
+        )
+        ticket.order = order
+        session.add(ticket)
+        session.flush()
+        audit.append(
+            uow,
+            ticket,
+            at=now,
+            actor_id=viewer.user_id,
+            actor_role=viewer.role.value,
+            action="submit",
+            from_status=None,
+            to_status=TicketStatus.SUBMITTED.value,
+            comment=ticket.description,
+            amount_fen=quote.refund,
+            quote=quote.to_dict(),
+        )
+        _store_uploads(uow, ticket, viewer, command.uploads, now)
+        notify(
+            uow,
+            ticket,
+            "submitted",
+            now,
+            f"您的售后申请 {ticket.ticket_no} 已提交。",
+            f"Your after-sales request {ticket.ticket_no} has been submitted.",
+        )
+        if quote.decision is Decision.AUTO_APPROVE:
+            move_ticket(
+                uow, ticket, "auto_approve", now, calendar, None, f"规则 {quote.rules[0]} 自动同意", quote.refund
+            )
+            ticket.approved_fen = quote.refund
+            ticket.decided_at = now
+            start_money(uow, ticket, order, quote.refund, now, calendar)
+        elif quote.decision is Decision.REJECT:
+            move_ticket(uow, ticket, "reject", now, calendar, None, quote.explanation_zh)
+            ticket.reject_rule = quote.rules[0]
+            ticket.reject_comment = quote.explanation_zh
+            ticket.decided_at = now
+            ticket.appeal_until = now + APPEAL_WINDOW
+            notify(
+                uow,
+                ticket,
+                "rejected",
+                now,
+                f"申请未通过(规则 {quote.rules[0]}):{quote.explanation_zh}",
+                f"Not approved (rule {quote.rules[0]}): {quote.explanation_en}",
+            )
+        else:
+            # The deadline promised in the quote is the ticket's deadline, to the day.
+            assert quote.review_due is not None
+            due = end_of_day(quote.review_due)
+            ticket.due_at = due
+            ticket.auto_approve_at = auto_approve_at(calendar, due)
+            move_ticket(uow, ticket, "open_review", now, calendar, None)
+            notify(
+                uow,
+                ticket,
+                "in_review",
+                now,
+                f"申请已进入人工审核,最迟 {quote.review_due} 前处理。",
+                f"Your request is with a reviewer and will be decided by {quote.review_due}.",
+            )
+        uow.commit()
+        return ticket, False
+
+
+def submit_request(
+    uow: UnitOfWork, viewer: Viewer, command: RefundRequestCommand, now: datetime, calendar: WorkCalendar
+) -> Ticket:
+    """:func:`submit_request_replayable` for callers that need not tell a replay from a new ticket."""
+    return submit_request_replayable(uow, viewer, command, now, calendar)[0]
+
+
+def withdraw(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetime, calendar: WorkCalendar) -> Ticket:
+    with uow:
+        ticket = lock_ticket(uow, viewer, ticket_no)
+        if ticket.user_id != viewer.user_id:
+            raise not_found("售后单", "Ticket")
+        move_ticket(uow, ticket, "withdraw", now, calendar, viewer)
+        uow.commit()
+        return ticket
+
+
+def reply(
+    uow: UnitOfWork,
+    viewer: Viewer,
+    ticket_no: str,
+    comment: str,
+    uploads: list[Upload],
+    now: datetime,
+    calendar: WorkCalendar,
+) -> Ticket:
+    """The consumer answers a request for information: the review clock starts again."""
+    check_uploads(uploads)
+    if not comment.strip() and not uploads:
+        raise InvalidInput("empty_reply", "请填写说明或上传材料", "Write a reply or attach a file", "comment")
+    with uow:
+        ticket = lock_ticket(uow, viewer, ticket_no)
+        if ticket.user_id != viewer.user_id:
+            raise not_found("售后单", "Ticket")
+        move_ticket(uow, ticket, "reply", now, calendar, viewer, comment.strip())
+        if ticket.paused_at is not None and ticket.due_at is not None:
+            ticket.due_at = resume_due_at(calendar, ticket.paused_at, ticket.due_at, now)
+            ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
+        ticket.paused_at = None
+        _store_uploads(uow, ticket, viewer, uploads, now)
+        uow.commit()
+        return ticket
+
+
+def appeal(
+    uow: UnitOfWork, viewer: Viewer, ticket_no: str, comment: str, now: datetime, calendar: WorkCalendar
+) -> Ticket:
+    with uow:
+        ticket = lock_ticket(uow, viewer, ticket_no)
+        if ticket.user_id != viewer.user_id:
+            raise not_found("售后单", "Ticket")
+        if ticket.status is TicketStatus.REJECTED and ticket.appeal_until is not None and now > ticket.appeal_until:
+            raise Conflict(
+                "appeal_window_closed", "已超过 15 天申诉期", "The 15-day appeal window has closed", "ticket"
+            )
+        move_ticket(uow, ticket, "appeal", now, calendar, viewer, comment.strip())
+        days = review_business_days(policy_to_domain(ticket.order.policy), ticket.rules.split(",")[0])
+        due = review_due_at(calendar, now, days)
+        ticket.due_at, ticket.auto_approve_at, ticket.escalated_at = due, auto_approve_at(calendar, due), None
+        notify(
+            uow,
+            ticket,
+            "appealed",
+            now,
+            f"申诉已提交,主管将在 {due.date()} 前处理。",
+            f"Your appeal is with a supervisor and will be decided by {due.date()}.",
+        )
+        uow.commit()
+        return ticket
+
+
+__all__ = ["CardKeyStatus", "RefundRequestCommand"]

@@ -1,0 +1,106 @@
+"""TODO kameng.aftersales.tickets"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from kameng.aftersales.models import Ticket
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.model import Reason
+from kameng.domain.tickets import (
+    TICKET,
+)
+from kameng.orders.history import order_events, quote_for
+from kameng.orders.models import OrderRow
+from kameng.platform import audit
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, not_found
+from kameng.platform.outbox import OutboxRow
+
+# --------------------------------------------------------------------------------------------
+# Shared steps
+
+
+def _quote_now(
+    uow: UnitOfWork, order: OrderRow, reason: Reason, now: datetime, calendar: WorkCalendar
+) -> dict[str, Any] | None:
+    # Several transitions in one transaction share one quote (same order state, same moment).
+    memo_key = ("quote", order.id, order.status, reason, now)
+    if memo_key not in uow.memo:
+        quote = quote_for(order, order_events(uow, order.id), now, reason, calendar)
+        uow.memo[memo_key] = quote.to_dict() if quote else None
+    cached: dict[str, Any] | None = uow.memo[memo_key]
+    return cached
+
+
+def move_ticket(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    action: str,
+    now: datetime,
+    calendar: WorkCalendar,
+    actor: Viewer | None,
+    comment: str = "",
+    amount_fen: int | None = None,
+) -> None:
+    """The only way a ticket changes status: the table says yes (or the caller gets a Conflict
+    naming the state), and the timeline records it."""
+    if not TICKET.allows(ticket.status, action):
+        raise Conflict(
+            "invalid_transition",
+            f"售后单当前状态({ticket.status.value})不能执行此操作",
+            f"A ticket that is {ticket.status.value} cannot {action}",
+            "status",
+        )
+    new_status = TICKET.apply(ticket.status, action)
+    audit.append(
+        uow,
+        ticket,
+        at=now,
+        actor_id=actor.user_id if actor else None,
+        actor_role=actor.role.value if actor else "system",
+        action=action,
+        from_status=ticket.status.value,
+        to_status=new_status.value,
+        comment=comment,
+        amount_fen=amount_fen,
+        quote=_quote_now(uow, ticket.order, ticket.reason, now, calendar),
+    )
+    ticket.status = new_status
+    ticket.updated_at = now
+
+
+def notify(uow: UnitOfWork, ticket: Ticket, kind: str, now: datetime, zh: str, en: str) -> None:
+    """Queue an in-app message (and SMS) for after the commit.
+
+    The key is derived from the ticket's timeline position, so it needs no query; the ticket row
+    is locked by every caller, so two transactions never take the same position."""
+    uow.session.add(
+        OutboxRow(
+            kind="notify",
+            key=f"notify:{ticket.id}:{ticket.timeline_rows}:{kind}",
+            payload={"user_id": ticket.user_id, "ticket_id": ticket.id, "kind": kind, "zh": zh, "en": en},
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def lock_ticket(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> Ticket:
+    query = select(Ticket).where(Ticket.ticket_no == ticket_no).with_for_update(of=Ticket)
+    if not viewer.is_staff:
+        query = query.where(Ticket.user_id == viewer.user_id)
+    ticket = uow.session.scalar(query)
+    if ticket is None:
+        raise not_found("售后单", "Ticket")
+    return ticket
+
+
+def lock_order(uow: UnitOfWork, order_id: int) -> OrderRow:
+    order = uow.session.scalar(select(OrderRow).where(OrderRow.id == order_id).with_for_update(of=OrderRow))
+    assert order is not None
+    return order

@@ -1,0 +1,123 @@
+"""The catalog: products, their current refund policy versions, and terms in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from kameng.catalog.models import PolicyVersion, ProductRow
+from kameng.domain.model import DomainError, Policy, Product, Term
+from kameng.domain.terms import Sentence, describe_refund_terms
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import InvalidInput, not_found
+
+
+def product_to_domain(row: ProductRow) -> Product:
+    term = None
+    if row.kind.value == "membership":
+        term = Term(days=row.term_days, months=row.term_months)
+    return Product(
+        kind=row.kind,
+        price=row.price_fen,
+        term=term,
+        promo=row.promo,
+        benefits={str(k): int(v) for k, v in (row.benefits or {}).items()},
+        name=row.name_en,
+    )
+
+
+def policy_to_domain(row: PolicyVersion) -> Policy:
+    return Policy(
+        cooling_off_days=row.cooling_off_days,
+        cooling_off=row.cooling_off,
+        proration=row.proration,
+        fee_percent=Decimal(row.fee_percent),
+        fee_min=row.fee_min_fen,
+        fee_max=row.fee_max_fen,
+        review_business_days=row.review_business_days,
+        trial_counts_as_activation=row.trial_counts_as_activation,
+    )
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    row: ProductRow
+    policy_row: PolicyVersion
+    product: Product
+    policy: Policy
+    terms: list[Sentence]
+
+
+def current_policy(uow: UnitOfWork, product_id: int) -> PolicyVersion:
+    row = uow.session.scalar(
+        select(PolicyVersion)
+        .where(PolicyVersion.product_id == product_id)
+        .order_by(PolicyVersion.version.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise not_found("退款政策", "Refund policy")
+    return row
+
+
+def _item(uow: UnitOfWork, row: ProductRow) -> CatalogItem:
+    policy_row = current_policy(uow, row.id)
+    product, policy = product_to_domain(row), policy_to_domain(policy_row)
+    return CatalogItem(row, policy_row, product, policy, describe_refund_terms(product, policy))
+
+
+def list_catalog(uow: UnitOfWork) -> list[CatalogItem]:
+    with uow:
+        rows = uow.session.scalars(
+            select(ProductRow).where(ProductRow.active.is_(True)).order_by(ProductRow.sort_order, ProductRow.id)
+        ).all()
+        return [_item(uow, row) for row in rows]
+
+
+def get_catalog_item(uow: UnitOfWork, slug: str) -> CatalogItem:
+    with uow:
+        row = uow.session.scalar(select(ProductRow).where(ProductRow.slug == slug, ProductRow.active.is_(True)))
+        if row is None:
+            raise not_found("商品", "Product")
+        return _item(uow, row)
+
+
+def add_policy_version(
+    uow: UnitOfWork, product_id: int, policy: Policy, now: datetime, actor_id: int | None = None
+) -> PolicyVersion:
+    """A new version; existing versions are never edited, so an order's terms never change."""
+    row = uow.session.get(ProductRow, product_id)
+    if row is None:
+        raise not_found("商品", "Product")
+    try:
+        policy.check_against(product_to_domain(row))
+    except DomainError as error:
+        raise InvalidInput(
+            "bad_policy", f"退款政策不一致:{error}", f"Inconsistent refund policy: {error}", error.where
+        ) from None
+    latest = (
+        uow.session.scalar(
+            select(func.coalesce(func.max(PolicyVersion.version), 0)).where(PolicyVersion.product_id == product_id)
+        )
+        or 0
+    )
+    version = PolicyVersion(
+        product_id=product_id,
+        version=latest + 1,
+        cooling_off_days=policy.cooling_off_days,
+        cooling_off=policy.cooling_off,
+        proration=policy.proration,
+        fee_percent=str(policy.fee_percent),
+        fee_min_fen=policy.fee_min,
+        fee_max_fen=policy.fee_max,
+        review_business_days=policy.review_business_days,
+        trial_counts_as_activation=policy.trial_counts_as_activation,
+        created_by=actor_id,
+        created_at=now,
+    )
+    uow.session.add(version)
+    uow.session.flush()
+    return version

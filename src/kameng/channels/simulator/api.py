@@ -1,0 +1,33 @@
+"""TODO kameng.channels.simulator.api"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path
+
+from kameng.channels.simulator.payer import simulate_payer
+from kameng.orders.api import PaymentResultOut
+from kameng.platform.errors import not_found
+from kameng.web.deps import ContainerDep
+from kameng.web.errors import ERROR_RESPONSE
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post(
+    "/payments/simulator/{out_trade_no}/pay",
+    tags=["payments"],
+    summary="Act as the payer in the simulator (not in production)",
+    responses={404: ERROR_RESPONSE},
+)
+def simulator_pay(
+    out_trade_no: Annotated[str, Path(max_length=64)],
+    container: ContainerDep,
+    outcome: Literal["success", "failure"] = "success",
+) -> PaymentResultOut:
+    """The payer pays (or fails) in the simulator; the channel then notifies us as it would."""
+    if container.settings.production:
+        raise not_found("支付单", "Payment")
+    result = simulate_payer(container.uow(), out_trade_no, outcome == "success", container.payments, container.now())
+    return PaymentResultOut.model_validate({"result": result})

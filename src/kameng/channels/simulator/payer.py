@@ -1,0 +1,32 @@
+"""The payer's side of the simulator: someone pays (or fails to) and the channel tells us.
+
+In production this is a person in the WeChat or Alipay app; here it is a button on the
+simulator's page (and a call in the demo and the tests). Either way the result reaches kameng the
+only way a real channel's does: as a signed notification to our notify handler.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from kameng.channels.ports import PaymentChannel
+from kameng.channels.simulator.payments import SimulatorChannel
+from kameng.orders.models import PaymentRow
+from kameng.orders.payments import handle_payment_notification
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import not_found
+
+
+def simulate_payer(uow: UnitOfWork, out_trade_no: str, succeed: bool, channel: PaymentChannel, now: datetime) -> str:
+    """What the payer's app does in the simulator: pay (or fail), and the channel notifies us."""
+    if not isinstance(channel, SimulatorChannel):
+        raise not_found("支付单", "Payment")  # a real channel is configured: nobody pays here
+    with uow:
+        payment = uow.session.scalar(select(PaymentRow).where(PaymentRow.out_trade_no == out_trade_no))
+        if payment is None:
+            raise not_found("支付单", "Payment")
+        amount = payment.amount_fen
+    body, signature = channel.notification(out_trade_no, amount, succeed, now, None if succeed else "simulated failure")
+    return handle_payment_notification(uow, body, signature, channel, now)

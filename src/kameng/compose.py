@@ -1,0 +1,77 @@
+"""The composition root: the one place that chooses the adapters behind kameng's ports.
+
+The web app, every CLI command, the worker and the tests build their :class:`Container` here and
+nowhere else, so a new channel or sender is wired once. It is also the only module of the
+application that imports the channel simulator (an import contract checks this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from kameng.channels.ports import PaymentChannel
+from kameng.channels.simulator import api as simulator_api
+from kameng.channels.simulator import models as simulator_models
+from kameng.channels.simulator import pages as simulator_pages
+from kameng.channels.simulator.payer import simulate_payer
+from kameng.channels.simulator.payments import SimulatorChannel
+from kameng.channels.simulator.refunds import SimulatorRefunds
+from kameng.container import Container
+from kameng.demo import Payer, seed_aftersales_demo, seed_demo
+from kameng.messages.senders import LogSender
+from kameng.platform.calendars import load_calendar
+from kameng.platform.db import migrate
+from kameng.platform.db.database import make_engine, make_session_factory
+from kameng.platform.db.uow import UnitOfWork
+from kameng.settings import Settings
+
+
+def build(settings: Settings) -> Container:
+    """Everything a process needs, built once from settings."""
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    simulator_models.install(engine)
+    return Container(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        calendar=load_calendar(settings.calendar_file),
+        payments=SimulatorChannel(settings.secret_key),
+        refunds=SimulatorRefunds(session_factory),
+        sender=LogSender(),
+    )
+
+
+def channel_routers() -> Sequence[APIRouter]:
+    """The pages and API of the configured channels that are served by kameng itself: the
+    simulator's pay page and payer endpoint (outside production only; see the handlers)."""
+    return [simulator_pages.router, simulator_api.router]
+
+
+def simulator_payer(channel: PaymentChannel) -> Payer:
+    """The demo's (and the tests') payer: pays in full at the simulator, which notifies us."""
+
+    def pay(uow: UnitOfWork, out_trade_no: str, at: datetime) -> None:
+        simulate_payer(uow, out_trade_no, True, channel, at)
+
+    return pay
+
+
+def prepare_database(settings: Settings, with_demo: bool = True, now: datetime | None = None) -> bool:
+    """Migrate to head; load the demo data into an empty database unless in production or told
+    not to. Returns whether demo data was loaded."""
+    migrate.upgrade(settings.database_url)
+    if settings.production or not with_demo:
+        return False
+    container = build(settings)
+    try:
+        moment, pay = now or datetime.now(UTC), simulator_payer(container.payments)
+        if not seed_demo(container, pay, moment):
+            return False
+        seed_aftersales_demo(container, pay, moment)
+        return True
+    finally:
+        container.dispose()

@@ -1,0 +1,58 @@
+"""In-app messages (站内信): the worker writes them from the outbox; people read them here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from kameng.aftersales.models import Ticket
+from kameng.messages.models import MessageRow
+from kameng.platform.db.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Message:
+    row: MessageRow
+    ticket_no: str | None
+
+
+def unread_count(uow: UnitOfWork, user_id: int) -> int:
+    with uow:
+        query = select(func.count(MessageRow.id)).where(MessageRow.user_id == user_id, MessageRow.read_at.is_(None))
+        return uow.session.scalar(query) or 0
+
+
+def list_messages(uow: UnitOfWork, user_id: int, limit: int = 200) -> list[Message]:
+    """The user's messages, newest first, each with its ticket's number."""
+    with uow:
+        rows = uow.session.execute(
+            select(MessageRow, Ticket.ticket_no)
+            .outerjoin(Ticket, Ticket.id == MessageRow.ticket_id)
+            .where(MessageRow.user_id == user_id)
+            .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
+            .limit(limit)
+        ).all()
+        return [Message(row, ticket_no) for row, ticket_no in rows]
+
+
+def read_messages(uow: UnitOfWork, user_id: int, now: datetime, limit: int = 200) -> list[MessageRow]:
+    """The user's messages, newest first; the unread ones among them are marked read as shown."""
+    with uow:
+        rows = list(
+            uow.session.scalars(
+                select(MessageRow)
+                .where(MessageRow.user_id == user_id)
+                .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
+                .limit(limit)
+            )
+        )
+        unread = [row.id for row in rows if row.read_at is None]
+        if unread:
+            uow.session.execute(
+                update(MessageRow).where(MessageRow.id.in_(unread)).values(read_at=now),
+                execution_options={"synchronize_session": False},  # this page still shows them as new
+            )
+            uow.commit()
+        return rows

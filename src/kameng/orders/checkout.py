@@ -1,0 +1,335 @@
+"""Orders: checkout, payment confirmation, usage events, card keys, and the quote as of now.
+
+Every function here opens one unit of work and commits at most once, so a failure at any point
+leaves the data as it was. Consumers see only their own orders: another person's order answers
+"not found", the same as an order that does not exist, so order numbers cannot be probed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from kameng.catalog.models import CouponRow, ProductRow
+from kameng.catalog.services import current_policy
+from kameng.channels.ports import PaymentChannel
+from kameng.domain.model import (
+    Channel,
+    EventType,
+    ProductKind,
+)
+from kameng.domain.states import (
+    CARD_KEY,
+    CardKeyStatus,
+    OrderStatus,
+    PaymentStatus,
+)
+from kameng.domain.users import Role
+from kameng.orders.history import add_order_event
+from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
+from kameng.orders.numbers import new_order_no, payment_out_trade_no
+from kameng.orders.payments import settle
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, InvalidInput, ServiceError
+from kameng.platform.ledger_models import BalanceRow
+
+PAYMENT_WINDOW = timedelta(minutes=15)
+DUPLICATE_WINDOW = timedelta(hours=24)
+
+
+# --------------------------------------------------------------------------------------------
+# Checkout
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    user_id: int
+    product_slug: str
+    channel: Channel
+    coupon_code: str | None = None
+    auto_renew: bool = False
+    nonrefundable_ack: bool = False
+    duplicate_ack: bool = False
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutPreview:
+    product: ProductRow
+    list_price_fen: int
+    coupon_fen: int
+    to_pay_fen: int
+    duplicate_of: str | None
+    needs_nonrefundable_ack: bool
+    renewable: bool
+    balance_cash_fen: int
+    balance_bonus_fen: int
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_no: str
+    status: OrderStatus
+    amount_fen: int
+    out_trade_no: str | None
+    pay_url: str | None
+    replayed: bool = False
+
+
+def _product_by_slug(uow: UnitOfWork, slug: str) -> ProductRow:
+    row = uow.session.scalar(select(ProductRow).where(ProductRow.slug == slug, ProductRow.active.is_(True)))
+    if row is None:
+        raise InvalidInput("unknown_product", "商品不存在或已下架", "No such product on sale", "product")
+    return row
+
+
+def _coupon(uow: UnitOfWork, code: str, user_id: int, list_price: int, now: datetime, lock: bool) -> CouponRow:
+    query = select(CouponRow).where(CouponRow.code == code.strip().upper())
+    if lock:
+        query = query.with_for_update()
+    coupon = uow.session.scalar(query)
+    if coupon is None or (coupon.user_id is not None and coupon.user_id != user_id):
+        raise InvalidInput("bad_coupon", "优惠券不存在", "No such coupon", "coupon")
+    if coupon.used_by_order_id is not None:
+        raise InvalidInput("coupon_used", "优惠券已被使用", "The coupon has already been used", "coupon")
+    if coupon.expires_at is not None and coupon.expires_at <= now:
+        raise InvalidInput("coupon_expired", "优惠券已过期", "The coupon has expired", "coupon")
+    if list_price < coupon.min_spend_fen:
+        raise InvalidInput(
+            "coupon_min_spend", "未达到优惠券使用门槛", "The order does not reach the coupon's minimum", "coupon"
+        )
+    return coupon
+
+
+def _recent_duplicate(uow: UnitOfWork, user_id: int, product_id: int, now: datetime) -> str | None:
+    return uow.session.scalar(
+        select(OrderRow.order_no)
+        .where(
+            OrderRow.user_id == user_id,
+            OrderRow.product_id == product_id,
+            OrderRow.status.in_([OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]),
+            OrderRow.created_at > now - DUPLICATE_WINDOW,
+        )
+        .order_by(OrderRow.created_at.desc())
+        .limit(1)
+    )
+
+
+def preview_checkout(
+    uow: UnitOfWork, user_id: int, slug: str, coupon_code: str | None, now: datetime
+) -> CheckoutPreview:
+    with uow:
+        product = _product_by_slug(uow, slug)
+        coupon_fen = 0
+        if coupon_code:
+            coupon = _coupon(uow, coupon_code, user_id, product.price_fen, now, lock=False)
+            coupon_fen = min(coupon.value_fen, product.price_fen)
+        balance = uow.session.get(BalanceRow, user_id)
+        return CheckoutPreview(
+            product=product,
+            list_price_fen=product.price_fen,
+            coupon_fen=coupon_fen,
+            to_pay_fen=product.price_fen - coupon_fen,
+            duplicate_of=_recent_duplicate(uow, user_id, product.id, now),
+            needs_nonrefundable_ack=product.kind is ProductKind.VIRTUAL_GOODS,
+            renewable=product.renewable,
+            balance_cash_fen=balance.cash_fen if balance else 0,
+            balance_bonus_fen=balance.bonus_fen if balance else 0,
+        )
+
+
+def place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel) -> PlacedOrder:
+    """Create the order (and reserve its card key); pay at once from the balance, or hand back
+    the channel's pay URL. Retrying with the same idempotency key returns the same order."""
+    try:
+        return _place_order(uow, command, now, channel)
+    except IntegrityError:
+        # A concurrent retry with the same idempotency key won the insert: answer with its order.
+        if command.idempotency_key is None:
+            raise
+        with uow:
+            existing = _order_by_key(uow, command.user_id, command.idempotency_key)
+            if existing is None:
+                raise
+            return _placed(uow, existing, channel, replayed=True)
+
+
+def _order_by_key(uow: UnitOfWork, user_id: int, key: str) -> OrderRow | None:
+    return uow.session.scalar(select(OrderRow).where(OrderRow.user_id == user_id, OrderRow.idempotency_key == key))
+
+
+def _placed(uow: UnitOfWork, order: OrderRow, channel: PaymentChannel, replayed: bool = False) -> PlacedOrder:
+    payment = uow.session.scalar(select(PaymentRow).where(PaymentRow.order_id == order.id).order_by(PaymentRow.id))
+    pending = order.status is OrderStatus.PENDING_PAYMENT and payment is not None
+    return PlacedOrder(
+        order_no=order.order_no,
+        status=order.status,
+        amount_fen=order.amount_fen,
+        out_trade_no=payment.out_trade_no if payment else None,
+        pay_url=channel.pay_url(payment.out_trade_no) if pending and payment else None,
+        replayed=replayed,
+    )
+
+
+def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel) -> PlacedOrder:
+    if command.idempotency_key is not None and not 1 <= len(command.idempotency_key) <= 80:
+        raise InvalidInput(
+            "bad_idempotency_key", "幂等键长度须为 1–80", "Idempotency-Key must be 1–80 characters", "idempotency_key"
+        )
+    with uow:
+        session = uow.session
+        if command.idempotency_key:
+            existing = _order_by_key(uow, command.user_id, command.idempotency_key)
+            if existing is not None:
+                return _placed(uow, existing, channel, replayed=True)
+        product = _product_by_slug(uow, command.product_slug)
+        if product.kind is ProductKind.VIRTUAL_GOODS and not command.nonrefundable_ack:
+            raise InvalidInput(
+                "nonrefundable_ack_required",
+                "虚拟商品发放后不支持无理由退款,请勾选确认后再下单",
+                "Delivered digital goods cannot be returned without reason: tick the confirmation to continue",
+                "nonrefundable_ack",
+            )
+        if command.auto_renew and not product.renewable:
+            raise InvalidInput(
+                "not_renewable", "该商品不支持自动续费", "This product has no auto-renewal", "auto_renew"
+            )
+        if product.kind is ProductKind.RECHARGE and command.channel is Channel.BALANCE:
+            raise InvalidInput(
+                "balance_for_top_up", "不能用余额为余额充值", "A top-up cannot be paid from the balance", "channel"
+            )
+        duplicate = _recent_duplicate(uow, command.user_id, product.id, now)
+        if duplicate and not command.duplicate_ack:
+            raise Conflict(
+                "duplicate_purchase",
+                f"您在 24 小时内已购买过该商品(订单 {duplicate}),确认仍要再买一次吗?",
+                f"You already bought this within 24 hours (order {duplicate}). Buy it again?",
+                "duplicate_ack",
+            )
+        coupon: CouponRow | None = None
+        coupon_fen = 0
+        if command.coupon_code:
+            coupon = _coupon(uow, command.coupon_code, command.user_id, product.price_fen, now, lock=True)
+            coupon_fen = min(coupon.value_fen, product.price_fen)
+        policy = current_policy(uow, product.id)
+        order = OrderRow(
+            order_no=new_order_no(now),
+            user_id=command.user_id,
+            product_id=product.id,
+            policy_version_id=policy.id,
+            status=OrderStatus.PENDING_PAYMENT,
+            channel=command.channel,
+            list_price_fen=product.price_fen,
+            coupon_id=coupon.id if coupon else None,
+            coupon_fen=coupon_fen,
+            coupon_refundable=coupon.refundable if coupon else False,
+            amount_fen=product.price_fen - coupon_fen,
+            bonus_fen=product.bonus_fen if product.kind is ProductKind.RECHARGE else 0,
+            expires_at=now + PAYMENT_WINDOW,
+            auto_renew=command.auto_renew,
+            auto_renew_consent_at=now if command.auto_renew else None,
+            nonrefundable_ack_at=now
+            if command.nonrefundable_ack and product.kind is ProductKind.VIRTUAL_GOODS
+            else None,
+            duplicate_ack_at=now if duplicate else None,
+            idempotency_key=command.idempotency_key,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(order)
+        session.flush()
+        if coupon is not None:
+            coupon.used_by_order_id = order.id
+        if product.uses_card_keys:
+            _reserve_card_key(uow, product.id, order.id)
+        payment = PaymentRow(
+            order_id=order.id,
+            user_id=order.user_id,
+            out_trade_no=payment_out_trade_no(order.order_no),
+            channel=command.channel,
+            amount_fen=order.amount_fen,
+            status=PaymentStatus.PENDING,
+            created_at=now,
+        )
+        session.add(payment)
+        session.flush()
+        if command.channel is Channel.BALANCE or order.amount_fen == 0:
+            bonus_part = _pay_from_balance(uow, order, now)
+            settle(uow, order, payment, transaction_id=f"BAL{order.order_no}", at=now, bonus_part=bonus_part)
+        uow.commit()
+        return _placed(uow, order, channel)
+
+
+def _reserve_card_key(uow: UnitOfWork, product_id: int, order_id: int) -> CardKeyRow:
+    # SKIP LOCKED: concurrent buyers take different keys instead of queueing on the same row.
+    key = uow.session.scalar(
+        select(CardKeyRow)
+        .where(CardKeyRow.product_id == product_id, CardKeyRow.status == CardKeyStatus.AVAILABLE)
+        .order_by(CardKeyRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if key is None:
+        raise Conflict("sold_out", "该商品已售罄", "This product is sold out", "product")
+    key.status = CARD_KEY.apply(key.status, "reserve")
+    key.order_id = order_id
+    return key
+
+
+def _pay_from_balance(uow: UnitOfWork, order: OrderRow, now: datetime) -> int:
+    """Spend bonus credit first, then cash (RULES.md R2), and record the spending as `spent`
+    events on the top-ups it came from, oldest first: those events are what a later top-up
+    refund is computed from."""
+    if order.amount_fen == 0:
+        return 0
+    balance = uow.session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
+    if balance is None or balance.cash_fen + balance.bonus_fen < order.amount_fen:
+        raise InvalidInput("insufficient_balance", "余额不足", "Not enough balance", "channel")
+    from_bonus = min(balance.bonus_fen, order.amount_fen)
+    from_cash = order.amount_fen - from_bonus
+    balance.bonus_fen -= from_bonus
+    balance.cash_fen -= from_cash
+    balance.updated_at = now
+    remaining = order.amount_fen
+    top_ups = uow.session.scalars(
+        select(OrderRow)
+        .join(ProductRow, ProductRow.id == OrderRow.product_id)
+        .where(
+            OrderRow.user_id == order.user_id,
+            OrderRow.status == OrderStatus.PAID,
+            ProductRow.kind == ProductKind.RECHARGE,
+        )
+        .order_by(OrderRow.paid_at, OrderRow.id)
+    ).all()
+    for top_up in top_ups:
+        if remaining == 0:
+            break
+        spent_before = sum(
+            e.amount_fen
+            for e in uow.session.scalars(
+                select(OrderEventRow).where(
+                    OrderEventRow.order_id == top_up.id, OrderEventRow.type == EventType.SPENT.value
+                )
+            )
+        )
+        capacity = top_up.amount_fen + top_up.bonus_fen - spent_before
+        take = min(capacity, remaining)
+        if take > 0:
+            add_order_event(
+                uow,
+                top_up,
+                EventType.SPENT.value,
+                now,
+                None,
+                Role.CONSUMER,
+                amount_fen=take,
+                note=f"order {order.order_no}",
+            )
+            remaining -= take
+    return from_bonus
+
+
+__all__ = ["ServiceError"]

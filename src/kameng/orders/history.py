@@ -1,0 +1,114 @@
+"""TODO kameng.orders.history"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from kameng.catalog.services import policy_to_domain, product_to_domain
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.model import (
+    Coupon,
+    Event,
+    EventType,
+    Order,
+    Reason,
+    RefundRequest,
+)
+from kameng.domain.refund import Quote, quote_refund
+from kameng.domain.states import (
+    OrderStatus,
+)
+from kameng.domain.users import Role
+from kameng.orders.models import OrderEventRow, OrderRow
+from kameng.orders.numbers import SHANGHAI
+from kameng.platform.db.uow import UnitOfWork
+
+ENGINE_EVENT_TYPES = {e.value for e in EventType}
+
+
+def add_order_event(
+    uow: UnitOfWork,
+    order: OrderRow,
+    type_: str,
+    at: datetime,
+    actor_id: int | None,
+    actor_role: Role | None,
+    *,
+    benefit: str | None = None,
+    count: int = 1,
+    hours: Decimal | None = None,
+    amount_fen: int = 0,
+    note: str = "",
+) -> OrderEventRow:
+    event = OrderEventRow(
+        order_id=order.id,
+        user_id=order.user_id,
+        type=type_,
+        at=at,
+        actor_id=actor_id,
+        actor_role=actor_role.value if actor_role else "system",
+        benefit=benefit,
+        count=count,
+        hours=str(hours) if hours is not None else None,
+        amount_fen=amount_fen,
+        note=note[:500],
+        created_at=at,
+    )
+    uow.session.add(event)
+    return event
+
+
+def order_events(uow: UnitOfWork, order_id: int) -> list[OrderEventRow]:
+    """An order's events in the order they happened: the evidence the engine reads."""
+    return list(
+        uow.session.scalars(
+            select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.at, OrderEventRow.id)
+        )
+    )
+
+
+def engine_events(rows: list[OrderEventRow]) -> list[Event]:
+    events = []
+    for row in rows:
+        if row.type not in ENGINE_EVENT_TYPES:
+            continue
+        events.append(
+            Event(
+                at=row.at,
+                type=EventType(row.type),
+                benefit=row.benefit,
+                count=row.count,
+                hours=Decimal(row.hours) if row.hours else Decimal(0),
+                amount=row.amount_fen,
+            )
+        )
+    return events
+
+
+def quote_for(
+    order: OrderRow, events: list[OrderEventRow], at: datetime, reason: Reason, calendar: WorkCalendar
+) -> Quote | None:
+    """The engine's quote for a paid order as of ``at``; None before payment."""
+    if order.paid_at is None or order.status is not OrderStatus.PAID:
+        return None
+    coupon = Coupon(order.coupon_fen, order.coupon_refundable) if order.coupon_fen else None
+    domain_order = Order(
+        paid=order.amount_fen,
+        paid_at=order.paid_at,
+        channel=order.channel,
+        bonus=order.bonus_fen,
+        coupon=coupon,
+        auto_renew=order.auto_renew,
+    )
+    return quote_refund(
+        product_to_domain(order.product),
+        policy_to_domain(order.policy),
+        domain_order,
+        engine_events(events),
+        RefundRequest(at=max(at, order.paid_at), reason=reason),
+        calendar,
+        SHANGHAI,
+    )

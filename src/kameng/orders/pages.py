@@ -1,0 +1,225 @@
+"""Pages for people: consumers, staff. Server-rendered (Jinja2), Chinese first.
+
+Every state-changing form is a POST carrying the session's CSRF token, answered with a redirect
+(POST-redirect-GET), so a reload never buys twice. A form that a service refuses is shown again
+with what was typed and the message beside the field the error names (``ServiceError.field``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from kameng.accounts.models import User
+from kameng.catalog import services as catalog
+from kameng.container import Container
+from kameng.domain.model import Channel, EventType
+from kameng.orders.checkout import CheckoutRequest, place_order, preview_checkout
+from kameng.orders.payments import cancel_unpaid_order
+from kameng.orders.queries import find_orders, list_orders, order_view
+from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
+from kameng.platform.errors import Conflict, InvalidInput
+from kameng.platform.i18n import translate
+from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
+from kameng.web.forms import StaffUser, field_error, form_text, redirect, to_login
+from kameng.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+CHANNELS = [c.value for c in Channel]
+USAGE_ACTIONS = ("activate", "claim_trial", "use_benefit")
+
+
+def _checkout_context(
+    container: ContainerDep, user: User, slug: str, values: dict[str, Any], errors: dict[str, str], lang: str
+) -> dict[str, Any]:
+    item = catalog.get_catalog_item(container.uow(), slug)
+    coupon = values.get("coupon") or None
+    try:
+        preview = preview_checkout(container.uow(), user.id, slug, coupon, container.now())
+    except InvalidInput as error:
+        # A bad coupon: show the price without it, and say why beside the coupon field.
+        errors = {**field_error(error, lang), **errors}
+        preview = preview_checkout(container.uow(), user.id, slug, None, container.now())
+    return {"item": item, "preview": preview, "values": values, "errors": errors, "channels": CHANNELS}
+
+
+@router.get("/checkout/{slug}", response_class=HTMLResponse)
+def checkout_form(slug: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return to_login(request)
+    values = {"channel": "", "coupon": request.query_params.get("coupon", "").strip()}
+    context = _checkout_context(container, user, slug, values, {}, request_lang(request))
+    return render(request, "orders/checkout.html", context, user=user)
+
+
+@router.post("/checkout/{slug}", dependencies=[CsrfChecked])
+async def checkout(slug: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return to_login(request)
+    form = await request.form()
+    lang = request_lang(request)
+    values: dict[str, Any] = {
+        "channel": form_text(form, "channel"),
+        "coupon": form_text(form, "coupon"),
+        "nonrefundable_ack": form.get("nonrefundable_ack") == "1",
+        "auto_renew": form.get("auto_renew") == "1",
+    }
+    errors: dict[str, str] = {}
+    duplicate: str | None = None
+    if form.get("apply_coupon") == "1":
+        # Only recompute the price with the coupon; nothing is bought until "place order".
+        context = _checkout_context(container, user, slug, values, errors, lang)
+        return render(request, "orders/checkout.html", context, status=422 if context["errors"] else 200, user=user)
+    if values["channel"] not in CHANNELS:
+        errors["channel"] = translate("choose_channel", lang)
+    else:
+        try:
+            placed = place_order(
+                container.uow(),
+                CheckoutRequest(
+                    user_id=user.id,
+                    product_slug=slug,
+                    channel=Channel(values["channel"]),
+                    coupon_code=values["coupon"] or None,
+                    auto_renew=values["auto_renew"],
+                    nonrefundable_ack=values["nonrefundable_ack"],
+                    duplicate_ack=form.get("duplicate_ack") == "1",
+                ),
+                container.now(),
+                container.payments,
+            )
+        except Conflict as error:
+            if error.code == "duplicate_purchase":
+                duplicate = error.message(lang)
+            else:
+                errors = field_error(error, lang)
+        except InvalidInput as error:
+            errors = field_error(error, lang)
+        else:
+            return redirect(placed.pay_url or f"/orders/{placed.order_no}")
+    context = _checkout_context(container, user, slug, values, errors, lang)
+    context["duplicate"] = duplicate
+    return render(request, "orders/checkout.html", context, status=409 if duplicate else 422, user=user)
+
+
+# --------------------------------------------------------------------------------------------
+# Orders
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def my_orders(request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return to_login(request)
+    rows = list_orders(container.uow(), viewer_of(user))
+    return render(request, "orders/orders.html", {"orders": rows}, user=user)
+
+
+@router.get("/orders/{order_no}", response_class=HTMLResponse)
+def order_page(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return to_login(request)
+    return _order_page(request, container, user, order_no)
+
+
+def _order_page(
+    request: Request, container: Container, user: User, order_no: str, card_code: str | None = None
+) -> Response:
+    view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
+    error = request.session.pop("flash_error", None)
+    context = {
+        "view": view,
+        "card_code": card_code if view.order.user_id == user.id else None,
+        "flash_error": error if isinstance(error, dict) else None,
+        "is_buyer": view.order.user_id == user.id,
+        "benefits": list((view.order.product.benefits or {}).keys()),
+    }
+    response = render(request, "orders/order.html", context, user=user)
+    if card_code is not None:
+        # The key is in this answer only: never in a cookie, a redirect URL or a cache.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/orders/{order_no}/usage", dependencies=[CsrfChecked])
+async def order_usage(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return to_login(request)
+    form = await request.form()
+    action = form_text(form, "action")
+    if action not in USAGE_ACTIONS:
+        raise InvalidInput("unknown_action", "未知操作", "Unknown action", "action")
+    benefit = form_text(form, "benefit") or None
+    try:
+        record_usage(container.uow(), viewer_of(user), order_no, action, container.now(), benefit=benefit)
+    except (Conflict, InvalidInput) as error:
+        request.session["flash_error"] = {"zh": error.message_zh, "en": error.message_en}
+    return redirect(f"/orders/{order_no}")
+
+
+@router.post("/orders/{order_no}/cancel", dependencies=[CsrfChecked])
+def order_cancel(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return to_login(request)
+    try:
+        cancel_unpaid_order(container.uow(), viewer_of(user), order_no, container.now())
+    except Conflict as error:
+        request.session["flash_error"] = {"zh": error.message_zh, "en": error.message_en}
+    return redirect(f"/orders/{order_no}")
+
+
+@router.post("/orders/{order_no}/reveal", dependencies=[CsrfChecked])
+def order_reveal(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    if user is None:
+        return to_login(request)
+    try:
+        code = reveal_card_key(container.uow(), viewer_of(user), order_no, container.now())
+    except Conflict as error:
+        request.session["flash_error"] = {"zh": error.message_zh, "en": error.message_en}
+        return redirect(f"/orders/{order_no}")
+    # Shown in the answer to the POST itself (a reload asks again, and is recorded again only
+    # the first time): the code never travels in the session cookie.
+    return _order_page(request, container, user, order_no, card_code=code)
+
+
+@router.post("/orders/{order_no}/platform-event", dependencies=[CsrfChecked])
+async def order_platform_event(
+    order_no: str, request: Request, container: ContainerDep, staff: User = StaffUser
+) -> Response:
+    form = await request.form()
+    kind = form_text(form, "type")
+    hours: Decimal | None = None
+    if kind == EventType.OUTAGE.value:
+        try:
+            hours = Decimal(form_text(form, "hours"))
+        except InvalidOperation:
+            hours = Decimal(0)  # refused below with the service's own message
+    elif kind != EventType.MERCHANT_GONE.value:
+        raise InvalidInput("bad_event", "不支持的事件类型", "Unsupported event type", "type")
+    try:
+        record_platform_event(
+            container.uow(),
+            viewer_of(staff),
+            order_no,
+            EventType(kind),
+            container.now(),
+            hours=hours,
+            note=form_text(form, "note"),
+        )
+    except InvalidInput as error:
+        request.session["flash_error"] = {"zh": error.message_zh, "en": error.message_en}
+    return redirect(f"/orders/{order_no}")
+
+
+# --------------------------------------------------------------------------------------------
+# Staff
+
+
+@router.get("/staff/orders", response_class=HTMLResponse)
+def staff_orders(request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
+    query = request.query_params.get("q", "").strip()
+    rows = find_orders(container.uow(), viewer_of(staff), query) if query else []
+    return render(request, "orders/staff_orders.html", {"q": query, "orders": rows}, user=staff)

@@ -1,0 +1,273 @@
+"""TODO kameng.orders.payments"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from kameng.catalog.models import CouponRow
+from kameng.channels.ports import BadSignature, PaymentChannel
+from kameng.domain.model import (
+    Channel,
+    EventType,
+    ProductKind,
+)
+from kameng.domain.states import (
+    CARD_KEY,
+    ORDER,
+    PAYMENT,
+    CardKeyStatus,
+    InvalidTransition,
+    MembershipStatus,
+    OrderStatus,
+    PaymentStatus,
+    RefundStatus,
+)
+from kameng.domain.users import Role
+from kameng.orders.history import add_order_event
+from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow, PaymentRow
+from kameng.orders.queries import visible_order
+from kameng.payouts.models import RefundRow
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, InvalidInput, not_found
+from kameng.platform.ledger import post_entry
+from kameng.platform.ledger_models import BalanceRow
+from kameng.platform.outbox import OutboxRow
+
+
+def settle(
+    uow: UnitOfWork, order: OrderRow, payment: PaymentRow, transaction_id: str, at: datetime, bonus_part: int = 0
+) -> None:
+    """The money is ours: mark it paid, post the ledger, and hand over what was bought.
+
+    ``bonus_part`` is how much of a balance payment came from bonus credit."""
+    session = uow.session
+    payment.status = PAYMENT.apply(payment.status, "succeed")
+    payment.channel_txn_no = transaction_id
+    payment.settled_at = at
+    order.status = ORDER.apply(order.status, "pay")
+    order.paid_at = at
+    order.channel_txn_no = transaction_id
+    order.updated_at = at
+    product = order.product
+    add_order_event(
+        uow,
+        order,
+        "paid",
+        at,
+        order.user_id,
+        Role.CONSUMER,
+        amount_fen=order.amount_fen,
+        note=f"{order.channel.value} {transaction_id}",
+    )
+
+    source = f"channel:{order.channel.value}"
+    if product.kind is ProductKind.RECHARGE:
+        post_entry(
+            uow,
+            kind="top_up",
+            key=f"payment:{payment.id}",
+            order_id=order.id,
+            user_id=order.user_id,
+            now=at,
+            lines=[
+                (source, order.amount_fen),
+                (f"balance_cash:{order.user_id}", -order.amount_fen),
+                ("bonus_expense", order.bonus_fen),
+                (f"balance_bonus:{order.user_id}", -order.bonus_fen),
+            ],
+            memo=f"top-up {order.order_no}",
+        )
+        balance = session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
+        if balance is None:
+            balance = BalanceRow(user_id=order.user_id, cash_fen=0, bonus_fen=0, updated_at=at)
+            session.add(balance)
+        balance.cash_fen += order.amount_fen
+        balance.bonus_fen += order.bonus_fen
+        balance.updated_at = at
+    else:
+        if order.channel is Channel.BALANCE:
+            paying = [
+                (f"balance_bonus:{order.user_id}", bonus_part),
+                (f"balance_cash:{order.user_id}", order.amount_fen - bonus_part),
+            ]
+        else:
+            paying = [(source, order.amount_fen)]
+        post_entry(
+            uow,
+            kind="sale",
+            key=f"payment:{payment.id}",
+            order_id=order.id,
+            user_id=order.user_id,
+            now=at,
+            lines=[
+                *paying,
+                ("coupon_expense", order.coupon_fen),
+                (f"merchant_payable:{product.merchant_id}", -order.list_price_fen),
+            ],
+            memo=f"sale {order.order_no}",
+        )
+    if product.kind is ProductKind.MEMBERSHIP:
+        session.add(
+            MembershipRow(
+                order_id=order.id,
+                user_id=order.user_id,
+                product_id=product.id,
+                status=MembershipStatus.PENDING_ACTIVATION,
+                auto_renew=order.auto_renew,
+                created_at=at,
+            )
+        )
+    elif product.kind is ProductKind.VIRTUAL_GOODS and product.uses_card_keys:
+        key = session.scalar(select(CardKeyRow).where(CardKeyRow.order_id == order.id))
+        if key is None:
+            raise Conflict("key_missing", "卡密缺失", "The reserved card key is missing", None)
+        key.status = CARD_KEY.apply(key.status, "deliver")
+        key.delivered_at = at
+        add_order_event(uow, order, EventType.DELIVERED.value, at, None, Role.OPERATOR, note="card key delivered")
+    elif product.kind is ProductKind.VIRTUAL_GOODS:
+        add_order_event(uow, order, EventType.DELIVERED.value, at, None, Role.OPERATOR, note="points credited")
+
+
+# --------------------------------------------------------------------------------------------
+# Payment confirmation (the channel's asynchronous notification)
+
+
+def handle_payment_notification(
+    uow: UnitOfWork, body: bytes, signature: str, channel: PaymentChannel, now: datetime
+) -> str:
+    """Apply a signed notification once. Returns what happened: ``paid``, ``failed``,
+    ``returned`` (arrived after the order expired: sent back), or ``duplicate`` (a replay)."""
+    try:
+        note = channel.verify(body, signature)
+    except BadSignature as error:
+        raise InvalidInput("bad_signature", "通知签名无效", f"Rejected notification: {error}", "signature") from None
+    with uow:
+        session = uow.session
+        payment = session.scalar(
+            select(PaymentRow).where(PaymentRow.out_trade_no == note.out_trade_no).with_for_update()
+        )
+        if payment is None:
+            raise not_found("支付单", "Payment")
+        if note.amount_fen != payment.amount_fen:
+            raise InvalidInput(
+                "amount_mismatch", "通知金额与订单不符", "Notified amount differs from the payment", "amount"
+            )
+        if payment.status is not PaymentStatus.PENDING and not (
+            payment.status is PaymentStatus.FAILED and note.succeeded
+        ):
+            return "duplicate"
+        order = session.scalar(select(OrderRow).where(OrderRow.id == payment.order_id).with_for_update(of=OrderRow))
+        assert order is not None
+        if not note.succeeded:
+            payment.status = PAYMENT.apply(payment.status, "fail")
+            payment.failure = (note.failure or "payment failed")[:200]
+            uow.commit()
+            return "failed"
+        if order.status is not OrderStatus.PENDING_PAYMENT:
+            _return_late_payment(uow, order, payment, note.transaction_id, now)
+            uow.commit()
+            return "returned"
+        settle(uow, order, payment, note.transaction_id, at=note.at)
+        uow.commit()
+        return "paid"
+
+
+def _return_late_payment(uow: UnitOfWork, order: OrderRow, payment: PaymentRow, txn: str, now: datetime) -> None:
+    """Money for an order that had already expired: book it as owed back, and queue a refund to
+    the channel it came from. Nobody has to ask; the refund worker sends it with the idempotency
+    key ``L<out_trade_no>`` and the ledger clears when the channel confirms."""
+    payment.status = PAYMENT.apply(payment.status, "return_late")
+    payment.channel_txn_no = txn
+    payment.settled_at = now
+    post_entry(
+        uow,
+        kind="late_payment",
+        key=f"late_payment:{payment.id}",
+        order_id=order.id,
+        user_id=order.user_id,
+        now=now,
+        lines=[(f"channel:{payment.channel.value}", payment.amount_fen), ("late_payments", -payment.amount_fen)],
+        memo=f"late payment for {order.order_no}",
+    )
+    refund = RefundRow(
+        purpose="late_payment",
+        ticket_id=None,
+        order_id=order.id,
+        user_id=order.user_id,
+        out_refund_no=f"L{payment.out_trade_no}",
+        out_trade_no=payment.out_trade_no,
+        channel=payment.channel,
+        amount_fen=payment.amount_fen,
+        status=RefundStatus.PENDING,
+        created_at=now,
+    )
+    uow.session.add(refund)
+    uow.session.flush()
+    uow.session.add(
+        OutboxRow(
+            kind="send_refund",
+            key=f"send_refund:{refund.id}",
+            payload={"refund_id": refund.id},
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    add_order_event(
+        uow,
+        order,
+        "late_payment_returning",
+        now,
+        None,
+        Role.OPERATOR,
+        amount_fen=payment.amount_fen,
+        note=f"{payment.channel.value} {txn} → {refund.out_refund_no}",
+    )
+
+
+def expire_unpaid_orders(uow: UnitOfWork, now: datetime, batch: int = 100) -> int:
+    """Expire orders whose payment window closed; release their coupon and card key."""
+    with uow:
+        session = uow.session
+        orders = session.scalars(
+            select(OrderRow)
+            .where(OrderRow.status == OrderStatus.PENDING_PAYMENT, OrderRow.expires_at <= now)
+            .order_by(OrderRow.expires_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True, of=OrderRow)
+        ).all()
+        for order in orders:
+            order.status = ORDER.apply(order.status, "expire")
+            order.updated_at = now
+            _release_holds(uow, order)
+            add_order_event(uow, order, "order_expired", now, None, Role.OPERATOR, note="payment window closed")
+        uow.commit()
+        return len(orders)
+
+
+def cancel_unpaid_order(uow: UnitOfWork, viewer: Viewer, order_no: str, now: datetime) -> None:
+    with uow:
+        order = visible_order(uow, viewer, order_no, lock=True)
+        try:
+            order.status = ORDER.apply(order.status, "cancel")
+        except InvalidTransition:
+            raise Conflict(
+                "not_cancellable", "只有待支付订单可以取消", "Only an unpaid order can be cancelled", "status"
+            ) from None
+        order.updated_at = now
+        _release_holds(uow, order)
+        add_order_event(uow, order, "order_cancelled", now, viewer.user_id, viewer.role)
+        uow.commit()
+
+
+def _release_holds(uow: UnitOfWork, order: OrderRow) -> None:
+    if order.coupon_id is not None:
+        coupon = uow.session.get(CouponRow, order.coupon_id)
+        if coupon is not None and coupon.used_by_order_id == order.id:
+            coupon.used_by_order_id = None
+    key = uow.session.scalar(select(CardKeyRow).where(CardKeyRow.order_id == order.id))
+    if key is not None and key.status is CardKeyStatus.RESERVED:
+        key.status = CARD_KEY.apply(key.status, "release")  # never shown to anyone: may be sold
+        key.order_id = None

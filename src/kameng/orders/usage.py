@@ -1,0 +1,141 @@
+"""TODO kameng.orders.usage"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from kameng.catalog.models import ProductRow
+from kameng.catalog.services import product_to_domain
+from kameng.domain.model import (
+    EventType,
+)
+from kameng.domain.refund import term_end
+from kameng.domain.states import (
+    CARD_KEY,
+    MEMBERSHIP,
+    CardKeyStatus,
+    MembershipStatus,
+    OrderStatus,
+)
+from kameng.orders.history import add_order_event
+from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow
+from kameng.orders.numbers import SHANGHAI
+from kameng.orders.queries import visible_order
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, InvalidInput, not_found
+
+# --------------------------------------------------------------------------------------------
+# Usage: what the engine reads as evidence
+
+
+def record_usage(
+    uow: UnitOfWork, viewer: Viewer, order_no: str, action: str, now: datetime, benefit: str | None = None
+) -> OrderEventRow:
+    """The buyer activates, claims a trial, or uses a benefit. Each becomes an event."""
+    with uow:
+        order = visible_order(uow, viewer, order_no, lock=True)
+        if order.user_id != viewer.user_id:
+            raise not_found("订单", "Order")  # staff do not use a consumer's benefits
+        if order.status is not OrderStatus.PAID:
+            raise Conflict("not_paid", "订单未支付或已关闭", "The order is not paid or is closed", "status")
+        if order.refunded_fen:
+            # Benefits are frozen from the moment a refund is approved, not only when it arrives.
+            raise Conflict(
+                "refund_in_progress", "退款处理中,权益已冻结", "A refund is under way; benefits are frozen", "status"
+            )
+        membership = uow.session.scalar(
+            select(MembershipRow).where(MembershipRow.order_id == order.id).with_for_update()
+        )
+        if membership is None:
+            raise InvalidInput("not_membership", "该订单不是会员", "This order is not a membership", "action")
+        product = order.product
+        if action in {"activate", "claim_trial"}:
+            if membership.status is not MembershipStatus.PENDING_ACTIVATION:
+                raise Conflict("already_active", "会员已激活", "The membership is already active", "action")
+            _activate(membership, product, now)
+            type_ = EventType.ACTIVATED if action == "activate" else EventType.TRIAL_CLAIMED
+            event = add_order_event(uow, order, type_.value, now, viewer.user_id, viewer.role, benefit=benefit)
+        elif action == "use_benefit":
+            if membership.status is MembershipStatus.PENDING_ACTIVATION:
+                _activate(membership, product, now)  # first use activates (RULES.md section 1)
+            if membership.status is not MembershipStatus.ACTIVE:
+                raise Conflict("not_active", "会员不在有效期内", "The membership is not active", "action")
+            benefits = product.benefits or {}
+            if benefits and benefit not in benefits:
+                raise InvalidInput(
+                    "unknown_benefit", "该会员没有此项权益", "This membership has no such benefit", "benefit"
+                )
+            event = add_order_event(
+                uow, order, EventType.BENEFIT_USED.value, now, viewer.user_id, viewer.role, benefit=benefit or "default"
+            )
+        else:
+            raise InvalidInput("unknown_action", "未知操作", f"Unknown action {action!r}", "action")
+        order.updated_at = now
+        uow.commit()
+        return event
+
+
+def _activate(membership: MembershipRow, product: ProductRow, now: datetime) -> None:
+    membership.status = MEMBERSHIP.apply(membership.status, "activate")
+    membership.activated_at = now
+    membership.expires_at = term_end(product_to_domain(product), now, SHANGHAI)
+    if membership.auto_renew:
+        membership.renews_at = membership.expires_at
+
+
+def record_platform_event(
+    uow: UnitOfWork,
+    viewer: Viewer,
+    order_no: str,
+    type_: EventType,
+    now: datetime,
+    hours: Decimal | None = None,
+    note: str = "",
+) -> OrderEventRow:
+    """Staff record what the platform or merchant did: an outage, a merchant gone."""
+    if not viewer.is_staff:
+        raise not_found("订单", "Order")
+    if type_ not in {EventType.OUTAGE, EventType.MERCHANT_GONE}:
+        raise InvalidInput("bad_event", "不支持的事件类型", f"Staff cannot record {type_.value}", "type")
+    if type_ is EventType.OUTAGE and (hours is None or hours <= 0 or hours > 24 * 366):
+        raise InvalidInput("bad_hours", "请填写中断小时数", "Give the outage length in hours (> 0)", "hours")
+    with uow:
+        order = visible_order(uow, viewer, order_no, lock=True)
+        event = add_order_event(uow, order, type_.value, now, viewer.user_id, viewer.role, hours=hours, note=note)
+        uow.commit()
+        return event
+
+
+def reveal_card_key(uow: UnitOfWork, viewer: Viewer, order_no: str, now: datetime) -> str:
+    """The key's code, to its buyer only; the first reveal is recorded as an event."""
+    with uow:
+        order = visible_order(uow, viewer, order_no, lock=True)
+        if order.user_id != viewer.user_id:
+            raise not_found("订单", "Order")  # not even staff read a consumer's key
+        key = uow.session.scalar(select(CardKeyRow).where(CardKeyRow.order_id == order.id).with_for_update())
+        if key is None or key.status not in {CardKeyStatus.DELIVERED, CardKeyStatus.REVEALED}:
+            raise Conflict("no_key", "没有可查看的卡密", "There is no card key to show", None)
+        if key.status is CardKeyStatus.DELIVERED:
+            key.status = CARD_KEY.apply(key.status, "reveal")
+            key.revealed_at = now
+            add_order_event(uow, order, "key_revealed", now, viewer.user_id, viewer.role)
+            uow.commit()
+        return key.code
+
+
+def expire_memberships(uow: UnitOfWork, now: datetime, batch: int = 200) -> int:
+    with uow:
+        rows = uow.session.scalars(
+            select(MembershipRow)
+            .where(MembershipRow.status == MembershipStatus.ACTIVE, MembershipRow.expires_at <= now)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.status = MEMBERSHIP.apply(row.status, "expire")
+        uow.commit()
+        return len(rows)

@@ -1,0 +1,46 @@
+"""TODO kameng.payouts.models"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kameng.domain.model import Channel
+from kameng.domain.states import RefundStatus
+from kameng.platform.db.base import Base, Id
+from kameng.platform.db.types import status_enum
+
+
+class RefundRow(Base):
+    """Money going back. ``out_refund_no`` is derived from this row and is the channel's
+    idempotency key (WeChat Pay out_refund_no, Alipay out_request_no): a resend is harmless."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (Index("ix_refunds_status_poll", "status", "next_poll_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # "ticket": an after-sales refund; "late_payment": money that arrived for an expired order,
+    # sent back without anyone asking (no ticket).
+    purpose: Mapped[str] = mapped_column(String(20), default="ticket", server_default="ticket")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    out_refund_no: Mapped[str] = mapped_column(String(40), unique=True)
+    out_trade_no: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[Channel] = mapped_column(status_enum(Channel, "refund_channel"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[RefundStatus] = mapped_column(status_enum(RefundStatus, "refund_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None]
+    channel_refund_no: Mapped[str | None] = mapped_column(String(64))
+    failure: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]

@@ -1,0 +1,182 @@
+"""The worker's money side: send queued refunds, poll the ones in flight, deliver notifications.
+
+Pattern for every external call: claim the row in a short transaction (SKIP LOCKED, a lease),
+commit, call the channel with the idempotency key derived from our row, then apply the answer in
+a second transaction that re-checks the state. A crash anywhere means the lease runs out and the
+call is made again with the same key, which the channel answers with the same refund.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from kameng.aftersales.models import Ticket
+from kameng.aftersales.refunds import close_after_refund, post_refund_paid
+from kameng.aftersales.tickets import move_ticket, notify
+from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS, RefundAnswer, RefundChannel
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.money import format_yuan
+from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
+from kameng.domain.tickets import TicketStatus
+from kameng.orders.history import add_order_event
+from kameng.orders.models import OrderRow
+from kameng.payouts.models import RefundRow
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.ledger import post_entry
+
+log = logging.getLogger("kameng.payouts")
+LEASE = timedelta(seconds=60)
+UowFactory = Callable[[], UnitOfWork]
+
+
+def send_refund(
+    uow_factory: UowFactory, refund_id: int, now: datetime, channel: RefundChannel, calendar: WorkCalendar
+) -> None:
+    with uow_factory() as uow:
+        refund = uow.session.get(RefundRow, refund_id)
+        if refund is None or refund.status is not RefundStatus.PENDING:
+            return
+        out_refund_no, out_trade_no, amount = refund.out_refund_no, refund.out_trade_no, refund.amount_fen
+    answer = channel.request_refund(out_refund_no, out_trade_no, amount, now)
+    _apply_answer(uow_factory(), refund_id, answer, now, calendar)
+
+
+def poll_refunds(
+    uow_factory: UowFactory, now: datetime, channel: RefundChannel, calendar: WorkCalendar, batch: int = 20
+) -> int:
+    """Query the channel for refunds in flight whose next poll is due (back-off 1, 5, 10, 20, 30 min)."""
+    with uow_factory() as uow:
+        rows = uow.session.scalars(
+            select(RefundRow)
+            .where(RefundRow.status == RefundStatus.PROCESSING, RefundRow.next_poll_at <= now)
+            .order_by(RefundRow.next_poll_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        due = [(row.id, row.out_refund_no) for row in rows]
+        for row in rows:
+            row.next_poll_at = now + LEASE  # lease: another worker leaves it alone meanwhile
+        uow.commit()
+    for refund_id, out_refund_no in due:
+        answer = channel.query_refund(out_refund_no, now)
+        if answer is not None:
+            _apply_answer(uow_factory(), refund_id, answer, now, calendar)
+    return len(due)
+
+
+def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: datetime, calendar: WorkCalendar) -> None:
+    with uow:
+        session = uow.session
+        refund = session.scalar(select(RefundRow).where(RefundRow.id == refund_id).with_for_update())
+        if refund is None or refund.status in {RefundStatus.SUCCEEDED, RefundStatus.FAILED}:
+            return  # already settled by another worker or a callback
+        order = session.scalar(select(OrderRow).where(OrderRow.id == refund.order_id).with_for_update(of=OrderRow))
+        assert order is not None
+        refund.channel_refund_no = answer.refund_id
+        if refund.ticket_id is None:
+            _apply_late_payment_answer(uow, refund, order, answer, now)
+            uow.commit()
+            return
+        ticket = session.scalar(select(Ticket).where(Ticket.id == refund.ticket_id).with_for_update(of=Ticket))
+        assert ticket is not None
+        if answer.status == PROCESSING:
+            if refund.status is RefundStatus.PENDING:
+                refund.status = REFUND.apply(refund.status, "accept")
+                refund.accepted_at = now
+                notify(
+                    uow,
+                    ticket,
+                    "sent",
+                    now,
+                    f"退款 {format_yuan(refund.amount_fen)} 元已提交支付渠道,正在处理。",
+                    f"The refund of {format_yuan(refund.amount_fen)} is with the payment channel.",
+                )
+            else:
+                refund.attempts += 1
+            refund.next_poll_at = now + timedelta(minutes=refund_poll_delay_minutes(refund.attempts))
+        elif answer.status == SUCCESS:
+            if refund.status is RefundStatus.PENDING:
+                refund.accepted_at = now
+            refund.status = REFUND.apply(refund.status, "succeed")
+            refund.settled_at = now
+            refund.next_poll_at = None
+            post_refund_paid(uow, refund, order, f"channel:{refund.channel.value}", now)
+            move_ticket(
+                uow,
+                ticket,
+                "refund_succeeded",
+                now,
+                calendar,
+                None,
+                f"渠道退款单号 {answer.refund_id}",
+                refund.amount_fen,
+            )
+            close_after_refund(uow, ticket, order, refund, now, calendar)
+        elif answer.status == ABNORMAL:
+            refund.status = REFUND.apply(refund.status, "fail")
+            refund.failure = (answer.failure or "refund refused by the channel")[:200]
+            refund.next_poll_at = None
+            if ticket.status is TicketStatus.REFUNDING:
+                move_ticket(uow, ticket, "refund_failed", now, calendar, None, refund.failure, refund.amount_fen)
+            notify(
+                uow,
+                ticket,
+                "refund_failed",
+                now,
+                f"原路退款失败:{refund.failure}。您可以选择退到平台余额(需您确认),或稍后重试原路退款。",
+                f"The refund could not go back to your original payment method: {refund.failure}. "
+                "You may choose the platform balance instead (only if you agree), or retry later.",
+            )
+        uow.commit()
+
+
+def _apply_late_payment_answer(
+    uow: UnitOfWork, refund: RefundRow, order: OrderRow, answer: RefundAnswer, now: datetime
+) -> None:
+    """A late payment going back: no ticket, no consumer decision; the order's timeline shows it."""
+    if answer.status == PROCESSING:
+        if refund.status is RefundStatus.PENDING:
+            refund.status = REFUND.apply(refund.status, "accept")
+            refund.accepted_at = now
+        else:
+            refund.attempts += 1
+        refund.next_poll_at = now + timedelta(minutes=refund_poll_delay_minutes(refund.attempts))
+        return
+    if answer.status == SUCCESS:
+        if refund.status is RefundStatus.PENDING:
+            refund.accepted_at = now
+        refund.status = REFUND.apply(refund.status, "succeed")
+        refund.settled_at = now
+        refund.next_poll_at = None
+        post_entry(
+            uow,
+            kind="late_payment_return",
+            key=f"refund_paid:{refund.id}",
+            order_id=order.id,
+            user_id=order.user_id,
+            now=now,
+            lines=[("late_payments", refund.amount_fen), (f"channel:{refund.channel.value}", -refund.amount_fen)],
+            memo=f"returned late payment {refund.out_refund_no}",
+        )
+        add_order_event(
+            uow,
+            order,
+            "late_payment_returned",
+            now,
+            None,
+            None,
+            amount_fen=refund.amount_fen,
+            note=f"{refund.channel.value} {answer.refund_id}",
+        )
+        return
+    refund.status = REFUND.apply(refund.status, "fail")
+    refund.failure = (answer.failure or "refund refused by the channel")[:200]
+    refund.next_poll_at = None
+    # Still owed (the late_payments account keeps it): staff see it on the order and pay it out.
+    add_order_event(
+        uow, order, "late_payment_return_failed", now, None, None, amount_fen=refund.amount_fen, note=refund.failure
+    )

@@ -1,1 +1,0 @@
-"""Use cases: each function owns its transaction (or, for pure ones, its inputs and outputs)."""

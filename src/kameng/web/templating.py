@@ -1,0 +1,43 @@
+"""Pages in the request's language: the Jinja2 environment and :func:`render`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from kameng.domain.money import format_yuan
+from kameng.domain.users import mask_email, mask_phone
+from kameng.messages.inbox import header_unread
+from kameng.platform.i18n import label, localtime, translate
+from kameng.web.deps import csrf_token, request_lang
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.globals.update(
+        t=translate,
+        label=label,
+        localtime=localtime,
+        yuan=format_yuan,
+        mask_phone=mask_phone,
+        mask_email=mask_email,
+        csrf_token=csrf_token,
+        unread_messages=header_unread,
+    )
+    return templates
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200, user: Any = None) -> HTMLResponse:
+    """Render a page in the request's language; a ``?lang=`` choice is remembered in a cookie."""
+    lang = request_lang(request)
+    templates: Jinja2Templates = request.app.state.templates
+    response = templates.TemplateResponse(request, name, {"lang": lang, "user": user, **context}, status_code=status)
+    if request.query_params.get("lang") in {"zh", "en"}:
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return response
