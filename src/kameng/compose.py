@@ -41,7 +41,7 @@ def build(settings: Settings) -> Container:
         calendar=load_calendar(settings.calendar_file),
         payments=SimulatorChannel(settings.secret_key),
         refunds=SimulatorRefunds(session_factory),
-        sender=LogSender(),
+        sender=LogSender(settings.sent_messages_file),
     )
 
 

@@ -28,7 +28,7 @@ from kameng.orders.usage import record_usage
 from kameng.payouts.services import poll_refunds
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.outbox_worker import process_outbox
+from kameng.worker import drain_outbox
 
 DEMO_PASSWORD = "kameng-demo-2026"
 
@@ -248,7 +248,7 @@ def seed_aftersales_demo(container: Container, pay: Payer, now: datetime) -> Non
     calendar = WorkCalendar()
     asked = now - timedelta(days=4)
     submit_request(uow, li, RefundRequestCommand(refunded, Reason.CHANGED_MIND), asked, calendar)
-    process_outbox(container.uow, asked, container.refunds, container.sender, calendar)
+    drain_outbox(container, asked)
     poll_refunds(container.uow, asked + timedelta(minutes=2), container.refunds, calendar)
     reviewed = buy("monthly-pass", now - timedelta(days=2))
     record_usage(uow, li, reviewed, "use_benefit", now - timedelta(days=2) + timedelta(hours=1), benefit="video")

@@ -30,6 +30,8 @@ class Settings:
     embedded_worker: bool = True
     # Outside production the app migrates its database and loads the demo data when empty.
     auto_prepare: bool = True
+    # The development sender also appends every SMS/e-mail it "sends" here (JSON lines), if set.
+    sent_messages_file: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -49,6 +51,7 @@ class Settings:
         if environment not in {"development", "test", "production"}:
             raise SettingsError(f"KAMENG_ENV: must be development, test or production, got {environment!r}")
         calendar = env.get("KAMENG_CALENDAR_FILE")
+        sent_file = env.get("KAMENG_SENT_MESSAGES_FILE")
         settings = cls(
             host=env.get("KAMENG_HOST", "127.0.0.1"),
             port=port,
@@ -56,6 +59,7 @@ class Settings:
             database_url=env.get("KAMENG_DATABASE_URL", "sqlite:///var/kameng.db"),
             secret_key=env.get("KAMENG_SECRET_KEY", DEVELOPMENT_SECRET),
             calendar_file=Path(calendar) if calendar else None,
+            sent_messages_file=Path(sent_file) if sent_file else None,
             embedded_worker=env.get("KAMENG_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
             auto_prepare=env.get("KAMENG_AUTO_PREPARE", "0" if environment == "production" else "1")
             not in {"0", "false", "no"},

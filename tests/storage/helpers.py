@@ -14,14 +14,16 @@ from kameng.channels.simulator.refunds import SimulatorRefunds
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel
 from kameng.messages.senders import LogSender
+from kameng.messages.tasks import deliver_message_handler
 from kameng.orders.checkout import CheckoutRequest, PlacedOrder, place_order
 from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.services import poll_refunds
+from kameng.payouts.tasks import send_refund_handler
 from kameng.platform.db.database import make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import check_books
 from kameng.platform.ledger_models import BalanceRow, JournalEntry
-from kameng.platform.outbox_worker import process_outbox
+from kameng.platform.outbox import OutboxKind, process_outbox
 
 
 def buy(
@@ -123,5 +125,9 @@ def send_queued_refunds(engine: Engine, now: datetime) -> None:
         return UnitOfWork(factory)
 
     channel = SimulatorRefunds(factory)
-    process_outbox(uow_factory, now, channel, LogSender(), WorkCalendar())
+    handlers = {
+        OutboxKind.SEND_REFUND: send_refund_handler(uow_factory, channel, WorkCalendar()),
+        OutboxKind.DELIVER_MESSAGE: deliver_message_handler(uow_factory, LogSender()),
+    }
+    process_outbox(uow_factory, now, handlers)
     poll_refunds(uow_factory, now + timedelta(minutes=2), channel, WorkCalendar())

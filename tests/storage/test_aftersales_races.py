@@ -29,8 +29,7 @@ from kameng.payouts.models import RefundRow
 from kameng.platform.db.database import make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict
-from kameng.platform.outbox_worker import process_outbox
-from kameng.worker import run_tick
+from kameng.worker import drain_outbox, run_tick
 
 from .aftersales_support import (
     CALENDAR,
@@ -148,7 +147,7 @@ def test_two_workers_on_the_same_due_tickets_never_pay_twice(
         results = _at_once(2, lambda i, at=moment: run_tick(workers[i], at))
         assert all(kind == "ok" for kind, _ in results), results
     # And both workers trying the outbox alone, once more, find nothing left to send.
-    _at_once(2, lambda i: process_outbox(workers[i].uow, moment, workers[i].refunds, workers[i].sender, CALENDAR))
+    _at_once(2, lambda i: drain_outbox(workers[i], moment))
 
     assert sum(w.refunds.calls for w in workers) == len(every)  # type: ignore[attr-defined]
     paid = entries(uow, "refund_paid")

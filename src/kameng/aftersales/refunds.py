@@ -24,7 +24,7 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, not_found
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
-from kameng.platform.outbox import OutboxRow
+from kameng.platform.outbox import OutboxKind, enqueue
 
 # --------------------------------------------------------------------------------------------
 # Money: reserve, pay out, close
@@ -122,15 +122,7 @@ def _new_refund(
         move_ticket(uow, ticket, "refund_succeeded", now, calendar, None, "退回平台余额", amount)
         close_after_refund(uow, ticket, order, refund, now, calendar)
         return refund
-    session.add(
-        OutboxRow(
-            kind="send_refund",
-            key=f"send_refund:{refund.id}",
-            payload={"refund_id": refund.id},
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    enqueue(uow, OutboxKind.SEND_REFUND, f"send_refund:{refund.id}", {"refund_id": refund.id}, now)
     return refund
 
 

@@ -13,13 +13,14 @@ from kameng.domain.model import Reason
 from kameng.domain.tickets import (
     TICKET,
 )
+from kameng.messages.models import MessageRow
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
 from kameng.platform import audit
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, not_found
-from kameng.platform.outbox import OutboxRow
+from kameng.platform.outbox import OutboxKind, enqueue
 
 # --------------------------------------------------------------------------------------------
 # Shared steps
@@ -75,19 +76,18 @@ def move_ticket(
 
 
 def notify(uow: UnitOfWork, ticket: Ticket, kind: str, now: datetime, zh: str, en: str) -> None:
-    """Queue an in-app message (and SMS) for after the commit.
+    """Tell the consumer: the in-app message is written now, with the change that causes it, and its
+    delivery by SMS is queued for after the commit.
 
     The key is derived from the ticket's timeline position, so it needs no query; the ticket row
     is locked by every caller, so two transactions never take the same position."""
+    key = f"notify:{ticket.id}:{ticket.timeline_rows}:{kind}"
     uow.session.add(
-        OutboxRow(
-            kind="notify",
-            key=f"notify:{ticket.id}:{ticket.timeline_rows}:{kind}",
-            payload={"user_id": ticket.user_id, "ticket_id": ticket.id, "kind": kind, "zh": zh, "en": en},
-            next_attempt_at=now,
-            created_at=now,
+        MessageRow(
+            key=key, user_id=ticket.user_id, ticket_id=ticket.id, kind=kind, text_zh=zh, text_en=en, created_at=now
         )
     )
+    enqueue(uow, OutboxKind.DELIVER_MESSAGE, f"deliver:{key}", {"message_key": key}, now)
 
 
 def lock_ticket(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> Ticket:

@@ -88,6 +88,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
+outbox_app = typer.Typer(
+    help="Work queued for after the commit (refunds to send, messages to deliver).", no_args_is_help=True
+)
+app.add_typer(outbox_app, name="outbox")
 
 
 def _container(settings: Settings) -> Container:
@@ -151,6 +155,19 @@ def audit_verify() -> None:
         typer.echo(f"{len(report.problems)} problem(s) found", err=True)
         raise typer.Exit(1)
     typer.echo("every chain verifies")
+
+
+@outbox_app.command("status")
+def outbox_status_command() -> None:
+    """Pending and failing rows, and the oldest pending; exits 1 when a row's kind has no handler."""
+    from kameng.platform.outbox import outbox_status
+
+    status = outbox_status(_uow(_settings()))
+    oldest = status.oldest_pending_at.isoformat() if status.oldest_pending_at else "-"
+    typer.echo(f"pending: {status.pending}, failing: {status.failing}, oldest pending since: {oldest}")
+    if status.unknown_kinds:
+        typer.echo(f"{status.unknown_kinds} row(s) of a kind no handler knows: see their last_error", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -34,7 +34,7 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, InvalidInput, not_found
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
-from kameng.platform.outbox import OutboxRow
+from kameng.platform.outbox import OutboxKind, enqueue
 
 
 def settle(
@@ -206,15 +206,7 @@ def _return_late_payment(uow: UnitOfWork, order: OrderRow, payment: PaymentRow, 
     )
     uow.session.add(refund)
     uow.session.flush()
-    uow.session.add(
-        OutboxRow(
-            kind="send_refund",
-            key=f"send_refund:{refund.id}",
-            payload={"refund_id": refund.id},
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    enqueue(uow, OutboxKind.SEND_REFUND, f"send_refund:{refund.id}", {"refund_id": refund.id}, now)
     add_order_event(
         uow,
         order,

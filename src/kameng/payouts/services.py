@@ -1,4 +1,4 @@
-"""The worker's money side: send queued refunds, poll the ones in flight, deliver notifications.
+"""The worker's money side: send queued refunds, poll the ones in flight, apply the answers.
 
 Pattern for every external call: claim the row in a short transaction (SKIP LOCKED, a lease),
 commit, call the channel with the idempotency key derived from our row, then apply the answer in
@@ -27,9 +27,9 @@ from kameng.orders.models import OrderRow
 from kameng.payouts.models import RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
+from kameng.platform.outbox import LEASE
 
 log = logging.getLogger("kameng.payouts")
-LEASE = timedelta(seconds=60)
 UowFactory = Callable[[], UnitOfWork]
 
 

@@ -1,19 +1,48 @@
-"""TODO kameng.platform.outbox"""
+"""The outbox: work that must happen after a commit, written in the same transaction as its cause.
+
+A service that needs the outside world (a refund sent to a channel, a notification sent by SMS)
+:func:`enqueue`\\s a row of a registered :class:`OutboxKind` beside its own changes. Workers
+:func:`process_outbox`: claim due rows in a short transaction (SKIP LOCKED, a lease), run the
+kind's handler after that commit, and mark the row done only when the handler returned. A crash
+anywhere means the lease runs out and the handler runs again; every handler calls the outside
+world with an idempotency key derived from the row, so the second call changes nothing there.
+
+The handlers belong to the features (``payouts/tasks.py``, ``messages/tasks.py``); the worker
+hands them in, so this module imports no feature. A row whose kind has no handler is never
+marked done: it keeps an error that says so, waits a day before it is looked at again, and is
+counted by :func:`outbox_status`.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (
-    Index,
-    Integer,
-    String,
-    Text,
-)
+from sqlalchemy import Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.platform.db.base import Base, Id
+from kameng.platform.db.uow import UnitOfWork
+
+log = logging.getLogger("kameng.outbox")
+
+# A claimed row is left alone by other workers for this long; then it is someone's again.
+LEASE = timedelta(seconds=60)
+# A row nobody can handle is looked at again after this (an operator deploys the handler).
+UNHANDLED_RETRY = timedelta(days=1)
+UNKNOWN_KIND = "unknown outbox kind"
+
+
+class OutboxKind(StrEnum):
+    """Every kind of outbox row there is. Stored by value; a new kind is added here and given a
+    handler in the feature that owns it."""
+
+    SEND_REFUND = "send_refund"  # payouts: send a refund to its channel
+    DELIVER_MESSAGE = "notify"  # messages: send a notification by SMS or e-mail
 
 
 class OutboxRow(Base):
@@ -30,3 +59,109 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxTask:
+    """A claimed row, as its handler sees it. ``key`` is the idempotency key for the outside call."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+Handler = Callable[[OutboxTask, datetime], None]
+
+
+def enqueue(uow: UnitOfWork, kind: OutboxKind, key: str, payload: dict[str, Any], now: datetime) -> None:
+    """Queue work for after the commit of ``uow``'s transaction. ``key`` is unique: queueing the same
+    key twice in one history is a bug, and the database refuses it."""
+    if not isinstance(kind, OutboxKind):
+        raise ValueError(f"{UNKNOWN_KIND} {kind!r}: add it to OutboxKind and give it a handler")
+    uow.session.add(OutboxRow(kind=kind.value, key=key, payload=payload, next_attempt_at=now, created_at=now))
+
+
+def _claim(uow: UnitOfWork, now: datetime, batch: int) -> list[OutboxTask]:
+    with uow:
+        rows = uow.session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.done_at.is_(None), OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        claimed = []
+        for row in rows:
+            row.attempts += 1
+            # Back off on repeated failure: 1, 2, 4 … minutes, at most an hour.
+            row.next_attempt_at = now + min(LEASE * (2 ** (row.attempts - 1)), timedelta(hours=1))
+            claimed.append(OutboxTask(row.id, row.kind, row.key, dict(row.payload), row.attempts))
+        uow.commit()
+        return claimed
+
+
+def process_outbox(
+    uow_factory: Callable[[], UnitOfWork], now: datetime, handlers: Mapping[str, Handler], batch: int = 20
+) -> int:
+    """Run the due rows' handlers; returns how many rows were done."""
+    done = 0
+    for task in _claim(uow_factory(), now, batch):
+        handler = handlers.get(task.kind)
+        if handler is None:
+            log.error("outbox %s: %s %r, left pending", task.id, UNKNOWN_KIND, task.kind)
+            _mark_error(uow_factory(), task.id, f"{UNKNOWN_KIND} {task.kind!r}: no handler", now + UNHANDLED_RETRY)
+            continue
+        try:
+            handler(task, now)
+        except Exception as error:  # the lease expires and the row is tried again
+            log.exception("outbox %s (%s) failed", task.id, task.kind)
+            _mark_error(uow_factory(), task.id, repr(error))
+            continue
+        _mark_done(uow_factory(), task.id, now)
+        done += 1
+    return done
+
+
+def _mark_done(uow: UnitOfWork, outbox_id: int, now: datetime) -> None:
+    with uow:
+        row = uow.session.get(OutboxRow, outbox_id)
+        if row is not None and row.done_at is None:
+            row.done_at = now
+            row.last_error = None
+            uow.commit()
+
+
+def _mark_error(uow: UnitOfWork, outbox_id: int, error: str, retry_at: datetime | None = None) -> None:
+    with uow:
+        row = uow.session.get(OutboxRow, outbox_id)
+        if row is not None:
+            row.last_error = error[:2000]
+            if retry_at is not None:
+                row.next_attempt_at = retry_at
+            uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStatus:
+    pending: int  # not done
+    failing: int  # not done, and the last attempt failed (unknown kinds included)
+    unknown_kinds: int  # not done, and no handler exists for the kind
+    oldest_pending_at: datetime | None
+
+
+def outbox_status(uow: UnitOfWork) -> OutboxStatus:
+    """The backlog at a glance, for the CLI, health checks and metrics."""
+    with uow:
+        pending = OutboxRow.done_at.is_(None)
+        known = [kind.value for kind in OutboxKind]
+        session = uow.session
+        return OutboxStatus(
+            pending=session.scalar(select(func.count(OutboxRow.id)).where(pending)) or 0,
+            failing=session.scalar(select(func.count(OutboxRow.id)).where(pending, OutboxRow.last_error.is_not(None)))
+            or 0,
+            unknown_kinds=session.scalar(select(func.count(OutboxRow.id)).where(pending, OutboxRow.kind.not_in(known)))
+            or 0,
+            oldest_pending_at=session.scalar(select(func.min(OutboxRow.created_at)).where(pending)),
+        )

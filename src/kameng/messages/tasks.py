@@ -1,0 +1,34 @@
+"""The outbox handler that delivers a notification by SMS (and, once configured, e-mail).
+
+The in-app message was written with the change that caused it; this handler only sends it on,
+with the outbox row's key as the idempotency key, so a resend after a crash reaches no one twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from kameng.accounts.models import User
+from kameng.messages.models import MessageRow
+from kameng.messages.senders import Outgoing, Sender
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.outbox import Handler, OutboxTask
+
+
+def deliver_message_handler(uow_factory: Callable[[], UnitOfWork], sender: Sender) -> Handler:
+    def deliver(task: OutboxTask, now: datetime) -> None:
+        with uow_factory() as uow:
+            row = uow.session.execute(
+                select(MessageRow.text_zh, User.phone, User.email)
+                .join(User, User.id == MessageRow.user_id)
+                .where(MessageRow.key == str(task.payload["message_key"]))
+            ).one_or_none()
+        if row is None:
+            raise LookupError(f"message {task.payload['message_key']!r} is missing")
+        text, phone, email = row
+        sender.send(Outgoing(task.key, phone, email, text))
+
+    return deliver

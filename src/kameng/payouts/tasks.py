@@ -1,0 +1,24 @@
+"""The outbox handler that sends a refund to its channel (``OutboxKind.SEND_REFUND``).
+
+The channel is called with the refund's own ``out_refund_no``, derived from our row, so a resend
+after a crash is answered with the refund the channel already holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from kameng.channels.ports import RefundChannel
+from kameng.domain.calendar import WorkCalendar
+from kameng.payouts.services import send_refund
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.outbox import Handler, OutboxTask
+
+
+def send_refund_handler(
+    uow_factory: Callable[[], UnitOfWork], channel: RefundChannel, calendar: WorkCalendar
+) -> Handler:
+    def send(task: OutboxTask, now: datetime) -> None:
+        send_refund(uow_factory, int(str(task.payload["refund_id"])), now, channel, calendar)
+
+    return send
