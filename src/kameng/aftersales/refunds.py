@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.tickets import lock_order, lock_ticket, move_ticket, notify
 from kameng.domain.calendar import WorkCalendar
-from kameng.domain.model import Channel, ProductKind, Reason
+from kameng.domain.model import Channel, OrderEventType, ProductKind, Reason
 from kameng.domain.money import format_yuan
 from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, REFUND, RefundStatus
 from kameng.domain.tickets import (
@@ -166,7 +166,14 @@ def close_after_refund(
         key.status = CARD_KEY.apply(key.status, "revoke")
         key.revoked_at = now
     add_order_event(
-        uow, order, "closed", now, None, None, amount_fen=refund.amount_fen, note=f"refund {refund.out_refund_no}"
+        uow,
+        order,
+        OrderEventType.CLOSED,
+        now,
+        None,
+        None,
+        amount_fen=refund.amount_fen,
+        note=f"refund {refund.out_refund_no}",
     )
     notify(
         uow,

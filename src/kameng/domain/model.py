@@ -80,6 +80,33 @@ class EventType(StrEnum):
     SPENT = "spent"
 
 
+class OrderEventType(StrEnum):
+    """Everything written on an order's timeline: the engine's evidence (the values of
+    :class:`EventType`, same spelling) and the platform's own record of each status change."""
+
+    ACTIVATED = "activated"
+    BENEFIT_USED = "benefit_used"
+    TRIAL_CLAIMED = "trial_claimed"
+    DELIVERED = "delivered"
+    OUTAGE = "outage"
+    RENEWAL_NOTICE = "renewal_notice"
+    RENEWED = "renewed"
+    MERCHANT_GONE = "merchant_gone"
+    SPENT = "spent"
+    PAID = "paid"
+    PAYMENT_FAILED = "payment_failed"
+    ORDER_EXPIRED = "order_expired"
+    ORDER_CANCELLED = "order_cancelled"
+    KEY_RESERVED = "key_reserved"
+    KEY_RELEASED = "key_released"
+    KEY_REVEALED = "key_revealed"
+    MEMBERSHIP_EXPIRED = "membership_expired"
+    CLOSED = "closed"
+    LATE_PAYMENT_RETURNING = "late_payment_returning"
+    LATE_PAYMENT_RETURNED = "late_payment_returned"
+    LATE_PAYMENT_RETURN_FAILED = "late_payment_return_failed"
+
+
 class Decision(StrEnum):
     AUTO_APPROVE = "auto_approve"
     REVIEW = "review"

@@ -19,6 +19,7 @@ from kameng.channels.ports import PaymentChannel
 from kameng.domain.model import (
     Channel,
     EventType,
+    OrderEventType,
     ProductKind,
 )
 from kameng.domain.states import (
@@ -244,7 +245,7 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         if coupon is not None:
             coupon.used_by_order_id = order.id
         if product.uses_card_keys:
-            _reserve_card_key(uow, product.id, order.id)
+            _reserve_card_key(uow, product.id, order, now)
         payment = PaymentRow(
             order_id=order.id,
             user_id=order.user_id,
@@ -263,7 +264,7 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         return _placed(uow, order, channel)
 
 
-def _reserve_card_key(uow: UnitOfWork, product_id: int, order_id: int) -> CardKeyRow:
+def _reserve_card_key(uow: UnitOfWork, product_id: int, order: OrderRow, now: datetime) -> CardKeyRow:
     # SKIP LOCKED: concurrent buyers take different keys instead of queueing on the same row.
     key = uow.session.scalar(
         select(CardKeyRow)
@@ -275,7 +276,8 @@ def _reserve_card_key(uow: UnitOfWork, product_id: int, order_id: int) -> CardKe
     if key is None:
         raise Conflict("sold_out", "该商品已售罄", "This product is sold out", "product")
     key.status = CARD_KEY.apply(key.status, "reserve")
-    key.order_id = order_id
+    key.order_id = order.id
+    add_order_event(uow, order, OrderEventType.KEY_RESERVED, now, None, None, note="card key held for this order")
     return key
 
 
@@ -321,7 +323,7 @@ def _pay_from_balance(uow: UnitOfWork, order: OrderRow, now: datetime) -> int:
             add_order_event(
                 uow,
                 top_up,
-                EventType.SPENT.value,
+                EventType.SPENT,
                 now,
                 None,
                 Role.CONSUMER,

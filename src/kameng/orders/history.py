@@ -14,6 +14,7 @@ from kameng.domain.model import (
     Event,
     EventType,
     Order,
+    OrderEventType,
     Reason,
     RefundRequest,
 )
@@ -32,7 +33,7 @@ ENGINE_EVENT_TYPES = {e.value for e in EventType}
 def add_order_event(
     uow: UnitOfWork,
     order: OrderRow,
-    type_: str,
+    type_: OrderEventType | EventType,
     at: datetime,
     actor_id: int | None,
     actor_role: Role | None,
@@ -46,7 +47,7 @@ def add_order_event(
     event = OrderEventRow(
         order_id=order.id,
         user_id=order.user_id,
-        type=type_,
+        type=OrderEventType(type_.value).value,  # one spelling: the engine's types are among ours
         at=at,
         actor_id=actor_id,
         actor_role=actor_role.value if actor_role else "system",

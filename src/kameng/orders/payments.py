@@ -11,6 +11,7 @@ from kameng.channels.ports import BadSignature, PaymentChannel
 from kameng.domain.model import (
     Channel,
     EventType,
+    OrderEventType,
     ProductKind,
 )
 from kameng.domain.states import (
@@ -55,7 +56,7 @@ def settle(
     add_order_event(
         uow,
         order,
-        "paid",
+        OrderEventType.PAID,
         at,
         order.user_id,
         Role.CONSUMER,
@@ -126,9 +127,9 @@ def settle(
             raise Conflict("key_missing", "卡密缺失", "The reserved card key is missing", None)
         key.status = CARD_KEY.apply(key.status, "deliver")
         key.delivered_at = at
-        add_order_event(uow, order, EventType.DELIVERED.value, at, None, Role.OPERATOR, note="card key delivered")
+        add_order_event(uow, order, EventType.DELIVERED, at, None, Role.OPERATOR, note="card key delivered")
     elif product.kind is ProductKind.VIRTUAL_GOODS:
-        add_order_event(uow, order, EventType.DELIVERED.value, at, None, Role.OPERATOR, note="points credited")
+        add_order_event(uow, order, EventType.DELIVERED, at, None, Role.OPERATOR, note="points credited")
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,6 +165,16 @@ def handle_payment_notification(
         if not note.succeeded:
             payment.status = PAYMENT.apply(payment.status, "fail")
             payment.failure = (note.failure or "payment failed")[:200]
+            add_order_event(
+                uow,
+                order,
+                OrderEventType.PAYMENT_FAILED,
+                now,
+                None,
+                None,
+                amount_fen=payment.amount_fen,
+                note=payment.failure,
+            )
             uow.commit()
             return "failed"
         if order.status is not OrderStatus.PENDING_PAYMENT:
@@ -210,7 +221,7 @@ def _return_late_payment(uow: UnitOfWork, order: OrderRow, payment: PaymentRow, 
     add_order_event(
         uow,
         order,
-        "late_payment_returning",
+        OrderEventType.LATE_PAYMENT_RETURNING,
         now,
         None,
         Role.OPERATOR,
@@ -233,8 +244,10 @@ def expire_unpaid_orders(uow: UnitOfWork, now: datetime, batch: int = 100) -> in
         for order in orders:
             order.status = ORDER.apply(order.status, "expire")
             order.updated_at = now
-            _release_holds(uow, order)
-            add_order_event(uow, order, "order_expired", now, None, Role.OPERATOR, note="payment window closed")
+            _release_holds(uow, order, now)
+            add_order_event(
+                uow, order, OrderEventType.ORDER_EXPIRED, now, None, Role.OPERATOR, note="payment window closed"
+            )
         uow.commit()
         return len(orders)
 
@@ -249,12 +262,12 @@ def cancel_unpaid_order(uow: UnitOfWork, viewer: Viewer, order_no: str, now: dat
                 "not_cancellable", "只有待支付订单可以取消", "Only an unpaid order can be cancelled", "status"
             ) from None
         order.updated_at = now
-        _release_holds(uow, order)
-        add_order_event(uow, order, "order_cancelled", now, viewer.user_id, viewer.role)
+        _release_holds(uow, order, now)
+        add_order_event(uow, order, OrderEventType.ORDER_CANCELLED, now, viewer.user_id, viewer.role)
         uow.commit()
 
 
-def _release_holds(uow: UnitOfWork, order: OrderRow) -> None:
+def _release_holds(uow: UnitOfWork, order: OrderRow, now: datetime) -> None:
     if order.coupon_id is not None:
         coupon = uow.session.get(CouponRow, order.coupon_id)
         if coupon is not None and coupon.used_by_order_id == order.id:
@@ -263,3 +276,4 @@ def _release_holds(uow: UnitOfWork, order: OrderRow) -> None:
     if key is not None and key.status is CardKeyStatus.RESERVED:
         key.status = CARD_KEY.apply(key.status, "release")  # never shown to anyone: may be sold
         key.order_id = None
+        add_order_event(uow, order, OrderEventType.KEY_RELEASED, now, None, None, note="card key back in stock")

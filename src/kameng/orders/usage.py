@@ -11,6 +11,7 @@ from kameng.catalog.models import ProductRow
 from kameng.catalog.services import product_to_domain
 from kameng.domain.model import (
     EventType,
+    OrderEventType,
 )
 from kameng.domain.refund import term_end
 from kameng.domain.states import (
@@ -21,7 +22,7 @@ from kameng.domain.states import (
     OrderStatus,
 )
 from kameng.orders.history import add_order_event
-from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow
+from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow
 from kameng.orders.numbers import SHANGHAI
 from kameng.orders.queries import visible_order
 from kameng.platform.access import Viewer
@@ -58,7 +59,7 @@ def record_usage(
                 raise Conflict("already_active", "会员已激活", "The membership is already active", "action")
             _activate(membership, product, now)
             type_ = EventType.ACTIVATED if action == "activate" else EventType.TRIAL_CLAIMED
-            event = add_order_event(uow, order, type_.value, now, viewer.user_id, viewer.role, benefit=benefit)
+            event = add_order_event(uow, order, type_, now, viewer.user_id, viewer.role, benefit=benefit)
         elif action == "use_benefit":
             if membership.status is MembershipStatus.PENDING_ACTIVATION:
                 _activate(membership, product, now)  # first use activates (RULES.md section 1)
@@ -70,7 +71,7 @@ def record_usage(
                     "unknown_benefit", "该会员没有此项权益", "This membership has no such benefit", "benefit"
                 )
             event = add_order_event(
-                uow, order, EventType.BENEFIT_USED.value, now, viewer.user_id, viewer.role, benefit=benefit or "default"
+                uow, order, EventType.BENEFIT_USED, now, viewer.user_id, viewer.role, benefit=benefit or "default"
             )
         else:
             raise InvalidInput("unknown_action", "未知操作", f"Unknown action {action!r}", "action")
@@ -105,7 +106,7 @@ def record_platform_event(
         raise InvalidInput("bad_hours", "请填写中断小时数", "Give the outage length in hours (> 0)", "hours")
     with uow:
         order = visible_order(uow, viewer, order_no, lock=True)
-        event = add_order_event(uow, order, type_.value, now, viewer.user_id, viewer.role, hours=hours, note=note)
+        event = add_order_event(uow, order, type_, now, viewer.user_id, viewer.role, hours=hours, note=note)
         uow.commit()
         return event
 
@@ -122,7 +123,7 @@ def reveal_card_key(uow: UnitOfWork, viewer: Viewer, order_no: str, now: datetim
         if key.status is CardKeyStatus.DELIVERED:
             key.status = CARD_KEY.apply(key.status, "reveal")
             key.revealed_at = now
-            add_order_event(uow, order, "key_revealed", now, viewer.user_id, viewer.role)
+            add_order_event(uow, order, OrderEventType.KEY_REVEALED, now, viewer.user_id, viewer.role)
             uow.commit()
         return key.code
 
@@ -137,5 +138,8 @@ def expire_memberships(uow: UnitOfWork, now: datetime, batch: int = 200) -> int:
         ).all()
         for row in rows:
             row.status = MEMBERSHIP.apply(row.status, "expire")
+            order = uow.session.get(OrderRow, row.order_id)
+            assert order is not None
+            add_order_event(uow, order, OrderEventType.MEMBERSHIP_EXPIRED, now, None, None, note="term ended")
         uow.commit()
         return len(rows)

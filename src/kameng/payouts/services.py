@@ -19,6 +19,7 @@ from kameng.aftersales.refunds import close_after_refund, post_refund_paid
 from kameng.aftersales.tickets import move_ticket, notify
 from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS, RefundAnswer, RefundChannel
 from kameng.domain.calendar import WorkCalendar
+from kameng.domain.model import OrderEventType
 from kameng.domain.money import format_yuan
 from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
 from kameng.domain.tickets import TicketStatus
@@ -165,7 +166,7 @@ def _apply_late_payment_answer(
         add_order_event(
             uow,
             order,
-            "late_payment_returned",
+            OrderEventType.LATE_PAYMENT_RETURNED,
             now,
             None,
             None,
@@ -178,5 +179,12 @@ def _apply_late_payment_answer(
     refund.next_poll_at = None
     # Still owed (the late_payments account keeps it): staff see it on the order and pay it out.
     add_order_event(
-        uow, order, "late_payment_return_failed", now, None, None, amount_fen=refund.amount_fen, note=refund.failure
+        uow,
+        order,
+        OrderEventType.LATE_PAYMENT_RETURN_FAILED,
+        now,
+        None,
+        None,
+        amount_fen=refund.amount_fen,
+        note=refund.failure,
     )
