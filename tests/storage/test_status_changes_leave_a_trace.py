@@ -9,11 +9,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from kameng.accounts.models import User
+from kameng.aftersales.requests import RefundRequestCommand, submit_request
 from kameng.channels.simulator.payer import simulate_payer
 from kameng.channels.simulator.payments import SimulatorChannel
-from kameng.domain.model import Channel, OrderEventType
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.model import Channel, OrderEventType, Reason
 from kameng.orders.checkout import CheckoutRequest, place_order
 from kameng.orders.payments import expire_unpaid_orders
+from kameng.orders.queries import order_view
 from kameng.orders.usage import expire_memberships, record_usage
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
@@ -66,3 +69,16 @@ def test_a_membership_that_runs_out_is_written_on_the_order(
     record_usage(uow, Viewer(user.id, user.role), placed.order_no, "activate", now)
     assert expire_memberships(uow, now + timedelta(days=40)) == 1
     assert _types(uow, placed.order_no)[-1] == OrderEventType.MEMBERSHIP_EXPIRED
+
+
+def test_once_a_refund_is_approved_the_order_offers_no_activation_trial_or_second_request(
+    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
+) -> None:
+    user = make_user()
+    placed = buy(uow, channel, user.id, "quarterly-pass", now)
+    viewer = Viewer(user.id, user.role)
+    before = order_view(uow, viewer, placed.order_no, now, WorkCalendar())
+    assert {"activate", "claim_trial", "request_refund"} <= set(before.actions)
+    submit_request(uow, viewer, RefundRequestCommand(placed.order_no, Reason.CHANGED_MIND), now, WorkCalendar())
+    after = order_view(uow, viewer, placed.order_no, now, WorkCalendar())  # approved, money on its way
+    assert not {"activate", "claim_trial", "use_benefit", "request_refund"} & set(after.actions)

@@ -9,9 +9,10 @@ from sqlalchemy import select
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.aftersales.review import require
 from kameng.domain.tickets import (
+    CLOSED,
     OPEN_FOR_REVIEW,
-    UNDECIDED,
     TicketStatus,
+    offered_actions,
 )
 from kameng.domain.users import Role
 from kameng.orders.history import order_events
@@ -67,25 +68,35 @@ def ticket_view(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> TicketView:
 
 
 def _actions(view: TicketView, viewer: Viewer) -> list[str]:
-    ticket, status = view.ticket, view.ticket.status
-    actions = []
-    if viewer.user_id == ticket.user_id:
-        if status in UNDECIDED:
-            actions.append("withdraw")
-        if status is TicketStatus.NEEDS_INFO:
-            actions.append("reply")
-        if status is TicketStatus.REJECTED:
-            actions.append("appeal")
-        if status is TicketStatus.REFUND_FAILED:
-            actions += ["refund_to_balance", "retry_refund"]
-    if viewer.is_staff:
-        if status is TicketStatus.IN_REVIEW:
-            actions += ["approve", "reject", "ask_info"]
-        if status is TicketStatus.APPEALED and viewer.role is Role.SUPERVISOR and ticket.rejected_by != viewer.user_id:
-            actions += ["approve", "reject"]
-        if status is TicketStatus.REFUND_FAILED:
-            actions.append("retry_refund")
-    return actions
+    ticket = view.ticket
+    return offered_actions(
+        ticket.status,
+        owner=viewer.user_id == ticket.user_id,
+        staff=viewer.is_staff,
+        may_decide_appeal=viewer.role is Role.SUPERVISOR and ticket.rejected_by != viewer.user_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSummary:
+    ticket_no: str
+    status: TicketStatus
+    open: bool
+
+
+def latest_ticket_for(uow: UnitOfWork, order_id: int) -> TicketSummary | None:
+    """The order's most recent after-sales ticket, and whether it is still under way."""
+    with uow:
+        row = uow.session.execute(
+            select(Ticket.ticket_no, Ticket.status)
+            .where(Ticket.order_id == order_id)
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(1)
+        ).one_or_none()
+    if row is None:
+        return None
+    # Open as submit_request judges it: a new request is refused while this one is under way.
+    return TicketSummary(row.ticket_no, row.status, row.status not in CLOSED)
 
 
 def my_tickets(uow: UnitOfWork, viewer: Viewer, limit: int = 100) -> list[Ticket]:

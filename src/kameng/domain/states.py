@@ -35,6 +35,8 @@ class StateMachine(Generic[S]):
         return (current, action) in self.table
 
     def actions(self, current: S) -> list[str]:
+        """What may happen next from ``current``: the table is the only rulebook, so the actions
+        a page offers are drawn from here (filtered by who is asking), never worked out again."""
         return [action for (state, action) in self.table if state == current]
 
 
@@ -114,6 +116,7 @@ CARD_KEY = StateMachine[CardKeyStatus](
         (CardKeyStatus.RESERVED, "release"): CardKeyStatus.AVAILABLE,
         (CardKeyStatus.RESERVED, "deliver"): CardKeyStatus.DELIVERED,
         (CardKeyStatus.DELIVERED, "reveal"): CardKeyStatus.REVEALED,
+        (CardKeyStatus.REVEALED, "reveal"): CardKeyStatus.REVEALED,  # shown again to its buyer
         (CardKeyStatus.DELIVERED, "revoke"): CardKeyStatus.REVOKED,
         (CardKeyStatus.REVEALED, "revoke"): CardKeyStatus.REVOKED,
     },

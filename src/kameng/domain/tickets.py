@@ -72,6 +72,26 @@ TICKET = StateMachine[TicketStatus](
     },
 )
 
+# Who takes each action the table allows; the rest are the system's (the engine, the worker).
+CONSUMER_ACTIONS = frozenset({"withdraw", "reply", "appeal", "refund_to_balance", "retry_refund"})
+STAFF_ACTIONS = frozenset({"approve", "reject", "reject_final", "ask_info", "retry_refund"})
+# The order in which a page lists them.
+_SHOWN_ORDER = ("withdraw", "reply", "appeal", "refund_to_balance", "approve", "reject", "ask_info", "retry_refund")
+
+
+def offered_actions(status: TicketStatus, *, owner: bool, staff: bool, may_decide_appeal: bool = False) -> list[str]:
+    """The actions a person may take on a ticket now: those the transition table allows from
+    ``status``, kept to the ones that are theirs. An appeal is decided only by a supervisor other
+    than the one who rejected (``may_decide_appeal``); its final rejection is shown as "reject"."""
+    offered: set[str] = set()
+    for action in TICKET.actions(status):
+        if owner and action in CONSUMER_ACTIONS:
+            offered.add(action)
+        elif staff and action in STAFF_ACTIONS and (status is not T.APPEALED or may_decide_appeal):
+            offered.add("reject" if action == "reject_final" else action)
+    return [action for action in _SHOWN_ORDER if action in offered]
+
+
 OPEN_FOR_REVIEW = frozenset({T.IN_REVIEW, T.NEEDS_INFO, T.APPEALED})
 UNDECIDED = frozenset({T.SUBMITTED, T.IN_REVIEW, T.NEEDS_INFO, T.APPEALED})
 CLOSED = frozenset({T.REFUNDED, T.REJECTED_FINAL, T.WITHDRAWN})

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from kameng.accounts.models import User
+from kameng.aftersales.queries import latest_ticket_for
 from kameng.catalog import services as catalog
 from kameng.container import Container
 from kameng.domain.model import Channel, EventType
@@ -130,8 +131,13 @@ def _order_page(
 ) -> Response:
     view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
     error = request.session.pop("flash_error", None)
+    # An order with an after-sales ticket under way links to it instead of offering another request.
+    latest_ticket = latest_ticket_for(container.uow(), view.order.id)
+    if latest_ticket is not None and latest_ticket.open:
+        view.actions = [action for action in view.actions if action != "request_refund"]
     context = {
         "view": view,
+        "ticket": latest_ticket,
         "card_code": card_code if view.order.user_id == user.id else None,
         "flash_error": error if isinstance(error, dict) else None,
         "is_buyer": view.order.user_id == user.id,

@@ -12,11 +12,7 @@ from kameng.domain.model import (
     Reason,
 )
 from kameng.domain.refund import Quote
-from kameng.domain.states import (
-    CardKeyStatus,
-    MembershipStatus,
-    OrderStatus,
-)
+from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, MembershipStatus, OrderStatus
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.platform.access import Viewer
@@ -108,18 +104,28 @@ def order_view(
         return view
 
 
+# The order actions a buyer takes (``pay`` opens the channel's page); the others are the system's.
+BUYER_ORDER_ACTIONS = ("pay", "cancel")
+
+
 def _available_actions(view: OrderView, viewer: Viewer) -> list[str]:
-    order, membership = view.order, view.membership
+    """What the page offers: what the transition tables allow now, kept to what the viewer may do.
+
+    Benefits freeze from the moment a refund is approved (``refunded_fen``), so from then on
+    nothing that uses them, and no second refund request, is offered."""
+    order, membership, key = view.order, view.membership, view.card_key
     actions: list[str] = []
-    if order.status is OrderStatus.PENDING_PAYMENT:
-        actions += ["pay", "cancel"]
-    if order.status is OrderStatus.PAID and viewer.user_id == order.user_id:
-        if membership is not None and membership.status is MembershipStatus.PENDING_ACTIVATION:
-            actions += ["activate", "claim_trial"]
-        if membership is not None and membership.status is MembershipStatus.ACTIVE:
-            actions.append("use_benefit")
-        if view.card_key is not None and view.card_key.status in {CardKeyStatus.DELIVERED, CardKeyStatus.REVEALED}:
-            actions.append("reveal_key")
+    if viewer.user_id == order.user_id:
+        actions += [action for action in ORDER.actions(order.status) if action in BUYER_ORDER_ACTIONS]
+        if order.status is OrderStatus.PAID and not order.refunded_fen:
+            if membership is not None and MEMBERSHIP.allows(membership.status, "activate"):
+                actions += ["activate", "claim_trial"]
+            if membership is not None and membership.status is MembershipStatus.ACTIVE:
+                actions.append("use_benefit")  # using a benefit changes no status
+            if key is not None and CARD_KEY.allows(key.status, "reveal"):
+                actions.append("reveal_key")
+            if ORDER.allows(order.status, "refund"):
+                actions.append("request_refund")
     if order.status is OrderStatus.PAID and viewer.is_staff:
         actions += ["record_outage", "record_merchant_gone"]
     return actions

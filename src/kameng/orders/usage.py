@@ -118,7 +118,7 @@ def reveal_card_key(uow: UnitOfWork, viewer: Viewer, order_no: str, now: datetim
         if order.user_id != viewer.user_id:
             raise not_found("订单", "Order")  # not even staff read a consumer's key
         key = uow.session.scalar(select(CardKeyRow).where(CardKeyRow.order_id == order.id).with_for_update())
-        if key is None or key.status not in {CardKeyStatus.DELIVERED, CardKeyStatus.REVEALED}:
+        if key is None or not CARD_KEY.allows(key.status, "reveal"):
             raise Conflict("no_key", "没有可查看的卡密", "There is no card key to show", None)
         if key.status is CardKeyStatus.DELIVERED:
             key.status = CARD_KEY.apply(key.status, "reveal")

@@ -212,6 +212,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "my_tickets": ("我的售后", "My after-sales"),
     "no_tickets": ("还没有售后申请。", "No after-sales requests yet."),
     "ticket_no": ("售后单号", "Ticket number"),
+    "after_sales_ticket": ("售后单", "After-sales ticket"),
     "ticket": ("售后单", "Ticket"),
     "submitted_at": ("申请时间", "Submitted"),
     "reason": ("原因", "Reason"),
