@@ -12,6 +12,7 @@ from kameng.accounts.models import User
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Channel
 from kameng.domain.states import OrderStatus, PaymentStatus
+from kameng.orders.checkout import CheckoutRequest, place_order
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.queries import list_orders
 from kameng.platform.access import Viewer
@@ -142,3 +143,17 @@ def test_the_same_idempotency_key_returns_the_same_order(
     other = buy(uow, channel, make_user().id, "monthly-pass", now, pay=False, idempotency_key="k-1")
     assert other.order_no != first.order_no
     assert not other.replayed
+
+
+def test_a_key_reused_for_another_purchase_is_refused_by_the_service_itself(
+    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
+) -> None:
+    # The page and the API both go through place_order: the check cannot be skipped by either.
+    user = make_user()
+    first = CheckoutRequest(user_id=user.id, product_slug="monthly-pass", channel=Channel.ALIPAY, idempotency_key="k")
+    placed = place_order(uow, first, now, channel)
+    assert place_order(uow, first, now, channel).order_no == placed.order_no
+    other = CheckoutRequest(user_id=user.id, product_slug="quarterly-pass", channel=Channel.ALIPAY, idempotency_key="k")
+    with pytest.raises(Conflict) as refused:
+        place_order(uow, other, now, channel)
+    assert refused.value.code == "idempotency_key_reused"

@@ -32,7 +32,7 @@ from kameng.domain.model import Reason
 from kameng.domain.money import MoneyError, format_yuan, parse_yuan
 from kameng.orders.api import EventOut, _event_out
 from kameng.payouts.models import RefundRow
-from kameng.platform.errors import Conflict, InvalidInput
+from kameng.platform.errors import InvalidInput
 from kameng.web.auth import CurrentUser, viewer
 from kameng.web.deps import ContainerDep, IdempotencyKey
 from kameng.web.errors import ERROR_RESPONSE
@@ -390,13 +390,6 @@ async def create_refund_request(
         container.now(),
         container.calendar,
     )
-    if replayed and ticket.order.order_no != order_no:
-        raise Conflict(
-            "idempotency_key_reused",
-            f"该幂等键已用于另一笔订单的售后单({ticket.ticket_no}),请为新的申请使用新的键",
-            f"This Idempotency-Key was used for a request on another order ({ticket.ticket_no}); use a new key",
-            "Idempotency-Key",
-        )
     if replayed:
         response.status_code = status.HTTP_200_OK
     return CreatedTicketOut(**_ticket_fields(ticket), quote=ticket.quote, replayed=replayed)

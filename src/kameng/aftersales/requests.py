@@ -91,7 +91,7 @@ def submit_request_replayable(
                 )
             )
             if existing is not None:
-                return existing, True
+                return _replayed(existing, command), True
         order = session.scalar(
             select(OrderRow)
             .where(OrderRow.order_no == command.order_no, OrderRow.user_id == viewer.user_id)
@@ -109,7 +109,7 @@ def submit_request_replayable(
                 )
             )
             if existing is not None:
-                return existing, True
+                return _replayed(existing, command), True
         if order.status is not OrderStatus.PAID:
             raise Conflict(
                 "not_refundable_state", "该订单未支付或已关闭", "The order is not paid or is already closed", "order"
@@ -209,6 +209,19 @@ def submit_request_replayable(
             )
         uow.commit()
         return ticket, False
+
+
+def _replayed(ticket: Ticket, command: RefundRequestCommand) -> Ticket:
+    """A retry gets the first ticket, if it asks about the same order: a key reused for another
+    order is a client bug, refused for the page and the API alike."""
+    if ticket.order.order_no != command.order_no:
+        raise Conflict(
+            "idempotency_key_reused",
+            f"该幂等键已用于另一笔订单的售后单({ticket.ticket_no}),请为新的申请使用新的键",
+            f"This Idempotency-Key was used for a request on another order ({ticket.ticket_no}); use a new key",
+            "idempotency_key",
+        )
+    return ticket
 
 
 def submit_request(

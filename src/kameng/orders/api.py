@@ -17,8 +17,6 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from kameng.accounts.models import User
-from kameng.container import Container
 from kameng.domain.model import Channel, EventType, Reason
 from kameng.domain.money import format_yuan
 from kameng.domain.refund import Quote
@@ -258,7 +256,6 @@ def create_order(
         container.payments,
     )
     if placed.replayed:
-        _check_same_request(container, user, placed.order_no, body)
         response.status_code = status.HTTP_200_OK
     return PlacedOrderOut(
         order_no=placed.order_no,
@@ -269,19 +266,6 @@ def create_order(
         pay_url=placed.pay_url,
         replayed=placed.replayed,
     )
-
-
-def _check_same_request(container: Container, user: User, order_no: str, body: OrderRequest) -> None:
-    """A key names one purchase: reusing it for a different product or channel is a client bug
-    that would otherwise be answered, silently, with the wrong order."""
-    order = order_view(container.uow(), viewer(user), order_no, container.now(), container.calendar).order
-    if order.product.slug != body.product or order.channel is not body.channel:
-        raise Conflict(
-            "idempotency_key_reused",
-            f"该幂等键已用于另一笔订单({order_no}),请为新的购买使用新的键",
-            f"This Idempotency-Key was used for a different order ({order_no}); use a new key for a new purchase",
-            "Idempotency-Key",
-        )
 
 
 @router.get("/orders", tags=["orders"], summary="My orders, newest first")

@@ -155,11 +155,25 @@ def place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channe
             existing = _order_by_key(uow, command.user_id, command.idempotency_key)
             if existing is None:
                 raise
-            return _placed(uow, existing, channel, replayed=True)
+            return _replay(uow, existing, command, channel)
 
 
 def _order_by_key(uow: UnitOfWork, user_id: int, key: str) -> OrderRow | None:
     return uow.session.scalar(select(OrderRow).where(OrderRow.user_id == user_id, OrderRow.idempotency_key == key))
+
+
+def _replay(uow: UnitOfWork, order: OrderRow, command: CheckoutRequest, channel: PaymentChannel) -> PlacedOrder:
+    """The answer to a retry: the first order, if the retry asks for the same purchase. A key names
+    one purchase: reusing it for another product or channel is a client bug that would otherwise be
+    answered, silently, with the wrong order (checked here, so the page and the API both get it)."""
+    if order.product.slug != command.product_slug or order.channel is not command.channel:
+        raise Conflict(
+            "idempotency_key_reused",
+            f"该幂等键已用于另一笔订单({order.order_no}),请为新的购买使用新的键",
+            f"This Idempotency-Key was used for a different order ({order.order_no}); use a new key for a new purchase",
+            "idempotency_key",
+        )
+    return _placed(uow, order, channel, replayed=True)
 
 
 def _placed(uow: UnitOfWork, order: OrderRow, channel: PaymentChannel, replayed: bool = False) -> PlacedOrder:
@@ -185,7 +199,7 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         if command.idempotency_key:
             existing = _order_by_key(uow, command.user_id, command.idempotency_key)
             if existing is not None:
-                return _placed(uow, existing, channel, replayed=True)
+                return _replay(uow, existing, command, channel)
         product = _product_by_slug(uow, command.product_slug)
         if product.kind is ProductKind.VIRTUAL_GOODS and not command.nonrefundable_ack:
             raise InvalidInput(

@@ -7,6 +7,7 @@ with what was typed and the message beside the field the error names (``ServiceE
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -52,7 +53,12 @@ def _checkout_context(
 def checkout_form(slug: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
-    values = {"channel": "", "coupon": request.query_params.get("coupon", "").strip()}
+    # A fresh key per rendered form: a double click or a resent POST finds the first order.
+    values = {
+        "channel": "",
+        "coupon": request.query_params.get("coupon", "").strip(),
+        "idempotency_key": uuid.uuid4().hex,
+    }
     context = _checkout_context(container, user, slug, values, {}, request_lang(request))
     return render(request, "orders/checkout.html", context, user=user)
 
@@ -68,6 +74,7 @@ async def checkout(slug: str, request: Request, container: ContainerDep, user: O
         "coupon": form_text(form, "coupon"),
         "nonrefundable_ack": form.get("nonrefundable_ack") == "1",
         "auto_renew": form.get("auto_renew") == "1",
+        "idempotency_key": form_text(form, "idempotency_key")[:80] or uuid.uuid4().hex,
     }
     errors: dict[str, str] = {}
     duplicate: str | None = None
@@ -89,6 +96,7 @@ async def checkout(slug: str, request: Request, container: ContainerDep, user: O
                     auto_renew=values["auto_renew"],
                     nonrefundable_ack=values["nonrefundable_ack"],
                     duplicate_ack=form.get("duplicate_ack") == "1",
+                    idempotency_key=values["idempotency_key"],
                 ),
                 container.now(),
                 container.payments,

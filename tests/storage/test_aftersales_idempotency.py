@@ -1,0 +1,31 @@
+"""A refund request's idempotency key names one request: the service itself refuses it for
+another order, so the page path (which sends a key per rendered form) is held to it too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from kameng.channels.simulator.payments import SimulatorChannel
+from kameng.domain.model import Reason
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict
+
+from .aftersales_support import buy_one, submit
+
+pytestmark = pytest.mark.usefixtures("catalog")
+
+
+def test_a_request_key_reused_on_another_order_is_refused(
+    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
+) -> None:
+    first, second = buy_one(uow, channel, make_user, now), buy_one(uow, channel, make_user, now)
+    second = type(second)(second.order_no, second.out_trade_no, second.amount_fen, first.consumer)
+    ticket = submit(uow, first, now + timedelta(minutes=1), Reason.NOT_AS_DESCRIBED, key="form-1")
+    again = submit(uow, first, now + timedelta(minutes=2), Reason.NOT_AS_DESCRIBED, key="form-1")
+    assert again.ticket_no == ticket.ticket_no
+    with pytest.raises(Conflict) as refused:
+        submit(uow, second, now + timedelta(minutes=3), Reason.NOT_AS_DESCRIBED, key="form-1")
+    assert refused.value.code == "idempotency_key_reused"
