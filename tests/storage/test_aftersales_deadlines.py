@@ -13,8 +13,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, select, update
 
 from kameng.aftersales.deadlines import run_deadlines
+from kameng.aftersales.models import TicketTimeline
 from kameng.aftersales.queries import review_queue
 from kameng.aftersales.requests import RefundRequestCommand, reply, submit_request
 from kameng.aftersales.review import ask_info
@@ -22,6 +24,7 @@ from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Reason
 from kameng.domain.tickets import SHANGHAI, TicketStatus
 from kameng.domain.users import Role
+from kameng.orders.models import OrderRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 
@@ -209,3 +212,28 @@ def test_priority_lane_sorts_first(
     supervisor = staff(uow, now, Role.SUPERVISOR, "sup")
     escalated = [t.ticket_no for t in review_queue(uow, supervisor, lane="escalated")]
     assert escalated == [gone.ticket_no, fault.ticket_no, ordinary.ticket_no]
+
+
+def test_an_overdue_approval_above_what_is_left_says_so_instead_of_lowering_the_amount_silently(
+    uow: UnitOfWork, engine: Engine, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
+) -> None:
+    bought = buy_one(uow, channel, make_user, now)
+    created = submit(uow, bought, now + timedelta(minutes=1))
+    assert created.auto_approve_at is not None
+    # Part of the payment went back some other way meanwhile (an operator's correction, say).
+    already = bought.amount_fen - 500
+    with engine.begin() as conn:
+        conn.execute(update(OrderRow).where(OrderRow.order_no == bought.order_no).values(refunded_fen=already))
+    run_deadlines(uow, created.auto_approve_at + timedelta(seconds=1), CALENDAR)
+    decided = ticket(uow, created.ticket_no)
+    assert decided.approved_fen == 500
+    with uow:
+        approval = uow.session.scalar(
+            select(TicketTimeline).where(
+                TicketTimeline.ticket_id == decided.id, TicketTimeline.action == "approve_overdue"
+            )
+        )
+        assert approval is not None
+        assert approval.amount_fen == 500
+        assert "5.00" in approval.comment  # the timeline says what was approved, and why not the quote
+    assert refunded_fen(uow, bought.order_no) == bought.amount_fen

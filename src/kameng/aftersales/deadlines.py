@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import start_money
-from kameng.aftersales.tickets import lock_order, move_ticket, notify
+from kameng.aftersales.tickets import apply_plan, lock_order, move_ticket
+from kameng.domain.aftersales import plan_overdue_approval
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.tickets import (
     TicketStatus,
@@ -34,18 +35,11 @@ def run_deadlines(uow: UnitOfWork, now: datetime, calendar: WorkCalendar, batch:
         ).all()
         for ticket in stalled:
             order = lock_order(uow, ticket.order_id)
-            amount = min(ticket.quoted_fen, order.amount_fen - order.refunded_fen)
-            move_ticket(uow, ticket, "approve_overdue", now, calendar, None, "审核超时,按报价自动同意", amount)
-            ticket.approved_fen, ticket.decided_at, ticket.breached = amount, now, True
-            notify(
-                uow,
-                ticket,
-                "approved_overdue",
-                now,
-                "审核超时,系统已按报价自动同意退款。",
-                "The review ran out of time, so the refund was approved automatically at the quoted amount.",
-            )
-            start_money(uow, ticket, order, amount, now, calendar)
+            plan = plan_overdue_approval(ticket.quoted_fen, order.amount_fen - order.refunded_fen)
+            apply_plan(uow, ticket, plan, now, calendar, None)
+            ticket.breached = True
+            assert plan.approved_fen is not None
+            start_money(uow, ticket, order, plan.approved_fen, now, calendar)
             approved += 1
         overdue = session.scalars(
             select(Ticket)

@@ -20,9 +20,10 @@ from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
 from kameng.aftersales.queries import evidence_file, review_queue, ticket_view
 from kameng.aftersales.refunds import refund_to_balance, retry_refund
 from kameng.aftersales.requests import RefundRequestCommand, appeal, reply, submit_request, withdraw
-from kameng.aftersales.review import CITABLE_RULES, approve, ask_info, reject
+from kameng.aftersales.review import approve, ask_info, reject
 from kameng.aftersales.uploads import Upload
 from kameng.container import Container
+from kameng.domain.aftersales import CITABLE_RULES
 from kameng.domain.model import Reason
 from kameng.domain.money import MoneyError, parse_yuan
 from kameng.domain.tickets import TicketStatus

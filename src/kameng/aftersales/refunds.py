@@ -1,4 +1,5 @@
-"""TODO kameng.aftersales.refunds"""
+"""The money of an approved ticket: reserved against what was captured, posted to the ledger, paid
+out through the channel (or the balance), and the order closed when it has arrived."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.tickets import lock_order, lock_ticket, move_ticket, notify
+from kameng.domain.aftersales import PayoutSource, payout_source
 from kameng.domain.calendar import WorkCalendar
-from kameng.domain.model import Channel, OrderEventType, ProductKind, Reason
+from kameng.domain.model import Channel, OrderEventType
 from kameng.domain.money import format_yuan
 from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, REFUND, RefundStatus
 from kameng.domain.tickets import (
@@ -34,7 +36,7 @@ def start_money(
     uow: UnitOfWork, ticket: Ticket, order: OrderRow, amount: int, now: datetime, calendar: WorkCalendar
 ) -> None:
     """Reserve the amount against what was captured, post it as owed to the consumer, and queue
-    the payout. Runs inside the approving transaction."""
+    the payout. Runs inside the approving transaction, after the plan that approved it."""
     session = uow.session
     if amount > order.amount_fen - order.refunded_fen:
         raise Conflict(
@@ -43,7 +45,8 @@ def start_money(
     order.refunded_fen += amount
     product = order.product
     owed = f"refunds_payable:{order.user_id}"
-    if product.kind is ProductKind.RECHARGE:
+    source_kind = payout_source(product.kind, ticket.reason)
+    if source_kind is PayoutSource.BALANCE_CASH:
         balance = session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
         if balance is None or balance.cash_fen < amount:
             raise Conflict(
@@ -52,10 +55,10 @@ def start_money(
         balance.cash_fen -= amount
         balance.updated_at = now
         source = f"balance_cash:{order.user_id}"
-    elif ticket.reason is Reason.MERCHANT_GONE:
-        source = "platform_advance"  # 先行赔付: the platform pays now and claims from the merchant
+    elif source_kind is PayoutSource.PLATFORM_ADVANCE:
+        source = source_kind.value
     else:
-        source = f"merchant_payable:{product.merchant_id}"
+        source = f"{source_kind.value}:{product.merchant_id}"
     post_entry(
         uow,
         kind="refund_approved",
@@ -65,14 +68,6 @@ def start_money(
         now=now,
         lines=[(source, amount), (owed, -amount)],
         memo=f"ticket {ticket.ticket_no}",
-    )
-    notify(
-        uow,
-        ticket,
-        "approved",
-        now,
-        f"退款 {format_yuan(amount)} 元已同意。",
-        f"A refund of {format_yuan(amount)} is approved.",
     )
     move_ticket(uow, ticket, "start_refund", now, calendar, None, amount_fen=amount)
     if amount == 0:

@@ -14,15 +14,15 @@ from sqlalchemy import select
 
 from kameng.aftersales.models import EvidenceFile, Ticket
 from kameng.aftersales.refunds import start_money
-from kameng.aftersales.tickets import lock_ticket, move_ticket, notify
+from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
 from kameng.catalog.services import policy_to_domain
+from kameng.domain.aftersales import plan_submission
 from kameng.domain.calendar import WorkCalendar
-from kameng.domain.model import Decision, Reason
+from kameng.domain.model import Reason
 from kameng.domain.refund import review_business_days
 from kameng.domain.states import CardKeyStatus, OrderStatus
 from kameng.domain.tickets import (
-    APPEAL_WINDOW,
     CLOSED,
     TicketStatus,
     auto_approve_at,
@@ -163,50 +163,23 @@ def submit_request_replayable(
             quote=quote.to_dict(),
         )
         _store_uploads(uow, ticket, viewer, command.uploads, now)
-        notify(
-            uow,
-            ticket,
-            "submitted",
-            now,
-            f"您的售后申请 {ticket.ticket_no} 已提交。",
-            f"Your after-sales request {ticket.ticket_no} has been submitted.",
+        remember_quote(uow, order, command.reason, now, quote)  # computed once for the whole step
+        plan = plan_submission(
+            ticket.ticket_no,
+            quote.decision,
+            quote.refund,
+            quote.rules[0],
+            quote.explanation_zh,
+            quote.explanation_en,
+            quote.review_due,
         )
-        if quote.decision is Decision.AUTO_APPROVE:
-            move_ticket(
-                uow, ticket, "auto_approve", now, calendar, None, f"规则 {quote.rules[0]} 自动同意", quote.refund
-            )
-            ticket.approved_fen = quote.refund
-            ticket.decided_at = now
-            start_money(uow, ticket, order, quote.refund, now, calendar)
-        elif quote.decision is Decision.REJECT:
-            move_ticket(uow, ticket, "reject", now, calendar, None, quote.explanation_zh)
-            ticket.reject_rule = quote.rules[0]
-            ticket.reject_comment = quote.explanation_zh
-            ticket.decided_at = now
-            ticket.appeal_until = now + APPEAL_WINDOW
-            notify(
-                uow,
-                ticket,
-                "rejected",
-                now,
-                f"申请未通过(规则 {quote.rules[0]}):{quote.explanation_zh}",
-                f"Not approved (rule {quote.rules[0]}): {quote.explanation_en}",
-            )
-        else:
+        if quote.review_due is not None:
             # The deadline promised in the quote is the ticket's deadline, to the day.
-            assert quote.review_due is not None
-            due = end_of_day(quote.review_due)
-            ticket.due_at = due
-            ticket.auto_approve_at = auto_approve_at(calendar, due)
-            move_ticket(uow, ticket, "open_review", now, calendar, None)
-            notify(
-                uow,
-                ticket,
-                "in_review",
-                now,
-                f"申请已进入人工审核,最迟 {quote.review_due} 前处理。",
-                f"Your request is with a reviewer and will be decided by {quote.review_due}.",
-            )
+            ticket.due_at = end_of_day(quote.review_due)
+            ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
+        apply_plan(uow, ticket, plan, now, calendar, viewer)
+        if plan.approved_fen is not None:
+            start_money(uow, ticket, order, plan.approved_fen, now, calendar)
         uow.commit()
         return ticket, False
 

@@ -1,4 +1,5 @@
-"""TODO kameng.aftersales.tickets"""
+"""What every after-sales step shares: moving a ticket through its table (with its timeline
+row), applying a step's plan, telling the consumer, and locking the rows a step changes."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ from typing import Any
 from sqlalchemy import select
 
 from kameng.aftersales.models import Ticket
+from kameng.domain.aftersales import Plan, Refused
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
-from kameng.domain.tickets import (
-    TICKET,
-)
+from kameng.domain.refund import Quote
+from kameng.domain.tickets import APPEAL_WINDOW, TICKET
 from kameng.messages.models import MessageRow
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
 from kameng.platform import audit
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, not_found
+from kameng.platform.errors import Conflict, InvalidInput, not_found
 from kameng.platform.outbox import OutboxKind, enqueue
 
 # --------------------------------------------------------------------------------------------
@@ -36,6 +37,35 @@ def _quote_now(
         uow.memo[memo_key] = quote.to_dict() if quote else None
     cached: dict[str, Any] | None = uow.memo[memo_key]
     return cached
+
+
+def remember_quote(uow: UnitOfWork, order: OrderRow, reason: Reason, now: datetime, quote: Quote) -> None:
+    """The quote a step has already computed serves every timeline row of that step."""
+    uow.memo[("quote", order.id, order.status, reason, now)] = quote.to_dict()
+
+
+def apply_plan(
+    uow: UnitOfWork, ticket: Ticket, plan: Plan, now: datetime, calendar: WorkCalendar, actor: Viewer | None
+) -> None:
+    """Store one step's plan (domain/aftersales.py) on the ticket: its moves through the transition
+    table, what it decided, and the messages to the consumer, in the caller's transaction."""
+    for move in plan.moves:
+        move_ticket(
+            uow, ticket, move.action, now, calendar, actor if move.by_person else None, move.comment, move.amount_fen
+        )
+    if plan.approved_fen is not None:
+        ticket.approved_fen, ticket.decided_at = plan.approved_fen, now
+    if plan.reject_rule is not None:
+        ticket.reject_rule, ticket.reject_comment, ticket.decided_at = plan.reject_rule, plan.reject_comment or "", now
+    if plan.opens_appeal_window:
+        ticket.appeal_until = now + APPEAL_WINDOW
+    for notice in plan.notices:
+        notify(uow, ticket, notice.kind, now, notice.zh, notice.en)
+
+
+def refused(error: Refused) -> InvalidInput:
+    """A step the domain refused, as the error a person reads."""
+    return InvalidInput(error.code, error.zh, error.en, error.field)
 
 
 def move_ticket(

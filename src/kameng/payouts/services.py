@@ -17,10 +17,10 @@ from sqlalchemy import select
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import close_after_refund, post_refund_paid
 from kameng.aftersales.tickets import move_ticket, notify
-from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS, RefundAnswer, RefundChannel
+from kameng.channels.ports import PROCESSING, RefundAnswer, RefundChannel
+from kameng.domain.aftersales import ChannelAnswer, plan_payout_answer, refund_step
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import OrderEventType
-from kameng.domain.money import format_yuan
 from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
 from kameng.domain.tickets import TicketStatus
 from kameng.orders.history import add_order_event
@@ -84,75 +84,56 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
             return
         ticket = session.scalar(select(Ticket).where(Ticket.id == refund.ticket_id).with_for_update(of=Ticket))
         assert ticket is not None
-        if answer.status == PROCESSING:
-            if refund.status is RefundStatus.PENDING:
-                refund.status = REFUND.apply(refund.status, "accept")
-                refund.accepted_at = now
-                notify(
-                    uow,
-                    ticket,
-                    "sent",
-                    now,
-                    f"退款 {format_yuan(refund.amount_fen)} 元已提交支付渠道,正在处理。",
-                    f"The refund of {format_yuan(refund.amount_fen)} is with the payment channel.",
-                )
-            else:
-                refund.attempts += 1
-            refund.next_poll_at = now + timedelta(minutes=refund_poll_delay_minutes(refund.attempts))
-        elif answer.status == SUCCESS:
-            if refund.status is RefundStatus.PENDING:
-                refund.accepted_at = now
-            refund.status = REFUND.apply(refund.status, "succeed")
-            refund.settled_at = now
-            refund.next_poll_at = None
+        plan = plan_payout_answer(
+            refund_pending=refund.status is RefundStatus.PENDING,
+            ticket_refunding=ticket.status is TicketStatus.REFUNDING,
+            answer=ChannelAnswer(answer.status),
+            amount_fen=refund.amount_fen,
+            failure=(answer.failure or "refund refused by the channel")[:200],
+            channel_no=answer.refund_id,
+        )
+        _apply_refund_change(refund, plan.refund_action, answer, now)
+        if plan.paid:
             post_refund_paid(uow, refund, order, f"channel:{refund.channel.value}", now)
-            move_ticket(
-                uow,
-                ticket,
-                "refund_succeeded",
-                now,
-                calendar,
-                None,
-                f"渠道退款单号 {answer.refund_id}",
-                refund.amount_fen,
-            )
+        if plan.move is not None:
+            move_ticket(uow, ticket, plan.move.action, now, calendar, None, plan.move.comment, plan.move.amount_fen)
+        if plan.paid:
             close_after_refund(uow, ticket, order, refund, now, calendar)
-        elif answer.status == ABNORMAL:
-            refund.status = REFUND.apply(refund.status, "fail")
-            refund.failure = (answer.failure or "refund refused by the channel")[:200]
-            refund.next_poll_at = None
-            if ticket.status is TicketStatus.REFUNDING:
-                move_ticket(uow, ticket, "refund_failed", now, calendar, None, refund.failure, refund.amount_fen)
-            notify(
-                uow,
-                ticket,
-                "refund_failed",
-                now,
-                f"原路退款失败:{refund.failure}。您可以选择退到平台余额(需您确认),或稍后重试原路退款。",
-                f"The refund could not go back to your original payment method: {refund.failure}. "
-                "You may choose the platform balance instead (only if you agree), or retry later.",
-            )
+        for notice in plan.notices:
+            notify(uow, ticket, notice.kind, now, notice.zh, notice.en)
         uow.commit()
+
+
+def _apply_refund_change(refund: RefundRow, action: str | None, answer: RefundAnswer, now: datetime) -> None:
+    """The refund row through REFUND, and when to ask the channel next."""
+    if answer.status == PROCESSING:
+        if action is not None:
+            refund.status = REFUND.apply(refund.status, action)
+            refund.accepted_at = now
+        else:
+            refund.attempts += 1
+        refund.next_poll_at = now + timedelta(minutes=refund_poll_delay_minutes(refund.attempts))
+        return
+    if action == "succeed" and refund.status is RefundStatus.PENDING:
+        refund.accepted_at = now
+    assert action is not None
+    refund.status = REFUND.apply(refund.status, action)
+    refund.next_poll_at = None
+    if action == "succeed":
+        refund.settled_at = now
+    else:
+        refund.failure = (answer.failure or "refund refused by the channel")[:200]
 
 
 def _apply_late_payment_answer(
     uow: UnitOfWork, refund: RefundRow, order: OrderRow, answer: RefundAnswer, now: datetime
 ) -> None:
     """A late payment going back: no ticket, no consumer decision; the order's timeline shows it."""
+    action = refund_step(refund.status is RefundStatus.PENDING, ChannelAnswer(answer.status))
+    _apply_refund_change(refund, action, answer, now)
     if answer.status == PROCESSING:
-        if refund.status is RefundStatus.PENDING:
-            refund.status = REFUND.apply(refund.status, "accept")
-            refund.accepted_at = now
-        else:
-            refund.attempts += 1
-        refund.next_poll_at = now + timedelta(minutes=refund_poll_delay_minutes(refund.attempts))
         return
-    if answer.status == SUCCESS:
-        if refund.status is RefundStatus.PENDING:
-            refund.accepted_at = now
-        refund.status = REFUND.apply(refund.status, "succeed")
-        refund.settled_at = now
-        refund.next_poll_at = None
+    if action == "succeed":
         post_entry(
             uow,
             kind="late_payment_return",
@@ -174,9 +155,6 @@ def _apply_late_payment_answer(
             note=f"{refund.channel.value} {answer.refund_id}",
         )
         return
-    refund.status = REFUND.apply(refund.status, "fail")
-    refund.failure = (answer.failure or "refund refused by the channel")[:200]
-    refund.next_poll_at = None
     # Still owed (the late_payments account keeps it): staff see it on the order and pay it out.
     add_order_event(
         uow,
@@ -186,5 +164,5 @@ def _apply_late_payment_answer(
         None,
         None,
         amount_fen=refund.amount_fen,
-        note=refund.failure,
+        note=refund.failure or "",
     )

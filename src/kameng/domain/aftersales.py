@@ -1,0 +1,270 @@
+"""After-sales decisions as plans: what each step of a ticket does, decided in one place.
+
+For every step of the after-sales flow (a request submitted, a ticket approved or rejected, an
+overdue ticket approved by the system, a channel's answer about a refund) a function here takes
+plain values and returns one immutable :class:`Plan`: the ticket's moves through its transition
+table, the messages to the consumer, and the money to pay out. The service that owns the
+transaction loads the rows, asks for the plan, applies every part of it and commits, so a step
+is either wholly done or not at all, and the rules of a step can be read (and tested) here
+without a database.
+
+The texts are the ones the consumer and the timeline have always shown (Chinese and English).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from kameng.domain.model import Decision, ProductKind, Reason
+from kameng.domain.money import format_yuan
+from kameng.domain.tickets import APPEAL_WINDOW, TicketStatus
+
+APPEAL_DAYS = APPEAL_WINDOW.days
+
+
+class Refused(ValueError):
+    """A step the rules do not allow, with what is wrong and where (``field``)."""
+
+    def __init__(self, code: str, zh: str, en: str, field: str) -> None:
+        super().__init__(en)
+        self.code, self.zh, self.en, self.field = code, zh, en, field
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One transition of the ticket (through ``TICKET``), with what the timeline records."""
+
+    action: str
+    comment: str = ""
+    amount_fen: int | None = None
+    by_person: bool = False  # made by the person acting (else by the system)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message to the consumer: in-app now, by SMS after the commit."""
+
+    kind: str
+    zh: str
+    en: str
+
+
+class PayoutSource(StrEnum):
+    """Whose money a refund is (the ledger account it is drawn from)."""
+
+    MERCHANT = "merchant_payable"  # the merchant sold it: their payable shrinks
+    PLATFORM_ADVANCE = "platform_advance"  # 先行赔付: the platform pays now, claims from the merchant
+    BALANCE_CASH = "balance_cash"  # a top-up: the consumer's withdrawable cash goes back
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    moves: tuple[Move, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    approved_fen: int | None = None  # set when the step approves: what is paid out, exactly
+    reject_rule: str | None = None
+    reject_comment: str | None = None
+    opens_appeal_window: bool = False
+
+
+def payout_source(kind: ProductKind, reason: Reason) -> PayoutSource:
+    if kind is ProductKind.RECHARGE:
+        return PayoutSource.BALANCE_CASH
+    if reason is Reason.MERCHANT_GONE:
+        return PayoutSource.PLATFORM_ADVANCE
+    return PayoutSource.MERCHANT
+
+
+def _approval_notice(amount: int) -> Notice:
+    return Notice(
+        "approved", f"退款 {format_yuan(amount)} 元已同意。", f"A refund of {format_yuan(amount)} is approved."
+    )
+
+
+def plan_submission(
+    ticket_no: str,
+    decision: Decision,
+    refund_fen: int,
+    deciding_rule: str,
+    explanation_zh: str,
+    explanation_en: str,
+    review_due: date | None,
+) -> Plan:
+    """A request was submitted and the engine has decided (its quote, computed once, is the input)."""
+    submitted = Notice(
+        "submitted", f"您的售后申请 {ticket_no} 已提交。", f"Your after-sales request {ticket_no} has been submitted."
+    )
+    if decision is Decision.AUTO_APPROVE:
+        return Plan(
+            moves=(Move("auto_approve", f"规则 {deciding_rule} 自动同意", refund_fen),),
+            notices=(submitted, _approval_notice(refund_fen)),
+            approved_fen=refund_fen,
+        )
+    if decision is Decision.REJECT:
+        rejected = Notice(
+            "rejected",
+            f"申请未通过(规则 {deciding_rule}):{explanation_zh}",
+            f"Not approved (rule {deciding_rule}): {explanation_en}",
+        )
+        return Plan(
+            moves=(Move("reject", explanation_zh),),
+            notices=(submitted, rejected),
+            reject_rule=deciding_rule,
+            reject_comment=explanation_zh,
+            opens_appeal_window=True,
+        )
+    if review_due is None:
+        raise ValueError("a review decision always carries its due date")
+    in_review = Notice(
+        "in_review",
+        f"申请已进入人工审核,最迟 {review_due} 前处理。",
+        f"Your request is with a reviewer and will be decided by {review_due}.",
+    )
+    return Plan(moves=(Move("open_review"),), notices=(submitted, in_review))
+
+
+def plan_approval(quoted_fen: int, asked_fen: int | None, reason: str, refundable_fen: int) -> Plan:
+    """A person approves: at the quote, or at another amount with a reason, never more than what
+    is still refundable of the captured payment."""
+    amount = quoted_fen if asked_fen is None else asked_fen
+    reason = reason.strip()
+    if amount != quoted_fen and not reason:
+        raise Refused(
+            "reason_required",
+            "金额与报价不同时须说明理由",
+            "Give a reason for an amount other than the quote",
+            "reason",
+        )
+    if not 0 <= amount <= refundable_fen:
+        most = format_yuan(refundable_fen)
+        raise Refused(
+            "amount_out_of_range",
+            f"金额须在 0.00 与 {most} 元之间",
+            f"The amount must be between 0.00 and {most}",
+            "amount",
+        )
+    return Plan(
+        moves=(Move("approve", reason, amount, by_person=True),),
+        notices=(_approval_notice(amount),),
+        approved_fen=amount,
+    )
+
+
+def plan_overdue_approval(quoted_fen: int, refundable_fen: int) -> Plan:
+    """Nobody decided in time: the consumer wins at the quote. Should less remain refundable than
+    the quote (an earlier refund on the same payment), the timeline says so and what is paid; the
+    amount is never lowered silently."""
+    if quoted_fen <= refundable_fen:
+        amount, comment = quoted_fen, "审核超时,按报价自动同意"
+    else:
+        amount = refundable_fen
+        comment = (
+            f"审核超时,自动同意;报价 {format_yuan(quoted_fen)} 元超过该笔付款尚可退的"
+            f" {format_yuan(refundable_fen)} 元,按 {format_yuan(refundable_fen)} 元退款"
+        )
+    overdue = Notice(
+        "approved_overdue",
+        "审核超时,系统已按报价自动同意退款。"
+        if amount == quoted_fen
+        else f"审核超时,系统已自动同意退款 {format_yuan(amount)} 元(该笔付款尚可退的全部金额)。",
+        "The review ran out of time, so the refund was approved automatically at the quoted amount."
+        if amount == quoted_fen
+        else f"The review ran out of time, so a refund of {format_yuan(amount)} (all that is still refundable"
+        " of this payment) was approved automatically.",
+    )
+    return Plan(
+        moves=(Move("approve_overdue", comment, amount),),
+        notices=(overdue, _approval_notice(amount)),
+        approved_fen=amount,
+    )
+
+
+CITABLE_RULES = frozenset({"P3", "P4", "P5", "P8", "P9", "R2", "S1", "S3", "S4", "S5", "E1"})
+
+
+def plan_rejection(status: TicketStatus, rule: str, comment: str) -> Plan:
+    """A person rejects, citing a rule; an appeal's rejection is final."""
+    rule, comment = rule.strip().upper(), comment.strip()
+    if rule not in CITABLE_RULES:
+        raise Refused(
+            "rule_required", "驳回须引用规则编号", f"Cite one of the rules: {', '.join(sorted(CITABLE_RULES))}", "rule"
+        )
+    if len(comment) < 5:
+        raise Refused("comment_required", "请写一句驳回理由", "Write a sentence explaining the rejection", "comment")
+    if status is TicketStatus.APPEALED:
+        final = Notice(
+            "rejected_final", f"申诉未通过(规则 {rule}):{comment}。", f"Appeal not upheld (rule {rule}): {comment}."
+        )
+        return Plan(
+            moves=(Move("reject_final", f"{rule}: {comment}", by_person=True),),
+            notices=(final,),
+            reject_rule=rule,
+            reject_comment=comment,
+        )
+    rejected = Notice(
+        "rejected",
+        f"申请未通过(规则 {rule}):{comment}。可在 {APPEAL_DAYS} 天内申诉。",
+        f"Not approved (rule {rule}): {comment}. You may appeal within {APPEAL_DAYS} days.",
+    )
+    return Plan(
+        moves=(Move("reject", f"{rule}: {comment}", by_person=True),),
+        notices=(rejected,),
+        reject_rule=rule,
+        reject_comment=comment,
+        opens_appeal_window=True,
+    )
+
+
+class ChannelAnswer(StrEnum):
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    ABNORMAL = "ABNORMAL"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutPlan:
+    """What a channel's answer about a refund changes."""
+
+    refund_action: str | None  # through REFUND: accept, succeed, fail; None when nothing changes
+    paid: bool = False  # the money left us: settle the ledger and close the order
+    failed: bool = False
+    move: Move | None = None
+    notices: tuple[Notice, ...] = ()
+
+
+def refund_step(refund_pending: bool, answer: ChannelAnswer) -> str | None:
+    """The refund's move through REFUND for a channel's answer; None when it stays as it is (the
+    channel is still working on a refund it had already accepted)."""
+    if answer is ChannelAnswer.PROCESSING:
+        return "accept" if refund_pending else None
+    return "succeed" if answer is ChannelAnswer.SUCCESS else "fail"
+
+
+def plan_payout_answer(
+    refund_pending: bool, ticket_refunding: bool, answer: ChannelAnswer, amount_fen: int, failure: str, channel_no: str
+) -> PayoutPlan:
+    """The channel answered about a refund of a ticket: accepted (still on its way), paid, or
+    refused for good (the consumer then chooses: their balance, or another try)."""
+    amount = format_yuan(amount_fen)
+    action = refund_step(refund_pending, answer)
+    if answer is ChannelAnswer.PROCESSING:
+        if action is None:
+            return PayoutPlan(None)  # asked again, still on its way
+        sent = Notice(
+            "sent",
+            f"退款 {amount} 元已提交支付渠道,正在处理。",
+            f"The refund of {amount} is with the payment channel.",
+        )
+        return PayoutPlan(action, notices=(sent,))
+    if answer is ChannelAnswer.SUCCESS:
+        return PayoutPlan(action, paid=True, move=Move("refund_succeeded", f"渠道退款单号 {channel_no}", amount_fen))
+    failed = Notice(
+        "refund_failed",
+        f"原路退款失败:{failure}。您可以选择退到平台余额(需您确认),或稍后重试原路退款。",
+        f"The refund could not go back to your original payment method: {failure}. "
+        "You may choose the platform balance instead (only if you agree), or retry later.",
+    )
+    move = Move("refund_failed", failure, amount_fen) if ticket_refunding else None
+    return PayoutPlan(action, failed=True, move=move, notices=(failed,))
