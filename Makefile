@@ -19,6 +19,7 @@ run: install
 test: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/kameng simulate --check ../shared/scenarios > /dev/null
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
@@ -29,6 +30,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: install
 	$(PY) bench/run.py

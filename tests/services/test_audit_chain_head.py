@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from kameng import compose
+from kameng.aftersales import audit
 from kameng.aftersales.deadlines import run_deadlines
 from kameng.aftersales.models import TicketTimeline
 from kameng.aftersales.requests import RefundRequestCommand, submit_request
@@ -17,7 +18,6 @@ from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.users import Role
 from kameng.orders.models import OrderRow
-from kameng.platform import audit
 from kameng.platform.access import Viewer
 from kameng.platform.db.migrate import upgrade
 from kameng.platform.db.uow import UnitOfWork

@@ -1,4 +1,4 @@
-"""TODO kameng.accounts.api"""
+"""Accounts over the REST API: sign-up and bearer tokens."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO kameng.accounts.models"""
+"""The users table: consumers and staff, with their role."""
 
 from __future__ import annotations
 

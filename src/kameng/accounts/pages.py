@@ -1,4 +1,4 @@
-"""TODO kameng.accounts.pages"""
+"""Sign-up, sign-in and sign-out pages; the session cookie names the user."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO kameng.aftersales.deadlines"""
+"""The after-sales clock, run by the worker: tickets past their review deadline are escalated,
+and those still undecided five working days later are approved for the consumer."""
 
 from __future__ import annotations
 

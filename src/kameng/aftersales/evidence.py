@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from kameng.accounts.models import User
+from kameng.aftersales.audit import GENESIS, row_digest
 from kameng.aftersales.models import Ticket, TicketTimeline
 from kameng.aftersales.queries import ticket_view
 from kameng.catalog.services import policy_to_domain, product_to_domain
@@ -25,7 +26,6 @@ from kameng.domain.users import mask_email, mask_phone
 from kameng.messages.models import MessageRow
 from kameng.orders.models import PaymentRow
 from kameng.platform.access import Viewer
-from kameng.platform.audit import GENESIS, row_digest
 from kameng.platform.db.uow import UnitOfWork
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")

@@ -1,4 +1,4 @@
-"""TODO kameng.aftersales.models"""
+"""The after-sales tables: tickets, their hash-chained timeline, and evidence files."""
 
 from __future__ import annotations
 

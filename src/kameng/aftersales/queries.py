@@ -1,4 +1,5 @@
-"""TODO kameng.aftersales.queries"""
+"""Reading tickets: a ticket with its timeline, files and refunds as a viewer may see it, the
+actions its table allows them, a consumer's tickets and the staff queue."""
 
 from __future__ import annotations
 

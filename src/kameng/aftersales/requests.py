@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
 from kameng.aftersales.refunds import start_money
 from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, notify, remember_quote
@@ -34,7 +35,6 @@ from kameng.domain.tickets import (
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
 from kameng.orders.numbers import new_order_no
-from kameng.platform import audit
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, InvalidInput, not_found

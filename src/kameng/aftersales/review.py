@@ -1,4 +1,5 @@
-"""TODO kameng.aftersales.review"""
+"""Staff decisions on a ticket: approve (at the quote, or another amount with a reason), reject
+citing a rule, ask for information; appeals go to another supervisor."""
 
 from __future__ import annotations
 

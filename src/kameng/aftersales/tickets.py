@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kameng.aftersales import audit
 from kameng.aftersales.models import Ticket
 from kameng.domain.aftersales import Plan, Refused
 from kameng.domain.calendar import WorkCalendar
@@ -17,7 +18,6 @@ from kameng.domain.tickets import APPEAL_WINDOW, TICKET
 from kameng.messages.models import MessageRow
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
-from kameng.platform import audit
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, InvalidInput, not_found

@@ -1,4 +1,4 @@
-"""TODO kameng.catalog.api"""
+"""The catalog over the REST API: products on sale and each one's refund terms."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO kameng.catalog.models"""
+"""The catalog's tables: merchants, products, their versioned (immutable) refund policies, coupons."""
 
 from __future__ import annotations
 

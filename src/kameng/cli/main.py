@@ -145,7 +145,7 @@ def ledger_check() -> None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute every ticket's hash chain; exits 1 when any row was edited, deleted or reordered."""
-    from kameng.platform.audit import verify
+    from kameng.aftersales.audit import verify
 
     report = verify(_uow(_settings()))
     typer.echo(f"tickets: {report.tickets}, timeline rows: {report.rows}")

@@ -1,4 +1,4 @@
-"""TODO kameng.messages.api"""
+"""The consumer's in-app messages over the REST API."""
 
 from __future__ import annotations
 

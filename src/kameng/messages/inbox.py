@@ -1,17 +1,17 @@
-"""In-app messages (站内信) for the signed-in consumer: the header badge (the reading and marking
-live in :mod:`kameng.services.messages`)."""
+"""The header badge of in-app messages (站内信): how many the signed-in consumer has not read,
+given to every page's frame before it is rendered."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import Request
 
 from kameng.messages.services import unread_count
 
 
-def header_unread(request: Request, user: object) -> int:
-    """For the page header: how many messages the signed-in user has not read (0 when signed out)."""
+def unread_badge(request: Request, user: Any) -> dict[str, Any]:
     user_id = getattr(user, "id", None)
     if not isinstance(user_id, int):
-        return 0
-    container = request.app.state.container
-    return unread_count(container.uow(), user_id)
+        return {"unread": 0}
+    return {"unread": unread_count(request.app.state.container.uow(), user_id)}

@@ -1,4 +1,4 @@
-"""TODO kameng.messages.models"""
+"""The in-app messages table (站内信): what was said to a consumer, as it was said."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO kameng.messages.pages"""
+"""The consumer's in-app messages page (站内信)."""
 
 from __future__ import annotations
 

@@ -9,209 +9,40 @@ consumer asking for another consumer's order gets the same 404 as for one that d
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from kameng.domain.model import Channel, EventType, Reason
+from kameng.domain.model import EventType, Reason
 from kameng.domain.money import format_yuan
-from kameng.domain.refund import Quote
 from kameng.orders.checkout import CheckoutRequest, place_order
-from kameng.orders.models import OrderEventRow, OrderRow, PaymentRow
 from kameng.orders.payments import cancel_unpaid_order, handle_payment_notification
 from kameng.orders.queries import list_orders, order_view
+from kameng.orders.schemas import (
+    CardKeyOut,
+    EventOut,
+    EventRequest,
+    MembershipOut,
+    OrderDetailOut,
+    OrderOut,
+    OrderRequest,
+    PaymentResultOut,
+    PlacedOrderOut,
+    QuoteOut,
+    event_out,
+    order_fields,
+    payment_out,
+    quote_out,
+)
 from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
 from kameng.platform.errors import Conflict, InvalidInput, ServiceError
 from kameng.web.auth import CurrentUser, viewer
 from kameng.web.deps import ContainerDep, IdempotencyKey
-from kameng.web.errors import ERROR_RESPONSE, Text
+from kameng.web.errors import ERROR_RESPONSE
 
 router = APIRouter(prefix="/api/v1")
 SIGNATURE_HEADER = "X-Sim-Signature"
-
-
-class OrderRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    product: str = Field(min_length=1, max_length=80, description="The product's slug", examples=["monthly-pass"])
-    channel: Channel
-    coupon: str | None = Field(default=None, max_length=40)
-    auto_renew: bool = Field(default=False, description="Consent to auto-renewal; never assumed")
-    nonrefundable_ack: bool = Field(default=False, description="Required for virtual goods")
-    duplicate_ack: bool = Field(default=False, description="Buy again although bought within 24 hours")
-
-
-class PlacedOrderOut(BaseModel):
-    order_no: str
-    status: str
-    amount: str
-    amount_fen: int
-    out_trade_no: str | None
-    pay_url: str | None
-    replayed: bool = Field(description="True when an earlier request with the same Idempotency-Key made it")
-
-
-class OrderOut(BaseModel):
-    order_no: str
-    status: str
-    product: str
-    product_name: Text
-    kind: str
-    channel: str
-    list_price: str
-    list_price_fen: int
-    coupon: str
-    coupon_fen: int
-    amount: str
-    amount_fen: int
-    bonus: str
-    bonus_fen: int
-    auto_renew: bool
-    created_at: datetime
-    expires_at: datetime
-    paid_at: datetime | None
-
-
-class MembershipOut(BaseModel):
-    status: str
-    activated_at: datetime | None
-    expires_at: datetime | None
-    auto_renew: bool
-
-
-class PaymentOut(BaseModel):
-    out_trade_no: str
-    channel: str
-    status: str
-    amount: str
-    amount_fen: int
-    settled_at: datetime | None
-
-
-class EventOut(BaseModel):
-    type: str
-    at: datetime
-    actor_role: str
-    benefit: str | None
-    hours: str | None
-    amount: str
-    amount_fen: int
-    note: str
-
-
-class OrderDetailOut(OrderOut):
-    membership: MembershipOut | None
-    card_key_status: str | None = Field(description="The key itself only via POST .../card-key")
-    payments: list[PaymentOut]
-    events: list[EventOut]
-    actions: list[str]
-
-
-class EventRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["activated", "trial_claimed", "benefit_used", "outage", "merchant_gone"]
-    benefit: str | None = Field(default=None, max_length=80)
-    hours: Decimal | None = Field(default=None, gt=0, description="Outage length in hours")
-    note: str = Field(default="", max_length=500)
-
-
-class QuoteLineOut(BaseModel):
-    code: str
-    amount: str
-    amount_fen: int
-    detail: str | None = None
-    detail_zh: str | None = None
-
-
-class ArrivalOut(BaseModel):
-    earliest: date
-    latest: date
-
-
-class QuoteOut(BaseModel):
-    order_no: str
-    reason: str
-    as_of: datetime
-    decision: str
-    refund: str
-    refund_fen: int
-    currency: str
-    rules: list[str]
-    lines: list[QuoteLineOut]
-    explanation: Text
-    review_due: date | None
-    arrival: ArrivalOut | None
-    calendar_warning: str | None
-
-
-class CardKeyOut(BaseModel):
-    order_no: str
-    code: str
-
-
-class PaymentResultOut(BaseModel):
-    result: Literal["paid", "failed", "returned", "duplicate"]
-
-
-def _order_fields(order: OrderRow) -> dict[str, Any]:
-    product = order.product
-    return {
-        "order_no": order.order_no,
-        "status": order.status.value,
-        "product": product.slug,
-        "product_name": {"zh": product.name_zh, "en": product.name_en},
-        "kind": product.kind.value,
-        "channel": order.channel.value,
-        "list_price": format_yuan(order.list_price_fen),
-        "list_price_fen": order.list_price_fen,
-        "coupon": format_yuan(order.coupon_fen),
-        "coupon_fen": order.coupon_fen,
-        "amount": format_yuan(order.amount_fen),
-        "amount_fen": order.amount_fen,
-        "bonus": format_yuan(order.bonus_fen),
-        "bonus_fen": order.bonus_fen,
-        "auto_renew": order.auto_renew,
-        "created_at": order.created_at,
-        "expires_at": order.expires_at,
-        "paid_at": order.paid_at,
-    }
-
-
-def _event_out(row: OrderEventRow) -> EventOut:
-    return EventOut(
-        type=row.type,
-        at=row.at,
-        actor_role=row.actor_role,
-        benefit=row.benefit,
-        hours=row.hours,
-        amount=format_yuan(row.amount_fen),
-        amount_fen=row.amount_fen,
-        note=row.note,
-    )
-
-
-def _payment_out(row: PaymentRow) -> PaymentOut:
-    return PaymentOut(
-        out_trade_no=row.out_trade_no,
-        channel=row.channel.value,
-        status=row.status.value,
-        amount=format_yuan(row.amount_fen),
-        amount_fen=row.amount_fen,
-        settled_at=row.settled_at,
-    )
-
-
-def _quote_out(order_no: str, reason: Reason, at: datetime, quote: Quote) -> QuoteOut:
-    data = quote.to_dict()
-    lines = [QuoteLineOut.model_validate({**line.to_dict(), "amount_fen": line.amount}) for line in quote.lines]
-    return QuoteOut.model_validate(
-        {**data, "order_no": order_no, "reason": reason.value, "as_of": at, "refund_fen": quote.refund, "lines": lines}
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,7 +103,7 @@ def create_order(
 def get_orders(
     user: CurrentUser, container: ContainerDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
 ) -> list[OrderOut]:
-    return [OrderOut(**_order_fields(order)) for order in list_orders(container.uow(), viewer(user), limit)]
+    return [OrderOut(**order_fields(order)) for order in list_orders(container.uow(), viewer(user), limit)]
 
 
 @router.get(
@@ -286,7 +117,7 @@ def get_order(order_no: OrderNo, user: CurrentUser, container: ContainerDep) -> 
     view = order_view(container.uow(), viewer(user), order_no, container.now(), container.calendar)
     membership = view.membership
     return OrderDetailOut(
-        **_order_fields(view.order),
+        **order_fields(view.order),
         membership=MembershipOut(
             status=membership.status.value,
             activated_at=membership.activated_at,
@@ -296,8 +127,8 @@ def get_order(order_no: OrderNo, user: CurrentUser, container: ContainerDep) -> 
         if membership
         else None,
         card_key_status=view.card_key.status.value if view.card_key else None,
-        payments=[_payment_out(row) for row in view.payments],
-        events=[_event_out(row) for row in view.events],
+        payments=[payment_out(row) for row in view.payments],
+        events=[event_out(row) for row in view.events],
         actions=view.actions,
     )
 
@@ -312,7 +143,7 @@ def cancel_order(order_no: OrderNo, user: CurrentUser, container: ContainerDep) 
     uow_viewer = viewer(user)
     cancel_unpaid_order(container.uow(), uow_viewer, order_no, container.now())
     view = order_view(container.uow(), uow_viewer, order_no, container.now(), container.calendar)
-    return OrderOut(**_order_fields(view.order))
+    return OrderOut(**order_fields(view.order))
 
 
 BUYER_ACTIONS = {"activated": "activate", "trial_claimed": "claim_trial", "benefit_used": "use_benefit"}
@@ -335,7 +166,7 @@ def create_event(order_no: OrderNo, body: EventRequest, user: CurrentUser, conta
         event = record_platform_event(
             container.uow(), who, order_no, EventType(body.type), container.now(), hours=body.hours, note=body.note
         )
-    return _event_out(event)
+    return event_out(event)
 
 
 @router.get(
@@ -355,7 +186,7 @@ def get_quote(
     view = order_view(container.uow(), viewer(user), order_no, now, container.calendar, reason)
     if view.quote is None:
         raise Conflict("not_paid", "订单未支付或已关闭,没有退款报价", "Only a paid order has a refund quote", "status")
-    return _quote_out(order_no, reason, now, view.quote)
+    return quote_out(order_no, reason, now, view.quote)
 
 
 @router.post(

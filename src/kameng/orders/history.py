@@ -1,4 +1,5 @@
-"""TODO kameng.orders.history"""
+"""An order's history: the timeline of events every status change writes, and the refund
+engine's quote for the order as of a moment, read from that history."""
 
 from __future__ import annotations
 

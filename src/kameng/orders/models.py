@@ -1,4 +1,4 @@
-"""TODO kameng.orders.models"""
+"""The orders' tables: orders, their payments, memberships, card keys and the order timeline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO kameng.orders.numbers"""
+"""Order numbers people can read aloud, with a check digit, and the channel trade numbers derived
+from them (our idempotency key at the channel)."""
 
 from __future__ import annotations
 

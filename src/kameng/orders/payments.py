@@ -1,4 +1,5 @@
-"""TODO kameng.orders.payments"""
+"""Payments: a channel's signed notification applied once, a late payment sent back, unpaid
+orders expired or cancelled (their coupon and card key released)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO kameng.orders.queries"""
+"""Reading orders: what a viewer may see (another consumer's order is "not found"), the order
+page's view with its quote, and the actions the transition tables allow the viewer now."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO kameng.orders.usage"""
+"""Using what was bought: activation, trials and benefits (the evidence the refund engine reads),
+platform events staff record, card keys shown to their buyer, and memberships that run out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO kameng.payouts.models"""
+"""The refunds table: each attempt to send money back, keyed by our own ``out_refund_no``."""
 
 from __future__ import annotations
 

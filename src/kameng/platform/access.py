@@ -1,4 +1,4 @@
-"""TODO kameng.platform.access"""
+"""Who is asking: the viewer every service receives, so it can decide what they may see and do."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO kameng.platform.idempotency"""
+"""Stored answers to API calls made with an ``Idempotency-Key``.
+
+The table predates the services' own keys (orders and tickets keep theirs on their rows, which
+is where a retry is recognised today); it is kept for the integrator API's generic replay."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO kameng.platform.ledger_models"""
+"""The ledger's tables: journal entries and their lines, and each consumer's stored balance
+(cash and bonus), which ``kameng ledger check`` proves equal to the sum of its lines."""
 
 from __future__ import annotations
 

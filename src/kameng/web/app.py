@@ -25,6 +25,7 @@ from kameng.catalog import pages as catalog_pages
 from kameng.container import Container
 from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
+from kameng.messages.inbox import unread_badge
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.container = container
     app.state.templates = make_templates()
+    app.state.page_context = [unread_badge]
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

@@ -1,4 +1,4 @@
-"""TODO kameng.web.auth"""
+"""API authentication: bearer tokens issued at sign-in, and the ``CurrentUser`` dependency."""
 
 from __future__ import annotations
 

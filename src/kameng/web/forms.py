@@ -1,4 +1,5 @@
-"""TODO kameng.web.forms"""
+"""Helpers for form pages: reading fields, redirects (to the login page and back), and errors
+carried to the next page in the session."""
 
 from __future__ import annotations
 

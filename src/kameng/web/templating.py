@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,14 @@ from fastapi.templating import Jinja2Templates
 
 from kameng.domain.money import format_yuan
 from kameng.domain.users import mask_email, mask_phone
-from kameng.messages.inbox import header_unread
 from kameng.platform.i18n import label, localtime, translate
 from kameng.web.deps import csrf_token, request_lang
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+# What every page's frame shows beside its own content (the unread-messages badge, say): read
+# before rendering, so a template never queries anything. The app registers the providers.
+PageContext = Callable[[Request, Any], dict[str, Any]]
 
 
 def make_templates() -> Jinja2Templates:
@@ -28,7 +32,6 @@ def make_templates() -> Jinja2Templates:
         mask_phone=mask_phone,
         mask_email=mask_email,
         csrf_token=csrf_token,
-        unread_messages=header_unread,
     )
     return templates
 
@@ -37,7 +40,12 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     """Render a page in the request's language; a ``?lang=`` choice is remembered in a cookie."""
     lang = request_lang(request)
     templates: Jinja2Templates = request.app.state.templates
-    response = templates.TemplateResponse(request, name, {"lang": lang, "user": user, **context}, status_code=status)
+    frame: dict[str, Any] = {}
+    for provide in request.app.state.page_context:
+        frame.update(provide(request, user))
+    response = templates.TemplateResponse(
+        request, name, {"lang": lang, "user": user, **frame, **context}, status_code=status
+    )
     if request.query_params.get("lang") in {"zh", "en"}:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return response

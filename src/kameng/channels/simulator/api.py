@@ -1,4 +1,4 @@
-"""TODO kameng.channels.simulator.api"""
+"""The simulator's payer over the API (outside production), for tests and integrators."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path
 
 from kameng.channels.simulator.payer import simulate_payer
-from kameng.orders.api import PaymentResultOut
+from kameng.orders.schemas import PaymentResultOut
 from kameng.platform.errors import not_found
 from kameng.web.deps import ContainerDep
 from kameng.web.errors import ERROR_RESPONSE

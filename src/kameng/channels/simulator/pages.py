@@ -1,4 +1,4 @@
-"""TODO kameng.channels.simulator.pages"""
+"""The simulator's pay page: the payer chooses to pay or fail, and the channel notifies us."""
 
 from __future__ import annotations
 
