@@ -62,7 +62,7 @@ def test_an_approval_at_another_amount_needs_a_reason_and_stays_within_what_is_r
     with pytest.raises(Refused) as too_much:
         plan_approval(1000, 6000, "补偿", 5000)
     assert (too_much.value.code, too_much.value.field) == ("amount_out_of_range", "amount")
-    assert "50.00" in too_much.value.zh
+    assert too_much.value.params == {"most": "50.00"}
 
 
 def test_an_overdue_ticket_is_approved_at_the_quote() -> None:

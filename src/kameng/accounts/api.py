@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from kameng.accounts.services import authenticate, sign_up
+from kameng.platform.errors import ErrorCode
 from kameng.web.auth import Unauthorized, issue_token
 from kameng.web.deps import ContainerDep
 from kameng.web.errors import ERROR_RESPONSE
@@ -48,9 +49,7 @@ def create_token(body: TokenRequest, container: ContainerDep) -> TokenOut:
     """Exchange a phone number or e-mail and password for a signed token, valid for 24 hours."""
     user = authenticate(container.uow(), body.identifier, body.password)
     if user is None:
-        raise Unauthorized(
-            "bad_credentials", "手机号/邮箱或密码不正确", "Wrong phone number, e-mail or password", "identifier"
-        )
+        raise Unauthorized(ErrorCode.BAD_CREDENTIALS, "error.bad_credentials", "identifier")
     token, expires_at = issue_token(container, user.id)
     return TokenOut(token=token, expires_at=expires_at)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from kameng.accounts.models import User
 from kameng.domain.users import Role
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, InvalidInput
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput
 from kameng.platform.ledger_models import BalanceRow
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -36,12 +36,7 @@ def normalise_identifier(identifier: str) -> tuple[str | None, str | None]:
     email = identifier.strip().lower()
     if EMAIL.match(email) and len(email) <= 254:
         return None, email
-    raise InvalidInput(
-        "bad_identifier",
-        "请输入 11 位手机号或有效的邮箱地址",
-        "Enter an 11-digit mainland mobile number or a valid e-mail address",
-        "identifier",
-    )
+    raise InvalidInput(ErrorCode.BAD_IDENTIFIER, "error.bad_identifier", "identifier")
 
 
 def sign_up(
@@ -54,23 +49,13 @@ def sign_up(
 ) -> User:
     phone, email = normalise_identifier(identifier)
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(
-            "weak_password",
-            f"密码至少 {MIN_PASSWORD} 位",
-            f"The password needs at least {MIN_PASSWORD} characters",
-            "password",
-        )
+        raise InvalidInput(ErrorCode.WEAK_PASSWORD, "error.weak_password", "password", min_length=MIN_PASSWORD)
     with uow:
         session = uow.session
         condition = User.phone == phone if phone else User.email == email
         taken = session.scalar(select(User.id).where(condition))
         if taken is not None:
-            raise Conflict(
-                "identifier_taken",
-                "该手机号或邮箱已注册",
-                "That phone number or e-mail is already registered",
-                "identifier",
-            )
+            raise Conflict(ErrorCode.IDENTIFIER_TAKEN, "error.identifier_taken", "identifier")
         user = User(
             phone=phone,
             email=email,

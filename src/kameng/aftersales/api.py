@@ -37,7 +37,7 @@ from kameng.aftersales.schemas import (
     ticket_fields,
 )
 from kameng.container import Container
-from kameng.platform.errors import InvalidInput
+from kameng.platform.errors import ErrorCode, InvalidInput
 from kameng.web.auth import CurrentUser, viewer
 from kameng.web.deps import ContainerDep, IdempotencyKey
 from kameng.web.errors import ERROR_RESPONSE
@@ -265,12 +265,7 @@ def refund_to_balance(
     """Only after the original channel failed for good, and only when the consumer says
     ``{"consent": true}``; the platform never does this on its own."""
     if body.consent is not True:
-        raise InvalidInput(
-            "consent_required",
-            "退回平台余额须您明确同意",
-            'Send {"consent": true} to take the refund as platform balance',
-            "consent",
-        )
+        raise InvalidInput(ErrorCode.CONSENT_REQUIRED, "error.consent_required.2", "consent")
     aftersales_refunds.refund_to_balance(container.uow(), viewer(user), ticket_no, container.now(), container.calendar)
     return _view(container, user, ticket_no)
 

@@ -29,7 +29,7 @@ from kameng.domain.money import MoneyError, parse_yuan
 from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 from kameng.orders.queries import order_view
-from kameng.platform.errors import InvalidInput, NotFound, ServiceError
+from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
 from kameng.web.forms import StaffUser, flash, form_text, redirect, take_flash, to_login
 from kameng.web.templating import render
@@ -59,7 +59,7 @@ async def _uploads(form: FormData, name: str) -> list[Upload]:
 
 def _consumer_only(user: User) -> None:
     if user.role is not Role.CONSUMER:
-        raise NotFound("not_found", "页面不存在", "Page not found")
+        raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def _request_page(
 ) -> HTMLResponse:
     view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar, reason)
     if view.order.user_id != user.id:
-        raise NotFound("not_found", "订单不存在", "Order not found")
+        raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.3")
     context = {"view": view, "reason": reason.value, "reasons": REASONS, "values": values, "errors": errors}
     return render(request, "aftersales/refund_request.html", context, status=status, user=user)
 
@@ -234,7 +234,7 @@ async def ticket_action(
     if user is None:
         return to_login(request)
     if action not in CONSUMER_ACTIONS:
-        raise NotFound("not_found", "页面不存在", "Page not found")
+        raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
     form = await request.form()
     uow, viewer, now, calendar = container.uow(), viewer_of(user), container.now(), container.calendar
     comment = form_text(form, "comment")
@@ -247,7 +247,7 @@ async def ticket_action(
             appeal(uow, viewer, ticket_no, comment, now, calendar)
         elif action == "refund_to_balance":
             if form.get("consent") != "1":
-                raise InvalidInput("consent_required", "请先勾选同意", "Tick the consent box first", "consent")
+                raise InvalidInput(ErrorCode.CONSENT_REQUIRED, "error.consent_required", "consent")
             refund_to_balance(uow, viewer, ticket_no, now, calendar)
         else:
             retry_refund(uow, viewer, ticket_no, now, calendar)
@@ -264,7 +264,7 @@ async def ticket_action(
 
 def _lane_page(request: Request, container: Container, staff: User, lane: str) -> HTMLResponse:
     if lane in SUPERVISOR_LANES and staff.role not in {Role.SUPERVISOR, Role.OPERATOR}:
-        raise NotFound("not_found", "页面不存在", "Page not found")
+        raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
     rows = review_queue(container.uow(), viewer_of(staff), lane)
     now = container.now()
     overdue = {
@@ -310,7 +310,7 @@ async def staff_action(
     ticket_no: str, action: str, request: Request, container: ContainerDep, staff: User = StaffUser
 ) -> Response:
     if action not in STAFF_ACTIONS:
-        raise NotFound("not_found", "页面不存在", "Page not found")
+        raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
     form = await request.form()
     uow, viewer, now, calendar = container.uow(), viewer_of(staff), container.now(), container.calendar
     comment, amount_text = form_text(form, "comment"), form_text(form, "amount")
@@ -325,8 +325,7 @@ async def staff_action(
             try:
                 amount = parse_yuan(amount_text) if amount_text else None
             except MoneyError:
-                message_en = "The amount is not a valid number of yuan"
-                raise InvalidInput("bad_amount", "金额格式不正确", message_en, "amount") from None
+                raise InvalidInput(ErrorCode.BAD_AMOUNT, "error.bad_amount", "amount") from None
             approve(uow, viewer, ticket_no, now, calendar, amount_fen=amount, reason=values["reason"])
         elif action == "reject":
             reject(uow, viewer, ticket_no, values["rule"], comment, now, calendar)

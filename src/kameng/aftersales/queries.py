@@ -45,7 +45,7 @@ def ticket_view(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> TicketView:
             query = query.where(Ticket.user_id == viewer.user_id)
         ticket = session.scalar(query)
         if ticket is None:
-            raise not_found("售后单", "Ticket")
+            raise not_found("ticket")
         view = TicketView(
             ticket=ticket,
             timeline=list(
@@ -138,5 +138,5 @@ def evidence_file(uow: UnitOfWork, viewer: Viewer, ticket_no: str, file_id: int)
             query = query.where(Ticket.user_id == viewer.user_id)
         row = uow.session.scalar(query)
         if row is None:
-            raise not_found("文件", "File")
+            raise not_found("file")
         return row

@@ -23,7 +23,7 @@ from kameng.orders.numbers import payment_out_trade_no
 from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, not_found
+from kameng.platform.errors import Conflict, ErrorCode, not_found
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
 from kameng.platform.outbox import OutboxKind, enqueue
@@ -39,9 +39,7 @@ def start_money(
     the payout. Runs inside the approving transaction, after the plan that approved it."""
     session = uow.session
     if amount > order.amount_fen - order.refunded_fen:
-        raise Conflict(
-            "exceeds_captured", "退款金额超过可退余额", "The refund would exceed what was captured", "amount"
-        )
+        raise Conflict(ErrorCode.EXCEEDS_CAPTURED, "error.exceeds_captured", "amount")
     order.refunded_fen += amount
     product = order.product
     owed = f"refunds_payable:{order.user_id}"
@@ -49,9 +47,7 @@ def start_money(
     if source_kind is PayoutSource.BALANCE_CASH:
         balance = session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
         if balance is None or balance.cash_fen < amount:
-            raise Conflict(
-                "balance_changed", "余额已变动,请重新申请", "The balance changed since the quote; ask again", "amount"
-            )
+            raise Conflict(ErrorCode.BALANCE_CHANGED, "error.balance_changed", "amount")
         balance.cash_fen -= amount
         balance.updated_at = now
         source = f"balance_cash:{order.user_id}"
@@ -186,7 +182,7 @@ def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: date
     with uow:
         ticket = lock_ticket(uow, viewer, ticket_no)
         if ticket.user_id != viewer.user_id:
-            raise not_found("售后单", "Ticket")
+            raise not_found("ticket")
         order = lock_order(uow, ticket.order_id)
         failed = _failed_amount(uow, ticket)
         move_ticket(uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed)
@@ -212,5 +208,5 @@ def _failed_amount(uow: UnitOfWork, ticket: Ticket) -> int:
         select(RefundRow).where(RefundRow.ticket_id == ticket.id).order_by(RefundRow.id.desc()).limit(1)
     )
     if last is None or last.status is not RefundStatus.FAILED:
-        raise Conflict("no_failed_refund", "没有失败的退款", "There is no failed refund to act on", "ticket")
+        raise Conflict(ErrorCode.NO_FAILED_REFUND, "error.no_failed_refund", "ticket")
     return last.amount_fen

@@ -37,7 +37,7 @@ from kameng.orders.models import OrderRow
 from kameng.orders.numbers import new_order_no
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, InvalidInput, not_found
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,7 @@ def submit_request_replayable(
     open ticket per order is allowed, so two quick clicks never make two refunds."""
     check_uploads(command.uploads)  # fail before anything is written
     if len(command.description) > 2000:
-        raise InvalidInput(
-            "too_long", "描述最多 2000 字", "The description is limited to 2000 characters", "description"
-        )
+        raise InvalidInput(ErrorCode.TOO_LONG, "error.too_long", "description")
     with uow:
         session = uow.session
         if command.idempotency_key:
@@ -98,7 +96,7 @@ def submit_request_replayable(
             .with_for_update(of=OrderRow)
         )
         if order is None:
-            raise not_found("订单", "Order")
+            raise not_found("order")
         if command.idempotency_key:
             # Look again under the order's lock: the same key sent twice at once waited here for
             # the first request's commit, and must get its ticket, not "ticket_open" (race test
@@ -111,21 +109,14 @@ def submit_request_replayable(
             if existing is not None:
                 return _replayed(existing, command), True
         if order.status is not OrderStatus.PAID:
-            raise Conflict(
-                "not_refundable_state", "该订单未支付或已关闭", "The order is not paid or is already closed", "order"
-            )
+            raise Conflict(ErrorCode.NOT_REFUNDABLE_STATE, "error.not_refundable_state", "order")
         open_ticket = session.scalar(
             select(Ticket.ticket_no).where(
                 Ticket.order_id == order.id, Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL])
             )
         )
         if open_ticket is not None:
-            raise Conflict(
-                "ticket_open",
-                f"该订单已有进行中的售后单 {open_ticket}",
-                f"This order already has an open ticket {open_ticket}",
-                "order",
-            )
+            raise Conflict(ErrorCode.TICKET_OPEN, "error.ticket_open", "order", open_ticket=open_ticket)
         quote = quote_for(order, order_events(uow, order.id), now, command.reason, calendar)
         assert quote is not None
         ticket = Ticket(
@@ -189,10 +180,10 @@ def _replayed(ticket: Ticket, command: RefundRequestCommand) -> Ticket:
     order is a client bug, refused for the page and the API alike."""
     if ticket.order.order_no != command.order_no:
         raise Conflict(
-            "idempotency_key_reused",
-            f"该幂等键已用于另一笔订单的售后单({ticket.ticket_no}),请为新的申请使用新的键",
-            f"This Idempotency-Key was used for a request on another order ({ticket.ticket_no}); use a new key",
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "error.idempotency_key_reused.2",
             "idempotency_key",
+            ticket_no=ticket.ticket_no,
         )
     return ticket
 
@@ -208,7 +199,7 @@ def withdraw(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetime, cal
     with uow:
         ticket = lock_ticket(uow, viewer, ticket_no)
         if ticket.user_id != viewer.user_id:
-            raise not_found("售后单", "Ticket")
+            raise not_found("ticket")
         move_ticket(uow, ticket, "withdraw", now, calendar, viewer)
         uow.commit()
         return ticket
@@ -226,11 +217,11 @@ def reply(
     """The consumer answers a request for information: the review clock starts again."""
     check_uploads(uploads)
     if not comment.strip() and not uploads:
-        raise InvalidInput("empty_reply", "请填写说明或上传材料", "Write a reply or attach a file", "comment")
+        raise InvalidInput(ErrorCode.EMPTY_REPLY, "error.empty_reply", "comment")
     with uow:
         ticket = lock_ticket(uow, viewer, ticket_no)
         if ticket.user_id != viewer.user_id:
-            raise not_found("售后单", "Ticket")
+            raise not_found("ticket")
         move_ticket(uow, ticket, "reply", now, calendar, viewer, comment.strip())
         if ticket.paused_at is not None and ticket.due_at is not None:
             ticket.due_at = resume_due_at(calendar, ticket.paused_at, ticket.due_at, now)
@@ -247,11 +238,9 @@ def appeal(
     with uow:
         ticket = lock_ticket(uow, viewer, ticket_no)
         if ticket.user_id != viewer.user_id:
-            raise not_found("售后单", "Ticket")
+            raise not_found("ticket")
         if ticket.status is TicketStatus.REJECTED and ticket.appeal_until is not None and now > ticket.appeal_until:
-            raise Conflict(
-                "appeal_window_closed", "已超过 15 天申诉期", "The 15-day appeal window has closed", "ticket"
-            )
+            raise Conflict(ErrorCode.APPEAL_WINDOW_CLOSED, "error.appeal_window_closed", "ticket")
         move_ticket(uow, ticket, "appeal", now, calendar, viewer, comment.strip())
         days = review_business_days(policy_to_domain(ticket.order.policy), ticket.rules.split(",")[0])
         due = review_due_at(calendar, now, days)

@@ -16,12 +16,12 @@ from kameng.domain.tickets import (
 from kameng.domain.users import Role
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, InvalidInput, not_found
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 
 
 def require(viewer: Viewer, *roles: Role) -> None:
     if viewer.role not in roles:
-        raise not_found("售后单", "Ticket")
+        raise not_found("ticket")
 
 
 def approve(
@@ -76,14 +76,9 @@ def reject(
 
 def _check_appeal_decider(ticket: Ticket, staff: Viewer) -> None:
     if staff.role is not Role.SUPERVISOR:
-        raise Conflict("supervisor_only", "申诉须由主管处理", "Appeals are decided by a supervisor", "role")
+        raise Conflict(ErrorCode.SUPERVISOR_ONLY, "error.supervisor_only", "role")
     if ticket.rejected_by == staff.user_id:
-        raise Conflict(
-            "same_person",
-            "申诉须由驳回人以外的主管处理",
-            "An appeal must be decided by someone other than who rejected it",
-            "role",
-        )
+        raise Conflict(ErrorCode.SAME_PERSON, "error.same_person", "role")
 
 
 def ask_info(
@@ -92,7 +87,7 @@ def ask_info(
     """Ask the consumer for more: the review clock pauses until they reply."""
     require(staff, Role.AGENT, Role.SUPERVISOR, Role.OPERATOR)
     if len(comment.strip()) < 2:
-        raise InvalidInput("comment_required", "请说明需要补充什么", "Say what is needed", "comment")
+        raise InvalidInput(ErrorCode.COMMENT_REQUIRED, "error.comment_required", "comment")
     with uow:
         ticket = lock_ticket(uow, staff, ticket_no)
         move_ticket(uow, ticket, "ask_info", now, calendar, staff, comment.strip())

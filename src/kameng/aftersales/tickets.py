@@ -20,7 +20,8 @@ from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, InvalidInput, not_found
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
+from kameng.platform.i18n import Msg
 from kameng.platform.outbox import OutboxKind, enqueue
 
 # --------------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def apply_plan(
 
 def refused(error: Refused) -> InvalidInput:
     """A step the domain refused, as the error a person reads."""
-    return InvalidInput(error.code, error.zh, error.en, error.field)
+    return InvalidInput(ErrorCode(error.code), error.key, error.field, **error.params)
 
 
 def move_ticket(
@@ -82,10 +83,10 @@ def move_ticket(
     naming the state), and the timeline records it."""
     if not TICKET.allows(ticket.status, action):
         raise Conflict(
-            "invalid_transition",
-            f"售后单当前状态({ticket.status.value})不能执行此操作",
-            f"A ticket that is {ticket.status.value} cannot {action}",
+            ErrorCode.INVALID_TRANSITION,
+            "error.invalid_transition",
             "status",
+            status=Msg(f"ts_{ticket.status.value}"),
         )
     new_status = TICKET.apply(ticket.status, action)
     audit.append(
@@ -126,7 +127,7 @@ def lock_ticket(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> Ticket:
         query = query.where(Ticket.user_id == viewer.user_id)
     ticket = uow.session.scalar(query)
     if ticket is None:
-        raise not_found("售后单", "Ticket")
+        raise not_found("ticket")
     return ticket
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from kameng.platform.errors import InvalidInput
+from kameng.platform.errors import ErrorCode, InvalidInput
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_TEXT_BYTES = 1024 * 1024
@@ -49,22 +49,17 @@ def sniff(data: bytes) -> str | None:
 
 def check_uploads(uploads: list[Upload]) -> list[CheckedUpload]:
     if len(uploads) > MAX_FILES:
-        raise InvalidInput("too_many_files", f"最多上传 {MAX_FILES} 个文件", f"At most {MAX_FILES} files", "evidence")
+        raise InvalidInput(ErrorCode.TOO_MANY_FILES, "error.too_many_files", "evidence", most_files=MAX_FILES)
     checked = []
     for index, upload in enumerate(uploads):
         name = (upload.filename or f"file-{index + 1}").replace("/", "_").replace("\\", "_")[-200:]
         where = f"evidence[{index}]"
         if not upload.data:
-            raise InvalidInput("empty_file", f"文件 {name} 为空", f"File {name} is empty", where)
+            raise InvalidInput(ErrorCode.EMPTY_FILE, "error.empty_file", where, name=name)
         if len(upload.data) > MAX_FILE_BYTES:
-            raise InvalidInput("file_too_large", f"文件 {name} 超过 5 MB", f"File {name} is larger than 5 MB", where)
+            raise InvalidInput(ErrorCode.FILE_TOO_LARGE, "error.file_too_large", where, name=name)
         content_type = sniff(upload.data)
         if content_type is None:
-            raise InvalidInput(
-                "file_type",
-                f"文件 {name} 不是图片、PDF 或文本",
-                f"File {name} is not an image (PNG, JPEG, GIF, WebP), a PDF or UTF-8 text",
-                where,
-            )
+            raise InvalidInput(ErrorCode.FILE_TYPE, "error.file_type", where, name=name)
         checked.append(CheckedUpload(name, content_type, upload.data, hashlib.sha256(upload.data).hexdigest()))
     return checked

@@ -12,7 +12,7 @@ from kameng.catalog.models import PolicyVersion, ProductRow
 from kameng.domain.model import DomainError, Policy, Product, Term
 from kameng.domain.terms import Sentence, describe_refund_terms
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import InvalidInput, not_found
+from kameng.platform.errors import ErrorCode, InvalidInput, not_found
 
 
 def product_to_domain(row: ProductRow) -> Product:
@@ -59,7 +59,7 @@ def current_policy(uow: UnitOfWork, product_id: int) -> PolicyVersion:
         .limit(1)
     )
     if row is None:
-        raise not_found("退款政策", "Refund policy")
+        raise not_found("refund_policy")
     return row
 
 
@@ -81,7 +81,7 @@ def get_catalog_item(uow: UnitOfWork, slug: str) -> CatalogItem:
     with uow:
         row = uow.session.scalar(select(ProductRow).where(ProductRow.slug == slug, ProductRow.active.is_(True)))
         if row is None:
-            raise not_found("商品", "Product")
+            raise not_found("product")
         return _item(uow, row)
 
 
@@ -91,13 +91,11 @@ def add_policy_version(
     """A new version; existing versions are never edited, so an order's terms never change."""
     row = uow.session.get(ProductRow, product_id)
     if row is None:
-        raise not_found("商品", "Product")
+        raise not_found("product")
     try:
         policy.check_against(product_to_domain(row))
     except DomainError as error:
-        raise InvalidInput(
-            "bad_policy", f"退款政策不一致:{error}", f"Inconsistent refund policy: {error}", error.where
-        ) from None
+        raise InvalidInput(ErrorCode.BAD_POLICY, "error.bad_policy", error.where, error=error) from None
     latest = (
         uow.session.scalar(
             select(func.coalesce(func.max(PolicyVersion.version), 0)).where(PolicyVersion.product_id == product_id)

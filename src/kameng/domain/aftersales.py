@@ -25,11 +25,12 @@ APPEAL_DAYS = APPEAL_WINDOW.days
 
 
 class Refused(ValueError):
-    """A step the rules do not allow, with what is wrong and where (``field``)."""
+    """A step the rules do not allow: an error code, the key of the sentence that explains it (the
+    service renders it in the reader's language), the field, and the sentence's figures."""
 
-    def __init__(self, code: str, zh: str, en: str, field: str) -> None:
-        super().__init__(en)
-        self.code, self.zh, self.en, self.field = code, zh, en, field
+    def __init__(self, code: str, key: str, field: str, **params: object) -> None:
+        super().__init__(f"{code}: {key} {params}")
+        self.code, self.key, self.field, self.params = code, key, field, params
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,20 +132,10 @@ def plan_approval(quoted_fen: int, asked_fen: int | None, reason: str, refundabl
     amount = quoted_fen if asked_fen is None else asked_fen
     reason = reason.strip()
     if amount != quoted_fen and not reason:
-        raise Refused(
-            "reason_required",
-            "金额与报价不同时须说明理由",
-            "Give a reason for an amount other than the quote",
-            "reason",
-        )
+        raise Refused("reason_required", "error.reason_required", "reason")
     if not 0 <= amount <= refundable_fen:
         most = format_yuan(refundable_fen)
-        raise Refused(
-            "amount_out_of_range",
-            f"金额须在 0.00 与 {most} 元之间",
-            f"The amount must be between 0.00 and {most}",
-            "amount",
-        )
+        raise Refused("amount_out_of_range", "error.amount_out_of_range", "amount", most=most)
     return Plan(
         moves=(Move("approve", reason, amount, by_person=True),),
         notices=(_approval_notice(amount),),
@@ -188,11 +179,9 @@ def plan_rejection(status: TicketStatus, rule: str, comment: str) -> Plan:
     """A person rejects, citing a rule; an appeal's rejection is final."""
     rule, comment = rule.strip().upper(), comment.strip()
     if rule not in CITABLE_RULES:
-        raise Refused(
-            "rule_required", "驳回须引用规则编号", f"Cite one of the rules: {', '.join(sorted(CITABLE_RULES))}", "rule"
-        )
+        raise Refused("rule_required", "error.rule_required", "rule", rules=", ".join(sorted(CITABLE_RULES)))
     if len(comment) < 5:
-        raise Refused("comment_required", "请写一句驳回理由", "Write a sentence explaining the rejection", "comment")
+        raise Refused("comment_required", "error.comment_required.2", "comment")
     if status is TicketStatus.APPEALED:
         final = Notice(
             "rejected_final", f"申诉未通过(规则 {rule}):{comment}。", f"Appeal not upheld (rule {rule}): {comment}."

@@ -36,7 +36,7 @@ from kameng.orders.schemas import (
     quote_out,
 )
 from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
-from kameng.platform.errors import Conflict, InvalidInput, ServiceError
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
 from kameng.web.auth import CurrentUser, viewer
 from kameng.web.deps import ContainerDep, IdempotencyKey
 from kameng.web.errors import ERROR_RESPONSE
@@ -185,7 +185,7 @@ def get_quote(
     now = container.now()
     view = order_view(container.uow(), viewer(user), order_no, now, container.calendar, reason)
     if view.quote is None:
-        raise Conflict("not_paid", "订单未支付或已关闭,没有退款报价", "Only a paid order has a refund quote", "status")
+        raise Conflict(ErrorCode.NOT_PAID, "error.not_paid.2", "status")
     return quote_out(order_no, reason, now, view.quote)
 
 
@@ -240,5 +240,5 @@ async def simulator_notify(request: Request, container: ContainerDep) -> Payment
         if error.code != "bad_signature":
             raise
         # A forged or mangled callback is a bad request, not a form to correct.
-        raise ServiceError(error.code, error.message_zh, error.message_en, SIGNATURE_HEADER) from None
+        raise ServiceError(error.code, error.key, SIGNATURE_HEADER, **error.params) from None
     return PaymentResultOut.model_validate({"result": result})

@@ -34,7 +34,7 @@ from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.orders.numbers import new_order_no, payment_out_trade_no
 from kameng.orders.payments import settle
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, InvalidInput, ServiceError
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
 from kameng.platform.ledger_models import BalanceRow
 
 PAYMENT_WINDOW = timedelta(minutes=15)
@@ -83,7 +83,7 @@ class PlacedOrder:
 def _product_by_slug(uow: UnitOfWork, slug: str) -> ProductRow:
     row = uow.session.scalar(select(ProductRow).where(ProductRow.slug == slug, ProductRow.active.is_(True)))
     if row is None:
-        raise InvalidInput("unknown_product", "商品不存在或已下架", "No such product on sale", "product")
+        raise InvalidInput(ErrorCode.UNKNOWN_PRODUCT, "error.unknown_product", "product")
     return row
 
 
@@ -93,15 +93,13 @@ def _coupon(uow: UnitOfWork, code: str, user_id: int, list_price: int, now: date
         query = query.with_for_update()
     coupon = uow.session.scalar(query)
     if coupon is None or (coupon.user_id is not None and coupon.user_id != user_id):
-        raise InvalidInput("bad_coupon", "优惠券不存在", "No such coupon", "coupon")
+        raise InvalidInput(ErrorCode.BAD_COUPON, "error.bad_coupon", "coupon")
     if coupon.used_by_order_id is not None:
-        raise InvalidInput("coupon_used", "优惠券已被使用", "The coupon has already been used", "coupon")
+        raise InvalidInput(ErrorCode.COUPON_USED, "error.coupon_used", "coupon")
     if coupon.expires_at is not None and coupon.expires_at <= now:
-        raise InvalidInput("coupon_expired", "优惠券已过期", "The coupon has expired", "coupon")
+        raise InvalidInput(ErrorCode.COUPON_EXPIRED, "error.coupon_expired", "coupon")
     if list_price < coupon.min_spend_fen:
-        raise InvalidInput(
-            "coupon_min_spend", "未达到优惠券使用门槛", "The order does not reach the coupon's minimum", "coupon"
-        )
+        raise InvalidInput(ErrorCode.COUPON_MIN_SPEND, "error.coupon_min_spend", "coupon")
     return coupon
 
 
@@ -168,10 +166,7 @@ def _replay(uow: UnitOfWork, order: OrderRow, command: CheckoutRequest, channel:
     answered, silently, with the wrong order (checked here, so the page and the API both get it)."""
     if order.product.slug != command.product_slug or order.channel is not command.channel:
         raise Conflict(
-            "idempotency_key_reused",
-            f"该幂等键已用于另一笔订单({order.order_no}),请为新的购买使用新的键",
-            f"This Idempotency-Key was used for a different order ({order.order_no}); use a new key for a new purchase",
-            "idempotency_key",
+            ErrorCode.IDEMPOTENCY_KEY_REUSED, "error.idempotency_key_reused", "idempotency_key", order_no=order.order_no
         )
     return _placed(uow, order, channel, replayed=True)
 
@@ -191,9 +186,7 @@ def _placed(uow: UnitOfWork, order: OrderRow, channel: PaymentChannel, replayed:
 
 def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel) -> PlacedOrder:
     if command.idempotency_key is not None and not 1 <= len(command.idempotency_key) <= 80:
-        raise InvalidInput(
-            "bad_idempotency_key", "幂等键长度须为 1–80", "Idempotency-Key must be 1–80 characters", "idempotency_key"
-        )
+        raise InvalidInput(ErrorCode.BAD_IDEMPOTENCY_KEY, "error.bad_idempotency_key", "idempotency_key")
     with uow:
         session = uow.session
         if command.idempotency_key:
@@ -203,26 +196,16 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         product = _product_by_slug(uow, command.product_slug)
         if product.kind is ProductKind.VIRTUAL_GOODS and not command.nonrefundable_ack:
             raise InvalidInput(
-                "nonrefundable_ack_required",
-                "虚拟商品发放后不支持无理由退款,请勾选确认后再下单",
-                "Delivered digital goods cannot be returned without reason: tick the confirmation to continue",
-                "nonrefundable_ack",
+                ErrorCode.NONREFUNDABLE_ACK_REQUIRED, "error.nonrefundable_ack_required", "nonrefundable_ack"
             )
         if command.auto_renew and not product.renewable:
-            raise InvalidInput(
-                "not_renewable", "该商品不支持自动续费", "This product has no auto-renewal", "auto_renew"
-            )
+            raise InvalidInput(ErrorCode.NOT_RENEWABLE, "error.not_renewable", "auto_renew")
         if product.kind is ProductKind.RECHARGE and command.channel is Channel.BALANCE:
-            raise InvalidInput(
-                "balance_for_top_up", "不能用余额为余额充值", "A top-up cannot be paid from the balance", "channel"
-            )
+            raise InvalidInput(ErrorCode.BALANCE_FOR_TOP_UP, "error.balance_for_top_up", "channel")
         duplicate = _recent_duplicate(uow, command.user_id, product.id, now)
         if duplicate and not command.duplicate_ack:
             raise Conflict(
-                "duplicate_purchase",
-                f"您在 24 小时内已购买过该商品(订单 {duplicate}),确认仍要再买一次吗?",
-                f"You already bought this within 24 hours (order {duplicate}). Buy it again?",
-                "duplicate_ack",
+                ErrorCode.DUPLICATE_PURCHASE, "error.duplicate_purchase", "duplicate_ack", duplicate=duplicate
             )
         coupon: CouponRow | None = None
         coupon_fen = 0
@@ -288,7 +271,7 @@ def _reserve_card_key(uow: UnitOfWork, product_id: int, order: OrderRow, now: da
         .with_for_update(skip_locked=True)
     )
     if key is None:
-        raise Conflict("sold_out", "该商品已售罄", "This product is sold out", "product")
+        raise Conflict(ErrorCode.SOLD_OUT, "error.sold_out", "product")
     key.status = CARD_KEY.apply(key.status, "reserve")
     key.order_id = order.id
     add_order_event(uow, order, OrderEventType.KEY_RESERVED, now, None, None, note="card key held for this order")
@@ -303,7 +286,7 @@ def _pay_from_balance(uow: UnitOfWork, order: OrderRow, now: datetime) -> int:
         return 0
     balance = uow.session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
     if balance is None or balance.cash_fen + balance.bonus_fen < order.amount_fen:
-        raise InvalidInput("insufficient_balance", "余额不足", "Not enough balance", "channel")
+        raise InvalidInput(ErrorCode.INSUFFICIENT_BALANCE, "error.insufficient_balance", "channel")
     from_bonus = min(balance.bonus_fen, order.amount_fen)
     from_cash = order.amount_fen - from_bonus
     balance.bonus_fen -= from_bonus

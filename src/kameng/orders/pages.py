@@ -23,8 +23,8 @@ from kameng.orders.checkout import CheckoutRequest, place_order, preview_checkou
 from kameng.orders.payments import cancel_unpaid_order
 from kameng.orders.queries import find_orders, list_orders, order_view
 from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
-from kameng.platform.errors import Conflict, InvalidInput
-from kameng.platform.i18n import translate
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput
+from kameng.platform.i18n import Lang, translate
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
 from kameng.web.forms import StaffUser, field_error, form_text, redirect, to_login
 from kameng.web.templating import render
@@ -36,7 +36,7 @@ USAGE_ACTIONS = ("activate", "claim_trial", "use_benefit")
 
 
 def _checkout_context(
-    container: ContainerDep, user: User, slug: str, values: dict[str, Any], errors: dict[str, str], lang: str
+    container: ContainerDep, user: User, slug: str, values: dict[str, Any], errors: dict[str, str], lang: Lang
 ) -> dict[str, Any]:
     item = catalog.get_catalog_item(container.uow(), slug)
     coupon = values.get("coupon") or None
@@ -165,7 +165,7 @@ async def order_usage(order_no: str, request: Request, container: ContainerDep, 
     form = await request.form()
     action = form_text(form, "action")
     if action not in USAGE_ACTIONS:
-        raise InvalidInput("unknown_action", "未知操作", "Unknown action", "action")
+        raise InvalidInput(ErrorCode.UNKNOWN_ACTION, "error.unknown_action", "action")
     benefit = form_text(form, "benefit") or None
     try:
         record_usage(container.uow(), viewer_of(user), order_no, action, container.now(), benefit=benefit)
@@ -212,7 +212,7 @@ async def order_platform_event(
         except InvalidOperation:
             hours = Decimal(0)  # refused below with the service's own message
     elif kind != EventType.MERCHANT_GONE.value:
-        raise InvalidInput("bad_event", "不支持的事件类型", "Unsupported event type", "type")
+        raise InvalidInput(ErrorCode.BAD_EVENT, "error.bad_event", "type")
     try:
         record_platform_event(
             container.uow(),

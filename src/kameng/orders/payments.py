@@ -33,7 +33,7 @@ from kameng.orders.queries import visible_order
 from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, InvalidInput, not_found
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
 from kameng.platform.outbox import OutboxKind, enqueue
@@ -125,7 +125,7 @@ def settle(
     elif product.kind is ProductKind.VIRTUAL_GOODS and product.uses_card_keys:
         key = session.scalar(select(CardKeyRow).where(CardKeyRow.order_id == order.id))
         if key is None:
-            raise Conflict("key_missing", "卡密缺失", "The reserved card key is missing", None)
+            raise Conflict(ErrorCode.KEY_MISSING, "error.key_missing", None)
         key.status = CARD_KEY.apply(key.status, "deliver")
         key.delivered_at = at
         add_order_event(uow, order, EventType.DELIVERED, at, None, Role.OPERATOR, note="card key delivered")
@@ -145,18 +145,16 @@ def handle_payment_notification(
     try:
         note = channel.verify(body, signature)
     except BadSignature as error:
-        raise InvalidInput("bad_signature", "通知签名无效", f"Rejected notification: {error}", "signature") from None
+        raise InvalidInput(ErrorCode.BAD_SIGNATURE, "error.bad_signature", "signature", error=error) from None
     with uow:
         session = uow.session
         payment = session.scalar(
             select(PaymentRow).where(PaymentRow.out_trade_no == note.out_trade_no).with_for_update()
         )
         if payment is None:
-            raise not_found("支付单", "Payment")
+            raise not_found("payment")
         if note.amount_fen != payment.amount_fen:
-            raise InvalidInput(
-                "amount_mismatch", "通知金额与订单不符", "Notified amount differs from the payment", "amount"
-            )
+            raise InvalidInput(ErrorCode.AMOUNT_MISMATCH, "error.amount_mismatch", "amount")
         if payment.status is not PaymentStatus.PENDING and not (
             payment.status is PaymentStatus.FAILED and note.succeeded
         ):
@@ -259,9 +257,7 @@ def cancel_unpaid_order(uow: UnitOfWork, viewer: Viewer, order_no: str, now: dat
         try:
             order.status = ORDER.apply(order.status, "cancel")
         except InvalidTransition:
-            raise Conflict(
-                "not_cancellable", "只有待支付订单可以取消", "Only an unpaid order can be cancelled", "status"
-            ) from None
+            raise Conflict(ErrorCode.NOT_CANCELLABLE, "error.not_cancellable", "status") from None
         order.updated_at = now
         _release_holds(uow, order, now)
         add_order_event(uow, order, OrderEventType.ORDER_CANCELLED, now, viewer.user_id, viewer.role)

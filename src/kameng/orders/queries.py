@@ -44,7 +44,7 @@ def visible_order(uow: UnitOfWork, viewer: Viewer, order_no: str, lock: bool = F
         query = query.with_for_update(of=OrderRow)
     order = uow.session.scalar(query)
     if order is None:
-        raise not_found("订单", "Order")
+        raise not_found("order")
     return order
 
 
@@ -63,7 +63,7 @@ def list_orders(uow: UnitOfWork, viewer: Viewer, limit: int = 100) -> list[Order
 def find_orders(uow: UnitOfWork, viewer: Viewer, query_text: str, limit: int = 50) -> list[OrderRow]:
     """Staff lookup by order number (or its prefix) or by the buyer's phone/e-mail."""
     if not viewer.is_staff:
-        raise not_found("订单", "Order")
+        raise not_found("order")
     from kameng.accounts.models import User
 
     text = query_text.strip()

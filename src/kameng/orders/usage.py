@@ -28,7 +28,7 @@ from kameng.orders.numbers import SHANGHAI
 from kameng.orders.queries import visible_order
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, InvalidInput, not_found
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 
 # --------------------------------------------------------------------------------------------
 # Usage: what the engine reads as evidence
@@ -41,23 +41,21 @@ def record_usage(
     with uow:
         order = visible_order(uow, viewer, order_no, lock=True)
         if order.user_id != viewer.user_id:
-            raise not_found("订单", "Order")  # staff do not use a consumer's benefits
+            raise not_found("order")  # staff do not use a consumer's benefits
         if order.status is not OrderStatus.PAID:
-            raise Conflict("not_paid", "订单未支付或已关闭", "The order is not paid or is closed", "status")
+            raise Conflict(ErrorCode.NOT_PAID, "error.not_paid", "status")
         if order.refunded_fen:
             # Benefits are frozen from the moment a refund is approved, not only when it arrives.
-            raise Conflict(
-                "refund_in_progress", "退款处理中,权益已冻结", "A refund is under way; benefits are frozen", "status"
-            )
+            raise Conflict(ErrorCode.REFUND_IN_PROGRESS, "error.refund_in_progress", "status")
         membership = uow.session.scalar(
             select(MembershipRow).where(MembershipRow.order_id == order.id).with_for_update()
         )
         if membership is None:
-            raise InvalidInput("not_membership", "该订单不是会员", "This order is not a membership", "action")
+            raise InvalidInput(ErrorCode.NOT_MEMBERSHIP, "error.not_membership", "action")
         product = order.product
         if action in {"activate", "claim_trial"}:
             if membership.status is not MembershipStatus.PENDING_ACTIVATION:
-                raise Conflict("already_active", "会员已激活", "The membership is already active", "action")
+                raise Conflict(ErrorCode.ALREADY_ACTIVE, "error.already_active", "action")
             _activate(membership, product, now)
             type_ = EventType.ACTIVATED if action == "activate" else EventType.TRIAL_CLAIMED
             event = add_order_event(uow, order, type_, now, viewer.user_id, viewer.role, benefit=benefit)
@@ -65,17 +63,15 @@ def record_usage(
             if membership.status is MembershipStatus.PENDING_ACTIVATION:
                 _activate(membership, product, now)  # first use activates (RULES.md section 1)
             if membership.status is not MembershipStatus.ACTIVE:
-                raise Conflict("not_active", "会员不在有效期内", "The membership is not active", "action")
+                raise Conflict(ErrorCode.NOT_ACTIVE, "error.not_active", "action")
             benefits = product.benefits or {}
             if benefits and benefit not in benefits:
-                raise InvalidInput(
-                    "unknown_benefit", "该会员没有此项权益", "This membership has no such benefit", "benefit"
-                )
+                raise InvalidInput(ErrorCode.UNKNOWN_BENEFIT, "error.unknown_benefit", "benefit")
             event = add_order_event(
                 uow, order, EventType.BENEFIT_USED, now, viewer.user_id, viewer.role, benefit=benefit or "default"
             )
         else:
-            raise InvalidInput("unknown_action", "未知操作", f"Unknown action {action!r}", "action")
+            raise InvalidInput(ErrorCode.UNKNOWN_ACTION, "error.unknown_action.2", "action")
         order.updated_at = now
         uow.commit()
         return event
@@ -100,11 +96,11 @@ def record_platform_event(
 ) -> OrderEventRow:
     """Staff record what the platform or merchant did: an outage, a merchant gone."""
     if not viewer.is_staff:
-        raise not_found("订单", "Order")
+        raise not_found("order")
     if type_ not in {EventType.OUTAGE, EventType.MERCHANT_GONE}:
-        raise InvalidInput("bad_event", "不支持的事件类型", f"Staff cannot record {type_.value}", "type")
+        raise InvalidInput(ErrorCode.BAD_EVENT, "error.bad_event.2", "type")
     if type_ is EventType.OUTAGE and (hours is None or hours <= 0 or hours > 24 * 366):
-        raise InvalidInput("bad_hours", "请填写中断小时数", "Give the outage length in hours (> 0)", "hours")
+        raise InvalidInput(ErrorCode.BAD_HOURS, "error.bad_hours", "hours")
     with uow:
         order = visible_order(uow, viewer, order_no, lock=True)
         event = add_order_event(uow, order, type_, now, viewer.user_id, viewer.role, hours=hours, note=note)
@@ -117,10 +113,10 @@ def reveal_card_key(uow: UnitOfWork, viewer: Viewer, order_no: str, now: datetim
     with uow:
         order = visible_order(uow, viewer, order_no, lock=True)
         if order.user_id != viewer.user_id:
-            raise not_found("订单", "Order")  # not even staff read a consumer's key
+            raise not_found("order")  # not even staff read a consumer's key
         key = uow.session.scalar(select(CardKeyRow).where(CardKeyRow.order_id == order.id).with_for_update())
         if key is None or not CARD_KEY.allows(key.status, "reveal"):
-            raise Conflict("no_key", "没有可查看的卡密", "There is no card key to show", None)
+            raise Conflict(ErrorCode.NO_KEY, "error.no_key", None)
         if key.status is CardKeyStatus.DELIVERED:
             key.status = CARD_KEY.apply(key.status, "reveal")
             key.revealed_at = now

@@ -1,22 +1,102 @@
-"""Errors a service raises for a person to read: what is wrong, and where (a field name)."""
+"""Errors a service raises for a person to read: what is wrong, and where (a field name).
+
+Each error has a stable :class:`ErrorCode` for programs and a sentence for people, kept in the
+gettext catalogs under a key (``error.not_paid``) with named ``%(param)s`` placeholders; a
+parameter may itself be a :class:`~kameng.platform.i18n.Msg` translated in the reader's language
+(``not_found("order")`` says 订单不存在 / Order not found).
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from kameng.platform.i18n import DEFAULT_LANG, Lang, Msg, translate
+
+
+class ErrorCode(StrEnum):
+    """Every error code the services use, one spelling, stable for API clients."""
+
+    ALREADY_ACTIVE = "already_active"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    AMOUNT_OUT_OF_RANGE = "amount_out_of_range"
+    APPEAL_WINDOW_CLOSED = "appeal_window_closed"
+    BAD_AMOUNT = "bad_amount"
+    BAD_COUPON = "bad_coupon"
+    BAD_CREDENTIALS = "bad_credentials"
+    BAD_EVENT = "bad_event"
+    BAD_HOURS = "bad_hours"
+    BAD_IDEMPOTENCY_KEY = "bad_idempotency_key"
+    BAD_IDENTIFIER = "bad_identifier"
+    BAD_POLICY = "bad_policy"
+    BAD_SIGNATURE = "bad_signature"
+    BALANCE_CHANGED = "balance_changed"
+    BALANCE_FOR_TOP_UP = "balance_for_top_up"
+    COMMENT_REQUIRED = "comment_required"
+    CONSENT_REQUIRED = "consent_required"
+    COUPON_EXPIRED = "coupon_expired"
+    COUPON_MIN_SPEND = "coupon_min_spend"
+    COUPON_USED = "coupon_used"
+    DUPLICATE_PURCHASE = "duplicate_purchase"
+    EMPTY_FILE = "empty_file"
+    EMPTY_REPLY = "empty_reply"
+    EXCEEDS_CAPTURED = "exceeds_captured"
+    FILE_TOO_LARGE = "file_too_large"
+    FILE_TYPE = "file_type"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDENTIFIER_TAKEN = "identifier_taken"
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    INVALID_REQUEST = "invalid_request"
+    INVALID_TRANSITION = "invalid_transition"
+    KEY_MISSING = "key_missing"
+    NO_FAILED_REFUND = "no_failed_refund"
+    NO_KEY = "no_key"
+    NONREFUNDABLE_ACK_REQUIRED = "nonrefundable_ack_required"
+    NOT_ACTIVE = "not_active"
+    NOT_CANCELLABLE = "not_cancellable"
+    NOT_FOUND = "not_found"
+    NOT_MEMBERSHIP = "not_membership"
+    NOT_PAID = "not_paid"
+    NOT_REFUNDABLE_STATE = "not_refundable_state"
+    NOT_RENEWABLE = "not_renewable"
+    REASON_REQUIRED = "reason_required"
+    REFUND_IN_PROGRESS = "refund_in_progress"
+    RULE_REQUIRED = "rule_required"
+    SAME_PERSON = "same_person"
+    SOLD_OUT = "sold_out"
+    SUPERVISOR_ONLY = "supervisor_only"
+    TICKET_OPEN = "ticket_open"
+    TOO_LONG = "too_long"
+    TOO_MANY_FILES = "too_many_files"
+    UNAUTHORIZED = "unauthorized"
+    UNKNOWN_ACTION = "unknown_action"
+    UNKNOWN_BENEFIT = "unknown_benefit"
+    UNKNOWN_PRODUCT = "unknown_product"
+    WEAK_PASSWORD = "weak_password"
+
 
 class ServiceError(Exception):
-    """Base: ``code`` is stable for programs, ``message_zh``/``message_en`` are for people."""
+    """Base: ``code`` is stable for programs; :meth:`message` is for people, in their language."""
 
     status = 400
 
-    def __init__(self, code: str, message_zh: str, message_en: str, field: str | None = None) -> None:
-        super().__init__(message_en)
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
+    def __init__(self, code: ErrorCode | str, key: str, field: str | None = None, **params: object) -> None:
+        self.code = str(code)
+        self.key = key
         self.field = field
+        self.params = params
+        super().__init__(self.message("en"))
 
-    def message(self, lang: str) -> str:
-        return self.message_zh if lang == "zh" else self.message_en
+    def message(self, lang: Lang) -> str:
+        rendered = {name: value.text(lang) if isinstance(value, Msg) else value for name, value in self.params.items()}
+        return translate(self.key, lang, **rendered)
+
+    @property
+    def message_zh(self) -> str:
+        return self.message(DEFAULT_LANG)
+
+    @property
+    def message_en(self) -> str:
+        return self.message("en")
 
     def to_dict(self) -> dict[str, str | None]:
         return {"code": self.code, "field": self.field, "message": self.message_en, "message_zh": self.message_zh}
@@ -38,5 +118,7 @@ class Conflict(ServiceError):
     status = 409
 
 
-def not_found(what_zh: str, what_en: str) -> NotFound:
-    return NotFound("not_found", f"{what_zh}不存在", f"{what_en} not found")
+def not_found(thing: str) -> NotFound:
+    """``thing`` names what was looked for (``order``, ``ticket`` …): the same answer whether it does
+    not exist or belongs to someone else, so numbers cannot be probed."""
+    return NotFound(ErrorCode.NOT_FOUND, "error.not_found", what=Msg(f"thing.{thing}"))

@@ -15,7 +15,7 @@ from kameng.accounts.models import User
 from kameng.accounts.services import get_user
 from kameng.container import Container
 from kameng.platform.access import Viewer
-from kameng.platform.errors import ServiceError
+from kameng.platform.errors import ErrorCode, ServiceError
 from kameng.web.deps import ContainerDep
 
 TOKEN_SALT = "kameng-api-token"
@@ -30,8 +30,8 @@ class Unauthorized(ServiceError):
     status = 401
 
 
-def _unauthorized(en: str, zh: str) -> Unauthorized:
-    return Unauthorized("unauthorized", zh, en, "Authorization")
+def _unauthorized(key: str) -> Unauthorized:
+    return Unauthorized(ErrorCode.UNAUTHORIZED, key, "Authorization")
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,17 +58,17 @@ def current_user(
 ) -> User:
     """The signed-in user from the bearer token, or 401."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise _unauthorized("Send Authorization: Bearer <token>", "请在 Authorization 头中携带 Bearer 令牌")
+        raise _unauthorized("error.unauthorized")
     try:
         data = _serializer(container).loads(credentials.credentials, max_age=TOKEN_TTL_SECONDS)
     except SignatureExpired:
-        raise _unauthorized("The token has expired; ask for a new one", "令牌已过期,请重新获取") from None
+        raise _unauthorized("error.unauthorized.expired") from None
     except BadTokenSignature:
-        raise _unauthorized("The token is not valid", "令牌无效") from None
+        raise _unauthorized("error.unauthorized.invalid") from None
     user_id = data.get("uid") if isinstance(data, dict) else None
     user = get_user(container.uow(), user_id) if isinstance(user_id, int) else None
     if user is None:
-        raise _unauthorized("The token's account no longer exists", "令牌对应的账户不存在")
+        raise _unauthorized("error.unauthorized.no_account")
     return user
 
 

@@ -14,7 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from kameng.platform.errors import ServiceError
+from kameng.platform.errors import ErrorCode, ServiceError
+from kameng.platform.i18n import translate
 from kameng.web.deps import request_lang
 from kameng.web.templating import render
 
@@ -40,10 +41,10 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     names = ", ".join(dict.fromkeys(problem["field"] or "body" for problem in problems))
     body = {
         "error": {
-            "code": "invalid_request",
+            "code": ErrorCode.INVALID_REQUEST.value,
             "field": problems[0]["field"] if problems else None,
-            "message": f"Check these fields: {names}",
-            "message_zh": f"请检查以下字段:{names}",
+            "message": translate("error.invalid_request", "en", names=names),
+            "message_zh": translate("error.invalid_request", "zh", names=names),
             "errors": problems,
         }
     }

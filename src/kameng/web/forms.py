@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from kameng.accounts.models import User
-from kameng.platform.errors import NotFound, ServiceError
+from kameng.platform.errors import ErrorCode, NotFound, ServiceError
+from kameng.platform.i18n import Lang
 from kameng.web.deps import OptionalUser, require_staff
 
 
@@ -20,7 +21,7 @@ def _staff_page(user: OptionalUser) -> User:
     try:
         return require_staff(user)
     except HTTPException:
-        raise NotFound("not_found", "页面不存在", "Page not found") from None
+        raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2") from None
 
 
 StaffUser = Depends(_staff_page)
@@ -45,7 +46,7 @@ def form_text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def field_error(error: ServiceError, lang: str) -> dict[str, str]:
+def field_error(error: ServiceError, lang: Lang) -> dict[str, str]:
     return {error.field or "form": error.message(lang)}
 
 

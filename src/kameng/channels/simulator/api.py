@@ -28,6 +28,6 @@ def simulator_pay(
 ) -> PaymentResultOut:
     """The payer pays (or fails) in the simulator; the channel then notifies us as it would."""
     if container.settings.production:
-        raise not_found("支付单", "Payment")
+        raise not_found("payment")
     result = simulate_payer(container.uow(), out_trade_no, outcome == "success", container.payments, container.now())
     return PaymentResultOut.model_validate({"result": result})

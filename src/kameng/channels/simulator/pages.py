@@ -26,7 +26,7 @@ def pay_page(out_trade_no: str, request: Request, container: ContainerDep, user:
     view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
     payment = next((p for p in view.payments if p.out_trade_no == out_trade_no), None)
     if payment is None or view.order.user_id != user.id:
-        raise not_found("支付单", "Payment")
+        raise not_found("payment")
     return render(request, "channels/pay_sim.html", {"view": view, "payment": payment}, user=user)
 
 
@@ -37,7 +37,7 @@ async def pay(out_trade_no: str, request: Request, container: ContainerDep, user
     order_no = out_trade_no.removeprefix("P")
     view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
     if view.order.user_id != user.id or not any(p.out_trade_no == out_trade_no for p in view.payments):
-        raise not_found("支付单", "Payment")
+        raise not_found("payment")
     form = await request.form()
     succeed = form.get("outcome") != "fail"
     simulate_payer(container.uow(), out_trade_no, succeed, container.payments, container.now())

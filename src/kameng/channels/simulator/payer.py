@@ -22,11 +22,11 @@ from kameng.platform.errors import not_found
 def simulate_payer(uow: UnitOfWork, out_trade_no: str, succeed: bool, channel: PaymentChannel, now: datetime) -> str:
     """What the payer's app does in the simulator: pay (or fail), and the channel notifies us."""
     if not isinstance(channel, SimulatorChannel):
-        raise not_found("支付单", "Payment")  # a real channel is configured: nobody pays here
+        raise not_found("payment")  # a real channel is configured: nobody pays here
     with uow:
         payment = uow.session.scalar(select(PaymentRow).where(PaymentRow.out_trade_no == out_trade_no))
         if payment is None:
-            raise not_found("支付单", "Payment")
+            raise not_found("payment")
         amount = payment.amount_fen
     body, signature = channel.notification(out_trade_no, amount, succeed, now, None if succeed else "simulated failure")
     return handle_payment_notification(uow, body, signature, channel, now)
