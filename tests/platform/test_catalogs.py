@@ -13,7 +13,7 @@ from kameng.platform.errors import ErrorCode, ServiceError
 
 SRC = Path(i18n.__file__).resolve().parent.parent
 # A literal key handed to the translator: t('key') in a template, Msg("key") or an error's key.
-TEMPLATE_KEY = re.compile(r"""\bt\(\s*['"]([a-z][a-z0-9_.]*)['"]\s*[,)]""")
+TEMPLATE_KEY = re.compile(r"""\b[tL]\(\s*['"]([a-z][a-z0-9_.]*)['"]\s*[,)]""")
 PYTHON_KEY = re.compile(r"""(?:Msg\(|translate\(|ErrorCode\.[A-Z_]+,\s*)\s*['"]([a-z][a-z0-9_.]*)['"]""")
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -3,10 +3,13 @@ models exactly (what autogenerate would write is nothing), and the way back down
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 
+from kameng.messages.models import MessageRow
 from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine
 from kameng.schema import Base
@@ -55,3 +58,34 @@ def test_upgrade_head_twice_is_harmless(empty_db_url: str) -> None:
     migrate.upgrade(empty_db_url)
     migrate.upgrade(empty_db_url)
     assert set(Base.metadata.tables) <= _tables(empty_db_url)
+
+
+def test_messages_sent_before_0007_keep_their_words_both_ways(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url, "0006")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, phone, password_hash, role, display_name, created_at)"
+                    " VALUES (1, '13800000000', 'x', 'consumer', '', :at)"
+                ),
+                {"at": datetime(2026, 3, 2, tzinfo=UTC)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO messages (id, key, user_id, kind, text_zh, text_en, created_at)"
+                    " VALUES (1, 'k', 1, 'approved', '退款 1.00 元已同意。', 'A refund of 1.00 is approved.', :at)"
+                ),
+                {"at": datetime(2026, 3, 2, tzinfo=UTC)},
+            )
+        migrate.upgrade(empty_db_url)
+        with engine.connect() as conn:
+            texts = conn.execute(select(MessageRow.texts)).scalar_one()
+        assert texts == {"zh": "退款 1.00 元已同意。", "en": "A refund of 1.00 is approved."}
+        migrate.downgrade(empty_db_url, "0006")
+        with engine.connect() as conn:
+            back = conn.execute(text("SELECT text_zh, text_en FROM messages")).one()
+        assert tuple(back) == ("退款 1.00 元已同意。", "A refund of 1.00 is approved.")
+    finally:
+        engine.dispose()

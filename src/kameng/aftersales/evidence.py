@@ -27,6 +27,7 @@ from kameng.messages.models import MessageRow
 from kameng.orders.models import PaymentRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.i18n import label, pick_lang, translate
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PLATFORM = {"name_zh": "卡盟", "name_en": "Kameng", "jurisdiction": "CN"}
@@ -238,8 +239,8 @@ def build_evidence(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetim
             "messages": [
                 {
                     "kind": message.kind,
-                    "text_zh": message.text_zh,
-                    "text_en": message.text_en,
+                    "text_zh": message.text("zh"),
+                    "text_en": message.text("en"),
                     "created_at": _time(message.created_at),
                 }
                 for message in messages
@@ -266,9 +267,13 @@ def render_evidence_pdf(data: dict[str, Any], lang: str = "zh") -> bytes:
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
     env.filters["localtime"] = _display_time
-    html = env.get_template("aftersales/evidence_pdf.html").render(
-        d=data, zh=lang != "en", lang="en" if lang == "en" else "zh"
-    )
+    reader = pick_lang(lang)
+
+    def lab(prefix: str, value: object) -> str:
+        return label(prefix, value, reader)
+
+    env.globals.update(tr=translate, lab=lab)
+    html = env.get_template("aftersales/evidence_pdf.html").render(d=data, zh=reader == "zh", lang=reader)
     pdf = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
     assert pdf is not None
     return bytes(pdf)

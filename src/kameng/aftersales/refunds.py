@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.tickets import lock_order, lock_ticket, move_ticket, notify
-from kameng.domain.aftersales import PayoutSource, payout_source
+from kameng.domain.aftersales import Notice, PayoutSource, payout_source
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel, OrderEventType
 from kameng.domain.money import format_yuan
@@ -166,14 +166,7 @@ def close_after_refund(
         amount_fen=refund.amount_fen,
         note=f"refund {refund.out_refund_no}",
     )
-    notify(
-        uow,
-        ticket,
-        "arrived",
-        now,
-        f"退款 {format_yuan(refund.amount_fen)} 元已到账,订单已关闭。",
-        f"The refund of {format_yuan(refund.amount_fen)} has arrived; the order is closed.",
-    )
+    notify(uow, ticket, Notice("arrived", "notice.arrived", {"amount": format_yuan(refund.amount_fen)}), now)
 
 
 def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetime, calendar: WorkCalendar) -> Ticket:

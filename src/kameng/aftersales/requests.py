@@ -18,7 +18,7 @@ from kameng.aftersales.refunds import start_money
 from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
 from kameng.catalog.services import policy_to_domain
-from kameng.domain.aftersales import plan_submission
+from kameng.domain.aftersales import Notice, plan_submission
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.refund import review_business_days
@@ -245,14 +245,7 @@ def appeal(
         days = review_business_days(policy_to_domain(ticket.order.policy), ticket.rules.split(",")[0])
         due = review_due_at(calendar, now, days)
         ticket.due_at, ticket.auto_approve_at, ticket.escalated_at = due, auto_approve_at(calendar, due), None
-        notify(
-            uow,
-            ticket,
-            "appealed",
-            now,
-            f"申诉已提交,主管将在 {due.date()} 前处理。",
-            f"Your appeal is with a supervisor and will be decided by {due.date()}.",
-        )
+        notify(uow, ticket, Notice("appealed", "notice.appealed", {"due": due.date().isoformat()}), now)
         uow.commit()
         return ticket
 

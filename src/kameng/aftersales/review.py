@@ -8,7 +8,7 @@ from datetime import datetime
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import start_money
 from kameng.aftersales.tickets import apply_plan, lock_order, lock_ticket, move_ticket, notify, refused
-from kameng.domain.aftersales import Refused, plan_approval, plan_rejection
+from kameng.domain.aftersales import Notice, Refused, plan_approval, plan_rejection
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.tickets import (
     TicketStatus,
@@ -92,13 +92,6 @@ def ask_info(
         ticket = lock_ticket(uow, staff, ticket_no)
         move_ticket(uow, ticket, "ask_info", now, calendar, staff, comment.strip())
         ticket.paused_at = now
-        notify(
-            uow,
-            ticket,
-            "needs_info",
-            now,
-            f"客服需要您补充材料:{comment.strip()}",
-            f"We need more information: {comment.strip()}",
-        )
+        notify(uow, ticket, Notice("needs_info", "notice.needs_info", {"comment": comment.strip()}), now)
         uow.commit()
         return ticket

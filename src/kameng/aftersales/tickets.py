@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import Ticket
-from kameng.domain.aftersales import Plan, Refused
+from kameng.domain.aftersales import Notice, Plan, Refused
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.refund import Quote
@@ -21,7 +21,7 @@ from kameng.orders.models import OrderRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
-from kameng.platform.i18n import Msg
+from kameng.platform.i18n import Msg, in_every_language
 from kameng.platform.outbox import OutboxKind, enqueue
 
 # --------------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def apply_plan(
     if plan.opens_appeal_window:
         ticket.appeal_until = now + APPEAL_WINDOW
     for notice in plan.notices:
-        notify(uow, ticket, notice.kind, now, notice.zh, notice.en)
+        notify(uow, ticket, notice, now)
 
 
 def refused(error: Refused) -> InvalidInput:
@@ -106,17 +106,16 @@ def move_ticket(
     ticket.updated_at = now
 
 
-def notify(uow: UnitOfWork, ticket: Ticket, kind: str, now: datetime, zh: str, en: str) -> None:
+def notify(uow: UnitOfWork, ticket: Ticket, notice: Notice, now: datetime) -> None:
     """Tell the consumer: the in-app message is written now, with the change that causes it, and its
     delivery by SMS is queued for after the commit.
 
     The key is derived from the ticket's timeline position, so it needs no query; the ticket row
     is locked by every caller, so two transactions never take the same position."""
-    key = f"notify:{ticket.id}:{ticket.timeline_rows}:{kind}"
+    key = f"notify:{ticket.id}:{ticket.timeline_rows}:{notice.kind}"
+    texts = in_every_language(notice.key, notice.params)
     uow.session.add(
-        MessageRow(
-            key=key, user_id=ticket.user_id, ticket_id=ticket.id, kind=kind, text_zh=zh, text_en=en, created_at=now
-        )
+        MessageRow(key=key, user_id=ticket.user_id, ticket_id=ticket.id, kind=notice.kind, texts=texts, created_at=now)
     )
     enqueue(uow, OutboxKind.DELIVER_MESSAGE, f"deliver:{key}", {"message_key": key}, now)
 

@@ -8,12 +8,14 @@ transaction loads the rows, asks for the plan, applies every part of it and comm
 is either wholly done or not at all, and the rules of a step can be read (and tested) here
 without a database.
 
-The texts are the ones the consumer and the timeline have always shown (Chinese and English).
+Messages to the consumer are catalog keys with their parameters, rendered by the service; the
+timeline's comments are the staff-facing record, written once in the operator's language.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -45,11 +47,16 @@ class Move:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A message to the consumer: in-app now, by SMS after the commit."""
+    """A message to the consumer: in-app now, by SMS after the commit.
+
+    ``key`` names its sentence in the message catalogs and ``params`` fill it; a parameter that
+    differs by language (the engine's explanation) is a mapping from language to text. The
+    service renders it in every language when it is written, so a message keeps the words it
+    was sent with."""
 
     kind: str
-    zh: str
-    en: str
+    key: str
+    params: Mapping[str, object] = field(default_factory=dict)
 
 
 class PayoutSource(StrEnum):
@@ -79,9 +86,7 @@ def payout_source(kind: ProductKind, reason: Reason) -> PayoutSource:
 
 
 def _approval_notice(amount: int) -> Notice:
-    return Notice(
-        "approved", f"退款 {format_yuan(amount)} 元已同意。", f"A refund of {format_yuan(amount)} is approved."
-    )
+    return Notice("approved", "notice.approved", {"amount": format_yuan(amount)})
 
 
 def plan_submission(
@@ -94,9 +99,7 @@ def plan_submission(
     review_due: date | None,
 ) -> Plan:
     """A request was submitted and the engine has decided (its quote, computed once, is the input)."""
-    submitted = Notice(
-        "submitted", f"您的售后申请 {ticket_no} 已提交。", f"Your after-sales request {ticket_no} has been submitted."
-    )
+    submitted = Notice("submitted", "notice.submitted", {"ticket_no": ticket_no})
     if decision is Decision.AUTO_APPROVE:
         return Plan(
             moves=(Move("auto_approve", f"规则 {deciding_rule} 自动同意", refund_fen),),
@@ -104,11 +107,8 @@ def plan_submission(
             approved_fen=refund_fen,
         )
     if decision is Decision.REJECT:
-        rejected = Notice(
-            "rejected",
-            f"申请未通过(规则 {deciding_rule}):{explanation_zh}",
-            f"Not approved (rule {deciding_rule}): {explanation_en}",
-        )
+        explanation = {"zh": explanation_zh, "en": explanation_en}
+        rejected = Notice("rejected", "notice.rejected_by_rule", {"rule": deciding_rule, "explanation": explanation})
         return Plan(
             moves=(Move("reject", explanation_zh),),
             notices=(submitted, rejected),
@@ -118,11 +118,7 @@ def plan_submission(
         )
     if review_due is None:
         raise ValueError("a review decision always carries its due date")
-    in_review = Notice(
-        "in_review",
-        f"申请已进入人工审核,最迟 {review_due} 前处理。",
-        f"Your request is with a reviewer and will be decided by {review_due}.",
-    )
+    in_review = Notice("in_review", "notice.in_review", {"due": review_due.isoformat()})
     return Plan(moves=(Move("open_review"),), notices=(submitted, in_review))
 
 
@@ -155,15 +151,10 @@ def plan_overdue_approval(quoted_fen: int, refundable_fen: int) -> Plan:
             f"审核超时,自动同意;报价 {format_yuan(quoted_fen)} 元超过该笔付款尚可退的"
             f" {format_yuan(refundable_fen)} 元,按 {format_yuan(refundable_fen)} 元退款"
         )
-    overdue = Notice(
-        "approved_overdue",
-        "审核超时,系统已按报价自动同意退款。"
+    overdue = (
+        Notice("approved_overdue", "notice.approved_overdue")
         if amount == quoted_fen
-        else f"审核超时,系统已自动同意退款 {format_yuan(amount)} 元(该笔付款尚可退的全部金额)。",
-        "The review ran out of time, so the refund was approved automatically at the quoted amount."
-        if amount == quoted_fen
-        else f"The review ran out of time, so a refund of {format_yuan(amount)} (all that is still refundable"
-        " of this payment) was approved automatically.",
+        else Notice("approved_overdue", "notice.approved_overdue_capped", {"amount": format_yuan(amount)})
     )
     return Plan(
         moves=(Move("approve_overdue", comment, amount),),
@@ -183,20 +174,14 @@ def plan_rejection(status: TicketStatus, rule: str, comment: str) -> Plan:
     if len(comment) < 5:
         raise Refused("comment_required", "error.comment_required.2", "comment")
     if status is TicketStatus.APPEALED:
-        final = Notice(
-            "rejected_final", f"申诉未通过(规则 {rule}):{comment}。", f"Appeal not upheld (rule {rule}): {comment}."
-        )
+        final = Notice("rejected_final", "notice.rejected_final", {"rule": rule, "comment": comment})
         return Plan(
             moves=(Move("reject_final", f"{rule}: {comment}", by_person=True),),
             notices=(final,),
             reject_rule=rule,
             reject_comment=comment,
         )
-    rejected = Notice(
-        "rejected",
-        f"申请未通过(规则 {rule}):{comment}。可在 {APPEAL_DAYS} 天内申诉。",
-        f"Not approved (rule {rule}): {comment}. You may appeal within {APPEAL_DAYS} days.",
-    )
+    rejected = Notice("rejected", "notice.rejected", {"rule": rule, "comment": comment, "days": APPEAL_DAYS})
     return Plan(
         moves=(Move("reject", f"{rule}: {comment}", by_person=True),),
         notices=(rejected,),
@@ -241,19 +226,10 @@ def plan_payout_answer(
     if answer is ChannelAnswer.PROCESSING:
         if action is None:
             return PayoutPlan(None)  # asked again, still on its way
-        sent = Notice(
-            "sent",
-            f"退款 {amount} 元已提交支付渠道,正在处理。",
-            f"The refund of {amount} is with the payment channel.",
-        )
+        sent = Notice("sent", "notice.sent", {"amount": amount})
         return PayoutPlan(action, notices=(sent,))
     if answer is ChannelAnswer.SUCCESS:
         return PayoutPlan(action, paid=True, move=Move("refund_succeeded", f"渠道退款单号 {channel_no}", amount_fen))
-    failed = Notice(
-        "refund_failed",
-        f"原路退款失败:{failure}。您可以选择退到平台余额(需您确认),或稍后重试原路退款。",
-        f"The refund could not go back to your original payment method: {failure}. "
-        "You may choose the platform balance instead (only if you agree), or retry later.",
-    )
+    failed = Notice("refund_failed", "notice.refund_failed", {"failure": failure})
     move = Move("refund_failed", failure, amount_fen) if ticket_refunding else None
     return PayoutPlan(action, failed=True, move=move, notices=(failed,))

@@ -37,8 +37,8 @@ def _messages(container: Container, user: User, limit: int) -> list[MessageOut]:
             id=message.row.id,
             kind=message.row.kind,
             ticket_no=message.ticket_no,
-            text_zh=message.row.text_zh,
-            text_en=message.row.text_en,
+            text_zh=message.row.text("zh"),
+            text_en=message.row.text("en"),
             created_at=message.row.created_at,
             read_at=message.row.read_at,
         )

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     ForeignKey,
     Index,
     String,
-    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.platform.db.base import Base, Id
+from kameng.platform.i18n import DEFAULT_LANG
 
 
 class MessageRow(Base):
@@ -25,7 +26,12 @@ class MessageRow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     kind: Mapped[str] = mapped_column(String(32))
-    text_zh: Mapped[str] = mapped_column(Text)
-    text_en: Mapped[str] = mapped_column(Text)
+    # The words as sent, in every language of the site ({"zh": ..., "en": ...}): a message keeps
+    # them even when the catalog is reworded later, and a new language needs no new column.
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
+
+    def text(self, lang: str) -> str:
+        """The words in ``lang``; a language added after the message was sent gets the default."""
+        return self.texts.get(lang) or self.texts[DEFAULT_LANG]

@@ -15,6 +15,7 @@ from kameng.accounts.models import User
 from kameng.messages.models import MessageRow
 from kameng.messages.senders import Outgoing, Sender
 from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.i18n import DEFAULT_LANG
 from kameng.platform.outbox import Handler, OutboxTask
 
 
@@ -22,13 +23,14 @@ def deliver_message_handler(uow_factory: Callable[[], UnitOfWork], sender: Sende
     def deliver(task: OutboxTask, now: datetime) -> None:
         with uow_factory() as uow:
             row = uow.session.execute(
-                select(MessageRow.text_zh, User.phone, User.email)
+                select(MessageRow.texts, User.phone, User.email)
                 .join(User, User.id == MessageRow.user_id)
                 .where(MessageRow.key == str(task.payload["message_key"]))
             ).one_or_none()
         if row is None:
             raise LookupError(f"message {task.payload['message_key']!r} is missing")
-        text, phone, email = row
-        sender.send(Outgoing(task.key, phone, email, text))
+        texts, phone, email = row
+        # The SMS goes out in the site's first language: consumers choose no language yet.
+        sender.send(Outgoing(task.key, phone, email, texts[DEFAULT_LANG]))
 
     return deliver

@@ -100,7 +100,7 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
         if plan.paid:
             close_after_refund(uow, ticket, order, refund, now, calendar)
         for notice in plan.notices:
-            notify(uow, ticket, notice.kind, now, notice.zh, notice.en)
+            notify(uow, ticket, notice, now)
         uow.commit()
 
 

@@ -87,8 +87,7 @@ class ServiceError(Exception):
         super().__init__(self.message("en"))
 
     def message(self, lang: Lang) -> str:
-        rendered = {name: value.text(lang) if isinstance(value, Msg) else value for name, value in self.params.items()}
-        return translate(self.key, lang, **rendered)
+        return translate(self.key, lang, **self.params)
 
     @property
     def message_zh(self) -> str:

@@ -10,6 +10,7 @@ the code or a template names is missing from any catalog, or a translation's pla
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -46,11 +47,27 @@ def has_message(key: str) -> bool:
 
 def translate(key: str, lang: Lang, **params: object) -> str:
     """The text of ``key`` in ``lang`` (the default language's when that catalog lacks it), with
-    ``%(name)s`` placeholders filled from ``params``."""
+    ``%(name)s`` placeholders filled from ``params``. A parameter may itself be a :class:`Msg`
+    (translated in ``lang``) or a mapping from language to text (the engine's explanations)."""
     text = catalog(lang).get(key) or catalog(DEFAULT_LANG).get(key)
     if text is None:
         raise MissingMessage(key)
-    return text % params if params else text
+    if not params:
+        return text
+    return text % {name: _in_lang(value, lang) for name, value in params.items()}
+
+
+def _in_lang(value: object, lang: Lang) -> object:
+    if isinstance(value, Msg):
+        return value.text(lang)
+    if isinstance(value, Mapping):
+        return value.get(lang, value.get(DEFAULT_LANG, ""))
+    return value
+
+
+def in_every_language(key: str, params: Mapping[str, object]) -> dict[str, str]:
+    """The text of ``key`` in each language, as stored with a message when it is sent."""
+    return {lang: translate(key, lang, **params) for lang in LANGS}
 
 
 @dataclass(frozen=True, slots=True)
