@@ -39,6 +39,9 @@ from playwright.sync_api import Error as PlaywrightError
 from kameng.settings import Settings
 from kameng.web.app import create_app
 
+# The database fixtures (both backends, one isolation scheme) and the live server's worker tick.
+pytest_plugins = ["tests.support.database", "tests.support.apps", "tests.support.live_worker"]
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SERVER_START_TIMEOUT = 15.0

@@ -30,8 +30,8 @@ from kameng.platform.db.database import make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict
 from kameng.worker import drain_outbox, run_tick
-
-from .aftersales_support import (
+from tests.support.shop import assert_books_balance
+from tests.support.tickets import (
     CALENDAR,
     buy_one,
     entries,
@@ -43,7 +43,6 @@ from .aftersales_support import (
     ticket,
     worker,
 )
-from .helpers import assert_books_balance
 
 pytestmark = pytest.mark.usefixtures("catalog")
 

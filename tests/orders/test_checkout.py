@@ -18,8 +18,7 @@ from kameng.orders.queries import list_orders
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, InvalidInput
-
-from .helpers import assert_books_balance, balance, buy, coupon, events, journal, order, payments
+from tests.support.shop import assert_books_balance, balance, buy, coupon, events, journal, order, payments
 
 pytestmark = pytest.mark.usefixtures("catalog")
 

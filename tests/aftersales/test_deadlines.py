@@ -27,9 +27,8 @@ from kameng.domain.users import Role
 from kameng.orders.models import OrderRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-
-from .aftersales_support import CALENDAR, actions, buy_one, refunded_fen, refunds, staff, submit, ticket
-from .helpers import assert_books_balance, buy
+from tests.support.shop import assert_books_balance, buy
+from tests.support.tickets import CALENDAR, actions, buy_one, refunded_fen, refunds, staff, submit, ticket
 
 pytestmark = pytest.mark.usefixtures("catalog")
 SECOND = timedelta(seconds=1)

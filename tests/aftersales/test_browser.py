@@ -2,7 +2,7 @@
 it as staff, and see the money arrive.
 
 Each test signs up its own consumers; staff are the demo accounts. The worker tick is run by the
-``tick`` fixture (tests/web/conftest.py), ahead of the clock when a refund poll must be due, rather
+``tick`` fixture (tests/support/live_worker.py), ahead of the clock when a refund poll must be due, rather
 than waiting for the server's own loop.
 """
 
@@ -290,11 +290,11 @@ def test_a_double_submit_makes_one_ticket(page: Page, live_server: str) -> None:
 
 
 def test_a_refund_the_channel_refuses_goes_to_the_balance_only_with_consent(
-    page: Page, tick: Tick, container: Container, artifacts_dir: Path
+    page: Page, tick: Tick, live_container: Container, artifacts_dir: Path
 ) -> None:
     sign_up(page)
     order_no = buy_and_pay(page, "monthly-pass")
-    refunds = container.refunds
+    refunds = live_container.refunds
     assert isinstance(refunds, SimulatorRefunds)
     refunds.set_behavior(f"P{order_no}", "fail")  # "the card was cancelled"
     ticket_no = request_refund(page, order_no, "changed_mind", "auto_approve")

@@ -4,7 +4,6 @@ deleted when they did not change the status (an escalation, say)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
@@ -19,17 +18,14 @@ from kameng.domain.model import Reason
 from kameng.domain.users import Role
 from kameng.orders.models import OrderRow
 from kameng.platform.access import Viewer
-from kameng.platform.db.migrate import upgrade
 from kameng.platform.db.uow import UnitOfWork
 from kameng.settings import Settings
 
 NOW = datetime(2026, 11, 20, 2, tzinfo=UTC)
 
 
-def test_deleting_a_trailing_escalation_row_is_detected(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'k.db'}"
-    upgrade(url)
-    container = compose.build(Settings(database_url=url, environment="test", secret_key="t"))
+def test_deleting_a_trailing_escalation_row_is_detected(db_url: str) -> None:
+    container = compose.build(Settings(database_url=db_url, environment="test", secret_key="t"))
     factory = container.session_factory
     calendar = WorkCalendar()
     seed_demo(container, compose.simulator_payer(container.payments), NOW)

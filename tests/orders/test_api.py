@@ -4,55 +4,20 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from kameng.container import Container
 from kameng.demo import DEMO_PASSWORD
 from kameng.platform.ledger import check_books
-from kameng.settings import Settings
 from kameng.web.app import create_app
 from kameng.worker import run_tick
+from tests.support.apps import app_settings, container_of
 
 API = "/api/v1"
-SECRET = "api-storefront-test-secret-0123456789abcdef"
 _phones = itertools.count(13700000100)
-
-
-def make_client(folder: Path, **env: str) -> TestClient:
-    settings = Settings.from_env(
-        {
-            "KAMENG_DATABASE_URL": f"sqlite:///{folder / 'k.db'}",
-            "KAMENG_ENV": "test",
-            "KAMENG_EMBEDDED_WORKER": "0",
-            "KAMENG_SECRET_KEY": SECRET,
-            **env,
-        }
-    )
-    return TestClient(create_app(settings))
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with make_client(tmp_path_factory.mktemp("api")) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def fresh_client(tmp_path: Path) -> Iterator[TestClient]:
-    """An app of its own, for tests that move its clock and run the worker over every order."""
-    with make_client(tmp_path) as test_client:
-        yield test_client
-
-
-def container_of(client: TestClient) -> Container:
-    container: Container = client.app.state.container  # type: ignore[attr-defined]
-    return container
 
 
 def consumer(client: TestClient) -> dict[str, str]:
@@ -436,8 +401,7 @@ def test_a_replayed_callback_answers_duplicate_and_changes_nothing(client: TestC
     assert check_books(container_of(client).uow()).ok
 
 
-def test_money_arriving_after_the_order_expired_is_sent_back_and_the_books_balance(fresh_client: TestClient) -> None:
-    client = fresh_client
+def test_money_arriving_after_the_order_expired_is_sent_back_and_the_books_balance(client: TestClient) -> None:
     auth = consumer(client)
     placed = buy(client, auth, "late", product="monthly-pass")
     container = container_of(client)
@@ -459,8 +423,8 @@ def test_money_arriving_after_the_order_expired_is_sent_back_and_the_books_balan
     assert books.accounts.get("late_payments", 0) == 0
 
 
-def test_the_payer_simulator_is_not_offered_in_production(tmp_path: Path) -> None:
-    with make_client(tmp_path, KAMENG_ENV="production", KAMENG_AUTO_PREPARE="0") as client:
+def test_the_payer_simulator_is_not_offered_in_production(db_url: str) -> None:
+    with TestClient(create_app(app_settings(db_url, KAMENG_ENV="production", KAMENG_AUTO_PREPARE="0"))) as client:
         answer = client.post(f"{API}/payments/simulator/P00000000000000/pay")
     assert answer.status_code == 404
 

@@ -27,10 +27,9 @@ from kameng.platform.outbox import (
     outbox_status,
     process_outbox,
 )
+from tests.support.tickets import buy_one, submit
 
-from .aftersales_support import buy_one, submit
-
-CRASH_WORKER = Path(__file__).with_name("crash_worker.py")
+CRASH_WORKER = Path(__file__).parent.parent / "support" / "crash_worker.py"
 
 
 def _row(uow: UnitOfWork, key: str) -> OutboxRow:

@@ -22,8 +22,7 @@ from kameng.orders.usage import reveal_card_key
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict
-
-from .helpers import assert_books_balance, buy, card_key, events, order
+from tests.support.shop import assert_books_balance, buy, card_key, events, order
 
 pytestmark = pytest.mark.usefixtures("catalog")
 GAME = "game-points-50"

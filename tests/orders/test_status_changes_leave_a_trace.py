@@ -20,8 +20,7 @@ from kameng.orders.queries import order_view
 from kameng.orders.usage import expire_memberships, record_usage
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-
-from .helpers import buy, events
+from tests.support.shop import buy, events
 
 pytestmark = pytest.mark.usefixtures("catalog")
 

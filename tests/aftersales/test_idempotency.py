@@ -12,8 +12,7 @@ from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Reason
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict
-
-from .aftersales_support import buy_one, submit
+from tests.support.tickets import buy_one, submit
 
 pytestmark = pytest.mark.usefixtures("catalog")
 

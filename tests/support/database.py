@@ -1,11 +1,13 @@
-"""Storage fixtures: every test here runs once on SQLite and once on PostgreSQL.
+"""Database fixtures: every storage test runs once on SQLite and once on PostgreSQL.
 
-``db_url`` is a migrated database holding no rows, for each test. Migrating for every test would
-cost most of the suite's time, so each backend is migrated once per process: SQLite into a
-template file that each test copies; PostgreSQL into a database ``kameng_t_<random>`` that is
-emptied (every row, every sequence back to 1) before each test. Names are random per process, so xdist
-workers never meet, and every database is dropped ``WITH (FORCE)`` at the end: nothing depends on
-leftover state.
+One isolation scheme for both backends: each test process migrates one database per backend
+once (``kameng_t_<random>`` on the PostgreSQL server, a file under pytest's temporary folder for
+SQLite), and ``db_url`` empties it before each test (every row gone, every sequence back at 1),
+so a test starts from the same empty, migrated database on either backend and finds nothing a
+test before it left, even one that died half-way. Migrating per test would cost most of the
+suite's time; creating a PostgreSQL database costs about a second (it checkpoints), emptying
+one ~50 ms. Names are random per process, so xdist workers never meet, and every PostgreSQL
+database is dropped ``WITH (FORCE)`` at the end: nothing depends on leftover state.
 
 ``KAMENG_TEST_PG`` names the PostgreSQL server (a URL to any database on it, used for the
 CREATE/DROP statements); the default is the local trust-auth server.
@@ -15,8 +17,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,24 +108,33 @@ def _pg_database() -> Iterator[str]:
         drop_pg_database(name)
 
 
-def _empty_pg_tables(url: str) -> None:
-    """Every model table emptied and every sequence back at 1, in one transaction.
+def empty_database(url: str) -> None:
+    """Every table emptied and every sequence back at 1, in one transaction, on either backend.
 
-    DELETE with foreign-key triggers off (``session_replication_role``) rather than TRUNCATE:
-    TRUNCATE gives each table a new file and syncs it, 0.4 s a test on this server against
-    0.1 s (seeding included) this way. The tables hold a few dozen rows at most."""
+    On PostgreSQL, DELETE with foreign-key triggers off (``session_replication_role``) rather
+    than TRUNCATE: TRUNCATE gives each table a new file and syncs it, 0.4 s a test on this server
+    against 0.1 s (seeding included) this way. On SQLite, children before parents, the foreign
+    keys checked at commit, and the AUTOINCREMENT counters (if any table has one) reset. The
+    tables hold a few dozen rows."""
     engine = make_engine(url, pool_size=1, max_overflow=0)
+    tables = [*Base.metadata.sorted_tables, *SimulatorBase.metadata.sorted_tables]
     try:
         with engine.begin() as conn:
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            for table in [*Base.metadata.sorted_tables, *SimulatorBase.metadata.sorted_tables]:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            else:  # coupons and orders point at each other: check the keys at commit, all rows gone
+                conn.execute(text("PRAGMA defer_foreign_keys = ON"))
+            for table in reversed(tables):
                 conn.execute(table.delete())
-            conn.execute(
-                text(
-                    "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false)"
-                    " FROM pg_sequences WHERE schemaname = current_schema()"
+            if engine.dialect.name == "postgresql":
+                conn.execute(
+                    text(
+                        "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false)"
+                        " FROM pg_sequences WHERE schemaname = current_schema()"
+                    )
                 )
-            )
+            elif conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))
     finally:
         engine.dispose()
 
@@ -140,20 +149,11 @@ def install_simulator(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    url = f"sqlite:///{path}"
+def _sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'kameng.db'}"
     migrate.upgrade(url)
     install_simulator(url)
-    # Fold the WAL back into the main file so that a plain file copy is the whole database.
-    # (sqlite3 directly: the engine would wrap these in BEGIN IMMEDIATE, where PRAGMAs fail.)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        conn.close()
-    return path
+    return url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -165,20 +165,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database at the head revision, for this test alone."""
-    if backend == "sqlite":
-        template = request.getfixturevalue("_sqlite_template")
-        path = tmp_path / "kameng.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    # One database per process, emptied before each test: CREATE DATABASE costs about a second
-    # on this server (it checkpoints), emptying ~50 ms. Emptying before rather than after means
-    # a test that died half-way cannot leak into the next one.
-    url = request.getfixturevalue("_pg_database")
-    _empty_pg_tables(url)
-    yield url
+def db_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """This process's migrated database on ``backend``, emptied for this test."""
+    url = str(request.getfixturevalue("_sqlite_database" if backend == "sqlite" else "_pg_database"))
+    empty_database(url)
+    return url
 
 
 @pytest.fixture

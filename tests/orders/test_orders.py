@@ -27,8 +27,7 @@ from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import InvalidInput, NotFound
-
-from .helpers import assert_books_balance, buy, events, journal, order, payments, send_queued_refunds
+from tests.support.shop import assert_books_balance, buy, events, journal, order, payments, send_queued_refunds
 
 pytestmark = pytest.mark.usefixtures("catalog")
 

@@ -27,8 +27,7 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import ServiceError
 from kameng.platform.ledger import UnbalancedEntry, check_books, post_entry
 from kameng.platform.ledger_models import BalanceRow, JournalLine
-
-from .helpers import buy, send_queued_refunds
+from tests.support.shop import buy, send_queued_refunds
 
 KAMENG = Path(sys.executable).parent / "kameng"
 

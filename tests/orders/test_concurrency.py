@@ -29,8 +29,7 @@ from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict
 from kameng.platform.ledger_models import JournalEntry
-
-from .helpers import assert_books_balance
+from tests.support.shop import assert_books_balance
 
 BUYERS = 50
 KEYS = 20

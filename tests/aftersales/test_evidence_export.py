@@ -1,5 +1,6 @@
 """The evidence file for a complaint (PRODUCT.md item 12): one ticket walked through review,
-needs-info, reply, approval and payout on a demo database, then exported as JSON and PDF.
+needs-info, reply, approval and payout on a demo database (tests/support/worlds.py), on both
+backends, then exported as JSON and PDF.
 
 The PDF is checked the way a person would: poppler's ``pdftotext`` must find the Chinese product
 name as text (CJK rendered with a real font, not tofu boxes), and ``pdftoppm`` must draw a page
@@ -11,93 +12,31 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-import sqlite3
 import subprocess
-from collections.abc import Callable
-from contextlib import closing
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
 
-from kameng import compose
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
-from kameng.aftersales.requests import RefundRequestCommand, reply, submit_request
-from kameng.aftersales.review import approve, ask_info
-from kameng.aftersales.uploads import Upload
-from kameng.catalog.models import ProductRow
-from kameng.demo import seed_demo
-from kameng.domain.model import Reason
-from kameng.domain.users import Role
-from kameng.orders.models import OrderRow
-from kameng.platform.access import Viewer
-from kameng.platform.calendars import load_calendar
-from kameng.platform.db import migrate
-from kameng.platform.db.database import make_engine, make_session_factory
-from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import NotFound
-from kameng.settings import Settings
-from kameng.worker import run_tick
-
-NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
-AGENT = Viewer(1, Role.AGENT)  # demo staff sign up first: agent, supervisor, operator
-CONSUMER = Viewer(4, Role.CONSUMER)  # 13800000001, who has the demo orders
-OTHER_CONSUMER = Viewer(5, Role.CONSUMER)
-NOTE = "会员只用了一次,截图见附件。".encode()
+from tests.support.worlds import AGENT, CONSUMER, NOTE, NOW, OTHER_CONSUMER, World, refunded_ticket
 
 
-@dataclass
-class World:
-    db: Path
-    uow: Callable[[], UnitOfWork]
-    ticket_no: str
-    order_no: str
+@pytest.fixture
+def world(db_url: str) -> World:
+    return refunded_ticket(db_url)
 
 
-def build_world(db: Path) -> World:
-    """Demo data, then the annual card's refund: submitted with a file, asked for more, answered,
-    approved by an agent, paid out by the simulator."""
-    url = f"sqlite:///{db}"
-    migrate.upgrade(url)
-    container = compose.build(Settings(database_url=url, environment="test", secret_key="t"))
-    uow = container.uow
-    seed_demo(container, compose.simulator_payer(container.payments), NOW - timedelta(days=1))
-    with uow() as work:
-        order_no = work.session.scalar(
-            select(OrderRow.order_no)
-            .join(ProductRow, ProductRow.id == OrderRow.product_id)
-            .where(OrderRow.user_id == CONSUMER.user_id, ProductRow.slug == "annual-card")
-        )
-    assert order_no is not None
-    calendar = load_calendar(None)
-    command = RefundRequestCommand(
-        order_no, Reason.CHANGED_MIND, "不想用了,申请退款", [Upload("说明.txt", NOTE)], "evidence-1"
-    )
-    ticket = submit_request(uow(), CONSUMER, command, NOW, calendar)
-    ask_info(uow(), AGENT, ticket.ticket_no, "请提供使用截图", NOW + timedelta(hours=1), calendar)
-    reply(uow(), CONSUMER, ticket.ticket_no, "已补充说明", [], NOW + timedelta(hours=2), calendar)
-    approve(uow(), AGENT, ticket.ticket_no, NOW + timedelta(hours=3), calendar)
-    run_tick(container, NOW + timedelta(hours=3, minutes=1))  # messages out, refund sent
-    run_tick(container, NOW + timedelta(hours=4))  # refund polled: money arrived
-    return World(db, uow, ticket.ticket_no, order_no)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("evidence") / "kameng.db")
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def evidence(world: World) -> dict[str, Any]:
     return build_evidence(world.uow(), CONSUMER, world.ticket_no, NOW + timedelta(hours=5))
 
 
-@pytest.fixture(scope="module")
-def pdf(evidence: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pdf") / "evidence.pdf"
+@pytest.fixture
+def pdf(evidence: dict[str, Any], tmp_path: Path) -> Path:
+    path = tmp_path / "evidence.pdf"
     path.write_bytes(render_evidence_pdf(evidence))
     return path
 
@@ -190,28 +129,16 @@ def test_staff_may_build_it_and_another_consumer_may_not(world: World) -> None:
         build_evidence(world.uow(), CONSUMER, "AS00000000000000", NOW)
 
 
-def test_an_edited_row_shows_as_an_unverified_chain(world: World, tmp_path: Path) -> None:
-    copy = tmp_path / "copy.db"
-    with closing(sqlite3.connect(world.db)) as source, closing(sqlite3.connect(copy)) as target:
-        source.backup(target)  # the WAL's pages too, which a file copy would miss
-    engine = make_engine(f"sqlite:///{copy}")
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE ticket_timeline SET comment = '无' WHERE seq = 3"))
-    data = build_evidence(UnitOfWork(make_session_factory(engine)), CONSUMER, world.ticket_no, NOW)
-    engine.dispose()
+def test_an_edited_row_shows_as_an_unverified_chain(world: World) -> None:
+    world.execute("UPDATE ticket_timeline SET comment = '无' WHERE seq = 3")
+    data = build_evidence(world.uow(), CONSUMER, world.ticket_no, NOW)
     assert data["chain_verified"] is False
     assert [row["seq"] for row in data["timeline"] if not row["hash_ok"]] == [3]
 
 
-def test_a_deleted_last_row_shows_as_an_unverified_chain(world: World, tmp_path: Path) -> None:
-    copy = tmp_path / "copy.db"
-    with closing(sqlite3.connect(world.db)) as source, closing(sqlite3.connect(copy)) as target:
-        source.backup(target)
-        target.execute("DELETE FROM ticket_timeline WHERE seq = 7")
-        target.commit()
-    engine = make_engine(f"sqlite:///{copy}")
-    data = build_evidence(UnitOfWork(make_session_factory(engine)), CONSUMER, world.ticket_no, NOW)
-    engine.dispose()
+def test_a_deleted_last_row_shows_as_an_unverified_chain(world: World) -> None:
+    world.execute("DELETE FROM ticket_timeline WHERE seq = 7")
+    data = build_evidence(world.uow(), CONSUMER, world.ticket_no, NOW)
     assert all(row["hash_ok"] for row in data["timeline"])  # what is left still chains
     assert data["chain_verified"] is False  # but it ends before the ticket's status
 

@@ -28,8 +28,8 @@ from kameng.orders.models import MembershipRow, OrderRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.outbox import OutboxRow
 from kameng.worker import run_tick
-
-from .aftersales_support import (
+from tests.support.shop import assert_books_balance, balance
+from tests.support.tickets import (
     CALENDAR,
     Bought,
     actions,
@@ -42,10 +42,9 @@ from .aftersales_support import (
     ticket,
     worker,
 )
-from .helpers import assert_books_balance, balance
 
 pytestmark = pytest.mark.usefixtures("catalog")
-CRASH_WORKER = Path(__file__).with_name("crash_worker.py")
+CRASH_WORKER = Path(__file__).parent.parent / "support" / "crash_worker.py"
 
 
 def _approved(

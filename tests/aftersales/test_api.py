@@ -8,70 +8,25 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from kameng.accounts.services import sign_up
-from kameng.compose import prepare_database
-from kameng.container import Container
 from kameng.demo import DEMO_PASSWORD
 from kameng.domain.users import Role
 from kameng.orders.models import OrderRow
 from kameng.platform.ledger import check_books
 from kameng.platform.ledger_models import BalanceRow
-from kameng.settings import Settings
-from kameng.web.app import create_app
 from kameng.worker import run_tick
+from tests.support.apps import container_of
 
 API = "/api/v1"
-SECRET = "api-aftersales-test-secret-0123456789abcdef"
 _phones = itertools.count(13600000100)
 _keys = itertools.count(1)
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
-
-
-def settings_for(path: Path, **env: str) -> Settings:
-    return Settings.from_env(
-        {
-            "KAMENG_DATABASE_URL": f"sqlite:///{path}",
-            "KAMENG_ENV": "test",
-            "KAMENG_EMBEDDED_WORKER": "0",
-            "KAMENG_SECRET_KEY": SECRET,
-            **env,
-        }
-    )
-
-
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrated and seeded once; each test works on a copy of its own (migrating and hashing the
-    demo passwords takes seconds, copying a file does not)."""
-    path = tmp_path_factory.mktemp("template") / "k.db"
-    prepare_database(settings_for(path))
-    return path
-
-
-@pytest.fixture
-def client(template_db: Path, tmp_path: Path) -> Iterator[TestClient]:
-    path = tmp_path / "k.db"
-    shutil.copyfile(template_db, path)
-    with TestClient(create_app(settings_for(path, KAMENG_AUTO_PREPARE="0"))) as test_client:
-        container = container_of(test_client)
-        start = container.now()
-        container.clock = lambda: start  # a still clock; tests move it on purpose
-        yield test_client
-
-
-def container_of(client: TestClient) -> Container:
-    container: Container = client.app.state.container  # type: ignore[attr-defined]
-    return container
 
 
 def move_clock(client: TestClient, delta: timedelta) -> datetime:

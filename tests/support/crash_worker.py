@@ -1,6 +1,6 @@
-"""One worker tick in its own process, for the crash tests (run by test_aftersales_payouts.py).
+"""One worker tick in its own process, for the crash tests (run by payouts/test_payouts.py and platform/test_outbox.py).
 
-    python tests/storage/crash_worker.py DATABASE_URL NOW_ISO
+    python tests/support/crash_worker.py DATABASE_URL NOW_ISO
 
 ``KAMENG_CRASH`` makes the process die on the first refund sent to the channel: ``before`` the
 call (the claim is committed, the bank never heard of it) or ``after`` it (the bank has the

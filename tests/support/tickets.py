@@ -26,9 +26,8 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger_models import JournalEntry
 from kameng.platform.outbox import OutboxRow
 from kameng.settings import Settings
-
-from .conftest import PASSWORD
-from .helpers import buy
+from tests.support.database import PASSWORD
+from tests.support.shop import buy
 
 CALENDAR = WorkCalendar()
 # Not activated, so "not as described" (rule S4) goes to a person: a full refund once confirmed.
