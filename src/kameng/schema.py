@@ -16,6 +16,7 @@ from kameng.payouts.models import RefundRow
 from kameng.platform.db.base import Base
 from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
+from kameng.platform.outbox import OutboxRow
 
 __all__ = [
     "ApiIdempotency",
@@ -31,6 +32,7 @@ __all__ = [
     "MessageRow",
     "OrderEventRow",
     "OrderRow",
+    "OutboxRow",
     "PaymentRow",
     "PolicyVersion",
     "ProductRow",

@@ -1,6 +1,6 @@
 """After-sales REST API under /api/v1: refund requests, tickets, messages, evidence files.
 
-The same conventions as :mod:`kameng.web.api`: a bearer token names the viewer, amounts travel as
+The same conventions as :mod:`kameng.orders.api`: a bearer token names the viewer, amounts travel as
 strings of yuan beside integer fen, errors are ``{"error": {code, field, message, message_zh}}``,
 and a consumer asking for another consumer's ticket gets the same 404 as for one that does not
 exist. Handlers parse, call one service, and shape the answer; the services own the transactions.
@@ -38,8 +38,8 @@ from kameng.aftersales.schemas import (
 )
 from kameng.container import Container
 from kameng.platform.errors import ErrorCode, InvalidInput
-from kameng.web.auth import CurrentUser, viewer
-from kameng.web.deps import ContainerDep, IdempotencyKey
+from kameng.web.auth import CurrentUser
+from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 
 router = APIRouter(prefix="/api/v1")
@@ -49,7 +49,7 @@ OrderNo = Annotated[str, Path(min_length=1, max_length=20, description="14 digit
 
 
 def _view(container: Container, user: User, ticket_no: str) -> TicketDetailOut:
-    return detail(ticket_view(container.uow(), viewer(user), ticket_no))
+    return detail(ticket_view(container.uow(), viewer_of(user), ticket_no))
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ async def create_refund_request(
     ticket, replayed = await run_in_threadpool(
         submit_request_replayable,
         container.uow(),
-        viewer(user),
+        viewer_of(user),
         command,
         container.now(),
         container.calendar,
@@ -115,7 +115,7 @@ async def create_refund_request(
 def get_my_tickets(
     user: CurrentUser, container: ContainerDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
 ) -> list[TicketOut]:
-    return [TicketOut(**ticket_fields(t)) for t in my_tickets(container.uow(), viewer(user), limit)]
+    return [TicketOut(**ticket_fields(t)) for t in my_tickets(container.uow(), viewer_of(user), limit)]
 
 
 @router.get(
@@ -144,7 +144,7 @@ def get_evidence_file(
     container: ContainerDep,
 ) -> Response:
     """Served as an attachment with the type sniffed at upload, never rendered inline."""
-    row = evidence_file(container.uow(), viewer(user), ticket_no, file_id)
+    row = evidence_file(container.uow(), viewer_of(user), ticket_no, file_id)
     return Response(
         content=row.data,
         media_type=row.content_type,
@@ -164,7 +164,7 @@ def get_evidence_file(
 )
 def get_evidence_json(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) -> dict[str, Any]:
     """Everything a complaint needs, with the timeline's hashes and whether they still match."""
-    return build_evidence(container.uow(), viewer(user), ticket_no, container.now())
+    return build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
 
 
 @router.get(
@@ -183,7 +183,7 @@ def get_evidence_pdf(
     container: ContainerDep,
     lang: Literal["zh", "en"] = "zh",
 ) -> Response:
-    data = build_evidence(container.uow(), viewer(user), ticket_no, container.now())
+    data = build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
     return Response(
         content=render_evidence_pdf(data, lang),
         media_type="application/pdf",
@@ -208,7 +208,7 @@ ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=ACTION_RESPONSES,
 )
 def withdraw_ticket(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
-    withdraw(container.uow(), viewer(user), ticket_no, container.now(), container.calendar)
+    withdraw(container.uow(), viewer_of(user), ticket_no, container.now(), container.calendar)
     return _view(container, user, ticket_no)
 
 
@@ -228,7 +228,7 @@ async def reply_ticket(
     await run_in_threadpool(
         reply,
         container.uow(),
-        viewer(user),
+        viewer_of(user),
         ticket_no,
         fields["comment"],
         uploads,
@@ -249,7 +249,7 @@ def appeal_ticket(
 ) -> TicketDetailOut:
     """A supervisor other than the one who rejected decides the appeal."""
     comment = body.comment if body else ""
-    appeal(container.uow(), viewer(user), ticket_no, comment, container.now(), container.calendar)
+    appeal(container.uow(), viewer_of(user), ticket_no, comment, container.now(), container.calendar)
     return _view(container, user, ticket_no)
 
 
@@ -266,7 +266,9 @@ def refund_to_balance(
     ``{"consent": true}``; the platform never does this on its own."""
     if body.consent is not True:
         raise InvalidInput(ErrorCode.CONSENT_REQUIRED, "error.consent_required.2", "consent")
-    aftersales_refunds.refund_to_balance(container.uow(), viewer(user), ticket_no, container.now(), container.calendar)
+    aftersales_refunds.refund_to_balance(
+        container.uow(), viewer_of(user), ticket_no, container.now(), container.calendar
+    )
     return _view(container, user, ticket_no)
 
 
@@ -277,7 +279,7 @@ def refund_to_balance(
     responses=ACTION_RESPONSES,
 )
 def retry_refund(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
-    aftersales_refunds.retry_refund(container.uow(), viewer(user), ticket_no, container.now(), container.calendar)
+    aftersales_refunds.retry_refund(container.uow(), viewer_of(user), ticket_no, container.now(), container.calendar)
     return _view(container, user, ticket_no)
 
 
@@ -298,7 +300,7 @@ def get_review_queue(
     limit: Annotated[int, Query(ge=1, le=200)] = 200,
 ) -> list[TicketOut]:
     """``review`` for agents; ``escalated`` and ``appeals`` for supervisors."""
-    tickets = review_queue(container.uow(), viewer(user), lane, limit)
+    tickets = review_queue(container.uow(), viewer_of(user), lane, limit)
     return [TicketOut(**ticket_fields(ticket)) for ticket in tickets]
 
 
@@ -323,7 +325,7 @@ def approve_ticket(
     body = body or ApproveIn()
     approve(
         container.uow(),
-        viewer(user),
+        viewer_of(user),
         ticket_no,
         container.now(),
         container.calendar,
@@ -341,7 +343,7 @@ def approve_ticket(
 )
 def reject_ticket(ticket_no: TicketNo, body: RejectIn, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
     """Rejecting an appeal makes the rejection final."""
-    reject(container.uow(), viewer(user), ticket_no, body.rule, body.comment, container.now(), container.calendar)
+    reject(container.uow(), viewer_of(user), ticket_no, body.rule, body.comment, container.now(), container.calendar)
     return _view(container, user, ticket_no)
 
 
@@ -354,5 +356,5 @@ def reject_ticket(ticket_no: TicketNo, body: RejectIn, user: CurrentUser, contai
 def ask_info_ticket(
     ticket_no: TicketNo, body: AskInfoIn, user: CurrentUser, container: ContainerDep
 ) -> TicketDetailOut:
-    ask_info(container.uow(), viewer(user), ticket_no, body.comment, container.now(), container.calendar)
+    ask_info(container.uow(), viewer_of(user), ticket_no, body.comment, container.now(), container.calendar)
     return _view(container, user, ticket_no)

@@ -3,7 +3,7 @@
 its hash-chained timeline, refunds, messages and the metadata of uploaded files.
 
 Only the ticket's consumer or staff may build it: the reads go through
-:func:`kameng.services.aftersales.ticket_view`, which answers NotFound to anyone else.
+:func:`kameng.aftersales.queries.ticket_view`, which answers NotFound to anyone else.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -20,6 +19,7 @@ from kameng.aftersales.audit import GENESIS, row_digest
 from kameng.aftersales.models import Ticket, TicketTimeline
 from kameng.aftersales.queries import ticket_view
 from kameng.catalog.services import policy_to_domain, product_to_domain
+from kameng.domain.calendar import SHANGHAI
 from kameng.domain.money import format_yuan
 from kameng.domain.terms import describe_refund_terms
 from kameng.domain.users import mask_email, mask_phone
@@ -29,7 +29,6 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.i18n import label, pick_lang, translate
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PLATFORM = {"name_zh": "卡盟", "name_en": "Kameng", "jurisdiction": "CN"}
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 FORMAT_VERSION = 1
@@ -37,7 +36,7 @@ FORMAT_VERSION = 1
 
 def _time(moment: datetime | None) -> str | None:
     """ISO 8601 in China time, with the offset (``2026-03-02T10:00:00+08:00``)."""
-    return moment.astimezone(LOCAL_TZ).isoformat() if moment is not None else None
+    return moment.astimezone(SHANGHAI).isoformat() if moment is not None else None
 
 
 def _money(key: str, fen: int | None) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """After-sales: refund requests, tickets, review with deadlines, and the start of the money.
 
-Every function is one transaction. Every status change goes through the ticket transition table
-(:data:`kameng.domain.tickets.TICKET`) via :func:`_move`, which writes the hash-chained timeline
-row with the quote as of that moment. Talking to a channel happens later, from the outbox.
+Every function is one transaction. Every status change goes through the ticket transition
+table (:data:`kameng.domain.tickets.TICKET`) via :func:`kameng.aftersales.tickets.move_ticket`,
+which writes the hash-chained timeline row with the quote as of that moment. Talking to a
+channel happens later, from the outbox.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from kameng.domain.aftersales import Notice, plan_submission
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.refund import review_business_days
-from kameng.domain.states import CardKeyStatus, OrderStatus
+from kameng.domain.states import OrderStatus
 from kameng.domain.tickets import (
     CLOSED,
     TicketStatus,
@@ -100,7 +101,7 @@ def submit_request_replayable(
         if command.idempotency_key:
             # Look again under the order's lock: the same key sent twice at once waited here for
             # the first request's commit, and must get its ticket, not "ticket_open" (race test
-            # tests/storage/test_aftersales_races.py).
+            # tests/aftersales/test_races.py).
             existing = session.scalar(
                 select(Ticket).where(
                     Ticket.user_id == viewer.user_id, Ticket.idempotency_key == command.idempotency_key
@@ -250,4 +251,4 @@ def appeal(
         return ticket
 
 
-__all__ = ["CardKeyStatus", "RefundRequestCommand"]
+__all__ = ["RefundRequestCommand"]

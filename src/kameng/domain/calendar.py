@@ -15,8 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 ONE_DAY = timedelta(days=1)
+# Beijing time: the working calendar's days, deadlines "by the end of the day", the dates people
+# read. The one definition of the platform's local time zone.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class CalendarError(ValueError):

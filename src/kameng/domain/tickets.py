@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
-from kameng.domain.calendar import WorkCalendar
+from kameng.domain.calendar import SHANGHAI, WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.states import StateMachine
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 APPEAL_WINDOW = timedelta(days=15)
 AUTO_APPROVE_AFTER_DUE_WORKING_DAYS = 5
 PRIORITY_REASONS = frozenset({Reason.MERCHANT_GONE, Reason.PLATFORM_FAULT})

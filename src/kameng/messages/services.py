@@ -1,4 +1,4 @@
-"""In-app messages (站内信): the worker writes them from the outbox; people read them here."""
+"""In-app messages (站内信): written with the change that causes them (aftersales.tickets.notify), read here."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The REST API, ``/api/v1``: products, orders, order events, the quote, payments.
+"""The orders REST API, ``/api/v1``: orders, order events, the quote, payments.
 
 Integrators sign in with ``POST /api/v1/auth/token`` and send ``Authorization: Bearer <token>``.
 Every handler is a thin adapter: parse and validate the request (Pydantic), call one service,
@@ -37,8 +37,8 @@ from kameng.orders.schemas import (
 )
 from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
-from kameng.web.auth import CurrentUser, viewer
-from kameng.web.deps import ContainerDep, IdempotencyKey
+from kameng.web.auth import CurrentUser
+from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 
 router = APIRouter(prefix="/api/v1")
@@ -103,7 +103,7 @@ def create_order(
 def get_orders(
     user: CurrentUser, container: ContainerDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
 ) -> list[OrderOut]:
-    return [OrderOut(**order_fields(order)) for order in list_orders(container.uow(), viewer(user), limit)]
+    return [OrderOut(**order_fields(order)) for order in list_orders(container.uow(), viewer_of(user), limit)]
 
 
 @router.get(
@@ -114,7 +114,7 @@ def get_orders(
 )
 def get_order(order_no: OrderNo, user: CurrentUser, container: ContainerDep) -> OrderDetailOut:
     """The buyer sees their own orders; staff may read any. Card keys are never in this answer."""
-    view = order_view(container.uow(), viewer(user), order_no, container.now(), container.calendar)
+    view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
     membership = view.membership
     return OrderDetailOut(
         **order_fields(view.order),
@@ -140,7 +140,7 @@ def get_order(order_no: OrderNo, user: CurrentUser, container: ContainerDep) -> 
     responses={404: ERROR_RESPONSE, 409: {"description": "`not_cancellable`: only unpaid orders"}},
 )
 def cancel_order(order_no: OrderNo, user: CurrentUser, container: ContainerDep) -> OrderOut:
-    uow_viewer = viewer(user)
+    uow_viewer = viewer_of(user)
     cancel_unpaid_order(container.uow(), uow_viewer, order_no, container.now())
     view = order_view(container.uow(), uow_viewer, order_no, container.now(), container.calendar)
     return OrderOut(**order_fields(view.order))
@@ -159,7 +159,7 @@ BUYER_ACTIONS = {"activated": "activate", "trial_claimed": "claim_trial", "benef
 def create_event(order_no: OrderNo, body: EventRequest, user: CurrentUser, container: ContainerDep) -> EventOut:
     """The buyer records ``activated``, ``trial_claimed`` and ``benefit_used``; staff record
     ``outage`` (with ``hours``) and ``merchant_gone``. These are the events the refund engine reads."""
-    who = viewer(user)
+    who = viewer_of(user)
     if body.type in BUYER_ACTIONS:
         event = record_usage(container.uow(), who, order_no, BUYER_ACTIONS[body.type], container.now(), body.benefit)
     else:
@@ -183,7 +183,7 @@ def get_quote(
 ) -> QuoteOut:
     """What the engine would refund if asked now, with its lines and explanation (SCENARIOS.md shape)."""
     now = container.now()
-    view = order_view(container.uow(), viewer(user), order_no, now, container.calendar, reason)
+    view = order_view(container.uow(), viewer_of(user), order_no, now, container.calendar, reason)
     if view.quote is None:
         raise Conflict(ErrorCode.NOT_PAID, "error.not_paid.2", "status")
     return quote_out(order_no, reason, now, view.quote)
@@ -197,7 +197,7 @@ def get_quote(
 )
 def reveal_key(order_no: OrderNo, response: Response, user: CurrentUser, container: ContainerDep) -> CardKeyOut:
     """The delivered key's code, to its buyer only; the first reveal is recorded on the timeline."""
-    code = reveal_card_key(container.uow(), viewer(user), order_no, container.now())
+    code = reveal_card_key(container.uow(), viewer_of(user), order_no, container.now())
     response.headers["Cache-Control"] = "no-store"
     return CardKeyOut(order_no=order_no, code=code)
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from kameng.catalog.services import policy_to_domain, product_to_domain
-from kameng.domain.calendar import WorkCalendar
+from kameng.domain.calendar import SHANGHAI, WorkCalendar
 from kameng.domain.model import (
     Coupon,
     Event,
@@ -25,7 +25,6 @@ from kameng.domain.states import (
 )
 from kameng.domain.users import Role
 from kameng.orders.models import OrderEventRow, OrderRow
-from kameng.orders.numbers import SHANGHAI
 from kameng.platform.db.uow import UnitOfWork
 
 ENGINE_EVENT_TYPES = {e.value for e in EventType}

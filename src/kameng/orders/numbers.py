@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
+from kameng.domain.calendar import SHANGHAI
 
 # --------------------------------------------------------------------------------------------
 # Order numbers

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from kameng.catalog.models import ProductRow
 from kameng.catalog.services import product_to_domain
+from kameng.domain.calendar import SHANGHAI
 from kameng.domain.model import (
     EventType,
     OrderEventType,
@@ -24,7 +25,6 @@ from kameng.domain.states import (
 )
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow
-from kameng.orders.numbers import SHANGHAI
 from kameng.orders.queries import visible_order
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork

@@ -72,18 +72,27 @@ def poll_refunds(
 def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: datetime, calendar: WorkCalendar) -> None:
     with uow:
         session = uow.session
+        # Rows are locked in the after-sales services' order, ticket, then order, then refund, so
+        # that a payout answer and a consumer's or agent's step on the same ticket queue behind
+        # each other instead of deadlocking. The refund is read first only to find the other two.
+        owners = session.execute(
+            select(RefundRow.ticket_id, RefundRow.order_id).where(RefundRow.id == refund_id)
+        ).one_or_none()
+        if owners is None:
+            return
+        ticket = None
+        if owners.ticket_id is not None:
+            ticket = session.scalar(select(Ticket).where(Ticket.id == owners.ticket_id).with_for_update(of=Ticket))
+        order = session.scalar(select(OrderRow).where(OrderRow.id == owners.order_id).with_for_update(of=OrderRow))
         refund = session.scalar(select(RefundRow).where(RefundRow.id == refund_id).with_for_update())
         if refund is None or refund.status in {RefundStatus.SUCCEEDED, RefundStatus.FAILED}:
             return  # already settled by another worker or a callback
-        order = session.scalar(select(OrderRow).where(OrderRow.id == refund.order_id).with_for_update(of=OrderRow))
         assert order is not None
         refund.channel_refund_no = answer.refund_id
-        if refund.ticket_id is None:
+        if ticket is None:
             _apply_late_payment_answer(uow, refund, order, answer, now)
             uow.commit()
             return
-        ticket = session.scalar(select(Ticket).where(Ticket.id == refund.ticket_id).with_for_update(of=Ticket))
-        assert ticket is not None
         plan = plan_payout_answer(
             refund_pending=refund.status is RefundStatus.PENDING,
             ticket_refunding=ticket.status is TicketStatus.REFUNDING,

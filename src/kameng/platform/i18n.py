@@ -16,16 +16,16 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from babel.messages.pofile import read_po
+
+from kameng.domain.calendar import SHANGHAI
 
 Lang = Literal["zh", "en"]
 # The site's languages (as in ``?lang=``), first the default, each with its catalog's locale.
 LOCALES: dict[Lang, str] = {"zh": "zh_CN", "en": "en"}
 LANGS: tuple[Lang, ...] = tuple(LOCALES)
 DEFAULT_LANG: Lang = "zh"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 

@@ -14,7 +14,6 @@ from itsdangerous import SignatureExpired, URLSafeTimedSerializer
 from kameng.accounts.models import User
 from kameng.accounts.services import get_user
 from kameng.container import Container
-from kameng.platform.access import Viewer
 from kameng.platform.errors import ErrorCode, ServiceError
 from kameng.web.deps import ContainerDep
 
@@ -73,7 +72,3 @@ def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-
-
-def viewer(user: User) -> Viewer:
-    return Viewer(user.id, user.role)

@@ -1,4 +1,4 @@
-"""Refunds at a channel: the interface our worker uses, and the simulator behind it.
+"""The simulator's refunds: a local channel behind :class:`kameng.channels.ports.RefundChannel`.
 
 The simulator keeps its own books (``sim_refunds``) in its own transactions, as a bank would:
 the same ``out_refund_no`` always answers with the same refund, whatever number of times it is

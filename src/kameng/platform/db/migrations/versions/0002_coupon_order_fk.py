@@ -6,7 +6,7 @@ Create Date: 2026-11-22 08:30:00
 
 0001 declared this foreign key inside ``create_table`` with ``use_alter=True``. SQLAlchemy then
 leaves it out of CREATE TABLE and expects a separate ALTER, which 0001 never issued: on
-PostgreSQL the constraint was missing (found by tests/storage/test_migrations.py comparing the
+PostgreSQL the constraint was missing (found by tests/platform/test_migrations.py comparing the
 migrated schema with the models). SQLite cannot ALTER a constraint in, so there SQLAlchemy had
 written it inline and nothing is to be done.
 """
