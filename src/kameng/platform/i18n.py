@@ -35,10 +35,22 @@ class MissingMessage(KeyError):
 
 @cache
 def catalog(lang: Lang) -> dict[str, str]:
-    """One language's messages, msgid → text (read once per process)."""
-    with (LOCALE_DIR / LOCALES[lang] / "LC_MESSAGES" / "messages.po").open("rb") as source:
-        entries = read_po(source, locale=LOCALES[lang])
-    return {str(entry.id): str(entry.string) for entry in entries if entry.id and entry.string}
+    """One language's messages, msgid → text (read once per process).
+
+    A language's catalog may be split into several files (``messages.po`` and one per feature
+    that has many sentences of its own, e.g. ``rules.po``); a key is defined in one file only."""
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / LOCALES[lang] / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as source:
+            entries = read_po(source, locale=LOCALES[lang])
+        for entry in entries:
+            if not (entry.id and entry.string):
+                continue
+            key = str(entry.id)
+            if key in merged:
+                raise ValueError(f"{path.name}: {key!r} is already defined in another catalog file")
+            merged[key] = str(entry.string)
+    return merged
 
 
 def has_message(key: str) -> bool:
