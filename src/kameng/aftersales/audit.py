@@ -49,6 +49,7 @@ def append(
     comment: str = "",
     amount_fen: int | None = None,
     quote: dict[str, Any] | None = None,
+    note: dict[str, Any] | None = None,
 ) -> TicketTimeline:
     # The ticket carries its chain head: no query for the previous row (the ticket row is locked).
     seq = ticket.timeline_rows + 1
@@ -64,6 +65,7 @@ def append(
         comment=comment[:2000],
         amount_fen=amount_fen,
         quote=quote,
+        note=note,
         prev_hash=ticket.timeline_head or GENESIS,
         hash="",
     )

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import start_money
 from kameng.aftersales.tickets import apply_plan, lock_order, move_ticket
-from kameng.domain.aftersales import plan_overdue_approval
+from kameng.domain.aftersales import Note, plan_overdue_approval
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.tickets import (
     TicketStatus,
@@ -54,7 +54,9 @@ def run_deadlines(uow: UnitOfWork, now: datetime, calendar: WorkCalendar, batch:
             .with_for_update(skip_locked=True, of=Ticket)
         ).all()
         for ticket in overdue:
-            move_ticket(uow, ticket, "escalate", now, calendar, None, "超过审核时限,升级主管")
+            move_ticket(
+                uow, ticket, "escalate", now, calendar, None, "超过审核时限,升级主管", note=Note("timeline.escalated")
+            )
             ticket.escalated_at, ticket.breached = now, True
             escalated += 1
         uow.commit()

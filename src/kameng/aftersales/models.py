@@ -89,6 +89,9 @@ class TicketTimeline(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     quote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The system's words for readers ({"key": catalog key, "params": {...}}), shown in each reader's
+    # language; not part of the hash: ``comment`` is the words of record.
+    note: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

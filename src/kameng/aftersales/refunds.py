@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.tickets import lock_order, lock_ticket, move_ticket, notify
-from kameng.domain.aftersales import Notice, PayoutSource, payout_source
+from kameng.domain.aftersales import Note, Notice, PayoutSource, payout_source
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel, OrderEventType
 from kameng.domain.money import format_yuan
@@ -110,7 +110,17 @@ def _new_refund(
         balance.cash_fen += amount
         balance.updated_at = now
         post_refund_paid(uow, refund, order, f"balance_cash:{order.user_id}", now)
-        move_ticket(uow, ticket, "refund_succeeded", now, calendar, None, "退回平台余额", amount)
+        move_ticket(
+            uow,
+            ticket,
+            "refund_succeeded",
+            now,
+            calendar,
+            None,
+            "退回平台余额",
+            amount,
+            Note("timeline.back_to_balance"),
+        )
         close_after_refund(uow, ticket, order, refund, now, calendar)
         return refund
     enqueue(uow, OutboxKind.SEND_REFUND, f"send_refund:{refund.id}", {"refund_id": refund.id}, now)
@@ -139,7 +149,9 @@ def close_after_refund(
     keys revoked, the order closed. Nothing keeps charging after a refund."""
     session = uow.session
     if ticket.status is TicketStatus.REFUNDING:  # a zero-amount approval: nothing to pay out
-        move_ticket(uow, ticket, "refund_succeeded", now, calendar, None, "无需付款", 0)
+        move_ticket(
+            uow, ticket, "refund_succeeded", now, calendar, None, "无需付款", 0, Note("timeline.nothing_to_pay")
+        )
     if refund is None:
         return
     if ORDER.allows(order.status, "refund"):
@@ -178,7 +190,8 @@ def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: date
             raise not_found("ticket")
         order = lock_order(uow, ticket.order_id)
         failed = _failed_amount(uow, ticket)
-        move_ticket(uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed)
+        agreed = Note("timeline.balance_agreed")
+        move_ticket(uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed, agreed)
         _new_refund(uow, ticket, order, failed, Channel.BALANCE, now, calendar)
         uow.commit()
         return ticket
@@ -190,7 +203,7 @@ def retry_refund(uow: UnitOfWork, actor: Viewer, ticket_no: str, now: datetime, 
         ticket = lock_ticket(uow, actor, ticket_no)
         order = lock_order(uow, ticket.order_id)
         failed = _failed_amount(uow, ticket)
-        move_ticket(uow, ticket, "retry_refund", now, calendar, actor, "重新原路退款", failed)
+        move_ticket(uow, ticket, "retry_refund", now, calendar, actor, "重新原路退款", failed, Note("timeline.retried"))
         _new_refund(uow, ticket, order, failed, order.channel, now, calendar)
         uow.commit()
         return ticket

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import Ticket
-from kameng.domain.aftersales import Notice, Plan, Refused
+from kameng.domain.aftersales import Note, Notice, Plan, Refused
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.refund import Quote
@@ -51,9 +51,8 @@ def apply_plan(
     """Store one step's plan (domain/aftersales.py) on the ticket: its moves through the transition
     table, what it decided, and the messages to the consumer, in the caller's transaction."""
     for move in plan.moves:
-        move_ticket(
-            uow, ticket, move.action, now, calendar, actor if move.by_person else None, move.comment, move.amount_fen
-        )
+        by = actor if move.by_person else None
+        move_ticket(uow, ticket, move.action, now, calendar, by, move.comment, move.amount_fen, move.note)
     if plan.approved_fen is not None:
         ticket.approved_fen, ticket.decided_at = plan.approved_fen, now
     if plan.reject_rule is not None:
@@ -78,6 +77,7 @@ def move_ticket(
     actor: Viewer | None,
     comment: str = "",
     amount_fen: int | None = None,
+    note: Note | None = None,
 ) -> None:
     """The only way a ticket changes status: the table says yes (or the caller gets a Conflict
     naming the state), and the timeline records it."""
@@ -101,6 +101,7 @@ def move_ticket(
         comment=comment,
         amount_fen=amount_fen,
         quote=_quote_now(uow, ticket.order, ticket.reason, now, calendar),
+        note=note.to_dict() if note else None,
     )
     ticket.status = new_status
     ticket.updated_at = now

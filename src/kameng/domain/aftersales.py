@@ -36,6 +36,18 @@ class Refused(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """What the system says on a timeline row, as a catalog key and its parameters, so that each
+    reader sees it in their language (the row's ``comment`` keeps the words of record)."""
+
+    key: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"key": self.key, "params": dict(self.params)}
+
+
+@dataclass(frozen=True, slots=True)
 class Move:
     """One transition of the ticket (through ``TICKET``), with what the timeline records."""
 
@@ -43,6 +55,7 @@ class Move:
     comment: str = ""
     amount_fen: int | None = None
     by_person: bool = False  # made by the person acting (else by the system)
+    note: Note | None = None  # the system's words for readers; a person's comment is theirs
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +115,14 @@ def plan_submission(
     submitted = Notice("submitted", "notice.submitted", {"ticket_no": ticket_no})
     if decision is Decision.AUTO_APPROVE:
         return Plan(
-            moves=(Move("auto_approve", f"规则 {deciding_rule} 自动同意", refund_fen),),
+            moves=(
+                Move(
+                    "auto_approve",
+                    f"规则 {deciding_rule} 自动同意",
+                    refund_fen,
+                    note=Note("timeline.auto_approved", {"rule": deciding_rule}),
+                ),
+            ),
             notices=(submitted, _approval_notice(refund_fen)),
             approved_fen=refund_fen,
         )
@@ -110,7 +130,13 @@ def plan_submission(
         explanation = {"zh": explanation_zh, "en": explanation_en}
         rejected = Notice("rejected", "notice.rejected_by_rule", {"rule": deciding_rule, "explanation": explanation})
         return Plan(
-            moves=(Move("reject", explanation_zh),),
+            moves=(
+                Move(
+                    "reject",
+                    explanation_zh,
+                    note=Note("timeline.rejected_by_rule", {"rule": deciding_rule, "explanation": explanation}),
+                ),
+            ),
             notices=(submitted, rejected),
             reject_rule=deciding_rule,
             reject_comment=explanation_zh,
@@ -145,19 +171,22 @@ def plan_overdue_approval(quoted_fen: int, refundable_fen: int) -> Plan:
     amount is never lowered silently."""
     if quoted_fen <= refundable_fen:
         amount, comment = quoted_fen, "审核超时,按报价自动同意"
+        note = Note("timeline.approved_overdue")
     else:
         amount = refundable_fen
         comment = (
             f"审核超时,自动同意;报价 {format_yuan(quoted_fen)} 元超过该笔付款尚可退的"
             f" {format_yuan(refundable_fen)} 元,按 {format_yuan(refundable_fen)} 元退款"
         )
+        quoted, left = format_yuan(quoted_fen), format_yuan(refundable_fen)
+        note = Note("timeline.approved_overdue_capped", {"quoted": quoted, "left": left})
     overdue = (
         Notice("approved_overdue", "notice.approved_overdue")
         if amount == quoted_fen
         else Notice("approved_overdue", "notice.approved_overdue_capped", {"amount": format_yuan(amount)})
     )
     return Plan(
-        moves=(Move("approve_overdue", comment, amount),),
+        moves=(Move("approve_overdue", comment, amount, note=note),),
         notices=(overdue, _approval_notice(amount)),
         approved_fen=amount,
     )
@@ -229,7 +258,10 @@ def plan_payout_answer(
         sent = Notice("sent", "notice.sent", {"amount": amount})
         return PayoutPlan(action, notices=(sent,))
     if answer is ChannelAnswer.SUCCESS:
-        return PayoutPlan(action, paid=True, move=Move("refund_succeeded", f"渠道退款单号 {channel_no}", amount_fen))
+        arrived = Note("timeline.refund_arrived", {"channel_no": channel_no})
+        arrival = Move("refund_succeeded", f"渠道退款单号 {channel_no}", amount_fen, note=arrived)
+        return PayoutPlan(action, paid=True, move=arrival)
     failed = Notice("refund_failed", "notice.refund_failed", {"failure": failure})
-    move = Move("refund_failed", failure, amount_fen) if ticket_refunding else None
+    refused = Note("timeline.refund_refused", {"failure": failure})
+    move = Move("refund_failed", failure, amount_fen, note=refused) if ticket_refunding else None
     return PayoutPlan(action, failed=True, move=move, notices=(failed,))

@@ -105,7 +105,8 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
         if plan.paid:
             post_refund_paid(uow, refund, order, f"channel:{refund.channel.value}", now)
         if plan.move is not None:
-            move_ticket(uow, ticket, plan.move.action, now, calendar, None, plan.move.comment, plan.move.amount_fen)
+            move = plan.move
+            move_ticket(uow, ticket, move.action, now, calendar, None, move.comment, move.amount_fen, move.note)
         if plan.paid:
             close_after_refund(uow, ticket, order, refund, now, calendar)
         for notice in plan.notices:

@@ -77,6 +77,12 @@ def _in_lang(value: object, lang: Lang) -> object:
     return value
 
 
+def say(note: Mapping[str, object], lang: Lang) -> str:
+    """A stored ``{"key": ..., "params": {...}}`` (a timeline row's note) in ``lang``."""
+    params = note.get("params")
+    return translate(str(note["key"]), lang, **(dict(params) if isinstance(params, Mapping) else {}))
+
+
 def in_every_language(key: str, params: Mapping[str, object]) -> dict[str, str]:
     """The text of ``key`` in each language, as stored with a message when it is sent."""
     return {lang: translate(key, lang, **params) for lang in LANGS}

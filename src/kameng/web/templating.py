@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from kameng.domain.money import format_yuan
 from kameng.domain.users import mask_email, mask_phone
-from kameng.platform.i18n import label, localtime, translate
+from kameng.platform.i18n import label, localtime, say, translate
 from kameng.web.deps import csrf_token, request_lang
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,6 +27,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.globals.update(
         t=translate,
         label=label,
+        say=say,
         localtime=localtime,
         yuan=format_yuan,
         mask_phone=mask_phone,
