@@ -32,6 +32,9 @@ class Settings:
     auto_prepare: bool = True
     # The development sender also appends every SMS/e-mail it "sends" here (JSON lines), if set.
     sent_messages_file: Path | None = None
+    # Behind nginx or another proxy: the addresses whose X-Forwarded-For/-Proto headers are
+    # believed (comma-separated, or "*"); empty believes none.
+    forwarded_allow_ips: str = ""
 
     @property
     def production(self) -> bool:
@@ -61,6 +64,7 @@ class Settings:
             calendar_file=Path(calendar) if calendar else None,
             sent_messages_file=Path(sent_file) if sent_file else None,
             embedded_worker=env.get("KAMENG_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
+            forwarded_allow_ips=env.get("KAMENG_FORWARDED_ALLOW_IPS", "").strip(),
             auto_prepare=env.get("KAMENG_AUTO_PREPARE", "0" if environment == "production" else "1")
             not in {"0", "false", "no"},
         )

@@ -333,7 +333,8 @@ def test_a_file_that_is_not_evidence_is_refused_beside_the_field_and_the_evidenc
     page.click("#submit-refund")
     page.wait_for_url(re.compile(r"/tickets/AS\d+$"))
     expect(page.locator("#evidence-files .evidence-file")).to_have_count(1)
-    pdf = page.request.get(page.locator("#evidence-pdf").get_attribute("href") or "")
+    # Rendering a PDF takes seconds on a loaded machine: wait for it longer than for a page.
+    pdf = page.request.get(page.locator("#evidence-pdf").get_attribute("href") or "", timeout=60_000)
     assert pdf.status == 200
     assert pdf.body().startswith(b"%PDF-")
     data = page.request.get(page.locator("#evidence-json").get_attribute("href") or "")

@@ -227,7 +227,15 @@ def serve(
 
     settings = _settings()
     application = create_app(settings)
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_level="info")
+    behind_proxy = bool(settings.forwarded_allow_ips)
+    uvicorn.run(
+        application,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        proxy_headers=behind_proxy,
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
