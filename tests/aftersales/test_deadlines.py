@@ -9,12 +9,15 @@ year without data.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
 
+from kameng.aftersales import deadlines
 from kameng.aftersales.deadlines import run_deadlines
 from kameng.aftersales.models import TicketTimeline
 from kameng.aftersales.queries import queue_query, staff_queue
@@ -247,3 +250,46 @@ def test_an_overdue_approval_above_what_is_left_says_so_instead_of_lowering_the_
         assert approval.amount_fen == 500
         assert "5.00" in approval.comment  # the timeline says what was approved, and why not the quote
     assert refunded_fen(uow, bought.order_no) == bought.amount_fen
+
+
+def test_one_ticket_that_fails_leaves_the_rest_of_the_batch_done_and_is_retried_next_tick(
+    uow: UnitOfWork,
+    channel: SimulatorChannel,
+    make_user: Callable[..., object],
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    created = [submit(uow, buy_one(uow, channel, make_user, now), now + timedelta(minutes=i)) for i in range(3)]
+    poison = created[1].ticket_no
+    grace_end = created[0].auto_approve_at
+    assert grace_end is not None
+    assert all(t.auto_approve_at == grace_end for t in created)
+    real_start_money = deadlines.start_money
+
+    def start_money(*args: Any, **kwargs: Any) -> None:
+        ticket = args[1]
+        if ticket.ticket_no == poison:  # half-way through: the ticket has already moved
+            raise RuntimeError("the ledger refused this entry")
+        real_start_money(*args, **kwargs)
+
+    monkeypatch.setattr(deadlines, "start_money", start_money)
+    with caplog.at_level(logging.ERROR, logger="kameng.deadlines"):
+        result = run_deadlines(uow, grace_end + SECOND, CALENDAR)
+    # Two approved; the third rolled back alone, then escalated (its due date is long past).
+    assert result == {"tickets_escalated": 1, "tickets_auto_approved": 2, "tickets_failed": 1}
+    for done in (created[0], created[2]):
+        assert ticket(uow, done.ticket_no).status is TicketStatus.REFUNDING
+        assert actions(uow, done.ticket_no)[-2:] == ["approve_overdue", "start_refund"]
+    assert ticket(uow, poison).status is TicketStatus.IN_REVIEW
+    assert actions(uow, poison) == ["submit", "open_review", "escalate"]  # nothing of the failed step
+    assert refunds(uow, poison) == []
+    (record,) = [r for r in caplog.records if poison in r.getMessage()]
+    assert "approve_overdue" in record.getMessage()
+    assert record.exc_info is not None
+
+    monkeypatch.setattr(deadlines, "start_money", real_start_money)
+    retried = run_deadlines(uow, grace_end + 2 * SECOND, CALENDAR)
+    assert retried == {"tickets_escalated": 0, "tickets_auto_approved": 1, "tickets_failed": 0}
+    assert ticket(uow, poison).status is TicketStatus.REFUNDING
+    assert_books_balance(uow)
