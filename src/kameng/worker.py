@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from kameng.aftersales.deadlines import run_deadlines
@@ -97,7 +97,7 @@ class Heartbeat:
     started_at: datetime
     interval: float
     failures_in_row: int = 0
-    ticks: int = field(default=0)
+    ticks: int = 0
 
     def record(self, container: Container, ok: bool, error: str | None) -> None:
         self.ticks += 1
