@@ -14,6 +14,7 @@ from kameng.messages.models import MessageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import RefundRow
 from kameng.platform.db.base import Base
+from kameng.platform.heartbeat import WorkerHeartbeat
 from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
 from kameng.platform.outbox import OutboxRow
@@ -40,4 +41,5 @@ __all__ = [
     "Ticket",
     "TicketTimeline",
     "User",
+    "WorkerHeartbeat",
 ]

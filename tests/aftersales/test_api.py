@@ -212,7 +212,7 @@ def test_a_partly_used_annual_card_goes_through_ask_info_reply_and_an_approval_a
     assert created["status"] == "in_review"
     assert created["due_at"]
     queue = client.get(f"{API}/staff/tickets", params={"lane": "review"}, headers=staff).json()
-    assert created["ticket_no"] in [row["ticket_no"] for row in queue]
+    assert created["ticket_no"] in [row["ticket_no"] for row in queue["items"]]
     assert client.get(f"{API}/staff/tickets", headers=auth).status_code == 404, "consumers have no queue"
 
     asked = client.post(f"{API}/tickets/{created['ticket_no']}/ask-info", json={"comment": "请上传截图"}, headers=staff)
@@ -308,7 +308,7 @@ def test_a_rejection_is_appealed_and_only_a_supervisor_who_did_not_reject_decide
     assert appealed.status_code == 200, appealed.text
     assert appealed.json()["status"] == "appealed"
     lane = client.get(f"{API}/staff/tickets", params={"lane": "appeals"}, headers=boss).json()
-    assert no in [row["ticket_no"] for row in lane]
+    assert no in [row["ticket_no"] for row in lane["items"]]
 
     same = client.post(f"{API}/tickets/{no}/approve", json={}, headers=boss)
     assert same.status_code == 409

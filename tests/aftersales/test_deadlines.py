@@ -9,15 +9,18 @@ year without data.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
 
+from kameng.aftersales import deadlines
 from kameng.aftersales.deadlines import run_deadlines
 from kameng.aftersales.models import TicketTimeline
-from kameng.aftersales.queries import review_queue
+from kameng.aftersales.queries import queue_query, staff_queue
 from kameng.aftersales.requests import RefundRequestCommand, reply, submit_request
 from kameng.aftersales.review import ask_info
 from kameng.channels.simulator.payments import SimulatorChannel
@@ -42,6 +45,11 @@ def _end_of(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=SHANGHAI)
 
 
+def lane(uow: UnitOfWork, viewer: Viewer, name: str, now: datetime) -> list[str]:
+    """The ticket numbers of a staff lane, in queue order."""
+    return [item.ticket.ticket_no for item in staff_queue(uow, viewer, queue_query(lane=name), now).items]
+
+
 def test_escalation_then_automatic_approval_at_the_quote(
     uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
 ) -> None:
@@ -60,9 +68,13 @@ def test_escalation_then_automatic_approval_at_the_quote(
     assert due is not None
 
     # Not yet due: nothing happens.
-    assert run_deadlines(uow, due - SECOND, CALENDAR) == {"tickets_escalated": 0, "tickets_auto_approved": 0}
+    assert run_deadlines(uow, due - SECOND, CALENDAR) == {
+        "tickets_escalated": 0,
+        "tickets_auto_approved": 0,
+        "tickets_failed": 0,
+    }
     assert ticket(uow, created.ticket_no).escalated_at is None
-    assert review_queue(uow, supervisor, lane="escalated") == []
+    assert lane(uow, supervisor, "escalated", due - SECOND) == []
 
     # One second past: escalated to the supervisors, the breach recorded.
     late = due + SECOND
@@ -73,7 +85,7 @@ def test_escalation_then_automatic_approval_at_the_quote(
     assert escalated.escalated_at is not None
     assert _local(escalated.escalated_at) == _local(late)
     assert actions(uow, created.ticket_no) == ["submit", "open_review", "escalate"]
-    assert [t.ticket_no for t in review_queue(uow, supervisor, lane="escalated")] == [created.ticket_no]
+    assert lane(uow, supervisor, "escalated", late) == [created.ticket_no]
     # A second tick escalates nothing twice.
     assert run_deadlines(uow, late + timedelta(hours=1), CALENDAR)["tickets_escalated"] == 0
     assert actions(uow, created.ticket_no).count("escalate") == 1
@@ -95,7 +107,7 @@ def test_escalation_then_automatic_approval_at_the_quote(
     assert record.amount_fen == created.quoted_fen
     assert record.out_refund_no == f"R{created.ticket_no}01"
     assert refunded_fen(uow, bought.order_no) == created.quoted_fen
-    assert review_queue(uow, supervisor, lane="escalated") == []
+    assert lane(uow, supervisor, "escalated", grace_end + SECOND) == []
     # A later tick approves nothing again.
     assert run_deadlines(uow, grace_end + timedelta(days=3), CALENDAR)["tickets_auto_approved"] == 0
     assert len(refunds(uow, created.ticket_no)) == 1
@@ -118,6 +130,7 @@ def test_the_clock_pauses_while_information_is_asked_for(
         assert run_deadlines(uow, moment, CALENDAR) == {
             "tickets_escalated": 0,
             "tickets_auto_approved": 0,
+            "tickets_failed": 0,
         }
     assert ticket(uow, created.ticket_no).escalated_at is None
 
@@ -188,6 +201,7 @@ def test_working_days_follow_the_swapped_weekends(
     assert run_deadlines(uow, datetime(2026, 10, 7, 23, 0, tzinfo=SHANGHAI), CALENDAR) == {
         "tickets_escalated": 0,
         "tickets_auto_approved": 0,
+        "tickets_failed": 0,
     }
 
 
@@ -202,14 +216,14 @@ def test_priority_lane_sorts_first(
     for created in (ordinary, gone, fault, later):
         assert created.status is TicketStatus.IN_REVIEW
     assert (gone.priority, fault.priority, ordinary.priority) == (0, 0, 1)
-    queue = [t.ticket_no for t in review_queue(uow, agent)]
+    queue = lane(uow, agent, "review", now)
     # The priority lane first (then by due date and age), then the rest by due date.
     assert queue == [gone.ticket_no, fault.ticket_no, ordinary.ticket_no, later.ticket_no]
     # Escalated together, the supervisors see the same order.
     # Thursday: the first three are past Wednesday's due date, the last is due tonight.
     assert run_deadlines(uow, now + timedelta(days=3), CALENDAR)["tickets_escalated"] == 3
     supervisor = staff(uow, now, Role.SUPERVISOR, "sup")
-    escalated = [t.ticket_no for t in review_queue(uow, supervisor, lane="escalated")]
+    escalated = lane(uow, supervisor, "escalated", now + timedelta(days=3))
     assert escalated == [gone.ticket_no, fault.ticket_no, ordinary.ticket_no]
 
 
@@ -236,3 +250,46 @@ def test_an_overdue_approval_above_what_is_left_says_so_instead_of_lowering_the_
         assert approval.amount_fen == 500
         assert "5.00" in approval.comment  # the timeline says what was approved, and why not the quote
     assert refunded_fen(uow, bought.order_no) == bought.amount_fen
+
+
+def test_one_ticket_that_fails_leaves_the_rest_of_the_batch_done_and_is_retried_next_tick(
+    uow: UnitOfWork,
+    channel: SimulatorChannel,
+    make_user: Callable[..., object],
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    created = [submit(uow, buy_one(uow, channel, make_user, now), now + timedelta(minutes=i)) for i in range(3)]
+    poison = created[1].ticket_no
+    grace_end = created[0].auto_approve_at
+    assert grace_end is not None
+    assert all(t.auto_approve_at == grace_end for t in created)
+    real_start_money = deadlines.start_money
+
+    def start_money(*args: Any, **kwargs: Any) -> None:
+        ticket = args[1]
+        if ticket.ticket_no == poison:  # half-way through: the ticket has already moved
+            raise RuntimeError("the ledger refused this entry")
+        real_start_money(*args, **kwargs)
+
+    monkeypatch.setattr(deadlines, "start_money", start_money)
+    with caplog.at_level(logging.ERROR, logger="kameng.deadlines"):
+        result = run_deadlines(uow, grace_end + SECOND, CALENDAR)
+    # Two approved; the third rolled back alone, then escalated (its due date is long past).
+    assert result == {"tickets_escalated": 1, "tickets_auto_approved": 2, "tickets_failed": 1}
+    for done in (created[0], created[2]):
+        assert ticket(uow, done.ticket_no).status is TicketStatus.REFUNDING
+        assert actions(uow, done.ticket_no)[-2:] == ["approve_overdue", "start_refund"]
+    assert ticket(uow, poison).status is TicketStatus.IN_REVIEW
+    assert actions(uow, poison) == ["submit", "open_review", "escalate"]  # nothing of the failed step
+    assert refunds(uow, poison) == []
+    (record,) = [r for r in caplog.records if poison in r.getMessage()]
+    assert "approve_overdue" in record.getMessage()
+    assert record.exc_info is not None
+
+    monkeypatch.setattr(deadlines, "start_money", real_start_money)
+    retried = run_deadlines(uow, grace_end + 2 * SECOND, CALENDAR)
+    assert retried == {"tickets_escalated": 0, "tickets_auto_approved": 1, "tickets_failed": 0}
+    assert ticket(uow, poison).status is TicketStatus.REFUNDING
+    assert_books_balance(uow)

@@ -43,9 +43,17 @@ async def signup(request: Request, container: ContainerDep) -> Response:
     return redirect("/")
 
 
+def home_of(user: User) -> str:
+    """Where a person lands after signing in with nowhere else to go: staff on their home (the
+    queue and its deadlines), consumers on their orders."""
+    return "/staff" if user.role.is_staff else "/orders"
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, user: OptionalUser) -> HTMLResponse:
-    next_url = safe_next(request.query_params.get("next"))
+    # No "next" asked for: empty, so that sign-in sends each person to their own home.
+    asked = request.query_params.get("next")
+    next_url = safe_next(asked) if asked else ""
     return render(request, "accounts/login.html", {"values": {}, "errors": {}, "next": next_url}, user=user)
 
 
@@ -54,13 +62,14 @@ async def login(request: Request, container: ContainerDep) -> Response:
     form = await request.form()
     identifier = form_text(form, "identifier")
     password = form.get("password")
-    next_url = safe_next(form.get("next"))
+    asked = form.get("next")
+    next_url = safe_next(asked) if asked else ""
     found = accounts.authenticate(container.uow(), identifier, password if isinstance(password, str) else "")
     if found is None:
         context = {"values": {"identifier": identifier}, "errors": {"password": "bad_login"}, "next": next_url}
         return render(request, "accounts/login.html", context, status=401)
     _start_session(request, found)
-    return redirect(next_url)
+    return redirect(next_url or home_of(found))
 
 
 def _start_session(request: Request, user: User) -> None:

@@ -31,7 +31,8 @@ class Ticket(Base):
 
     __tablename__ = "tickets"
     __table_args__ = (
-        Index("ix_tickets_queue", "status", "priority", "due_at"),
+        # The staff queue reads (status, priority) ranges in deadline order, keyset-paged on id.
+        Index("ix_tickets_queue_keyset", "status", "priority", "due_at", "id"),
         Index("ix_tickets_user_created", "user_id", "created_at"),
         UniqueConstraint("user_id", "idempotency_key"),
     )

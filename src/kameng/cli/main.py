@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -197,20 +196,31 @@ def evidence(
 
 @app.command()
 def worker(
-    once: Annotated[bool, typer.Option("--once", help="Run one tick and exit.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Run one tick and exit (1 if it failed).")] = False,
+    ticks: Annotated[int | None, typer.Option(min=1, help="Run this many ticks and exit.")] = None,
+    interval: Annotated[float, typer.Option(min=0.0, help="Seconds between ticks.")] = 5.0,
 ) -> None:
     """Run the worker tick in a loop: unpaid orders and memberships expire, deadlines escalate,
-    the outbox drains, refunds in flight are polled."""
-    from kameng.worker import run_tick
+    the outbox drains, refunds in flight are polled.
 
+    An error in a tick is logged with the step (and ticket) it happened in, and the worker carries
+    on after a pause that doubles with each failed tick in a row (at most five minutes). Each tick
+    writes the worker's heartbeat, which GET /api/v1/health reports."""
+    import logging
+
+    from kameng.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     container = _container(_settings())
-    while True:
-        result = run_tick(container, container.now())
-        if once:
-            typer.echo(json.dumps(result))
-            return
-        time.sleep(interval)
+    try:
+        outcome = run_worker(container, interval=interval, ticks=1 if once else ticks)
+    finally:
+        container.dispose()
+    if once:
+        typer.echo(json.dumps(outcome.figures))
+    if not outcome.ok:
+        typer.echo(f"the last tick failed: {outcome.error}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -15,6 +15,9 @@ from kameng.domain.states import StateMachine
 APPEAL_WINDOW = timedelta(days=15)
 AUTO_APPROVE_AFTER_DUE_WORKING_DAYS = 5
 PRIORITY_REASONS = frozenset({Reason.MERCHANT_GONE, Reason.PLATFORM_FAULT})
+# A ticket's stored priority is one of these two; the staff queue reads each as its own range.
+PRIORITY_LANE = 0
+NORMAL_PRIORITY = 1
 
 
 class TicketStatus(StrEnum):
@@ -132,4 +135,60 @@ def auto_approve_at(calendar: WorkCalendar, due_at: datetime) -> datetime:
 
 def priority_of(reason: Reason) -> int:
     """0 is the priority lane (merchant gone, platform fault); 1 is everyone else."""
-    return 0 if reason in PRIORITY_REASONS else 1
+    return PRIORITY_LANE if reason in PRIORITY_REASONS else NORMAL_PRIORITY
+
+
+# --------------------------------------------------------------------------------------------
+# The staff queue: where a ticket stands against its deadline, and how urgent it is
+
+
+class SlaState(StrEnum):
+    """A ticket waiting on staff, against its review deadline (审核时限)."""
+
+    ON_TIME = "on_time"
+    DUE_TODAY = "due_today"
+    OVERDUE = "overdue"
+    PAUSED = "paused"  # needs_info: the clock waits for the consumer
+
+
+# Waiting on a person's decision, with a running clock (needs_info is waiting too, clock stopped).
+CLOCK_RUNNING = frozenset({T.IN_REVIEW, T.APPEALED})
+
+
+def start_of_tomorrow(now: datetime) -> datetime:
+    """The first moment of the next Beijing day: a deadline before it (and not past) is due today."""
+    return datetime.combine(local_date(now) + timedelta(days=1), time(0), SHANGHAI)
+
+
+def sla_state(status: TicketStatus, due_at: datetime | None, now: datetime) -> SlaState | None:
+    """None for a ticket nobody is waiting on (decided, withdrawn, or on its way to the money).
+    A deadline is met until its last second; one that ends today, Beijing time, is due today."""
+    if status is T.NEEDS_INFO:
+        return SlaState.PAUSED
+    if status not in CLOCK_RUNNING:
+        return None
+    if due_at is None:
+        return SlaState.ON_TIME
+    if due_at < now:
+        return SlaState.OVERDUE
+    if due_at < start_of_tomorrow(now):
+        return SlaState.DUE_TODAY
+    return SlaState.ON_TIME
+
+
+def high_priority(status: TicketStatus, priority: int) -> bool:
+    """High: the priority lane (merchant gone, platform fault: the platform owes the money) and
+    every appeal (a consumer who already disagreed once). Among tickets of equal priority the
+    queue puts the oldest deadline first, so overdue tickets lead and the soonest due follow."""
+    return priority == PRIORITY_LANE or status is T.APPEALED
+
+
+def age_in_words(created_at: datetime, now: datetime) -> tuple[str, int]:
+    """How long a ticket has waited, in the largest whole unit people use for it: ``("days", 3)``,
+    ``("hours", 5)`` or ``("minutes", 12)`` (never negative)."""
+    seconds = max(int((now - created_at).total_seconds()), 0)
+    if seconds >= 86400:
+        return "days", seconds // 86400
+    if seconds >= 3600:
+        return "hours", seconds // 3600
+    return "minutes", seconds // 60

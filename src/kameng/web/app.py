@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -30,12 +29,11 @@ from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
 from kameng.settings import Settings
+from kameng.web import health
 from kameng.web.errors import install_error_handlers
 from kameng.web.security import SecurityHeaders
 from kameng.web.templating import make_templates
-from kameng.worker import run_tick
-
-log = logging.getLogger("kameng.web")
+from kameng.worker import Heartbeat, next_delay, tick_once, worker_name
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
@@ -83,7 +81,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     for module in (catalog_pages, accounts_pages, orders_pages, aftersales_pages, messages_pages):
         app.include_router(module.router)
-    for module in (scenarios_api, accounts_api, catalog_api, orders_api, aftersales_api, messages_api):
+    for module in (scenarios_api, accounts_api, catalog_api, orders_api, aftersales_api, messages_api, health):
         app.include_router(module.router)
     for router in compose.channel_routers():
         app.include_router(router)
@@ -92,10 +90,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
 
 async def _worker_loop(container: Container, interval: float = 5.0) -> None:
-    """Embedded mode: the same tick the `kameng worker` process runs, inside the server."""
+    """Embedded mode: the same tick, heartbeat and back-off as the `kameng worker` process,
+    inside the server (tick_once logs a failure and never raises: the site keeps serving)."""
+    heartbeat = Heartbeat(worker_name("embedded"), container.now(), interval)
     while True:
-        try:
-            await asyncio.to_thread(run_tick, container, container.now())
-        except Exception:  # keep serving; the next tick retries
-            log.exception("worker tick failed")
-        await asyncio.sleep(interval)
+        await asyncio.to_thread(tick_once, container, heartbeat)
+        await asyncio.sleep(next_delay(interval, heartbeat.failures_in_row))
