@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from kameng import worker
@@ -26,12 +27,17 @@ from kameng.worker import Heartbeat, next_delay, run_worker, tick_once
 from tests.support.apps import app_settings, container_of
 
 
-def flaky(monkeypatch: pytest.MonkeyPatch, failures: int = 1) -> list[datetime]:
-    """Make the first ``failures`` calls of the tick's first step raise; returns every call's time."""
+def flaky(monkeypatch: pytest.MonkeyPatch, db_url: str, failures: int = 1) -> list[datetime]:
+    """Make the first ``failures`` calls of the tick's first step on ``db_url`` raise; returns the
+    time of every call there. Only this test's database: a live server in the same process (the
+    browser tests') ticks on its own database meanwhile, untouched."""
     calls: list[datetime] = []
     real = worker.expire_unpaid_orders
+    database = make_url(db_url).database
 
     def expire(uow: UnitOfWork, now: datetime) -> int:
+        if uow.session_factory.kw["bind"].url.database != database:
+            return real(uow, now)
         calls.append(now)
         if len(calls) <= failures:
             raise RuntimeError("the database went away")
@@ -54,9 +60,9 @@ def test_the_pause_doubles_with_each_failed_tick_in_a_row_up_to_five_minutes() -
 
 
 def test_a_tick_that_raises_is_logged_with_its_step_and_the_next_tick_runs_after_a_longer_pause(
-    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    container: Container, db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    calls = flaky(monkeypatch)
+    calls = flaky(monkeypatch, db_url)
     pauses: list[float] = []
     with caplog.at_level(logging.ERROR, logger="kameng.worker"):
         last = run_worker(container, interval=2.0, ticks=3, name="test-worker", sleep=pauses.append)
@@ -77,9 +83,9 @@ def test_a_tick_that_raises_is_logged_with_its_step_and_the_next_tick_runs_after
 
 
 def test_the_other_steps_still_run_in_a_tick_where_one_fails(
-    container: Container, monkeypatch: pytest.MonkeyPatch
+    container: Container, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flaky(monkeypatch)
+    flaky(monkeypatch, db_url)
     heartbeat = Heartbeat("one-tick", container.now(), 5.0)
     outcome = tick_once(container, heartbeat)
     assert not outcome.ok
@@ -98,13 +104,13 @@ def test_kameng_worker_carries_on_after_a_failed_tick_and_once_says_when_it_fail
 ) -> None:
     for name, value in {"KAMENG_DATABASE_URL": db_url, "KAMENG_ENV": "test", "KAMENG_SECRET_KEY": "t" * 40}.items():
         monkeypatch.setenv(name, value)
-    calls = flaky(monkeypatch)
+    calls = flaky(monkeypatch, db_url)
     runner = CliRunner()
     survived = runner.invoke(cli, ["worker", "--ticks", "2", "--interval", "0"])
     assert survived.exit_code == 0, survived.output
     assert len(calls) == 2
 
-    flaky(monkeypatch, failures=1)
+    flaky(monkeypatch, db_url, failures=1)
     failed = runner.invoke(cli, ["worker", "--once"])
     assert failed.exit_code == 1
     assert "the last tick failed" in failed.output
@@ -114,7 +120,7 @@ def test_kameng_worker_carries_on_after_a_failed_tick_and_once_says_when_it_fail
 def test_the_worker_in_the_web_app_survives_a_failing_tick_and_beats(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = flaky(monkeypatch)
+    calls = flaky(monkeypatch, db_url)
     monkeypatch.setattr(web_app, "next_delay", lambda interval, failures: 0.05)
     with TestClient(create_app(app_settings(db_url, KAMENG_EMBEDDED_WORKER="1"))) as client:
         deadline = time.monotonic() + 20
@@ -137,7 +143,7 @@ def test_the_worker_in_the_web_app_survives_a_failing_tick_and_beats(
 
 
 def test_the_health_answer_shows_the_last_heartbeat_its_age_and_the_database(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container = container_of(client)
     before = client.get("/api/v1/health")
@@ -163,7 +169,7 @@ def test_the_health_answer_shows_the_last_heartbeat_its_age_and_the_database(
     assert stale["worker"]["stale"] is True
     assert stale["worker"]["workers_alive"] == 0
 
-    flaky(monkeypatch)
+    flaky(monkeypatch, db_url)
     assert not tick_once(container, heartbeat).ok
     failing = client.get("/api/v1/health").json()
     assert failing["status"] == "degraded"

@@ -1,7 +1,7 @@
 """The staff review queue, on SQLite and PostgreSQL: its order, filters, search and keyset pages,
 as a service and through ``GET /api/v1/staff/tickets``.
 
-Most tickets here are written in bulk (tests/support/staff_queue.py) on one real order: the queue's
+Most tickets here are written in bulk (tests/support/bulk_tickets.py) on one real order: the queue's
 reading is what is under test. Real tickets (through the services) show the row's words.
 """
 
@@ -28,7 +28,7 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import InvalidInput, NotFound
 from tests.support.apps import container_of
-from tests.support.staff_queue import Spec, add_tickets
+from tests.support.bulk_tickets import Spec, add_tickets
 from tests.support.tickets import buy_one, staff, submit
 
 S = TicketStatus

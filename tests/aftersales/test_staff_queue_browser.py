@@ -19,7 +19,7 @@ from kameng.accounts import services as accounts
 from kameng.container import Container
 from kameng.domain.tickets import TicketStatus
 from tests.aftersales.test_browser import AGENT, SUPERVISOR, buy_and_pay, fresh_phone, request_refund, sign_up
-from tests.support.staff_queue import Spec, add_tickets
+from tests.support.bulk_tickets import Spec, add_tickets
 from tests.support.shop import buy
 
 pytestmark = pytest.mark.browser
