@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from kameng.accounts.models import User
 from kameng.aftersales import queries as aftersales_queries
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
-from kameng.aftersales.queries import evidence_file, review_queue, ticket_view
+from kameng.aftersales.queries import evidence_file, refund_progress, review_queue, ticket_view
 from kameng.aftersales.refunds import refund_to_balance, retry_refund
 from kameng.aftersales.requests import RefundRequestCommand, appeal, reply, submit_request, withdraw
 from kameng.aftersales.review import approve, ask_info, reject
@@ -29,7 +29,7 @@ from kameng.domain.money import MoneyError, parse_yuan
 from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 from kameng.orders.queries import order_view
-from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
+from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError, not_found
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
 from kameng.web.forms import StaffUser, flash, form_text, redirect, take_flash, to_login
 from kameng.web.templating import render
@@ -92,6 +92,10 @@ def refund_form(order_no: str, request: Request, container: ContainerDep, user: 
     if user is None:
         return to_login(request)
     reason = _reason(request.query_params.get("reason"))
+    view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
+    if view.order.user_id == user.id and "request_refund" not in view.actions:
+        # Refunded, a refund under way, or never paid: the order page says which, in words.
+        return redirect(f"/orders/{order_no}")
     # A fresh key per rendered form: a double click or a resent POST finds the first ticket.
     values = {"description": "", "idempotency_key": uuid.uuid4().hex}
     return _request_page(request, container, user, order_no, reason, values, {})
@@ -119,6 +123,7 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
                 description=values["description"],
                 uploads=uploads,
                 idempotency_key=values["idempotency_key"],
+                confirmed_one_click_fen=_confirmed_fen(form_text(form, "confirmed_fen")),
             ),
             container.now(),
             container.calendar,
@@ -133,6 +138,14 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
             request, container, user, order_no, reason, values, {field: error.message(lang)}, status=error.status
         )
     return redirect(f"/tickets/{ticket.ticket_no}")
+
+
+def _confirmed_fen(text: str) -> int | None:
+    """The amount a one-click confirmation showed (fen), or None from the full form. A value that
+    is not a plain amount confirms nothing the engine could offer, so the quote is shown again."""
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) <= 15 else -1
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,6 +199,18 @@ def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user:
         "evidence_export": True,
     }
     return render(request, "aftersales/ticket.html", context, user=user)
+
+
+@router.get("/tickets/{ticket_no}/receipt", response_class=HTMLResponse)
+def ticket_receipt(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    """The refund receipt (退款凭证): a page to print or keep, once the money has arrived."""
+    if user is None:
+        return to_login(request)
+    progress = refund_progress(container.uow(), viewer_of(user), ticket_no, container.calendar)
+    if progress.arrived is None:
+        raise not_found("receipt")
+    context = {"progress": progress, "tk": progress.ticket, "refund": progress.arrived, "now": container.now()}
+    return render(request, "aftersales/receipt.html", context, user=user)
 
 
 @router.get("/tickets/{ticket_no}/files/{file_id}")
