@@ -89,6 +89,10 @@ def test_the_coupon_promised_back_comes_back_and_the_refunded_order_says_what_ha
     expect(page.locator("header")).to_be_hidden()  # printed without the site's frame
     page.emulate_media(media="screen")
 
+    page.goto(f"/tickets/{ticket_no}")
+    page.click("#receipt-printable")  # the ticket's receipt card leads to the same printable page
+    expect(page.locator("#receipt-order-no")).to_have_text(order_no)
+
     page.click("#nav-messages")
     expect(page.locator("#messages .message[data-kind=arrived]")).to_contain_text(f"券码 {code}")
 
