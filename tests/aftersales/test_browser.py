@@ -68,6 +68,14 @@ def buy_and_pay(page: Page, slug: str) -> str:
     return page.url.rsplit("/", 1)[1]
 
 
+def activate(page: Page) -> None:
+    """Activate from the order page, through the confirmation of what it does to the refund."""
+    page.click("#activate")
+    page.wait_for_url(re.compile(r"/confirm/activate$"))
+    page.click("#confirm-usage-submit")
+    expect(page.locator("#membership-status")).to_have_text("生效中")
+
+
 def request_refund(page: Page, order_no: str, reason: str, decision: str, description: str = "") -> str:
     page.goto(f"/orders/{order_no}")
     page.click("#request-refund")
@@ -119,7 +127,9 @@ def test_a_non_activated_pass_is_refunded_in_one_click_and_the_membership_closes
     page.wait_for_url(re.compile(r"reason=changed_mind"))
     expect(page.locator("#quote-decision")).to_have_text("一键退款,无需审核")
     page.screenshot(path=str(artifacts_dir / "aftersales-request.png"), full_page=True)
-    page.fill("#description", "买错了,还没激活")
+    # One click: the amount and the dates, and a button; nothing to describe or upload.
+    expect(page.locator("#description")).to_have_count(0)
+    expect(page.locator("#one-click-summary")).to_contain_text("将退还 ¥60.00,原路退回支付宝")
     page.click("#submit-refund")
     page.wait_for_url(re.compile(r"/tickets/AS\d+$"))
     ticket_no = page.url.rsplit("/", 1)[1]
@@ -171,8 +181,7 @@ def test_a_partly_used_annual_card_goes_through_review_needs_info_reply_approval
 ) -> None:
     sign_up(page)
     order_no = buy_and_pay(page, "annual-card")
-    page.click("#activate")
-    expect(page.locator("#membership-status")).to_have_text("生效中")
+    activate(page)
     ticket_no = request_refund(page, order_no, "changed_mind", "review", "用了几天,不想继续了")
     expect(page.locator("#ticket")).to_have_attribute("data-status", "in_review")
     expect(page.locator("#ticket-due")).to_be_visible()
@@ -234,7 +243,7 @@ def test_a_rejection_is_appealed_and_decided_by_a_supervisor(
 ) -> None:
     sign_up(page)
     order_no = buy_and_pay(page, "annual-card")
-    page.click("#activate")
+    activate(page)
     ticket_no = request_refund(page, order_no, "not_as_described", "review", "和描述不一样")
 
     agent = as_staff(browser, live_server, AGENT)
@@ -347,7 +356,7 @@ def test_a_ticket_past_its_due_date_is_escalated_to_the_supervisors_lane(
 ) -> None:
     sign_up(page)
     order_no = buy_and_pay(page, "annual-card")
-    page.click("#activate")
+    activate(page)
     ticket_no = request_refund(page, order_no, "changed_mind", "review")
     shown = page.locator("#ticket-due").inner_text().strip()[:16] + " +0800"  # Beijing time on the page
     due_utc = datetime.strptime(shown, "%Y-%m-%d %H:%M %z").astimezone(UTC)

@@ -75,6 +75,10 @@ def test_a_new_consumer_buys_a_monthly_pass_and_the_quote_changes_as_it_is_used(
     expect(page.locator("#quote-decision")).to_have_text("一键退款,无需审核")
 
     page.click("#activate")
+    # Activating ends the one-click refund: the page says so and asks first.
+    page.wait_for_url(f"**/orders/{order_no}/confirm/activate")
+    expect(page.locator("#effect")).to_contain_text("需人工审核")
+    page.click("#confirm-usage-submit")
     expect(page.locator("#membership-status")).to_have_text("生效中")
     expect(quote).not_to_have_attribute("data-rules", re.compile(r"\bP1\b"))
     expect(page.locator("#timeline .event[data-type=activated]")).to_be_visible()

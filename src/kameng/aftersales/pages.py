@@ -25,6 +25,7 @@ from kameng.aftersales.queries import (
     evidence_file,
     queue_counts,
     queue_query,
+    refund_progress,
     rule_name,
     staff_queue,
     ticket_view,
@@ -40,7 +41,7 @@ from kameng.domain.money import MoneyError, parse_yuan
 from kameng.domain.tickets import SlaState, TicketStatus
 from kameng.domain.users import Role
 from kameng.orders.queries import order_view
-from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
+from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError, not_found
 from kameng.platform.i18n import Lang
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
 from kameng.web.forms import StaffUser, flash, form_text, redirect, take_flash, to_login
@@ -104,6 +105,10 @@ def refund_form(order_no: str, request: Request, container: ContainerDep, user: 
     if user is None:
         return to_login(request)
     reason = _reason(request.query_params.get("reason"))
+    view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
+    if view.order.user_id == user.id and "request_refund" not in view.actions:
+        # Refunded, a refund under way, or never paid: the order page says which, in words.
+        return redirect(f"/orders/{order_no}")
     # A fresh key per rendered form: a double click or a resent POST finds the first ticket.
     values = {"description": "", "idempotency_key": uuid.uuid4().hex}
     return _request_page(request, container, user, order_no, reason, values, {})
@@ -131,6 +136,7 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
                 description=values["description"],
                 uploads=uploads,
                 idempotency_key=values["idempotency_key"],
+                confirmed_one_click_fen=_confirmed_fen(form_text(form, "confirmed_fen")),
             ),
             container.now(),
             container.calendar,
@@ -145,6 +151,14 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
             request, container, user, order_no, reason, values, {field: error.message(lang)}, status=error.status
         )
     return redirect(f"/tickets/{ticket.ticket_no}")
+
+
+def _confirmed_fen(text: str) -> int | None:
+    """The amount a one-click confirmation showed (fen), or None from the full form. A value that
+    is not a plain amount confirms nothing the engine could offer, so the quote is shown again."""
+    if not text:
+        return None
+    return int(text) if text.isdigit() and len(text) <= 15 else -1
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,6 +212,18 @@ def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user:
         "evidence_export": True,
     }
     return render(request, "aftersales/ticket.html", context, user=user)
+
+
+@router.get("/tickets/{ticket_no}/receipt", response_class=HTMLResponse)
+def ticket_receipt(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    """The refund receipt (退款凭证): a page to print or keep, once the money has arrived."""
+    if user is None:
+        return to_login(request)
+    progress = refund_progress(container.uow(), viewer_of(user), ticket_no, container.calendar)
+    if progress.arrived is None:
+        raise not_found("receipt")
+    context = {"progress": progress, "tk": progress.ticket, "refund": progress.arrived, "now": container.now()}
+    return render(request, "aftersales/receipt.html", context, user=user)
 
 
 @router.get("/tickets/{ticket_no}/files/{file_id}")

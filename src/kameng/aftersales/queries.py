@@ -1,5 +1,6 @@
 """Reading tickets: a ticket with its timeline, files and refunds as a viewer may see it, the
-actions its table allows them, a consumer's tickets and the staff queue."""
+actions its table allows them, a consumer's tickets and the staff queue, and where an order's
+refund stands (for its order page and its receipt)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, tuple_
@@ -19,7 +20,12 @@ from kameng.accounts.models import User
 from kameng.accounts.services import normalise_identifier
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.aftersales.review import require
+from kameng.catalog.models import CouponRow
+from kameng.catalog.services import returned_coupon
+from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
+from kameng.domain.refund import ArrivalWindow, arrival_window
+from kameng.domain.states import RefundStatus
 from kameng.domain.tickets import (
     CLOCK_RUNNING,
     CLOSED,
@@ -30,6 +36,7 @@ from kameng.domain.tickets import (
     TicketStatus,
     age_in_words,
     high_priority,
+    local_date,
     offered_actions,
     sla_state,
     start_of_tomorrow,
@@ -118,6 +125,41 @@ def latest_ticket_for(uow: UnitOfWork, order_id: int) -> TicketSummary | None:
         return None
     # Open as submit_request judges it: a new request is refused while this one is under way.
     return TicketSummary(row.ticket_no, row.status, row.status not in CLOSED)
+
+
+@dataclass(frozen=True)
+class RefundProgress:
+    """Where the refund of an order stands, in the words its order page and receipt use."""
+
+    ticket: Ticket
+    amount_fen: int  # approved, or (while undecided) what the quote offers
+    refund: RefundRow | None  # the latest attempt to pay it, if the money has started
+    arrival: ArrivalWindow | None  # the promised window while the money is on its way
+    coupon: CouponRow | None  # the coupon the refund gave back
+
+    @property
+    def arrived(self) -> RefundRow | None:
+        return self.refund if self.refund is not None and self.refund.status is RefundStatus.SUCCEEDED else None
+
+
+def refund_progress(uow: UnitOfWork, viewer: Viewer, ticket_no: str, calendar: WorkCalendar) -> RefundProgress:
+    """A ticket's refund: how much, where the money is, when it was promised to arrive, and the
+    coupon it gave back.
+
+    The promised window is counted from the day the money started (RULES.md §5: from the
+    approval, which for one click is the request's day, as its quote said); a retry after a
+    refusal starts its own window, and the platform balance is credited at once."""
+    view = ticket_view(uow, viewer, ticket_no)
+    ticket = view.ticket
+    refund = view.refunds[-1] if view.refunds else None
+    arrival = None
+    if refund is not None and refund.status in {RefundStatus.PENDING, RefundStatus.PROCESSING}:
+        started: date = local_date(refund.created_at)
+        arrival = arrival_window(refund.channel, started, calendar)[0]
+    with uow:
+        coupon = returned_coupon(uow, ticket.order.order_no)
+    amount = ticket.approved_fen if ticket.approved_fen is not None else ticket.quoted_fen
+    return RefundProgress(ticket, amount, refund, arrival, coupon)
 
 
 def my_tickets(uow: UnitOfWork, viewer: Viewer, limit: int = 100) -> list[Ticket]:

@@ -9,10 +9,14 @@ from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.tickets import lock_order, lock_ticket, move_ticket, notify
+from kameng.catalog.models import CouponRow
+from kameng.catalog.services import issue_returned_coupon
 from kameng.domain.aftersales import Note, Notice, PayoutSource, payout_source
 from kameng.domain.calendar import WorkCalendar
-from kameng.domain.model import Channel, OrderEventType
+from kameng.domain.model import Channel, Coupon, OrderEventType
 from kameng.domain.money import format_yuan
+from kameng.domain.promises import returned_coupon_expiry
+from kameng.domain.refund import coupon_returned
 from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, REFUND, RefundStatus
 from kameng.domain.tickets import (
     TicketStatus,
@@ -24,6 +28,7 @@ from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, not_found
+from kameng.platform.i18n import localtime
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
 from kameng.platform.outbox import OutboxKind, enqueue
@@ -146,7 +151,8 @@ def close_after_refund(
     uow: UnitOfWork, ticket: Ticket, order: OrderRow, refund: RefundRow | None, now: datetime, calendar: WorkCalendar
 ) -> None:
     """Closure (PRODUCT.md item 9): benefits frozen, back to non-member, auto-renewal off, card
-    keys revoked, the order closed. Nothing keeps charging after a refund."""
+    keys revoked, the order closed, the coupon the quote promised back given back. Nothing keeps
+    charging after a refund."""
     session = uow.session
     if ticket.status is TicketStatus.REFUNDING:  # a zero-amount approval: nothing to pay out
         move_ticket(
@@ -178,7 +184,61 @@ def close_after_refund(
         amount_fen=refund.amount_fen,
         note=f"refund {refund.out_refund_no}",
     )
-    notify(uow, ticket, Notice("arrived", "notice.arrived", {"amount": format_yuan(refund.amount_fen)}), now)
+    coupon = _give_coupon_back(uow, ticket, order, refund, now)
+    amount = format_yuan(refund.amount_fen)
+    if coupon is None:
+        arrived = Notice("arrived", "notice.arrived", {"amount": amount})
+    else:
+        about = {"amount": amount, "coupon": format_yuan(coupon.value_fen), "code": coupon.code}
+        if coupon.expires_at is None:
+            arrived = Notice("arrived", "notice.arrived_coupon", about)
+        else:
+            arrived = Notice("arrived", "notice.arrived_coupon_until", {**about, "until": localtime(coupon.expires_at)})
+    notify(uow, ticket, arrived, now)
+
+
+def _give_coupon_back(
+    uow: UnitOfWork, ticket: Ticket, order: OrderRow, refund: RefundRow, now: datetime
+) -> CouponRow | None:
+    """Keep the quote's word "优惠券以优惠券形式退回": when the refund arrives, the coupon comes back
+    to the consumer as a new coupon of their own (catalog/services.issue_returned_coupon says why
+    not the old one released), with the time it had left when it was used.
+
+    The ticket's quote names the coupon only when the request was about the period the coupon
+    paid for (the purchase, not a renewal); whether it comes back is the engine's own rule
+    (``coupon_returned``) applied to the money that arrived. The order's timeline records it, and
+    so does the ledger: the sale booked the coupon as the platform's expense owed to the merchant
+    (``coupon_expense`` against ``merchant_payable``); a coupon given back was not spent on this
+    sale, so that is reversed, and the new coupon is booked like any other when a sale uses it.
+    Keyed by the order (the coupon's code, the entry's key): a second arrival gives nothing twice."""
+    if order.coupon_id is None or not any(line.get("code") == "coupon" for line in ticket.quote.get("lines", [])):
+        return None
+    if not coupon_returned(Coupon(order.coupon_fen, order.coupon_refundable), refund.amount_fen):
+        return None
+    used = uow.session.get(CouponRow, order.coupon_id)
+    if used is None:
+        return None
+    expires_at = returned_coupon_expiry(used.expires_at, order.created_at, now)
+    coupon = issue_returned_coupon(uow, used, order.user_id, order.order_no, expires_at, now)
+    if coupon is None:
+        return None  # given back already
+    add_order_event(
+        uow, order, OrderEventType.COUPON_RETURNED, now, None, None, amount_fen=coupon.value_fen, note=coupon.code
+    )
+    post_entry(
+        uow,
+        kind="coupon_returned",
+        key=f"coupon_returned:{order.id}",
+        order_id=order.id,
+        user_id=order.user_id,
+        now=now,
+        lines=[
+            (f"merchant_payable:{order.product.merchant_id}", order.coupon_fen),
+            ("coupon_expense", -order.coupon_fen),
+        ],
+        memo=f"coupon of {order.order_no} returned as {coupon.code}",
+    )
+    return coupon
 
 
 def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetime, calendar: WorkCalendar) -> Ticket:

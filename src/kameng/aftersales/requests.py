@@ -21,7 +21,7 @@ from kameng.aftersales.uploads import Upload, check_uploads
 from kameng.catalog.services import policy_to_domain
 from kameng.domain.aftersales import Notice, plan_submission
 from kameng.domain.calendar import WorkCalendar
-from kameng.domain.model import Reason
+from kameng.domain.model import Decision, Reason
 from kameng.domain.refund import review_business_days
 from kameng.domain.states import OrderStatus
 from kameng.domain.tickets import (
@@ -48,6 +48,10 @@ class RefundRequestCommand:
     description: str = ""
     uploads: list[Upload] = field(default_factory=list)
     idempotency_key: str | None = None
+    # The one-click refund the consumer confirmed, in fen: the request goes through only if the
+    # engine still refunds exactly this, at once (a quote changed since the confirmation page was
+    # shown, by an activation in another tab say, is shown again instead of being granted unseen).
+    confirmed_one_click_fen: int | None = None
 
 
 def _store_uploads(uow: UnitOfWork, ticket: Ticket, uploader: Viewer, uploads: list[Upload], now: datetime) -> None:
@@ -120,6 +124,10 @@ def submit_request_replayable(
             raise Conflict(ErrorCode.TICKET_OPEN, "error.ticket_open", "order", open_ticket=open_ticket)
         quote = quote_for(order, order_events(uow, order.id), now, command.reason, calendar)
         assert quote is not None
+        if command.confirmed_one_click_fen is not None and (
+            quote.decision is not Decision.AUTO_APPROVE or quote.refund != command.confirmed_one_click_fen
+        ):
+            raise Conflict(ErrorCode.QUOTE_CHANGED, "error.quote_changed", "form")
         ticket = Ticket(
             ticket_no="AS" + new_order_no(now),
             order_id=order.id,

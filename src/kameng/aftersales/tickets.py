@@ -15,14 +15,13 @@ from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.refund import Quote
 from kameng.domain.tickets import APPEAL_WINDOW, TICKET
-from kameng.messages.models import MessageRow
+from kameng.messages.services import tell
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
-from kameng.platform.i18n import Msg, in_every_language
-from kameng.platform.outbox import OutboxKind, enqueue
+from kameng.platform.i18n import Msg
 
 # --------------------------------------------------------------------------------------------
 # Shared steps
@@ -114,11 +113,7 @@ def notify(uow: UnitOfWork, ticket: Ticket, notice: Notice, now: datetime) -> No
     The key is derived from the ticket's timeline position, so it needs no query; the ticket row
     is locked by every caller, so two transactions never take the same position."""
     key = f"notify:{ticket.id}:{ticket.timeline_rows}:{notice.kind}"
-    texts = in_every_language(notice.key, notice.params)
-    uow.session.add(
-        MessageRow(key=key, user_id=ticket.user_id, ticket_id=ticket.id, kind=notice.kind, texts=texts, created_at=now)
-    )
-    enqueue(uow, OutboxKind.DELIVER_MESSAGE, f"deliver:{key}", {"message_key": key}, now)
+    tell(uow, ticket.user_id, key, notice.kind, notice.key, notice.params, now, ticket_id=ticket.id)
 
 
 def lock_ticket(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> Ticket:

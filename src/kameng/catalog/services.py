@@ -1,4 +1,5 @@
-"""The catalog: products, their current refund policy versions, and terms in plain words."""
+"""The catalog: products, their current refund policy versions, terms in plain words, and the
+coupons a refund gives back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from kameng.catalog.models import PolicyVersion, ProductRow
+from kameng.catalog.models import CouponRow, PolicyVersion, ProductRow
 from kameng.domain.model import DomainError, Policy, Product, Term
 from kameng.domain.terms import Sentence, describe_refund_terms
 from kameng.platform.db.uow import UnitOfWork
@@ -119,3 +120,44 @@ def add_policy_version(
     uow.session.add(version)
     uow.session.flush()
     return version
+
+
+# --------------------------------------------------------------------------------------------
+# Coupons given back
+
+
+def returned_coupon_code(order_no: str) -> str:
+    """The code of the coupon a refund of ``order_no`` gives back: derived from the order, so the
+    same refund can never issue it twice (the code is unique)."""
+    return f"RT{order_no}"
+
+
+def returned_coupon(uow: UnitOfWork, order_no: str) -> CouponRow | None:
+    return uow.session.scalar(select(CouponRow).where(CouponRow.code == returned_coupon_code(order_no)))
+
+
+def issue_returned_coupon(
+    uow: UnitOfWork, used: CouponRow, user_id: int, order_no: str, expires_at: datetime | None, now: datetime
+) -> CouponRow | None:
+    """Give back, as a new coupon of the consumer's own, the coupon ``used`` by the refunded order
+    ``order_no``; None when it was given back already.
+
+    A new coupon rather than the old one released: the old one may be a public code (SORRY10,
+    for anyone who types it), which released would go to whoever types it first, not to the
+    consumer it was promised to; and the refunded order keeps the coupon it was paid with, as its
+    sale in the ledger and its evidence file say. The new one has the same value and conditions,
+    belongs to this consumer only, and is single-use like any coupon."""
+    if returned_coupon(uow, order_no) is not None:
+        return None
+    coupon = CouponRow(
+        code=returned_coupon_code(order_no),
+        value_fen=used.value_fen,
+        min_spend_fen=used.min_spend_fen,
+        refundable=used.refundable,
+        user_id=user_id,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    uow.session.add(coupon)
+    uow.session.flush()
+    return coupon

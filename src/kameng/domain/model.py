@@ -102,6 +102,7 @@ class OrderEventType(StrEnum):
     KEY_REVEALED = "key_revealed"
     MEMBERSHIP_EXPIRED = "membership_expired"
     CLOSED = "closed"
+    COUPON_RETURNED = "coupon_returned"  # a refund gave the order's coupon back, as a new coupon
     LATE_PAYMENT_RETURNING = "late_payment_returning"
     LATE_PAYMENT_RETURNED = "late_payment_returned"
     LATE_PAYMENT_RETURN_FAILED = "late_payment_return_failed"

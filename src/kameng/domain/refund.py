@@ -25,6 +25,7 @@ from kameng.domain.calendar import WorkCalendar, calendar_warning
 from kameng.domain.model import (
     Channel,
     CoolingOff,
+    Coupon,
     Decision,
     Event,
     EventType,
@@ -621,16 +622,33 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
     )
 
 
+def coupon_returned(coupon: Coupon | None, refund: int) -> bool:
+    """Whether a refund of ``refund`` fen gives the order's coupon back, as a coupon: a refundable
+    coupon comes back with any refund; a refund of nothing leaves the order, coupon and all, as it
+    was. The quote's line says it and the refund's arrival does it (aftersales/refunds.py), so
+    both read this one rule."""
+    return coupon is not None and coupon.refundable and refund > 0
+
+
 def _coupon_line(order: Order, refund: int) -> Line | None:
     coupon = order.coupon
     if coupon is None:
         return None
     value = _y(coupon.value)
+    if coupon_returned(coupon, refund):
+        return Line("coupon", 0, f"coupon {value} returned as a coupon", f"优惠券 {value} 元以优惠券形式退回")
     if refund <= 0:
         return Line("coupon", 0, f"coupon {value} stays used by this order", f"优惠券 {value} 元随订单保留,不退回")
-    if coupon.refundable:
-        return Line("coupon", 0, f"coupon {value} returned as a coupon", f"优惠券 {value} 元以优惠券形式退回")
     return Line("coupon", 0, f"coupon {value} forfeited (not refundable)", f"优惠券 {value} 元不可退,作废")
+
+
+def arrival_window(channel: Channel, approved: date, calendar: WorkCalendar) -> tuple[ArrivalWindow, frozenset[int]]:
+    """When money approved on ``approved`` reaches the consumer through ``channel`` (RULES.md §5),
+    and the years whose working days the calendar could only guess."""
+    first, last = ARRIVAL_WORKING_DAYS[channel]
+    earliest = calendar.add_working_days(approved, first)
+    latest = calendar.add_working_days(approved, last)
+    return ArrivalWindow(earliest.day, latest.day), earliest.warning_years | latest.warning_years
 
 
 def review_business_days(policy: Policy, rule: str) -> int:
@@ -683,11 +701,7 @@ def quote_refund(
         zh += f"需人工审核,最迟 {review_due.isoformat()} 前给出结果,逾期将自动升级处理。"
         en += f" A person reviews it by {review_due.isoformat()}; if not, it is escalated automatically."
     elif outcome.decision is Decision.AUTO_APPROVE:
-        first, last = ARRIVAL_WORKING_DAYS[order.channel]
-        earliest = calendar.add_working_days(request_day, first)
-        latest = calendar.add_working_days(request_day, last)
-        arrival = ArrivalWindow(earliest.day, latest.day)
-        warning_years = earliest.warning_years | latest.warning_years
+        arrival, warning_years = arrival_window(order.channel, request_day, calendar)
         if order.channel is Channel.BALANCE:
             zh += "无需人工审核,立即退回平台余额。"
             en += " No review needed; the money returns to your balance at once."
@@ -724,7 +738,9 @@ __all__ = [
     "Quote",
     "UsedShare",
     "add_months",
+    "arrival_window",
     "clamp_fee",
+    "coupon_returned",
     "latest_period",
     "quote_refund",
     "term_end",

@@ -96,6 +96,11 @@ def offered_actions(status: TicketStatus, *, owner: bool, staff: bool, may_decid
 OPEN_FOR_REVIEW = frozenset({T.IN_REVIEW, T.NEEDS_INFO, T.APPEALED})
 UNDECIDED = frozenset({T.SUBMITTED, T.IN_REVIEW, T.NEEDS_INFO, T.APPEALED})
 CLOSED = frozenset({T.REFUNDED, T.REJECTED_FINAL, T.WITHDRAWN})
+# A refund is promised or may still be granted: while a ticket is in one of these, the order's
+# benefits are not started (no activation, no trial: the quote being decided assumed them unused)
+# and no second request is taken. A rejection still open to appeal is not one of them: the
+# consumer keeps what they bought and may use it.
+REFUND_UNDER_WAY = UNDECIDED | frozenset({T.AUTO_APPROVED, T.APPROVED, T.REFUNDING, T.REFUND_FAILED})
 
 
 def end_of_day(day: date) -> datetime:

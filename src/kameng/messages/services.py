@@ -1,7 +1,9 @@
-"""In-app messages (站内信): written with the change that causes them (aftersales.tickets.notify), read here."""
+"""In-app messages (站内信): written with the change that causes them (:func:`tell`, through
+aftersales.tickets.notify for a ticket's steps), delivered by SMS from the outbox, read here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +12,34 @@ from sqlalchemy import func, select, update
 from kameng.aftersales.models import Ticket
 from kameng.messages.models import MessageRow
 from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.i18n import in_every_language
+from kameng.platform.outbox import OutboxKind, enqueue
+
+
+def tell(
+    uow: UnitOfWork,
+    user_id: int,
+    key: str,
+    kind: str,
+    text_key: str,
+    params: Mapping[str, object],
+    now: datetime,
+    ticket_id: int | None = None,
+) -> MessageRow:
+    """Tell a consumer something, in the caller's transaction: the in-app message is written now,
+    in every language, and its SMS is queued for after the commit. ``key`` names this message
+    once (derived from the record that causes it), so neither is ever made twice."""
+    message = MessageRow(
+        key=key,
+        user_id=user_id,
+        ticket_id=ticket_id,
+        kind=kind,
+        texts=in_every_language(text_key, params),
+        created_at=now,
+    )
+    uow.session.add(message)
+    enqueue(uow, OutboxKind.DELIVER_MESSAGE, f"deliver:{key}", {"message_key": key}, now)
+    return message
 
 
 @dataclass(frozen=True)

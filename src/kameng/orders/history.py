@@ -90,11 +90,22 @@ def engine_events(rows: list[OrderEventRow]) -> list[Event]:
 
 
 def quote_for(
-    order: OrderRow, events: list[OrderEventRow], at: datetime, reason: Reason, calendar: WorkCalendar
+    order: OrderRow,
+    events: list[OrderEventRow],
+    at: datetime,
+    reason: Reason,
+    calendar: WorkCalendar,
+    assume: EventType | None = None,
 ) -> Quote | None:
-    """The engine's quote for a paid order as of ``at``; None before payment."""
+    """The engine's quote for a paid order as of ``at``; None before payment.
+
+    ``assume`` adds an event of that type at ``at`` (not stored): the quote as it would be right
+    after, say, an activation, which is what a page must show before the consumer activates."""
     if order.paid_at is None or order.status is not OrderStatus.PAID:
         return None
+    known = engine_events(events)
+    if assume is not None:
+        known.append(Event(at=max(at, order.paid_at), type=assume))
     coupon = Coupon(order.coupon_fen, order.coupon_refundable) if order.coupon_fen else None
     domain_order = Order(
         paid=order.amount_fen,
@@ -108,7 +119,7 @@ def quote_for(
         product_to_domain(order.product),
         policy_to_domain(order.policy),
         domain_order,
-        engine_events(events),
+        known,
         RefundRequest(at=max(at, order.paid_at), reason=reason),
         calendar,
         SHANGHAI,

@@ -15,15 +15,25 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from kameng.accounts.models import User
-from kameng.aftersales.queries import latest_ticket_for
+from kameng.aftersales.queries import refund_progress
 from kameng.catalog import services as catalog
 from kameng.container import Container
 from kameng.domain.model import Channel, EventType
+from kameng.domain.refund import arrival_window
+from kameng.domain.states import OrderStatus
+from kameng.domain.tickets import local_date
 from kameng.orders.checkout import CheckoutRequest, place_order, preview_checkout
 from kameng.orders.payments import cancel_unpaid_order
-from kameng.orders.queries import find_orders, list_orders, order_view
+from kameng.orders.queries import (
+    STARTING_EVENTS,
+    activation_preview,
+    find_orders,
+    list_orders,
+    order_view,
+    preview_activation,
+)
 from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
-from kameng.platform.errors import Conflict, ErrorCode, InvalidInput
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from kameng.platform.i18n import Lang, translate
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
 from kameng.web.forms import StaffUser, field_error, form_text, redirect, to_login
@@ -137,25 +147,57 @@ def order_page(order_no: str, request: Request, container: ContainerDep, user: O
 def _order_page(
     request: Request, container: Container, user: User, order_no: str, card_code: str | None = None
 ) -> Response:
-    view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
+    now, calendar, viewer = container.now(), container.calendar, viewer_of(user)
+    view = order_view(container.uow(), viewer, order_no, now, calendar)
+    order = view.order
     error = request.session.pop("flash_error", None)
-    # An order with an after-sales ticket under way links to it instead of offering another request.
-    latest_ticket = latest_ticket_for(container.uow(), view.order.id)
-    if latest_ticket is not None and latest_ticket.open:
-        view.actions = [action for action in view.actions if action != "request_refund"]
+    # A refund under way or done is told in words, with its ticket and receipt, instead of a quote.
+    progress = None
+    if view.ticket_no is not None and (view.refund_under_way or order.status is OrderStatus.REFUNDED):
+        progress = refund_progress(container.uow(), viewer, view.ticket_no, calendar)
+    # Activating or claiming a trial that changes the refund goes through a confirmation first.
+    confirm_first = {
+        action
+        for action in STARTING_EVENTS
+        if action in view.actions and preview_activation(view, action, now, calendar).change
+    }
+    late_arrivals = {
+        refund.id: arrival_window(refund.channel, local_date(refund.created_at), calendar)[0]
+        for refund in view.late_refunds
+    }
     context = {
         "view": view,
-        "ticket": latest_ticket,
-        "card_code": card_code if view.order.user_id == user.id else None,
+        "progress": progress,
+        "confirm_first": confirm_first,
+        "late_arrivals": late_arrivals,
+        "card_code": card_code if order.user_id == user.id else None,
         "flash_error": error if isinstance(error, dict) else None,
-        "is_buyer": view.order.user_id == user.id,
-        "benefits": list((view.order.product.benefits or {}).keys()),
+        "is_buyer": order.user_id == user.id,
+        "benefits": list((order.product.benefits or {}).keys()),
     }
     response = render(request, "orders/order.html", context, user=user)
     if card_code is not None:
         # The key is in this answer only: never in a cookie, a redirect URL or a cache.
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.get("/orders/{order_no}/confirm/{action}", response_class=HTMLResponse)
+def confirm_usage(
+    order_no: str, action: str, request: Request, container: ContainerDep, user: OptionalUser
+) -> Response:
+    """Before activating or claiming a trial: what it does to the refund, in the engine's figures,
+    and a button that does it. A page and a form, so it works without JavaScript."""
+    if user is None:
+        return to_login(request)
+    if action not in STARTING_EVENTS:
+        raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
+    preview = activation_preview(
+        container.uow(), viewer_of(user), order_no, action, container.now(), container.calendar
+    )
+    if preview.view.order.user_id != user.id or action not in preview.view.actions:
+        return redirect(f"/orders/{order_no}")  # not theirs to do (any more): the order says why
+    return render(request, "orders/confirm_usage.html", {"preview": preview, "view": preview.view}, user=user)
 
 
 @router.post("/orders/{order_no}/usage", dependencies=[CsrfChecked])
@@ -167,6 +209,14 @@ async def order_usage(order_no: str, request: Request, container: ContainerDep, 
     if action not in USAGE_ACTIONS:
         raise InvalidInput(ErrorCode.UNKNOWN_ACTION, "error.unknown_action", "action")
     benefit = form_text(form, "benefit") or None
+    if action in STARTING_EVENTS and form.get("confirmed") != "1":
+        # The server holds the line, not the page: an activation that changes the refund is made
+        # only from the confirmation that showed how (a stale page or a hand-made POST lands there).
+        preview = activation_preview(
+            container.uow(), viewer_of(user), order_no, action, container.now(), container.calendar
+        )
+        if preview.change is not None and preview.view.order.user_id == user.id:
+            return redirect(f"/orders/{order_no}/confirm/{action}")
     try:
         record_usage(container.uow(), viewer_of(user), order_no, action, container.now(), benefit=benefit)
     except (Conflict, InvalidInput) as error:

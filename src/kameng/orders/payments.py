@@ -15,6 +15,7 @@ from kameng.domain.model import (
     OrderEventType,
     ProductKind,
 )
+from kameng.domain.money import format_yuan
 from kameng.domain.states import (
     CARD_KEY,
     ORDER,
@@ -27,6 +28,7 @@ from kameng.domain.states import (
     RefundStatus,
 )
 from kameng.domain.users import Role
+from kameng.messages.services import tell
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow, PaymentRow
 from kameng.orders.queries import visible_order
@@ -34,6 +36,7 @@ from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
+from kameng.platform.i18n import Msg
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
 from kameng.platform.outbox import OutboxKind, enqueue
@@ -227,6 +230,27 @@ def _return_late_payment(uow: UnitOfWork, order: OrderRow, payment: PaymentRow, 
         amount_fen=payment.amount_fen,
         note=f"{payment.channel.value} {txn} → {refund.out_refund_no}",
     )
+    # The payer saw the money leave their account for an order that was already gone: say so at
+    # once, and that nothing is asked of them (the arrival is told again by the refund's answer).
+    tell(
+        uow,
+        order.user_id,
+        f"late_payment:{refund.out_refund_no}:returning",
+        "late_payment_returning",
+        "notice.late_payment_returning",
+        late_payment_params(order, refund),
+        now,
+    )
+
+
+def late_payment_params(order: OrderRow, refund: RefundRow) -> dict[str, object]:
+    """The figures of a message about a late payment going back: the order, the amount, the channel."""
+    return {
+        "order_no": order.order_no,
+        "amount": format_yuan(refund.amount_fen),
+        "channel": Msg(f"channel_{refund.channel.value}"),
+        "status": Msg(f"status_{order.status.value}"),
+    }
 
 
 def expire_unpaid_orders(uow: UnitOfWork, now: datetime, batch: int = 100) -> int:

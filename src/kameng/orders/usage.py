@@ -23,9 +23,10 @@ from kameng.domain.states import (
     MembershipStatus,
     OrderStatus,
 )
+from kameng.domain.tickets import REFUND_UNDER_WAY
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow
-from kameng.orders.queries import visible_order
+from kameng.orders.queries import latest_ticket, visible_order
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
@@ -47,6 +48,11 @@ def record_usage(
         if order.refunded_fen:
             # Benefits are frozen from the moment a refund is approved, not only when it arrives.
             raise Conflict(ErrorCode.REFUND_IN_PROGRESS, "error.refund_in_progress", "status")
+        if action in {"activate", "claim_trial"}:
+            # Nor started while a ticket may still grant a refund quoted on an unused membership.
+            ticket = latest_ticket(uow, order.id)
+            if ticket is not None and ticket[1] in REFUND_UNDER_WAY:
+                raise Conflict(ErrorCode.REFUND_IN_PROGRESS, "error.refund_in_progress", "status")
         membership = uow.session.scalar(
             select(MembershipRow).where(MembershipRow.order_id == order.id).with_for_update()
         )

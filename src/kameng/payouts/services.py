@@ -23,8 +23,10 @@ from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import OrderEventType
 from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
 from kameng.domain.tickets import TicketStatus
+from kameng.messages.services import tell
 from kameng.orders.history import add_order_event
 from kameng.orders.models import OrderRow
+from kameng.orders.payments import late_payment_params
 from kameng.payouts.models import RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
@@ -164,6 +166,7 @@ def _apply_late_payment_answer(
             amount_fen=refund.amount_fen,
             note=f"{refund.channel.value} {answer.refund_id}",
         )
+        _tell_late(uow, order, refund, "returned", now)
         return
     # Still owed (the late_payments account keeps it): staff see it on the order and pay it out.
     add_order_event(
@@ -175,4 +178,19 @@ def _apply_late_payment_answer(
         None,
         amount_fen=refund.amount_fen,
         note=refund.failure or "",
+    )
+    _tell_late(uow, order, refund, "return_failed", now)
+
+
+def _tell_late(uow: UnitOfWork, order: OrderRow, refund: RefundRow, what: str, now: datetime) -> None:
+    """The consumer was told the late payment is going back; now they are told how it ended. Keyed
+    by the refund: the refund is settled once (the lock above), and the message is written once."""
+    tell(
+        uow,
+        order.user_id,
+        f"late_payment:{refund.out_refund_no}:{what}",
+        f"late_payment_{what}",
+        f"notice.late_payment_{what}",
+        late_payment_params(order, refund),
+        now,
     )

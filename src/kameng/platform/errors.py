@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     NOT_PAID = "not_paid"
     NOT_REFUNDABLE_STATE = "not_refundable_state"
     NOT_RENEWABLE = "not_renewable"
+    QUOTE_CHANGED = "quote_changed"
     REASON_REQUIRED = "reason_required"
     REFUND_IN_PROGRESS = "refund_in_progress"
     RULE_REQUIRED = "rule_required"
