@@ -20,7 +20,8 @@ from sqlalchemy import Engine, select, update
 from kameng.aftersales import deadlines
 from kameng.aftersales.deadlines import run_deadlines
 from kameng.aftersales.models import TicketTimeline
-from kameng.aftersales.queries import queue_query, staff_queue
+from kameng.aftersales.queue import staff_queue
+from kameng.aftersales.queue_filters import queue_query
 from kameng.aftersales.requests import RefundRequestCommand, reply, submit_request
 from kameng.aftersales.review import ask_info
 from kameng.channels.simulator.payments import SimulatorChannel

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, event, text
 
 from kameng.aftersales.models import Ticket
-from kameng.aftersales.queries import QueuePage, queue_counts, queue_query, rule_name, staff_queue
+from kameng.aftersales.queue import QueuePage, queue_counts, staff_queue
+from kameng.aftersales.queue_filters import queue_query, rule_name
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.demo import DEMO_PASSWORD
 from kameng.domain.model import Reason

@@ -17,44 +17,23 @@ from starlette.concurrency import run_in_threadpool
 from kameng.accounts.models import User
 from kameng.aftersales import refunds as aftersales_refunds
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
-from kameng.aftersales.queries import (
-    MAX_CURSOR,
-    MAX_PAGE_SIZE,
-    MAX_SEARCH,
-    QUEUE_PAGE_SIZE,
-    evidence_file,
-    my_tickets,
-    queue_counts,
-    queue_query,
-    staff_queue,
-    ticket_view,
-)
+from kameng.aftersales.queries import evidence_file, my_tickets, ticket_view
 from kameng.aftersales.requests import RefundRequestCommand, appeal, reply, submit_request_replayable, withdraw
-from kameng.aftersales.review import approve, ask_info, reject
 from kameng.aftersales.schemas import (
     MULTIPART_NOTE,
-    ApproveIn,
-    AskInfoIn,
     CommentIn,
     ConsentIn,
     CreatedTicketOut,
-    QueueCountsOut,
-    QueuePageOut,
-    QueueStatusParam,
     RefundRequestIn,
-    RejectIn,
     TicketDetailOut,
+    TicketNo,
     TicketOut,
     body_doc,
     detail,
-    queue_counts_out,
-    queue_page_out,
     read_body,
     ticket_fields,
 )
 from kameng.container import Container
-from kameng.domain.model import Reason
-from kameng.domain.tickets import SlaState
 from kameng.platform.errors import ErrorCode, InvalidInput
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
@@ -62,7 +41,6 @@ from kameng.web.errors import ERROR_RESPONSE
 
 router = APIRouter(prefix="/api/v1")
 
-TicketNo = Annotated[str, Path(min_length=1, max_length=20, description="AS followed by 14 digits")]
 OrderNo = Annotated[str, Path(min_length=1, max_length=20, description="14 digits")]
 
 
@@ -298,131 +276,4 @@ def refund_to_balance(
 )
 def retry_refund(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
     aftersales_refunds.retry_refund(container.uow(), viewer_of(user), ticket_no, container.now(), container.calendar)
-    return _view(container, user, ticket_no)
-
-
-# --------------------------------------------------------------------------------------------
-# Staff
-
-
-@router.get(
-    "/staff/tickets",
-    tags=["after-sales staff"],
-    summary="The review queue: filtered, searched, a page at a time",
-    responses={404: {"description": "Not staff"}, 422: ERROR_RESPONSE},
-)
-def get_review_queue(
-    user: CurrentUser,
-    container: ContainerDep,
-    status: Annotated[
-        QueueStatusParam | None,
-        Query(description="`open` (default): what waits on you (appeals too for supervisors); `all`; or one status"),
-    ] = None,
-    reason: Annotated[Reason | None, Query(description="The reason the consumer gave")] = None,
-    rule: Annotated[
-        str | None, Query(max_length=3, pattern=r"^[A-Za-z][0-9]{1,2}$", description="The deciding rule, e.g. P9")
-    ] = None,
-    priority: Annotated[
-        Literal["high", "normal"] | None,
-        Query(description="high: the priority lane (merchant gone, platform fault) and appeals"),
-    ] = None,
-    sla: Annotated[SlaState | None, Query(description="Where the ticket stands against its deadline")] = None,
-    overdue: Annotated[bool, Query(description="Only tickets past their deadline (the same as sla=overdue)")] = False,
-    lane: Annotated[
-        Literal["review", "escalated", "appeals"] | None,
-        Query(description="A preset: `review`, `escalated` (past due, handed to supervisors) or `appeals`"),
-    ] = None,
-    q: Annotated[
-        str | None,
-        Query(max_length=MAX_SEARCH, description="An order number, a ticket number (AS…) or the consumer's phone"),
-    ] = None,
-    cursor: Annotated[
-        str | None, Query(max_length=MAX_CURSOR, description="`next_cursor` or `prev_cursor` of a page")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = QUEUE_PAGE_SIZE,
-) -> QueuePageOut:
-    """Appeals first, then the tickets in review, then those waiting on the consumer (each the
-    priority lane first), every group in deadline order: overdue first, then the soonest due.
-    Every other ticket (`status=all` or a decided status) follows, newest first. Filters combine;
-    the order is stable, so a cursor keeps its place while tickets come and go."""
-    query = queue_query(
-        status=status,
-        reason=reason.value if reason else None,
-        rule=rule,
-        priority=priority,
-        sla=sla.value if sla else None,
-        overdue=overdue,
-        lane=lane,
-        q=q,
-        cursor=cursor,
-    )
-    page = staff_queue(container.uow(), viewer_of(user), query, container.now(), limit)
-    return queue_page_out(page)
-
-
-@router.get(
-    "/staff/tickets/summary",
-    tags=["after-sales staff"],
-    summary="The queue's counts: on time, due today, overdue, waiting on the consumer",
-    responses={404: {"description": "Not staff"}},
-)
-def get_review_queue_summary(user: CurrentUser, container: ContainerDep) -> QueueCountsOut:
-    """Over the tickets waiting on the viewer (as `status=open`), at the server's clock; with the
-    supervisors' escalations and appeals."""
-    return queue_counts_out(queue_counts(container.uow(), viewer_of(user), container.now()))
-
-
-STAFF_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such ticket, or not staff"},
-    409: {"description": "`invalid_transition`; `same_person` or `supervisor_only` for appeals"},
-    422: ERROR_RESPONSE,
-}
-
-
-@router.post(
-    "/tickets/{ticket_no}/approve",
-    tags=["after-sales staff"],
-    summary="Approve a refund",
-    responses=STAFF_RESPONSES,
-)
-def approve_ticket(
-    ticket_no: TicketNo, user: CurrentUser, container: ContainerDep, body: ApproveIn | None = None
-) -> TicketDetailOut:
-    """At the quoted amount, or another within [0, paid − already refunded] with a ``reason``.
-    The payout starts at once, through the outbox."""
-    body = body or ApproveIn()
-    approve(
-        container.uow(),
-        viewer_of(user),
-        ticket_no,
-        container.now(),
-        container.calendar,
-        amount_fen=body.amount_fen,
-        reason=body.reason,
-    )
-    return _view(container, user, ticket_no)
-
-
-@router.post(
-    "/tickets/{ticket_no}/reject",
-    tags=["after-sales staff"],
-    summary="Reject, citing a rule",
-    responses=STAFF_RESPONSES,
-)
-def reject_ticket(ticket_no: TicketNo, body: RejectIn, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
-    """Rejecting an appeal makes the rejection final."""
-    reject(container.uow(), viewer_of(user), ticket_no, body.rule, body.comment, container.now(), container.calendar)
-    return _view(container, user, ticket_no)
-
-
-@router.post(
-    "/tickets/{ticket_no}/ask-info",
-    tags=["after-sales staff"],
-    summary="Ask the consumer for more information (pauses the clock)",
-    responses=STAFF_RESPONSES,
-)
-def ask_info_ticket(
-    ticket_no: TicketNo, body: AskInfoIn, user: CurrentUser, container: ContainerDep
-) -> TicketDetailOut:
-    ask_info(container.uow(), viewer_of(user), ticket_no, body.comment, container.now(), container.calendar)
     return _view(container, user, ticket_no)

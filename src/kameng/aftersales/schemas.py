@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.datastructures import UploadFile
 
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
-from kameng.aftersales.queries import QUEUE_STATUSES, QueueCounts, QueueItem, QueuePage, TicketView, rule_plain_name
+from kameng.aftersales.queries import TicketView
+from kameng.aftersales.queue import QueueCounts, QueueItem, QueuePage
+from kameng.aftersales.queue_filters import QUEUE_STATUSES, rule_plain_name
 from kameng.aftersales.uploads import Upload
 from kameng.domain.model import Reason
 from kameng.domain.money import MoneyError, format_yuan, parse_yuan
@@ -24,6 +26,9 @@ from kameng.web.errors import Text
 
 # --------------------------------------------------------------------------------------------
 # Models
+
+# A ticket number in a path: checked at the boundary, then looked up.
+TicketNo = Annotated[str, Path(min_length=1, max_length=20, description="AS followed by 14 digits")]
 
 
 class RefundRequestIn(BaseModel):

@@ -19,6 +19,8 @@ from kameng.accounts import api as accounts_api
 from kameng.accounts import pages as accounts_pages
 from kameng.aftersales import api as aftersales_api
 from kameng.aftersales import pages as aftersales_pages
+from kameng.aftersales import staff_api as aftersales_staff_api
+from kameng.aftersales import staff_pages as aftersales_staff_pages
 from kameng.catalog import api as catalog_api
 from kameng.catalog import pages as catalog_pages
 from kameng.container import Container
@@ -79,9 +81,25 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (catalog_pages, accounts_pages, orders_pages, aftersales_pages, messages_pages):
+    for module in (
+        catalog_pages,
+        accounts_pages,
+        orders_pages,
+        aftersales_pages,
+        aftersales_staff_pages,
+        messages_pages,
+    ):
         app.include_router(module.router)
-    for module in (scenarios_api, accounts_api, catalog_api, orders_api, aftersales_api, messages_api, health):
+    for module in (
+        scenarios_api,
+        accounts_api,
+        catalog_api,
+        orders_api,
+        aftersales_api,
+        aftersales_staff_api,
+        messages_api,
+        health,
+    ):
         app.include_router(module.router)
     for router in compose.channel_routers():
         app.include_router(router)
