@@ -16,13 +16,15 @@ from kameng.aftersales.review import approve, ask_info, reject
 from kameng.aftersales.schemas import (
     ApproveIn,
     AskInfoIn,
-    QueueCountsOut,
-    QueuePageOut,
-    QueueStatusParam,
     RejectIn,
     TicketDetailOut,
     TicketNo,
     detail,
+)
+from kameng.aftersales.staff_schemas import (
+    QueueCountsOut,
+    QueuePageOut,
+    QueueStatusParam,
     queue_counts_out,
     queue_page_out,
 )
