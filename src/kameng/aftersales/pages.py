@@ -8,6 +8,7 @@ service comes back as a message beside the field it names (kept in the session f
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import quote as urlquote
 
 from fastapi import APIRouter, Request
@@ -17,9 +18,10 @@ from starlette.datastructures import FormData, UploadFile
 from kameng.accounts.models import User
 from kameng.aftersales import queries as aftersales_queries
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
-from kameng.aftersales.queries import evidence_file, review_queue, ticket_view
+from kameng.aftersales.models import TicketTimeline
+from kameng.aftersales.queries import TicketView, evidence_file, review_queue, ticket_view
 from kameng.aftersales.refunds import refund_to_balance, retry_refund
-from kameng.aftersales.requests import RefundRequestCommand, appeal, reply, submit_request, withdraw
+from kameng.aftersales.requests import APPEAL_MIN_CHARS, RefundRequestCommand, appeal, reply, submit_request, withdraw
 from kameng.aftersales.review import approve, ask_info, reject
 from kameng.aftersales.uploads import Upload
 from kameng.container import Container
@@ -30,7 +32,8 @@ from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 from kameng.orders.queries import order_view
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
+from kameng.web import drafts
+from kameng.web.deps import ContainerDep, OptionalUser, csrf_keeping, request_lang, viewer_of
 from kameng.web.forms import StaffUser, flash, form_text, redirect, take_flash, to_login
 from kameng.web.templating import render
 
@@ -45,6 +48,7 @@ LIVE_REFRESH_SECONDS = 3
 LANES = ("review", "escalated", "appeals")
 SUPERVISOR_LANES = frozenset({"escalated", "appeals"})
 CONSUMER_ACTIONS = ("withdraw", "reply", "appeal", "refund_to_balance", "retry_refund")
+TYPED_CONSUMER_ACTIONS = ("reply", "appeal")  # the consumer's forms with text worth keeping
 STAFF_ACTIONS = ("approve", "reject", "ask_info", "retry_refund")
 
 
@@ -66,8 +70,13 @@ def _consumer_only(user: User) -> None:
 # The request: quote first, then the form
 
 
-def _reason(value: str | None) -> Reason:
-    return Reason(value) if value in REASONS else Reason.CHANGED_MIND
+def _reason(value: str | None) -> Reason | None:
+    """The reason picked, or None for anything that is not one of ours: never a silent default."""
+    return Reason(value) if value in REASONS else None
+
+
+def _unknown_reason() -> InvalidInput:
+    return InvalidInput(ErrorCode.UNKNOWN_REASON, "error.unknown_reason", "reason")
 
 
 def _request_page(
@@ -75,29 +84,53 @@ def _request_page(
     container: Container,
     user: User,
     order_no: str,
-    reason: Reason,
+    reason: Reason | None,
     values: dict[str, str],
     errors: dict[str, str],
     status: int = 200,
 ) -> HTMLResponse:
-    view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar, reason)
+    """The quote for ``reason`` above the form; with no valid reason, the form keeps its text and
+    waits for one to be picked (there is no quote to show, so nothing can be sent yet)."""
+    view = order_view(
+        container.uow(), viewer_of(user), order_no, container.now(), container.calendar, reason or Reason.CHANGED_MIND
+    )
     if view.order.user_id != user.id:
         raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.3")
-    context = {"view": view, "reason": reason.value, "reasons": REASONS, "values": values, "errors": errors}
+    context = {
+        "view": view,
+        "reason": reason.value if reason else None,
+        "reasons": REASONS,
+        "values": values,
+        "errors": errors,
+    }
     return render(request, "aftersales/refund_request.html", context, status=status, user=user)
+
+
+def _refund_form_action(order_no: str) -> str:
+    return f"/orders/{order_no}/refund"
 
 
 @router.get("/orders/{order_no}/refund", response_class=HTMLResponse)
 def refund_form(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
-    reason = _reason(request.query_params.get("reason"))
+    # Text typed before the session expired, or before an unknown reason was refused, comes back.
+    kept = drafts.restore(request, _refund_form_action(order_no), user.id)
+    asked = request.query_params.get("reason") or kept.get("reason") or Reason.CHANGED_MIND.value
+    reason = _reason(asked)
+    errors = {} if reason else {"reason": _unknown_reason().message(request_lang(request))}
     # A fresh key per rendered form: a double click or a resent POST finds the first ticket.
-    values = {"description": "", "idempotency_key": uuid.uuid4().hex}
-    return _request_page(request, container, user, order_no, reason, values, {})
+    values = {
+        "description": kept.get("description", ""),
+        "idempotency_key": kept.get("idempotency_key", "")[:80] or uuid.uuid4().hex,
+    }
+    return _request_page(request, container, user, order_no, reason, values, errors)
 
 
-@router.post("/orders/{order_no}/refund", dependencies=[CsrfChecked])
+@router.post(
+    "/orders/{order_no}/refund",
+    dependencies=[csrf_keeping("description", "reason", "idempotency_key", back="/orders/{order_no}/refund")],
+)
 async def refund_submit(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
@@ -108,6 +141,13 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
         "idempotency_key": form_text(form, "idempotency_key")[:80] or uuid.uuid4().hex,
     }
     lang = request_lang(request)
+    if reason is None:
+        # Shown again with the text, and kept, so that picking a reason (which reloads the page
+        # with its quote) does not lose it.
+        drafts.keep(request, _refund_form_action(order_no), values)
+        error = _unknown_reason()
+        errors = {"reason": error.message(lang)}
+        return _request_page(request, container, user, order_no, None, values, errors, status=error.status)
     try:
         uploads = await _uploads(form, "evidence")
         ticket = submit_request(
@@ -173,6 +213,7 @@ def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user:
         return redirect(f"/staff/tickets/{ticket_no}")
     done, stopped = _progress(view.ticket.status)
     receipt = next((r for r in reversed(view.refunds) if r.status.value == "succeeded"), None)
+    flash = take_flash(request)
     context = {
         "view": view,
         "tk": view.ticket,
@@ -181,11 +222,42 @@ def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user:
         "live": view.ticket.status in LIVE_STATUSES,
         "refresh": LIVE_REFRESH_SECONDS,
         "receipt": receipt,
-        "flash": take_flash(request),
+        "flash": flash,
+        "typed": _typed(request, user, f"/tickets/{ticket_no}", TYPED_CONSUMER_ACTIONS, flash),
+        "question": _question(view),
+        "appeal_min": APPEAL_MIN_CHARS,
         "now": container.now(),
         "evidence_export": True,
     }
     return render(request, "aftersales/ticket.html", context, user=user)
+
+
+def _typed(
+    request: Request, user: User, page: str, actions: tuple[str, ...], flash: dict[str, Any] | None
+) -> dict[str, str]:
+    """What was typed in one of the page's forms and not sent (refused by a service, or its session
+    expired): ``{"action": ..., <field>: ...}``, taken back from its draft; empty when none."""
+    for action in actions:
+        # A refusal already says why on the page; only a draft found on its own needs the notice.
+        kept = drafts.restore(request, f"{page}/{action}", user.id, notice=None if flash else "notice.draft_restored")
+        if kept:
+            return {**kept, "action": action}
+    typed = flash.get("typed") if flash else None
+    return {str(k): str(v) for k, v in typed.items()} if isinstance(typed, dict) else {}
+
+
+def _question(view: TicketView) -> TicketTimeline | None:
+    """The staff's latest request for information, while the ticket waits on the consumer's reply."""
+    if view.ticket.status is not TicketStatus.NEEDS_INFO:
+        return None
+    return next((row for row in reversed(view.timeline) if row.action == "ask_info"), None)
+
+
+def _flash_keeping(request: Request, error: ServiceError, form: str, action: str, fields: dict[str, str]) -> None:
+    """A refusal shown on the next page; the text typed goes to a server-side draft rather than the
+    session cookie, which a long Chinese comment would overflow (the browser would then drop it)."""
+    flash(request, error, {"action": action})
+    drafts.keep(request, form, fields)
 
 
 @router.get("/tickets/{ticket_no}/files/{file_id}")
@@ -227,7 +299,7 @@ def ticket_evidence_pdf(ticket_no: str, request: Request, container: ContainerDe
     )
 
 
-@router.post("/tickets/{ticket_no}/{action}", dependencies=[CsrfChecked])
+@router.post("/tickets/{ticket_no}/{action}", dependencies=[csrf_keeping("comment", back="/tickets/{ticket_no}")])
 async def ticket_action(
     ticket_no: str, action: str, request: Request, container: ContainerDep, user: OptionalUser
 ) -> Response:
@@ -244,7 +316,7 @@ async def ticket_action(
         elif action == "reply":
             reply(uow, viewer, ticket_no, comment, await _uploads(form, "evidence"), now, calendar)
         elif action == "appeal":
-            appeal(uow, viewer, ticket_no, comment, now, calendar)
+            appeal(uow, viewer, ticket_no, comment, await _uploads(form, "evidence"), now, calendar)
         elif action == "refund_to_balance":
             if form.get("consent") != "1":
                 raise InvalidInput(ErrorCode.CONSENT_REQUIRED, "error.consent_required", "consent")
@@ -254,7 +326,7 @@ async def ticket_action(
     except ServiceError as error:
         if isinstance(error, NotFound):
             raise
-        flash(request, error, {"comment": comment, "action": action})
+        _flash_keeping(request, error, request.url.path, action, {"comment": comment})
     return redirect(f"/tickets/{ticket_no}")
 
 
@@ -295,17 +367,22 @@ def staff_appeals(request: Request, container: ContainerDep, staff: User = Staff
 @router.get("/staff/tickets/{ticket_no}", response_class=HTMLResponse)
 def staff_ticket(ticket_no: str, request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
     view = ticket_view(container.uow(), viewer_of(staff), ticket_no)
+    flash = take_flash(request)
     context = {
         "view": view,
         "tk": view.ticket,
         "now": container.now(),
-        "flash": take_flash(request),
+        "flash": flash,
+        "typed": _typed(request, staff, f"/staff/tickets/{ticket_no}", STAFF_ACTIONS, flash),
         "rules": sorted(CITABLE_RULES),
     }
     return render(request, "aftersales/staff_ticket.html", context, user=staff)
 
 
-@router.post("/staff/tickets/{ticket_no}/{action}", dependencies=[CsrfChecked])
+@router.post(
+    "/staff/tickets/{ticket_no}/{action}",
+    dependencies=[csrf_keeping("comment", "amount", "reason", "rule", back="/staff/tickets/{ticket_no}")],
+)
 async def staff_action(
     ticket_no: str, action: str, request: Request, container: ContainerDep, staff: User = StaffUser
 ) -> Response:
@@ -336,8 +413,7 @@ async def staff_action(
     except ServiceError as error:
         if isinstance(error, NotFound):
             raise
-        values["action"] = action
-        flash(request, error, values)
+        _flash_keeping(request, error, request.url.path, action, values)
     return redirect(f"/staff/tickets/{ticket_no}")
 
 
