@@ -118,13 +118,15 @@ def refund_form(order_no: str, request: Request, container: ContainerDep, user: 
     kept = drafts.restore(request, _refund_form_action(order_no), user.id)
     asked = request.query_params.get("reason") or kept.get("reason") or Reason.CHANGED_MIND.value
     reason = _reason(asked)
-    errors = {} if reason else {"reason": _unknown_reason().message(request_lang(request))}
+    refused = None if reason else _unknown_reason()
+    errors = {"reason": refused.message(request_lang(request))} if refused else {}
     # A fresh key per rendered form: a double click or a resent POST finds the first ticket.
     values = {
         "description": kept.get("description", ""),
         "idempotency_key": kept.get("idempotency_key", "")[:80] or uuid.uuid4().hex,
     }
-    return _request_page(request, container, user, order_no, reason, values, errors)
+    status = refused.status if refused else 200
+    return _request_page(request, container, user, order_no, reason, values, errors, status=status)
 
 
 @router.post(
