@@ -17,10 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
+from kameng.demo import DEMO_PASSWORD
 from kameng.orders.models import OrderRow
 from kameng.platform.drafts import DRAFT_TTL, FormDraft, keep_draft, take_draft
 from kameng.platform.i18n import translate
 from kameng.web.app import create_app
+from tests.aftersales.test_api import ask_refund, ticket
+from tests.aftersales.test_appeals_and_reasons import rejected
 from tests.support.apps import app_settings, container_of
 from tests.support.pages import buyer_with_paid_order, csrf_of, log_in, textarea
 
@@ -134,6 +137,39 @@ def test_a_stale_token_while_still_signed_in_goes_straight_back_to_the_form_with
     back = client.get(answer.headers["location"] + "?lang=en")
     assert textarea(back.text, "description") == "买重复了"
     assert "What you typed last time is kept below" in back.text
+
+
+def test_an_appeal_sent_after_the_session_expired_is_waiting_in_its_form_after_signing_in(client: TestClient) -> None:
+    buyer = buyer_with_paid_order(client)
+    no = rejected(client, buyer.auth, buyer.order_no)
+    page = client.get(f"/tickets/{no}")
+    appeal = "我不同意:第三节课程从未能播放,有录屏为证。" * 20
+    client.cookies.clear()
+    answer = client.post(
+        f"/tickets/{no}/appeal", data={"csrf": csrf_of(page.text), "comment": appeal}, follow_redirects=False
+    )
+    assert answer.headers["location"] == f"/login?next=/tickets/{no}"
+    signed_in = log_in(client, buyer.phone, next_url=f"/tickets/{no}")
+    back = client.get(signed_in.headers["location"])
+    assert textarea(back.text, "appeal-comment") == appeal
+    assert translate("notice.draft_restored", "zh") in back.text
+    assert ticket(client, buyer.auth, no)["status"] == "rejected"  # nothing was sent for them
+
+
+def test_a_staff_comment_sent_with_a_stale_token_comes_back_to_its_field(client: TestClient) -> None:
+    buyer = buyer_with_paid_order(client)
+    no = ask_refund(client, buyer.auth, buyer.order_no, "not_as_described").json()["ticket_no"]
+    client.cookies.clear()
+    assert log_in(client, "agent@kameng.test", DEMO_PASSWORD).status_code == 303
+    answer = client.post(
+        f"/staff/tickets/{no}/reject",
+        data={"csrf": "from-before-signing-in-again", "rule": "S4", "comment": "权益与描述一致"},
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == f"/staff/tickets/{no}"
+    page = client.get(answer.headers["location"]).text
+    assert 'id="reject-comment" class="inline" style="width:28em" value="权益与描述一致"' in page
+    assert ticket(client, buyer.auth, no)["status"] == "in_review"
 
 
 def test_a_stale_form_with_nothing_typed_says_so_and_a_stale_login_form_stays_on_the_login_page(
