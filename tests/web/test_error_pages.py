@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -224,8 +224,12 @@ def failing_app(db_url: str) -> FastAPI:
     def boom() -> None:
         raise RuntimeError("a bug nobody caught")
 
+    def unavailable() -> None:
+        raise HTTPException(status_code=503)
+
     app.add_api_route("/test-boom", boom, methods=["GET"])
     app.add_api_route("/api/v1/test-boom", boom, methods=["GET"])
+    app.add_api_route("/test-unavailable", unavailable, methods=["GET"])
     return app
 
 
@@ -272,3 +276,14 @@ def test_the_500_page_answers_even_when_the_templates_fail_too(failing_app: Fast
     assert request_id in answer.text
     assert "我们已记录这个问题" in answer.text
     assert "We have logged the problem" in answer.text
+
+
+def test_a_route_that_gives_up_with_a_5xx_is_the_server_error_page_with_a_logged_reference(
+    failing_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    with TestClient(failing_app) as client, caplog.at_level(logging.ERROR, logger="kameng.web"):
+        answer = client.get("/test-unavailable", headers={"X-Request-ID": "edge-unavailable-1"})
+    assert answer.status_code == 503
+    assert translate("page.server_error", "zh") in answer.text
+    assert "edge-unavailable-1" in answer.text
+    assert any("edge-unavailable-1" in record.getMessage() for record in caplog.records)

@@ -239,13 +239,15 @@ def _typed(
 ) -> dict[str, str]:
     """What was typed in one of the page's forms and not sent (refused by a service, or its session
     expired): ``{"action": ..., <field>: ...}``, taken back from its draft; empty when none."""
-    for action in actions:
+    typed = flash.get("typed") if flash else None
+    refused = {str(k): str(v) for k, v in typed.items()} if isinstance(typed, dict) else {}
+    # The refused form's draft first: its error is shown beside that form's fields.
+    for action in sorted(actions, key=lambda name: name != refused.get("action")):
         # A refusal already says why on the page; only a draft found on its own needs the notice.
         kept = drafts.restore(request, f"{page}/{action}", user.id, notice=None if flash else "notice.draft_restored")
         if kept:
             return {**kept, "action": action}
-    typed = flash.get("typed") if flash else None
-    return {str(k): str(v) for k, v in typed.items()} if isinstance(typed, dict) else {}
+    return refused
 
 
 def _question(view: TicketView) -> TicketTimeline | None:

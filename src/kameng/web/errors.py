@@ -127,13 +127,22 @@ async def _service_error(request: Request, error: Exception) -> Response:
 
 def _status_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
     lang = request_lang(request)
-    title, detail = _PAGE_TEXT.get(status, _PAGE_TEXT[400])
+    if status >= 500:
+        # A route that gave up on purpose (HTTPException 5xx): the page names a reference, so the
+        # log must name it too.
+        request_id = _request_id(request)
+        log.error("HTTP %s, request id %s: %s %s", status, request_id, request.method, request.url.path)
+        title = translate("page.server_error", lang)
+        detail = translate("page.server_error.detail", lang, request_id=request_id)
+    else:
+        keys = _PAGE_TEXT.get(status, _PAGE_TEXT[400])
+        title, detail = translate(keys[0], lang), translate(keys[1], lang)
     return error_page(
         request,
         status,
-        translate(title, lang),
+        title,
         code=f"http_{status}",
-        detail=translate(detail, lang),
+        detail=detail,
         headers=headers,
         user=_page_user(request),
     )
