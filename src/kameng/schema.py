@@ -14,6 +14,7 @@ from kameng.messages.models import MessageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import RefundRow
 from kameng.platform.db.base import Base
+from kameng.platform.drafts import FormDraft
 from kameng.platform.heartbeat import WorkerHeartbeat
 from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
@@ -26,6 +27,7 @@ __all__ = [
     "CardKeyRow",
     "CouponRow",
     "EvidenceFile",
+    "FormDraft",
     "JournalEntry",
     "JournalLine",
     "MembershipRow",

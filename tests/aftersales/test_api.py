@@ -304,7 +304,7 @@ def test_a_rejection_is_appealed_and_only_a_supervisor_who_did_not_reject_decide
     assert rejected.json()["reject_rule"] == "E1"
     assert rejected.json()["appeal_until"]
 
-    appealed = client.post(f"{API}/tickets/{no}/appeal", json={"comment": "我有证据"}, headers=auth)
+    appealed = client.post(f"{API}/tickets/{no}/appeal", json={"comment": "我有新的证据"}, headers=auth)
     assert appealed.status_code == 200, appealed.text
     assert appealed.json()["status"] == "appealed"
     lane = client.get(f"{API}/staff/tickets", params={"lane": "appeals"}, headers=boss).json()

@@ -9,6 +9,7 @@ from kameng.accounts import services as accounts
 from kameng.accounts.models import User
 from kameng.platform.errors import Conflict, InvalidInput
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang
+from kameng.web.drafts import DRAFTS
 from kameng.web.forms import field_error, form_text, redirect, safe_next
 from kameng.web.templating import render
 
@@ -73,12 +74,13 @@ async def login(request: Request, container: ContainerDep) -> Response:
 
 
 def _start_session(request: Request, user: User) -> None:
-    # A fresh session on sign-in: nothing (not even the CSRF token) carries over from before it.
-    lang = request.session.get("lang")
+    # A fresh session on sign-in: nothing (not even the CSRF token) carries over from before it,
+    # except the language and the tokens of drafts kept when the old session expired (web/drafts.py),
+    # so that signing in again brings the person back to their form with its text.
+    carried = {key: request.session[key] for key in ("lang", DRAFTS) if request.session.get(key)}
     request.session.clear()
     request.session["user_id"] = user.id
-    if lang:
-        request.session["lang"] = lang
+    request.session.update(carried)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

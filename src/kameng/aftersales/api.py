@@ -18,7 +18,14 @@ from kameng.accounts.models import User
 from kameng.aftersales import refunds as aftersales_refunds
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
 from kameng.aftersales.queries import evidence_file, my_tickets, ticket_view
-from kameng.aftersales.requests import RefundRequestCommand, appeal, reply, submit_request_replayable, withdraw
+from kameng.aftersales.requests import (
+    APPEAL_MIN_CHARS,
+    RefundRequestCommand,
+    appeal,
+    reply,
+    submit_request_replayable,
+    withdraw,
+)
 from kameng.aftersales.schemas import (
     MULTIPART_NOTE,
     CommentIn,
@@ -237,16 +244,28 @@ async def reply_ticket(
 @router.post(
     "/tickets/{ticket_no}/appeal",
     tags=["after-sales"],
-    summary="Appeal a rejection within 15 days",
+    summary="Appeal a rejection within 15 days, with evidence",
     responses=ACTION_RESPONSES,
+    openapi_extra=body_doc(CommentIn, files=True),
+    description="A supervisor other than the one who rejected decides the appeal. The `comment` says why "
+    f"(at least {APPEAL_MIN_CHARS} characters; `too_short` otherwise); the files join the ticket's evidence. "
+    + MULTIPART_NOTE,
 )
-def appeal_ticket(
-    ticket_no: TicketNo, user: CurrentUser, container: ContainerDep, body: CommentIn | None = None
+async def appeal_ticket(
+    ticket_no: TicketNo, request: Request, user: CurrentUser, container: ContainerDep
 ) -> TicketDetailOut:
-    """A supervisor other than the one who rejected decides the appeal."""
-    comment = body.comment if body else ""
-    appeal(container.uow(), viewer_of(user), ticket_no, comment, container.now(), container.calendar)
-    return _view(container, user, ticket_no)
+    fields, uploads = await read_body(request, CommentIn)
+    await run_in_threadpool(
+        appeal,
+        container.uow(),
+        viewer_of(user),
+        ticket_no,
+        fields["comment"],
+        uploads,
+        container.now(),
+        container.calendar,
+    )
+    return await run_in_threadpool(_view, container, user, ticket_no)
 
 
 @router.post(

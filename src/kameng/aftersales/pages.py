@@ -17,9 +17,10 @@ from starlette.datastructures import FormData, UploadFile
 from kameng.accounts.models import User
 from kameng.aftersales import queries as aftersales_queries
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
-from kameng.aftersales.queries import evidence_file, refund_progress, ticket_view
+from kameng.aftersales.models import TicketTimeline
+from kameng.aftersales.queries import TicketView, evidence_file, refund_progress, ticket_view
 from kameng.aftersales.refunds import refund_to_balance, retry_refund
-from kameng.aftersales.requests import RefundRequestCommand, appeal, reply, submit_request, withdraw
+from kameng.aftersales.requests import APPEAL_MIN_CHARS, RefundRequestCommand, appeal, reply, submit_request, withdraw
 from kameng.aftersales.uploads import Upload
 from kameng.container import Container
 from kameng.domain.model import Reason
@@ -27,8 +28,9 @@ from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 from kameng.orders.queries import order_view
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError, not_found
-from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
-from kameng.web.forms import flash, form_text, redirect, take_flash, to_login
+from kameng.web import drafts
+from kameng.web.deps import ContainerDep, OptionalUser, csrf_keeping, request_lang, viewer_of
+from kameng.web.forms import form_text, redirect, take_flash, to_login
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -41,6 +43,7 @@ LIVE_STATUSES = frozenset(
 LIVE_REFRESH_SECONDS = 3
 LANES = ("review", "escalated", "appeals")
 CONSUMER_ACTIONS = ("withdraw", "reply", "appeal", "refund_to_balance", "retry_refund")
+TYPED_CONSUMER_ACTIONS = ("reply", "appeal")  # the consumer's forms with text worth keeping
 
 
 async def _uploads(form: FormData, name: str) -> list[Upload]:
@@ -61,8 +64,13 @@ def _consumer_only(user: User) -> None:
 # The request: quote first, then the form
 
 
-def _reason(value: str | None) -> Reason:
-    return Reason(value) if value in REASONS else Reason.CHANGED_MIND
+def _reason(value: str | None) -> Reason | None:
+    """The reason picked, or None for anything that is not one of ours: never a silent default."""
+    return Reason(value) if value in REASONS else None
+
+
+def _unknown_reason() -> InvalidInput:
+    return InvalidInput(ErrorCode.UNKNOWN_REASON, "error.unknown_reason", "reason")
 
 
 def _request_page(
@@ -70,33 +78,59 @@ def _request_page(
     container: Container,
     user: User,
     order_no: str,
-    reason: Reason,
+    reason: Reason | None,
     values: dict[str, str],
     errors: dict[str, str],
     status: int = 200,
 ) -> HTMLResponse:
-    view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar, reason)
+    """The quote for ``reason`` above the form; with no valid reason, the form keeps its text and
+    waits for one to be picked (there is no quote to show, so nothing can be sent yet)."""
+    view = order_view(
+        container.uow(), viewer_of(user), order_no, container.now(), container.calendar, reason or Reason.CHANGED_MIND
+    )
     if view.order.user_id != user.id:
         raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.3")
-    context = {"view": view, "reason": reason.value, "reasons": REASONS, "values": values, "errors": errors}
+    context = {
+        "view": view,
+        "reason": reason.value if reason else None,
+        "reasons": REASONS,
+        "values": values,
+        "errors": errors,
+    }
     return render(request, "aftersales/refund_request.html", context, status=status, user=user)
+
+
+def _refund_form_action(order_no: str) -> str:
+    return f"/orders/{order_no}/refund"
 
 
 @router.get("/orders/{order_no}/refund", response_class=HTMLResponse)
 def refund_form(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
-    reason = _reason(request.query_params.get("reason"))
     view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
     if view.order.user_id == user.id and "request_refund" not in view.actions:
         # Refunded, a refund under way, or never paid: the order page says which, in words.
         return redirect(f"/orders/{order_no}")
+    # Text typed before the session expired, or before an unknown reason was refused, comes back.
+    kept = drafts.restore(request, _refund_form_action(order_no), user.id)
+    asked = request.query_params.get("reason") or kept.get("reason") or Reason.CHANGED_MIND.value
+    reason = _reason(asked)
+    refused = None if reason else _unknown_reason()
+    errors = {"reason": refused.message(request_lang(request))} if refused else {}
     # A fresh key per rendered form: a double click or a resent POST finds the first ticket.
-    values = {"description": "", "idempotency_key": uuid.uuid4().hex}
-    return _request_page(request, container, user, order_no, reason, values, {})
+    values = {
+        "description": kept.get("description", ""),
+        "idempotency_key": kept.get("idempotency_key", "")[:80] or uuid.uuid4().hex,
+    }
+    status = refused.status if refused else 200
+    return _request_page(request, container, user, order_no, reason, values, errors, status=status)
 
 
-@router.post("/orders/{order_no}/refund", dependencies=[CsrfChecked])
+@router.post(
+    "/orders/{order_no}/refund",
+    dependencies=[csrf_keeping("description", "reason", "idempotency_key", back="/orders/{order_no}/refund")],
+)
 async def refund_submit(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
@@ -107,6 +141,13 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
         "idempotency_key": form_text(form, "idempotency_key")[:80] or uuid.uuid4().hex,
     }
     lang = request_lang(request)
+    if reason is None:
+        # Shown again with the text, and kept, so that picking a reason (which reloads the page
+        # with its quote) does not lose it.
+        drafts.keep(request, _refund_form_action(order_no), values)
+        error = _unknown_reason()
+        errors = {"reason": error.message(lang)}
+        return _request_page(request, container, user, order_no, None, values, errors, status=error.status)
     try:
         uploads = await _uploads(form, "evidence")
         ticket = submit_request(
@@ -181,6 +222,7 @@ def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user:
         return redirect(f"/staff/tickets/{ticket_no}")
     done, stopped = _progress(view.ticket.status)
     receipt = next((r for r in reversed(view.refunds) if r.status.value == "succeeded"), None)
+    flash = take_flash(request)
     context = {
         "view": view,
         "tk": view.ticket,
@@ -189,7 +231,10 @@ def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user:
         "live": view.ticket.status in LIVE_STATUSES,
         "refresh": LIVE_REFRESH_SECONDS,
         "receipt": receipt,
-        "flash": take_flash(request),
+        "flash": flash,
+        "typed": drafts.typed_back(request, user, f"/tickets/{ticket_no}", TYPED_CONSUMER_ACTIONS, flash),
+        "question": _question(view),
+        "appeal_min": APPEAL_MIN_CHARS,
         "now": container.now(),
         "evidence_export": True,
     }
@@ -206,6 +251,13 @@ def ticket_receipt(ticket_no: str, request: Request, container: ContainerDep, us
         raise not_found("receipt")
     context = {"progress": progress, "tk": progress.ticket, "refund": progress.arrived, "now": container.now()}
     return render(request, "aftersales/receipt.html", context, user=user)
+
+
+def _question(view: TicketView) -> TicketTimeline | None:
+    """The staff's latest request for information, while the ticket waits on the consumer's reply."""
+    if view.ticket.status is not TicketStatus.NEEDS_INFO:
+        return None
+    return next((row for row in reversed(view.timeline) if row.action == "ask_info"), None)
 
 
 @router.get("/tickets/{ticket_no}/files/{file_id}")
@@ -247,7 +299,7 @@ def ticket_evidence_pdf(ticket_no: str, request: Request, container: ContainerDe
     )
 
 
-@router.post("/tickets/{ticket_no}/{action}", dependencies=[CsrfChecked])
+@router.post("/tickets/{ticket_no}/{action}", dependencies=[csrf_keeping("comment", back="/tickets/{ticket_no}")])
 async def ticket_action(
     ticket_no: str, action: str, request: Request, container: ContainerDep, user: OptionalUser
 ) -> Response:
@@ -264,7 +316,7 @@ async def ticket_action(
         elif action == "reply":
             reply(uow, viewer, ticket_no, comment, await _uploads(form, "evidence"), now, calendar)
         elif action == "appeal":
-            appeal(uow, viewer, ticket_no, comment, now, calendar)
+            appeal(uow, viewer, ticket_no, comment, await _uploads(form, "evidence"), now, calendar)
         elif action == "refund_to_balance":
             if form.get("consent") != "1":
                 raise InvalidInput(ErrorCode.CONSENT_REQUIRED, "error.consent_required", "consent")
@@ -274,5 +326,5 @@ async def ticket_action(
     except ServiceError as error:
         if isinstance(error, NotFound):
             raise
-        flash(request, error, {"comment": comment, "action": action})
+        drafts.flash_keeping(request, error, request.url.path, action, {"comment": comment})
     return redirect(f"/tickets/{ticket_no}")

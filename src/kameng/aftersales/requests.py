@@ -40,6 +40,10 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 
+# An appeal says why, in a few words at least: an empty or one-word appeal gives the supervisor
+# nothing to decide on, and five characters are enough for a reason in Chinese.
+APPEAL_MIN_CHARS = 5
+
 
 @dataclass(frozen=True)
 class RefundRequestCommand:
@@ -242,8 +246,19 @@ def reply(
 
 
 def appeal(
-    uow: UnitOfWork, viewer: Viewer, ticket_no: str, comment: str, now: datetime, calendar: WorkCalendar
+    uow: UnitOfWork,
+    viewer: Viewer,
+    ticket_no: str,
+    comment: str,
+    uploads: list[Upload],
+    now: datetime,
+    calendar: WorkCalendar,
 ) -> Ticket:
+    """The consumer contests a rejection, saying why (at least :data:`APPEAL_MIN_CHARS` characters:
+    the supervisor decides on what they read) and attaching evidence the way a request does."""
+    check_uploads(uploads)  # fail before anything is written
+    if len(comment.strip()) < APPEAL_MIN_CHARS:
+        raise InvalidInput(ErrorCode.TOO_SHORT, "error.appeal_too_short", "comment", least=APPEAL_MIN_CHARS)
     with uow:
         ticket = lock_ticket(uow, viewer, ticket_no)
         if ticket.user_id != viewer.user_id:
@@ -251,6 +266,7 @@ def appeal(
         if ticket.status is TicketStatus.REJECTED and ticket.appeal_until is not None and now > ticket.appeal_until:
             raise Conflict(ErrorCode.APPEAL_WINDOW_CLOSED, "error.appeal_window_closed", "ticket")
         move_ticket(uow, ticket, "appeal", now, calendar, viewer, comment.strip())
+        _store_uploads(uow, ticket, viewer, uploads, now)
         days = review_business_days(policy_to_domain(ticket.order.policy), ticket.rules.split(",")[0])
         due = review_due_at(calendar, now, days)
         ticket.due_at, ticket.auto_approve_at, ticket.escalated_at = due, auto_approve_at(calendar, due), None

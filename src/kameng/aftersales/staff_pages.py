@@ -22,8 +22,9 @@ from kameng.domain.tickets import SlaState
 from kameng.domain.users import Role
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from kameng.platform.i18n import Lang
-from kameng.web.deps import ContainerDep, CsrfChecked, request_lang, viewer_of
-from kameng.web.forms import StaffUser, flash, form_text, redirect, take_flash
+from kameng.web import drafts
+from kameng.web.deps import ContainerDep, csrf_keeping, request_lang, viewer_of
+from kameng.web.forms import StaffUser, form_text, redirect, take_flash
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -134,17 +135,22 @@ def staff_appeals(request: Request, container: ContainerDep, staff: User = Staff
 @router.get("/staff/tickets/{ticket_no}", response_class=HTMLResponse)
 def staff_ticket(ticket_no: str, request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
     view = ticket_view(container.uow(), viewer_of(staff), ticket_no)
+    flashed = take_flash(request)
     context = {
         "view": view,
         "tk": view.ticket,
         "now": container.now(),
-        "flash": take_flash(request),
+        "flash": flashed,
+        "typed": drafts.typed_back(request, staff, f"/staff/tickets/{ticket_no}", STAFF_ACTIONS, flashed),
         "rules": sorted(CITABLE_RULES),
     }
     return render(request, "aftersales/staff_ticket.html", context, user=staff)
 
 
-@router.post("/staff/tickets/{ticket_no}/{action}", dependencies=[CsrfChecked])
+@router.post(
+    "/staff/tickets/{ticket_no}/{action}",
+    dependencies=[csrf_keeping("comment", "amount", "reason", "rule", back="/staff/tickets/{ticket_no}")],
+)
 async def staff_action(
     ticket_no: str, action: str, request: Request, container: ContainerDep, staff: User = StaffUser
 ) -> Response:
@@ -175,8 +181,7 @@ async def staff_action(
     except ServiceError as error:
         if isinstance(error, NotFound):
             raise
-        values["action"] = action
-        flash(request, error, values)
+        drafts.flash_keeping(request, error, request.url.path, action, values)
     return redirect(f"/staff/tickets/{ticket_no}")
 
 

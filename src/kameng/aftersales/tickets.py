@@ -13,6 +13,7 @@ from kameng.aftersales.models import Ticket
 from kameng.domain.aftersales import Note, Notice, Plan, Refused
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
+from kameng.domain.money import format_yuan
 from kameng.domain.refund import Quote
 from kameng.domain.tickets import APPEAL_WINDOW, TICKET
 from kameng.messages.services import tell
@@ -21,7 +22,7 @@ from kameng.orders.models import OrderRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
-from kameng.platform.i18n import Msg
+from kameng.platform.i18n import LANGS, Msg, translate
 
 # --------------------------------------------------------------------------------------------
 # Shared steps
@@ -113,7 +114,34 @@ def notify(uow: UnitOfWork, ticket: Ticket, notice: Notice, now: datetime) -> No
     The key is derived from the ticket's timeline position, so it needs no query; the ticket row
     is locked by every caller, so two transactions never take the same position."""
     key = f"notify:{ticket.id}:{ticket.timeline_rows}:{notice.kind}"
-    tell(uow, ticket.user_id, key, notice.kind, notice.key, notice.params, now, ticket_id=ticket.id)
+    texts = message_texts(ticket, notice)
+    tell(uow, ticket.user_id, key, notice.kind, notice.key, notice.params, now, ticket_id=ticket.id, texts=texts)
+
+
+def message_texts(ticket: Ticket, notice: Notice) -> dict[str, str]:
+    """The notice in every language, headed by the product and the amount it is about, so that a
+    message read on its own (in the list, or as an SMS) says which purchase and how much.
+
+    A notice that names its amount itself is headed by the product only. Otherwise the amount is
+    the refund once one is approved, else the quote, or, when the quote is nothing (a rejection by
+    rule), what was paid."""
+    product = ticket.order.product
+    names = {"zh": product.name_zh, "en": product.name_en}
+    if "amount" in notice.params:
+        frame, amount = "notice.frame", None
+    elif ticket.approved_fen is not None:
+        frame, amount = "notice.frame_amount", ("notice.amount_refund", ticket.approved_fen)
+    elif ticket.quoted_fen:
+        frame, amount = "notice.frame_amount", ("notice.amount_quoted", ticket.quoted_fen)
+    else:
+        frame, amount = "notice.frame_amount", ("notice.amount_paid", ticket.order.amount_fen)
+    texts: dict[str, str] = {}
+    for lang in LANGS:
+        params: dict[str, object] = {"product": names, "text": translate(notice.key, lang, **notice.params)}
+        if amount is not None:
+            params["amount"] = translate(amount[0], lang, amount=format_yuan(amount[1]))
+        texts[lang] = translate(frame, lang, **params)
+    return texts
 
 
 def lock_ticket(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> Ticket:

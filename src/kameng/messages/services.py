@@ -25,16 +25,19 @@ def tell(
     params: Mapping[str, object],
     now: datetime,
     ticket_id: int | None = None,
+    texts: dict[str, str] | None = None,
 ) -> MessageRow:
     """Tell a consumer something, in the caller's transaction: the in-app message is written now,
-    in every language, and its SMS is queued for after the commit. ``key`` names this message
-    once (derived from the record that causes it), so neither is ever made twice."""
+        in every language, and its SMS is queued for after the commit. ``key`` names this message
+        once (derived from the record that causes it), so neither is ever made twice. ``texts`` are the
+    words already rendered in every language, when the caller frames them (a ticket's notices name
+    their product and amount)."""
     message = MessageRow(
         key=key,
         user_id=user_id,
         ticket_id=ticket_id,
         kind=kind,
-        texts=in_every_language(text_key, params),
+        texts=texts or in_every_language(text_key, params),
         created_at=now,
     )
     uow.session.add(message)
@@ -67,22 +70,23 @@ def list_messages(uow: UnitOfWork, user_id: int, limit: int = 200) -> list[Messa
         return [Message(row, ticket_no) for row, ticket_no in rows]
 
 
-def read_messages(uow: UnitOfWork, user_id: int, now: datetime, limit: int = 200) -> list[MessageRow]:
-    """The user's messages, newest first; the unread ones among them are marked read as shown."""
+def read_messages(uow: UnitOfWork, user_id: int, now: datetime, limit: int = 200) -> list[Message]:
+    """The user's messages, newest first, each with its ticket's number; the unread ones among them
+    are marked read as shown."""
     with uow:
-        rows = list(
-            uow.session.scalars(
-                select(MessageRow)
-                .where(MessageRow.user_id == user_id)
-                .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
-                .limit(limit)
-            )
-        )
-        unread = [row.id for row in rows if row.read_at is None]
+        rows = uow.session.execute(
+            select(MessageRow, Ticket.ticket_no)
+            .outerjoin(Ticket, Ticket.id == MessageRow.ticket_id)
+            .where(MessageRow.user_id == user_id)
+            .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
+            .limit(limit)
+        ).all()
+        messages = [Message(row, ticket_no) for row, ticket_no in rows]
+        unread = [message.row.id for message in messages if message.row.read_at is None]
         if unread:
             uow.session.execute(
                 update(MessageRow).where(MessageRow.id.in_(unread)).values(read_at=now),
                 execution_options={"synchronize_session": False},  # this page still shows them as new
             )
             uow.commit()
-        return rows
+        return messages

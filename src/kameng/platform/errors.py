@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     BALANCE_FOR_TOP_UP = "balance_for_top_up"
     COMMENT_REQUIRED = "comment_required"
     CONSENT_REQUIRED = "consent_required"
+    CSRF_REJECTED = "csrf_rejected"
     COUPON_EXPIRED = "coupon_expired"
     COUPON_MIN_SPEND = "coupon_min_spend"
     COUPON_USED = "coupon_used"
@@ -48,6 +49,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDENTIFIER_TAKEN = "identifier_taken"
     INSUFFICIENT_BALANCE = "insufficient_balance"
+    INTERNAL_ERROR = "internal_error"
     INVALID_REQUEST = "invalid_request"
     INVALID_TRANSITION = "invalid_transition"
     KEY_MISSING = "key_missing"
@@ -71,10 +73,12 @@ class ErrorCode(StrEnum):
     TICKET_OPEN = "ticket_open"
     TOO_LONG = "too_long"
     TOO_MANY_FILES = "too_many_files"
+    TOO_SHORT = "too_short"
     UNAUTHORIZED = "unauthorized"
     UNKNOWN_ACTION = "unknown_action"
     UNKNOWN_BENEFIT = "unknown_benefit"
     UNKNOWN_PRODUCT = "unknown_product"
+    UNKNOWN_REASON = "unknown_reason"
     WEAK_PASSWORD = "weak_password"
 
 

@@ -32,6 +32,7 @@ from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
 from kameng.settings import Settings
 from kameng.web import health
+from kameng.web.drafts import pending_notice
 from kameng.web.errors import install_error_handlers
 from kameng.web.security import SecurityHeaders
 from kameng.web.templating import make_templates
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.settings = settings
     app.state.container = container
     app.state.templates = make_templates()
-    app.state.page_context = [unread_badge]
+    app.state.page_context = [unread_badge, pending_notice]
     app.add_middleware(SecurityHeaders, production=settings.production)
     app.add_middleware(
         SessionMiddleware,

@@ -7,7 +7,7 @@ is built at import time. Tests replace ``container.clock`` to move time.
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 
@@ -70,8 +70,18 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def check_csrf(request: Request) -> None:
-    """Every state-changing page request must echo the session's token (form field or header)."""
+class CsrfRejected(Exception):
+    """A page's form came back without the session's token: the session expired (its cookie is
+    gone), or the person signed out and in again elsewhere. Answered by ``web/errors.py``, which
+    keeps the form's ``keep`` fields as a draft and sends the person to sign in (or straight back
+    to ``back``, the form's page, a path pattern filled from the request's path parameters)."""
+
+    def __init__(self, keep: tuple[str, ...] = (), back: str | None = None) -> None:
+        super().__init__("CSRF token missing or wrong")
+        self.keep, self.back = keep, back
+
+
+async def _verify_csrf(request: Request, keep: tuple[str, ...] = (), back: str | None = None) -> None:
     expected = request.session.get("csrf")
     sent = request.headers.get("x-csrf-token")
     if sent is None:
@@ -79,10 +89,26 @@ async def check_csrf(request: Request) -> None:
         value = form.get("csrf")
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not secrets.compare_digest(expected, sent):
-        raise HTTPException(status_code=403, detail="CSRF token missing or wrong; reload the page and try again")
+        raise CsrfRejected(keep, back)
+
+
+async def check_csrf(request: Request) -> None:
+    """Every state-changing page request must echo the session's token (form field or header)."""
+    await _verify_csrf(request)
 
 
 CsrfChecked = Depends(check_csrf)
+
+
+def csrf_keeping(*keep: str, back: str) -> Any:
+    """``CsrfChecked`` for a form whose text is worth keeping: if the token is refused, the fields
+    named in ``keep`` (never a password or card data) are kept and the person comes back to
+    ``back`` (e.g. ``"/tickets/{ticket_no}"``) with them filled in."""
+
+    async def check_csrf_keeping(request: Request) -> None:
+        await _verify_csrf(request, keep, back)
+
+    return Depends(check_csrf_keeping)
 
 
 def require_staff(user: OptionalUser) -> User:
