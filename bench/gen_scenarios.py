@@ -4,7 +4,10 @@
 is built to reach one rule of RULES.md section 3 (S1–S5, P1–P9, R1–R2), chosen by a weighted draw
 (the first ``len(RULE_IDS)`` scenarios take every rule once, so any count ≥ 16 covers them all),
 and carries ``expect: {rules: [that rule], decision: …}`` so that ``kameng simulate --check``
-on the written files also tells whether the generator and the engine agree.
+on the written files also tells whether the generator and the engine agree. A statutory story
+is built so that its rule decides (RULES.md §3a: the policy rules must not do better), and its
+``rules`` name second what the policy rules give the same story as a change of mind: the
+generator does not aim at that one, it asks the engine (:func:`compared_rule`).
 
 Variety inside each rule is random but seeded: product kind and term, list price, coupon,
 channel, policy options (consistent with the product, as a saved policy must be), time zone and
@@ -21,11 +24,12 @@ from __future__ import annotations
 
 import argparse
 import calendar as std_calendar
+import functools
 import random
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -323,8 +327,17 @@ class Generator:
         story.request_at = self.after(story.paid_at, timedelta(minutes=10), 20 * ONE_DAY)
         at = self.after(story.paid_at, timedelta(minutes=1), story.request_at - story.paid_at)
         if delivered:
-            kinds = ("delivered", "activated") if story.kind == "membership" else ("delivered",)
-            self.event(story, at, self.rng.choice(kinds))
+            # RULES.md §3a: a membership delivered but never activated is P1's one click, and an
+            # untouched top-up R1's, for the same full amount: faster than S1's review, so they
+            # would decide. Here the records show the service received (activated, or spent).
+            if story.kind == "membership":
+                if self.chance(0.5):
+                    self.event(story, at, "delivered")
+                self.event(story, at, "activated")
+            else:
+                self.event(story, at, "delivered")
+            if story.kind == "recharge":
+                self.event(story, at, "spent", amount=yuan(self.fen(1, 5000)))
         elif story.kind == "membership" and self.chance(0.3):
             story.policy["trial_counts_as_activation"] = False  # so a trial is no activation
             self.event(story, at, "trial_claimed")
@@ -365,6 +378,7 @@ class Generator:
             if start == story.paid_at:
                 self.activate(story, self.after(start, timedelta(0), ONE_DAY), used_ok=True)
         story.request_at = self.after(start, 3 * ONE_DAY, 60 * ONE_DAY)
+        self._received(story, start)
         over = self.chance(0.5)
         total = 0
         for _ in range(self.rng.randint(1, 4)):
@@ -395,14 +409,24 @@ class Generator:
         story.kind = self.rng.choice(("membership", "membership", "virtual_goods", "recharge"))
         term, _ = self._any_product(story)
         story.request_at = self.after(story.paid_at, ONE_HOUR, 200 * ONE_DAY)
-        if term is not None and self.chance(0.7):
+        if term is not None:
             self.activate(story, self.after(story.paid_at, timedelta(0), ONE_HOUR), used_ok=True)
             self.uses(story, story.paid_at + ONE_HOUR, story.request_at, (), 3)
-        elif story.kind == "virtual_goods" and self.chance(0.7):
-            self.event(story, self.after(story.paid_at, timedelta(0), ONE_HOUR), "delivered")
+        self._received(story, story.paid_at)
         story.reason = "not_as_described"
         story.decision = "review"
         story.summary = "benefit missing"
+
+    def _received(self, story: Story, start: datetime) -> None:
+        """Goods delivered, a top-up partly spent: a statutory review then still decides. Goods not
+        delivered (P2) or a top-up untouched (R1) would be refunded in full at once instead, which
+        is faster for the same amount (RULES.md §3a)."""
+        assert story.request_at is not None
+        if story.kind == "virtual_goods":
+            self.event(story, self.after(start, timedelta(0), ONE_HOUR), "delivered")
+        elif story.kind == "recharge":
+            at = self.after(start, ONE_HOUR, story.request_at - start - ONE_HOUR)
+            self.event(story, at, "spent", amount=yuan(self.fen(1, 5000)))
 
     def _s5(self, story: Story) -> None:
         story.kind = self.rng.choice(("membership", "membership", "membership", "virtual_goods", "recharge"))
@@ -420,23 +444,29 @@ class Generator:
         self.policy(story, term)
         start = story.paid_at
         activated = delivered = False
+        # RULES.md §3a: with nothing activated, delivered or spent, a merchant not (yet) recorded
+        # gone is S5's review against P1/P2/R1's one click for the same full amount, and those
+        # would decide; so such a story always has the merchant recorded gone.
+        gone = self.chance(0.6)
         if term is not None:
             start = self.renewals(story, term, 1)
-            activated = start != story.paid_at or self.chance(0.8)
+            activated = start != story.paid_at or not gone or self.chance(0.8)
             if start == story.paid_at and activated:
                 self.activate(story, self.after(start, timedelta(0), ONE_DAY), used_ok=True, benefits=benefits)
         elif story.kind == "virtual_goods":
-            delivered = self.chance(0.6)
+            delivered = not gone or self.chance(0.6)
             if delivered:
                 self.event(story, self.after(start, timedelta(0), ONE_HOUR), "delivered")
-        story.request_at = self.after(start, 2 * ONE_DAY, 90 * ONE_DAY)
+        # After the cooling-off window: inside it P6 (full) or P7 (by day) may refund more than
+        # S5's share measured by the policy's proration, and would decide.
+        window = int(story.policy.get("cooling_off_days", 7))
+        story.request_at = self.after(start, (window + 2) * ONE_DAY, (window + 90) * ONE_DAY)
         if activated:
             self.uses(story, start + ONE_DAY, story.request_at, benefits, 4)
         if story.kind == "recharge":
-            for _ in range(self.rng.randint(0, 3)):
+            for _ in range(self.rng.randint(0 if gone else 1, 3)):
                 at = self.after(start, ONE_HOUR, story.request_at - start - ONE_HOUR)
                 self.event(story, at, "spent", amount=yuan(self.fen(100, 10000)))
-        gone = self.chance(0.6)
         if gone:
             self.event(
                 story,
@@ -721,7 +751,39 @@ def generate(count: int, seed: int = DEFAULT_SEED) -> list[Scenario]:
     """``count`` scenario dicts, identical for identical arguments."""
     rng = random.Random(seed)
     generator = Generator(rng)
-    return [generator.scenario(i, rule) for i, rule in enumerate(rule_sequence(count, rng))]
+    scenarios = [generator.scenario(i, rule) for i, rule in enumerate(rule_sequence(count, rng))]
+    for data in scenarios:
+        rules = data["expect"]["rules"]
+        second = compared_rule(data) if rules[0].startswith("S") else None
+        if second is not None:
+            rules.append(second)
+    return scenarios
+
+
+def compared_rule(data: Scenario) -> str | None:
+    """The rule the policy rules give a statutory story as a change of mind: the second of its
+    ``rules`` under RULES.md §3a. None for a story that does not parse (the sanity check reports
+    it)."""
+    from kameng.domain.model import DomainError, Reason
+    from kameng.domain.refund import quote_refund
+    from kameng.domain.scenario import parse_scenario
+
+    try:
+        parsed = parse_scenario(data)
+    except DomainError:
+        return None
+    request = replace(parsed.request, reason=Reason.CHANGED_MIND)
+    quote = quote_refund(
+        parsed.product, parsed.policy, parsed.order, parsed.events, request, _work_calendar(), parsed.timezone
+    )
+    return quote.rules[0]
+
+
+@functools.cache
+def _work_calendar() -> Any:
+    from kameng.domain.calendar import WorkCalendar
+
+    return WorkCalendar()
 
 
 def target_rule(scenario: Scenario) -> str:

@@ -119,6 +119,9 @@ def ticket(client: TestClient, auth: dict[str, str], ticket_no: str) -> Any:
 
 def in_review(client: TestClient, auth: dict[str, str], reason: str = "not_as_described") -> dict[str, Any]:
     order = paid_order(client, auth)
+    # Activated first: on a pass never activated, RULES.md §3a gives the one-click full refund of
+    # P1 instead of S4's review for the same amount.
+    activate(client, auth, order["order_no"])
     answer = ask_refund(client, auth, order["order_no"], reason)
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
@@ -297,11 +300,11 @@ def test_a_rejection_is_appealed_and_only_a_supervisor_who_did_not_reject_decide
     assert no_rule.status_code == 422
     assert no_rule.json()["error"]["field"] == "rule"
     rejected = client.post(
-        f"{API}/tickets/{no}/reject", json={"rule": "E1", "comment": "未提供任何与描述不符的证据。"}, headers=boss
+        f"{API}/tickets/{no}/reject", json={"rule": "S4", "comment": "未提供任何与描述不符的证据。"}, headers=boss
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "rejected"
-    assert rejected.json()["reject_rule"] == "E1"
+    assert rejected.json()["reject_rule"] == "S4"
     assert rejected.json()["appeal_until"]
 
     appealed = client.post(f"{API}/tickets/{no}/appeal", json={"comment": "我有新的证据"}, headers=auth)
@@ -452,6 +455,7 @@ def test_a_consumer_withdraws_before_a_decision_and_may_then_ask_again(client: T
 def test_another_consumer_gets_404_for_the_ticket_its_files_and_its_actions(client: TestClient) -> None:
     auth, stranger = consumer(client), consumer(client)
     order = paid_order(client, auth)
+    activate(client, auth, order["order_no"])  # so that S4 puts it in review (RULES.md §3a)
     created = client.post(
         f"{API}/orders/{order['order_no']}/refund-requests",
         data={"reason": "not_as_described", "description": "画面模糊"},

@@ -29,6 +29,7 @@ from kameng.domain.model import Reason
 from kameng.domain.tickets import SHANGHAI, TicketStatus
 from kameng.domain.users import Role
 from kameng.orders.models import OrderRow
+from kameng.orders.usage import record_usage
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from tests.support.shop import assert_books_balance, buy
@@ -180,6 +181,8 @@ def test_working_days_follow_the_swapped_weekends(
     eve = datetime(2026, 9, 30, 15, 0, tzinfo=SHANGHAI)
     user = make_user()
     placed = buy(uow, channel, user.id, "course-pack", eve)  # type: ignore[attr-defined]
+    # Activated, or RULES.md §3a would answer with P1's one-click refund instead of S4's review.
+    record_usage(uow, Viewer(user.id, Role.CONSUMER), placed.order_no, "activate", eve + timedelta(minutes=1))  # type: ignore[attr-defined]
     bought_course = RefundRequestCommand(placed.order_no, Reason.NOT_AS_DESCRIBED, "内容不符")
     created = submit_request(
         uow,

@@ -21,6 +21,7 @@ import pytest
 
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
 from kameng.platform.errors import NotFound
+from kameng.platform.i18n import Lang, label, rule_label
 from tests.support.worlds import AGENT, CONSUMER, NOTE, NOW, OTHER_CONSUMER, World, refunded_ticket
 
 
@@ -177,3 +178,18 @@ def test_english_pdf(evidence: dict[str, Any], tmp_path: Path) -> None:
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
     assert "After-sales evidence file" in text
     assert "hash chain verified" in text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_pdf_names_rules_and_quote_lines_in_words(evidence: dict[str, Any], tmp_path: Path, lang: Lang) -> None:
+    path = tmp_path / f"{lang}.pdf"
+    path.write_bytes(render_evidence_pdf(evidence, lang=lang))
+    raw = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
+    text = " ".join(raw.split())  # a table cell may wrap
+    [rule] = evidence["ticket"]["rules"]
+    assert rule_label(rule, lang) in text
+    # Codes are shown as words: the quote's lines, the payment's channel and status.
+    assert label("line", "paid", lang) in text
+    payment = evidence["payments"][0]
+    assert label("channel", payment["channel"], lang) in text
+    assert label("pay", payment["status"], lang) in text

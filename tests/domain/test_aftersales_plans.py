@@ -98,6 +98,39 @@ def test_a_rejection_must_cite_a_rule_of_rules_md_and_say_why() -> None:
     assert (plan.reject_rule, plan.moves[0].action, plan.opens_appeal_window) == ("P9", "reject", True)
 
 
+def test_e1_is_not_a_rule_a_person_may_cite() -> None:
+    # RULES.md defines no E1; it was once listed as citable.
+    with pytest.raises(Refused) as uncited:
+        plan_rejection(TicketStatus.IN_REVIEW, "E1", "未提供任何证据")
+    assert uncited.value.field == "rule"
+
+
+def test_a_refusal_to_reject_lists_the_citable_rules_by_their_plain_names() -> None:
+    with pytest.raises(Refused) as uncited:
+        plan_rejection(TicketStatus.IN_REVIEW, "X9", "没有理由可言")
+    zh = translate(uncited.value.key, "zh", **uncited.value.params)
+    en = translate(uncited.value.key, "en", **uncited.value.params)
+    assert "S4 与描述不符全额退" in zh and "P3 已发放数字商品不退" in zh  # noqa: PT018 - both languages' lists
+    assert "S4 (not as described: full refund)" in en and "P9 (prorated by use)" in en  # noqa: PT018
+
+
+def test_messages_and_the_timeline_cite_a_rule_by_its_plain_name() -> None:
+    rejected = plan_rejection(TicketStatus.IN_REVIEW, "P9", "已使用大部分权益")
+    assert rejected.moves[0].comment == "「P9 按已用部分折算」:已使用大部分权益"
+    (notice,) = rejected.notices
+    assert words(notice).startswith("申请未通过(依据「P9 按已用部分折算」)")
+    assert translate(notice.key, "en", **notice.params).startswith("Not approved under P9 (prorated by use):")
+    final = plan_rejection(TicketStatus.APPEALED, "S4", "与描述一致,未发现不符")
+    assert "「S4 与描述不符全额退」" in words(final.notices[0])
+    by_engine = plan_submission("AS1", Decision.REJECT, 0, "P3", "数字商品", "digital goods", None)
+    assert "P3 已发放数字商品不退" in words(by_engine.notices[1])
+    assert "P3 (delivered digital goods: no refund)" in translate(
+        by_engine.notices[1].key, "en", **by_engine.notices[1].params
+    )
+    one_click = plan_submission("AS1", Decision.AUTO_APPROVE, 2500, "P1", "zh", "en", None)
+    assert one_click.moves[0].comment == "按「P1 未激活全额退」自动同意"
+
+
 def test_rejecting_an_appeal_is_final_and_opens_no_new_window() -> None:
     plan = plan_rejection(TicketStatus.APPEALED, "P9", "已使用大部分权益")
     assert (plan.moves[0].action, plan.opens_appeal_window) == ("reject_final", False)

@@ -20,7 +20,9 @@ def test_a_statutory_review_keeps_the_default_two_working_days_whatever_the_poli
         rules=policy(review_business_days=10),
         events=[activated("2026-04-01 10:30")],
     )
-    assert q.rules == ("S4",)
+    # §3a: the change-of-mind outcome (P9, prorated) is compared and loses to S4's full refund,
+    # so it is named second; S4 decides, and its deadline is the statutory one.
+    assert q.rules == ("S4", "P9")
     assert q.review_due == date(2026, 4, 22)
 
 
@@ -31,5 +33,5 @@ def test_a_policy_faster_than_the_default_also_speeds_up_statutory_reviews() -> 
         rules=policy(review_business_days=1),
         events=[activated("2026-04-01 10:30")],
     )
-    assert q.rules == ("S3",)
+    assert q.rules == ("S3", "P9")  # §3a: P9 is compared and loses (less than the full refund)
     assert q.review_due == date(2026, 4, 21)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
@@ -20,6 +20,7 @@ from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.users import Role
 from kameng.orders.models import OrderRow
+from kameng.orders.usage import record_usage
 from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
@@ -30,8 +31,11 @@ from tests.support.database import PASSWORD
 from tests.support.shop import buy
 
 CALENDAR = WorkCalendar()
-# Not activated, so "not as described" (rule S4) goes to a person: a full refund once confirmed.
+# Bought and activated, so "not as described" (rule S4) goes to a person: a full refund once
+# confirmed. Activated because of RULES.md §3a: on a card never activated, the change-of-mind
+# outcome (P1, a one-click full refund) is faster for the same amount and would decide instead.
 PRODUCT = "annual-card"
+ACTIVATED_AFTER = timedelta(seconds=40)  # paid 30 s after the order, every request comes later
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,9 @@ def buy_one(uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[...,
     user = make_user()
     placed = buy(uow, channel, user.id, PRODUCT, now)  # type: ignore[attr-defined]
     assert placed.out_trade_no
-    return Bought(placed.order_no, placed.out_trade_no, placed.amount_fen, Viewer(user.id, Role.CONSUMER))  # type: ignore[attr-defined]
+    buyer = Viewer(user.id, Role.CONSUMER)  # type: ignore[attr-defined]
+    record_usage(uow, buyer, placed.order_no, "activate", now + ACTIVATED_AFTER)
+    return Bought(placed.order_no, placed.out_trade_no, placed.amount_fen, buyer)
 
 
 def submit(

@@ -27,7 +27,7 @@ from kameng.messages.models import MessageRow
 from kameng.orders.models import PaymentRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.i18n import label, pick_lang, say, translate
+from kameng.platform.i18n import label, pick_lang, rule_label, rules_label, say, translate
 
 PLATFORM = {"name_zh": "卡盟", "name_en": "Kameng", "jurisdiction": "CN"}
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
@@ -272,7 +272,7 @@ def render_evidence_pdf(data: dict[str, Any], lang: str = "zh") -> bytes:
     def lab(prefix: str, value: object) -> str:
         return label(prefix, value, reader)
 
-    env.globals.update(tr=translate, lab=lab, say=say)
+    env.globals.update(tr=translate, lab=lab, say=say, rule_label=rule_label, rules_label=rules_label)
     html = env.get_template("aftersales/evidence_pdf.html").render(d=data, zh=reader == "zh", lang=reader)
     pdf = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
     assert pdf is not None

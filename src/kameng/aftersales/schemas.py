@@ -87,7 +87,10 @@ class TicketOut(BaseModel):
     status: str
     reason: str
     decision: str = Field(description="The engine's decision at submission: auto_approve, review or reject")
-    rules: list[str]
+    rules: list[str] = Field(
+        description="Rule ids of RULES.md, the deciding one first; when a statutory rule matched, the"
+        " change-of-mind rule it was compared with second (RULES.md §3a)"
+    )
     quoted: str
     quoted_fen: int
     approved: str | None

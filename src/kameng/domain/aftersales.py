@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from kameng.domain.model import Decision, ProductKind, Reason
 from kameng.domain.money import format_yuan
+from kameng.domain.rules import RULE_IDS, label_en, label_zh, labels
 from kameng.domain.tickets import APPEAL_WINDOW, TicketStatus
 
 APPEAL_DAYS = APPEAL_WINDOW.days
@@ -111,16 +112,18 @@ def plan_submission(
     explanation_en: str,
     review_due: date | None,
 ) -> Plan:
-    """A request was submitted and the engine has decided (its quote, computed once, is the input)."""
+    """A request was submitted and the engine has decided (its quote, computed once, is the input).
+    The deciding rule is named by its plain name in the timeline and the messages, never its id
+    alone."""
     submitted = Notice("submitted", "notice.submitted", {"ticket_no": ticket_no})
     if decision is Decision.AUTO_APPROVE:
         return Plan(
             moves=(
                 Move(
                     "auto_approve",
-                    f"规则 {deciding_rule} 自动同意",
+                    f"按「{label_zh(deciding_rule)}」自动同意",
                     refund_fen,
-                    note=Note("timeline.auto_approved", {"rule": deciding_rule}),
+                    note=Note("timeline.auto_approved", {"rule": labels(deciding_rule)}),
                 ),
             ),
             notices=(submitted, _approval_notice(refund_fen)),
@@ -128,13 +131,15 @@ def plan_submission(
         )
     if decision is Decision.REJECT:
         explanation = {"zh": explanation_zh, "en": explanation_en}
-        rejected = Notice("rejected", "notice.rejected_by_rule", {"rule": deciding_rule, "explanation": explanation})
+        rejected = Notice(
+            "rejected", "notice.rejected_by_rule", {"rule": labels(deciding_rule), "explanation": explanation}
+        )
         return Plan(
             moves=(
                 Move(
                     "reject",
                     explanation_zh,
-                    note=Note("timeline.rejected_by_rule", {"rule": deciding_rule, "explanation": explanation}),
+                    note=Note("timeline.rejected_by_rule", {"rule": labels(deciding_rule), "explanation": explanation}),
                 ),
             ),
             notices=(submitted, rejected),
@@ -192,27 +197,38 @@ def plan_overdue_approval(quoted_fen: int, refundable_fen: int) -> Plan:
     )
 
 
-CITABLE_RULES = frozenset({"P3", "P4", "P5", "P8", "P9", "R2", "S1", "S3", "S4", "S5", "E1"})
+# The rules a person may cite to reject, in RULES.md's order: those under which a request can end
+# with nothing (P3, P4, P5, P8, P9, R2), and the statutory rules whose facts a person confirms (S1,
+# S3, S4, S5: "not established"). Each is a rule of RULES.md (tests/domain/test_aftersales_plans.py);
+# an "E1" once listed here is defined nowhere in RULES.md and was removed.
+CITABLE_RULES: tuple[str, ...] = tuple(
+    rule for rule in RULE_IDS if rule in {"S1", "S3", "S4", "S5", "P3", "P4", "P5", "P8", "P9", "R2"}
+)
 
 
 def plan_rejection(status: TicketStatus, rule: str, comment: str) -> Plan:
     """A person rejects, citing a rule; an appeal's rejection is final."""
     rule, comment = rule.strip().upper(), comment.strip()
     if rule not in CITABLE_RULES:
-        raise Refused("rule_required", "error.rule_required", "rule", rules=", ".join(sorted(CITABLE_RULES)))
+        citable = {
+            "zh": "、".join(label_zh(rule) for rule in CITABLE_RULES),
+            "en": "; ".join(label_en(rule) for rule in CITABLE_RULES),
+        }
+        raise Refused("rule_required", "error.rule_required", "rule", rules=citable)
     if len(comment) < 5:
         raise Refused("comment_required", "error.comment_required.2", "comment")
+    cited = f"「{label_zh(rule)}」:{comment}"  # the timeline's record, in the operator's language
     if status is TicketStatus.APPEALED:
-        final = Notice("rejected_final", "notice.rejected_final", {"rule": rule, "comment": comment})
+        final = Notice("rejected_final", "notice.rejected_final", {"rule": labels(rule), "comment": comment})
         return Plan(
-            moves=(Move("reject_final", f"{rule}: {comment}", by_person=True),),
+            moves=(Move("reject_final", cited, by_person=True),),
             notices=(final,),
             reject_rule=rule,
             reject_comment=comment,
         )
-    rejected = Notice("rejected", "notice.rejected", {"rule": rule, "comment": comment, "days": APPEAL_DAYS})
+    rejected = Notice("rejected", "notice.rejected", {"rule": labels(rule), "comment": comment, "days": APPEAL_DAYS})
     return Plan(
-        moves=(Move("reject", f"{rule}: {comment}", by_person=True),),
+        moves=(Move("reject", cited, by_person=True),),
         notices=(rejected,),
         reject_rule=rule,
         reject_comment=comment,

@@ -6,8 +6,11 @@ rule ids, a plain explanation in Chinese and English, and the promised dates. It
 reads no clock; callers pass the request time in.
 
 The decision is a first-match walk over the statutory rules (S1–S5) and then the policy rules
-(P1–P9 for memberships and virtual goods, R1–R2 for top-ups), exactly in RULES.md's order.
-Readings of RULES.md that the text leaves open are listed in docs/refund-rules-notes.md.
+(P1–P9 for memberships and virtual goods, R1–R2 for top-ups), exactly in RULES.md's order. When a
+statutory rule decides, the policy rules decide the same request too, as if the reason were
+``changed_mind``, and the better of the two outcomes is the answer (RULES.md §3a: the reason never
+costs the consumer). Readings of RULES.md that the text leaves open are listed in
+docs/refund-rules-notes.md.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from kameng.domain.model import (
     RefundRequest,
 )
 from kameng.domain.money import format_yuan, percent_of, share
+from kameng.domain.rules import REASON_NAMES, label_en, label_zh
 
 ONE_DAY = timedelta(days=1)
 OUTAGE_HOURS_FOR_AUTO_REFUND = Decimal(48)
@@ -272,7 +276,8 @@ def _paid_line(paid: int, period: Period) -> Line:
 
 
 def _withheld(paid: int, rule: str) -> Line:
-    return Line("not_refundable", -paid, f"withheld under rule {rule}", f"依规则 {rule} 不予退还")
+    # The detail is shown on the quote: the rule by its plain name, never its id alone.
+    return Line("not_refundable", -paid, f"withheld under {label_en(rule)}", f"依「{label_zh(rule)}」不予退还")
 
 
 def _full(decision: Decision, rule: str, period: Period, zh: str, en: str) -> _Outcome:
@@ -651,6 +656,73 @@ def arrival_window(channel: Channel, approved: date, calendar: WorkCalendar) -> 
     return ArrivalWindow(earliest.day, latest.day), earliest.warning_years | latest.warning_years
 
 
+def _by_policy(
+    product: Product, policy: Policy, order: Order, request: RefundRequest, period: Period, tz: tzinfo
+) -> _Outcome:
+    """The policy rules (P1–P9, R1–R2): what any reason without a matching statutory rule gets.
+    They never read the reason, so this is also the ``changed_mind`` decision of §3a."""
+    if product.kind is ProductKind.MEMBERSHIP:
+        return _membership(product, policy, request, period, tz)
+    if product.kind is ProductKind.VIRTUAL_GOODS:
+        return _virtual_goods(period)
+    return _recharge(policy, order, request, period)
+
+
+def _refund_of(outcome: _Outcome, period: Period) -> int:
+    refund = sum(line.amount for line in outcome.lines)
+    if not 0 <= refund <= period.paid:  # a broken rule, never a silent min(): fail loudly
+        raise AssertionError(f"rule {outcome.rule} produced {refund} fen outside [0, {period.paid}]")
+    return refund
+
+
+# RULES.md §3a: "faster" is the order of the decisions, auto_approve, then review, then reject.
+_SPEED: dict[Decision, int] = {Decision.AUTO_APPROVE: 0, Decision.REVIEW: 1, Decision.REJECT: 2}
+
+
+def _better(challenger: _Outcome, challenger_refund: int, incumbent: _Outcome, incumbent_refund: int) -> bool:
+    """Whether the policy outcome beats the statutory one: a larger refund, or the same refund
+    decided faster. A full tie keeps the statutory outcome."""
+    if challenger_refund != incumbent_refund:
+        return challenger_refund > incumbent_refund
+    return _SPEED[challenger.decision] < _SPEED[incumbent.decision]
+
+
+# How a decision reaches the consumer, for the sentence that compares two of them.
+_DECIDED_ZH = {
+    Decision.AUTO_APPROVE: "无需人工审核、一键退款",
+    Decision.REVIEW: "需人工审核",
+    Decision.REJECT: "不予退款",
+}
+_DECIDED_EN = {
+    Decision.AUTO_APPROVE: "refunded at once with no review",
+    Decision.REVIEW: "reviewed by a person first",
+    Decision.REJECT: "refused",
+}
+
+
+def _policy_wins(reason: Reason, winner: _Outcome, won: int, statutory: _Outcome, lost: int) -> _Outcome:
+    """The policy outcome, with a first sentence that says why it, not the reason the consumer
+    chose, decides: the consumer should see that choosing that reason cost them nothing."""
+    chose_zh, chose_en = REASON_NAMES[reason]
+    s_zh, s_en = label_zh(statutory.rule), label_en(statutory.rule)
+    p_zh, p_en = label_zh(winner.rule), label_en(winner.rule)
+    if won > lost:
+        why_zh = f"按「{s_zh}」可退 {_y(lost)} 元,按「{p_zh}」可退 {_y(won)} 元,对您更有利"
+        why_en = f"under {s_en} the refund would be {_y(lost)}; under {p_en} it is {_y(won)}, which is more"
+    else:
+        why_zh = (
+            f"按「{s_zh}」{_DECIDED_ZH[statutory.decision]},按「{p_zh}」{_DECIDED_ZH[winner.decision]},"
+            f"金额同为 {_y(won)} 元,对您更快"
+        )
+        why_en = (
+            f"under {s_en} it would be {_DECIDED_EN[statutory.decision]}; under {p_en} the same {_y(won)} is"
+            f" {_DECIDED_EN[winner.decision]}, which is faster"
+        )
+    zh = f"您选择的原因是「{chose_zh}」:{why_zh},因此按后者处理。" + winner.zh
+    en = f"You chose “{chose_en}”: {why_en}, so the latter applies. " + winner.en
+    return _Outcome(winner.decision, winner.rule, winner.lines, zh, en)
+
+
 def review_business_days(policy: Policy, rule: str) -> int:
     """The review deadline in working days. A statutory case (S rules) is never reviewed more
     slowly than the default: no policy may make the statutory rules stricter (RULES.md §3), and a
@@ -672,18 +744,24 @@ def quote_refund(
     """The engine's answer for one request. Pure: same inputs, same quote."""
     period = latest_period(order, events, request.at, policy)
     outcome = _statutory(product, policy, order, events, request, period, tz)
+    rules: tuple[str, ...]
     if outcome is None:
-        if product.kind is ProductKind.MEMBERSHIP:
-            outcome = _membership(product, policy, request, period, tz)
-        elif product.kind is ProductKind.VIRTUAL_GOODS:
-            outcome = _virtual_goods(period)
-        else:
-            outcome = _recharge(policy, order, request, period)
+        outcome = _by_policy(product, policy, order, request, period, tz)
+        refund = _refund_of(outcome, period)
+        rules = (outcome.rule,)
+    else:
+        # RULES.md §3a: the policy rules decide the same request as if it were a change of mind,
+        # and the consumer gets the better outcome. Only here, so a request the policy rules
+        # decide anyway is walked once (the engine's speed is benchmarked, bench/engine.py).
+        refund = _refund_of(outcome, period)
+        other = _by_policy(product, policy, order, request, period, tz)
+        other_refund = _refund_of(other, period)
+        if _better(other, other_refund, outcome, refund):
+            outcome, other = _policy_wins(request.reason, other, other_refund, outcome, refund), outcome
+            refund = other_refund
+        rules = (outcome.rule, other.rule)
 
     lines = outcome.lines
-    refund = sum(line.amount for line in lines)
-    if not 0 <= refund <= period.paid:  # a broken rule, never a silent min(): fail loudly
-        raise AssertionError(f"rule {outcome.rule} produced {refund} fen outside [0, {period.paid}]")
     # The coupon paid part of the purchase only: a renewal was charged in full cash, so refunding
     # it neither returns nor forfeits the purchase's coupon.
     coupon = _coupon_line(order, refund) if not period.is_renewal else None
@@ -718,7 +796,7 @@ def quote_refund(
     return Quote(
         decision=outcome.decision,
         refund=refund,
-        rules=(outcome.rule,),
+        rules=rules,
         lines=lines,
         explanation_zh=zh,
         explanation_en=en,

@@ -107,4 +107,12 @@ def describe_refund_terms(product: Product, policy: Policy) -> list[Sentence]:
             " delivered and renewals without a reminder are refunded in full whatever the above says.",
         )
     )
+    # RULES.md §3a, promised before paying: no reason code is a trap.
+    lines.append(
+        (
+            "无论选择哪种退款原因,您得到的都不会少于、也不会慢于按无理由退款的结果:哪种更有利,就按哪种办理。",
+            "Whichever reason you choose, you never get less, or later, than a no-reason refund would"
+            " give: whichever is better for you applies.",
+        )
+    )
     return lines

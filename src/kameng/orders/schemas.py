@@ -125,7 +125,10 @@ class QuoteOut(BaseModel):
     refund: str
     refund_fen: int
     currency: str
-    rules: list[str]
+    rules: list[str] = Field(
+        description="Rule ids of RULES.md, the deciding one first; when a statutory rule matched, the"
+        " change-of-mind rule it was compared with second (RULES.md §3a)"
+    )
     lines: list[QuoteLineOut]
     explanation: Text
     review_due: date | None

@@ -10,7 +10,7 @@ the code or a template names is missing from any catalog, or a translation's pla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -111,6 +111,31 @@ def label(prefix: str, value: object, lang: Lang) -> str:
     raw = str(getattr(value, "value", value))
     key = f"{prefix}_{raw}"
     return translate(key, lang) if has_message(key) else raw
+
+
+def rule_label(rule: str, lang: Lang) -> str:
+    """A rule id of RULES.md as a person reads it, never the id alone: "P1 未激活全额退",
+    "P1 (not activated: full refund)". An id no catalog names (a rule since withdrawn, kept on an
+    old ticket) is shown as such rather than failing the page."""
+    name = f"rule.{rule}.name"
+    if not has_message(name):
+        return translate("rule.unknown", lang, id=rule)
+    return translate("rule.label", lang, id=rule, name=translate(name, lang))
+
+
+def rule_summary(rule: str, lang: Lang) -> str:
+    """The rule in one sentence (for a title or a hint beside its label); empty if unknown."""
+    key = f"rule.{rule}.summary"
+    return translate(key, lang) if has_message(key) else ""
+
+
+def rules_label(rules: str | Sequence[str], lang: Lang) -> str:
+    """The rules of a quote or a ticket (a list, or the ticket's comma-separated column). Two
+    rules are RULES.md §3a's pair: the one that decided, after comparing it with the other."""
+    ids = [rule for rule in (rules.split(",") if isinstance(rules, str) else rules) if rule]
+    if len(ids) == 2:
+        return translate("rule.compared", lang, chosen=rule_label(ids[0], lang), other=rule_label(ids[1], lang))
+    return translate("rule.list_separator", lang).join(rule_label(rule, lang) for rule in ids)
 
 
 def localtime(moment: datetime | None) -> str:

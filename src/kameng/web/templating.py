@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from kameng.domain.money import format_yuan
 from kameng.domain.users import mask_email, mask_phone
-from kameng.platform.i18n import label, localtime, say, translate
+from kameng.platform.i18n import label, localtime, rule_label, rule_summary, rules_label, say, translate
 from kameng.web.deps import csrf_token, request_lang
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,6 +28,9 @@ def make_templates() -> Jinja2Templates:
         t=translate,
         label=label,
         say=say,
+        rule_label=rule_label,
+        rules_label=rules_label,
+        rule_summary=rule_summary,
         localtime=localtime,
         yuan=format_yuan,
         mask_phone=mask_phone,
