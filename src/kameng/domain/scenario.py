@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kameng.domain.model import (
+    FEE_PERCENT_PLACES,
+    MAX_OUTAGE_HOURS,
+    OUTAGE_HOURS_PLACES,
     Channel,
     CoolingOff,
     Coupon,
@@ -32,7 +35,7 @@ from kameng.domain.model import (
     RefundRequest,
     Term,
 )
-from kameng.domain.money import MoneyError, parse_yuan, shown
+from kameng.domain.money import MoneyError, NumberError, parse_decimal, parse_yuan, shown
 
 TOP_KEYS = {"name", "jurisdiction", "timezone", "product", "policy", "order", "events", "request", "expect"}
 PRODUCT_KEYS = {"kind", "term", "price", "promo", "benefits", "name"}
@@ -141,18 +144,12 @@ def _bool(value: object, where: str) -> bool:
     return value
 
 
-def _decimal(value: object, where: str) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
-        raise DomainError(where, f"must be a decimal number written as text, got {shown(value)}")
+def _decimal(value: object, where: str, places: int, maximum: Decimal) -> Decimal:
+    # The one decimal parser (domain/money.py): no NaN, infinity, exponent or float.
     try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise DomainError(where, f"must be a number, got {shown(value)}") from None
-    if not number.is_finite():
-        raise DomainError(where, f"must be a finite number, got {shown(value)}")
-    if number < 0:
-        raise DomainError(where, f"must not be negative, got {shown(value)}")
-    return number
+        return parse_decimal(value, places=places, minimum=Decimal(0), maximum=maximum)
+    except NumberError as error:
+        raise DomainError(where, str(error)) from None
 
 
 def parse_moment(value: object, where: str) -> datetime:
@@ -220,7 +217,7 @@ def parse_policy(value: object, product: Product) -> Policy:
     if "proration" in data:
         options["proration"] = _enum(Proration, data["proration"], "policy.proration")
     if "fee_percent" in data:
-        options["fee_percent"] = _decimal(data["fee_percent"], "policy.fee_percent")
+        options["fee_percent"] = _decimal(data["fee_percent"], "policy.fee_percent", FEE_PERCENT_PLACES, Decimal(100))
     if data.get("fee_min") is not None:
         options["fee_min"] = _money(data["fee_min"], "policy.fee_min")
     if data.get("fee_max") is not None:
@@ -270,7 +267,7 @@ def parse_event(value: object, index: int) -> Event:
     if benefit is not None and not isinstance(benefit, str):
         raise DomainError(f"{where}.benefit", "must be text")
     if kind is EventType.OUTAGE:
-        hours = _decimal(_required(data, "hours", where), f"{where}.hours")
+        hours = _decimal(_required(data, "hours", where), f"{where}.hours", OUTAGE_HOURS_PLACES, MAX_OUTAGE_HOURS)
         return Event(at, kind, hours=hours)
     if kind is EventType.RENEWED:
         return Event(at, kind, amount=_money(_required(data, "paid", where), f"{where}.paid"))
