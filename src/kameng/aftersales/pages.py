@@ -25,13 +25,14 @@ from kameng.aftersales.uploads import Upload
 from kameng.container import Container
 from kameng.domain.aftersales import CITABLE_RULES
 from kameng.domain.model import Reason
-from kameng.domain.money import MoneyError, parse_yuan
 from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 from kameng.orders.queries import order_view
+from kameng.platform import inputs
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
-from kameng.web.forms import StaffUser, flash, form_text, redirect, take_flash, to_login
+from kameng.web.forms import StaffUser, flash, form_key, form_text, form_typed, redirect, take_flash, to_login
+from kameng.web.params import Action, ChoiceQuery, FileId, OrderNo, TicketNo
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -88,27 +89,30 @@ def _request_page(
 
 
 @router.get("/orders/{order_no}/refund", response_class=HTMLResponse)
-def refund_form(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def refund_form(
+    order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser, reason: ChoiceQuery = ""
+) -> Response:
     if user is None:
         return to_login(request)
-    reason = _reason(request.query_params.get("reason"))
+    chosen = _reason(reason)
     # A fresh key per rendered form: a double click or a resent POST finds the first ticket.
     values = {"description": "", "idempotency_key": uuid.uuid4().hex}
-    return _request_page(request, container, user, order_no, reason, values, {})
+    return _request_page(request, container, user, order_no, chosen, values, {})
 
 
 @router.post("/orders/{order_no}/refund", dependencies=[CsrfChecked])
-async def refund_submit(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+async def refund_submit(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     form = await request.form()
-    reason = _reason(form_text(form, "reason"))
-    values = {
-        "description": form_text(form, "description"),
-        "idempotency_key": form_text(form, "idempotency_key")[:80] or uuid.uuid4().hex,
-    }
+    reason = _reason(form_typed(form, "reason"))
+    # What was typed, shown again if anything is refused; a fresh key for the next try.
+    values = {"description": form_typed(form, "description"), "idempotency_key": uuid.uuid4().hex}
     lang = request_lang(request)
     try:
+        reason = _reason(form_text(form, "reason", inputs.CHOICE))
+        values["description"] = form_text(form, "description", inputs.DESCRIPTION)
+        values["idempotency_key"] = form_key(form)
         uploads = await _uploads(form, "evidence")
         ticket = submit_request(
             container.uow(),
@@ -164,7 +168,7 @@ def _progress(status: TicketStatus) -> tuple[int, bool]:
 
 
 @router.get("/tickets/{ticket_no}", response_class=HTMLResponse)
-def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def ticket_page(ticket_no: TicketNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     view = ticket_view(container.uow(), viewer_of(user), ticket_no)
@@ -190,7 +194,7 @@ def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user:
 
 @router.get("/tickets/{ticket_no}/files/{file_id}")
 def ticket_file(
-    ticket_no: str, file_id: int, request: Request, container: ContainerDep, user: OptionalUser
+    ticket_no: TicketNo, file_id: FileId, request: Request, container: ContainerDep, user: OptionalUser
 ) -> Response:
     if user is None:
         return to_login(request)
@@ -207,7 +211,9 @@ def ticket_file(
 
 
 @router.get("/tickets/{ticket_no}/evidence.json")
-def ticket_evidence_json(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def ticket_evidence_json(
+    ticket_no: TicketNo, request: Request, container: ContainerDep, user: OptionalUser
+) -> Response:
     if user is None:
         return to_login(request)
     data = build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
@@ -215,7 +221,7 @@ def ticket_evidence_json(ticket_no: str, request: Request, container: ContainerD
 
 
 @router.get("/tickets/{ticket_no}/evidence.pdf")
-def ticket_evidence_pdf(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def ticket_evidence_pdf(ticket_no: TicketNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     data = build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
@@ -229,7 +235,7 @@ def ticket_evidence_pdf(ticket_no: str, request: Request, container: ContainerDe
 
 @router.post("/tickets/{ticket_no}/{action}", dependencies=[CsrfChecked])
 async def ticket_action(
-    ticket_no: str, action: str, request: Request, container: ContainerDep, user: OptionalUser
+    ticket_no: TicketNo, action: Action, request: Request, container: ContainerDep, user: OptionalUser
 ) -> Response:
     if user is None:
         return to_login(request)
@@ -237,8 +243,9 @@ async def ticket_action(
         raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
     form = await request.form()
     uow, viewer, now, calendar = container.uow(), viewer_of(user), container.now(), container.calendar
-    comment = form_text(form, "comment")
+    typed = form_typed(form, "comment")
     try:
+        comment = form_text(form, "comment", inputs.COMMENT)
         if action == "withdraw":
             withdraw(uow, viewer, ticket_no, now, calendar)
         elif action == "reply":
@@ -254,7 +261,7 @@ async def ticket_action(
     except ServiceError as error:
         if isinstance(error, NotFound):
             raise
-        flash(request, error, {"comment": comment, "action": action})
+        flash(request, error, {"comment": typed, "action": action})
     return redirect(f"/tickets/{ticket_no}")
 
 
@@ -277,8 +284,9 @@ def _lane_page(request: Request, container: Container, staff: User, lane: str) -
 
 
 @router.get("/staff/tickets", response_class=HTMLResponse)
-def staff_queue(request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
-    lane = request.query_params.get("lane", "review")
+def staff_queue(
+    request: Request, container: ContainerDep, staff: User = StaffUser, lane: ChoiceQuery = "review"
+) -> HTMLResponse:
     return _lane_page(request, container, staff, lane if lane in LANES else "review")
 
 
@@ -293,7 +301,9 @@ def staff_appeals(request: Request, container: ContainerDep, staff: User = Staff
 
 
 @router.get("/staff/tickets/{ticket_no}", response_class=HTMLResponse)
-def staff_ticket(ticket_no: str, request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
+def staff_ticket(
+    ticket_no: TicketNo, request: Request, container: ContainerDep, staff: User = StaffUser
+) -> HTMLResponse:
     view = ticket_view(container.uow(), viewer_of(staff), ticket_no)
     context = {
         "view": view,
@@ -307,28 +317,23 @@ def staff_ticket(ticket_no: str, request: Request, container: ContainerDep, staf
 
 @router.post("/staff/tickets/{ticket_no}/{action}", dependencies=[CsrfChecked])
 async def staff_action(
-    ticket_no: str, action: str, request: Request, container: ContainerDep, staff: User = StaffUser
+    ticket_no: TicketNo, action: Action, request: Request, container: ContainerDep, staff: User = StaffUser
 ) -> Response:
     if action not in STAFF_ACTIONS:
         raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
     form = await request.form()
     uow, viewer, now, calendar = container.uow(), viewer_of(staff), container.now(), container.calendar
-    comment, amount_text = form_text(form, "comment"), form_text(form, "amount")
-    values = {
-        "comment": comment,
-        "amount": amount_text,
-        "reason": form_text(form, "reason"),
-        "rule": form_text(form, "rule"),
-    }
+    values = {name: form_typed(form, name) for name in ("comment", "amount", "reason", "rule")}
     try:
+        comment = form_text(form, "comment", inputs.COMMENT)
         if action == "approve":
-            try:
-                amount = parse_yuan(amount_text) if amount_text else None
-            except MoneyError:
-                raise InvalidInput(ErrorCode.BAD_AMOUNT, "error.bad_amount", "amount") from None
-            approve(uow, viewer, ticket_no, now, calendar, amount_fen=amount, reason=values["reason"])
+            amount_text = form_text(form, "amount", inputs.AMOUNT_TEXT)
+            # The one decimal parser, worded for money: "NaN", "1e3" or "9.999" are refused, named.
+            amount = inputs.yuan_input(amount_text, "amount") if amount_text else None
+            reason = form_text(form, "reason", inputs.COMMENT)
+            approve(uow, viewer, ticket_no, now, calendar, amount_fen=amount, reason=reason)
         elif action == "reject":
-            reject(uow, viewer, ticket_no, values["rule"], comment, now, calendar)
+            reject(uow, viewer, ticket_no, form_text(form, "rule", inputs.RULE_ID), comment, now, calendar)
         elif action == "ask_info":
             ask_info(uow, viewer, ticket_no, comment, now, calendar)
         else:

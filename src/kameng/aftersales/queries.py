@@ -19,6 +19,7 @@ from kameng.domain.users import Role
 from kameng.orders.history import order_events
 from kameng.orders.models import OrderEventRow
 from kameng.payouts.models import RefundRow
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import not_found
@@ -38,6 +39,8 @@ class TicketView:
 
 
 def ticket_view(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> TicketView:
+    if not inputs.could_be(ticket_no, inputs.TICKET_NO):
+        raise not_found("ticket")
     with uow:
         session = uow.session
         query = select(Ticket).where(Ticket.ticket_no == ticket_no)
@@ -128,6 +131,8 @@ def review_queue(uow: UnitOfWork, staff: Viewer, lane: str = "review", limit: in
 
 
 def evidence_file(uow: UnitOfWork, viewer: Viewer, ticket_no: str, file_id: int) -> EvidenceFile:
+    if not inputs.could_be(ticket_no, inputs.TICKET_NO) or not 1 <= file_id <= inputs.MAX_ID:
+        raise not_found("file")
     with uow:
         query = (
             select(EvidenceFile)

@@ -9,46 +9,41 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kameng.platform.errors import ErrorCode, ServiceError
-from kameng.platform.i18n import translate
 from kameng.web.deps import request_lang
 from kameng.web.templating import render
+from kameng.web.validation import Problem, describe_all, summary
 
 ERROR_RESPONSE: dict[str, Any] = {"description": '`{"error": {code, field, message, message_zh}}`'}
 
 
-def _field_name(loc: tuple[int | str, ...]) -> str:
-    """``("body", "product")`` → ``product``; ``("header", "Idempotency-Key")`` → ``Idempotency-Key``."""
-    parts = [str(part) for part in loc]
-    if parts and parts[0] in {"body", "query", "path", "header", "cookie"} and len(parts) > 1:
-        parts = parts[1:]
-    return ".".join(parts)
-
-
 async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
+    problems = describe_all(error.errors())
     if not request.url.path.startswith("/api/"):
-        return await request_validation_exception_handler(request, error)
-    problems = [
-        {"field": _field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", "invalid"))}
-        for item in error.errors()
-    ]
-    names = ", ".join(dict.fromkeys(problem["field"] or "body" for problem in problems))
+        return _validation_page(request, problems)
     body = {
         "error": {
             "code": ErrorCode.INVALID_REQUEST.value,
-            "field": problems[0]["field"] if problems else None,
-            "message": translate("error.invalid_request", "en", names=names),
-            "message_zh": translate("error.invalid_request", "zh", names=names),
-            "errors": problems,
+            "field": problems[0].field if problems else None,
+            "message": summary(problems, "en"),
+            "message_zh": summary(problems, "zh"),
+            "errors": [problem.to_dict() for problem in problems],
         }
     }
     return JSONResponse(jsonable_encoder(body), status_code=422)
+
+
+def _validation_page(request: Request, problems: list[Problem]) -> Response:
+    """A page address or query a person could have typed (``/orders/<21 digits>``, a NUL in
+    ``?q=``): the site's own page saying which part is wrong, in the reader's language."""
+    lang = request_lang(request)
+    message = summary(problems, lang, as_sent=False)
+    return render(request, "error.html", {"message": message, "code": ErrorCode.INVALID_REQUEST.value}, status=422)
 
 
 async def _service_error(request: Request, error: Exception) -> Response:
@@ -62,8 +57,8 @@ async def _service_error(request: Request, error: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Service errors answer in the reader's form (JSON or page). Validation errors on ``/api/``
-    paths answer 422 with one readable entry per field; page requests keep FastAPI's default."""
+    """Service errors answer in the reader's form (JSON or page). Validation errors answer 422 in
+    the reader's language: on ``/api/`` with one entry per field, elsewhere as a page."""
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 
