@@ -47,6 +47,7 @@ LANES = ("review", "escalated", "appeals")
 SUPERVISOR_LANES = frozenset({"escalated", "appeals"})
 CONSUMER_ACTIONS = ("withdraw", "reply", "appeal", "refund_to_balance", "retry_refund")
 STAFF_ACTIONS = ("approve", "reject", "ask_info", "retry_refund")
+REQUEST_FIELDS = frozenset({"description", "order", "status"})  # shown beside their place on the form
 
 
 async def _uploads(form: FormData, name: str) -> list[Upload]:
@@ -133,6 +134,8 @@ async def refund_submit(order_no: OrderNo, request: Request, container: Containe
         field = error.field or "form"
         if field.startswith("evidence"):
             field = "evidence"
+        elif field not in REQUEST_FIELDS:
+            field = "form"  # a hidden field (the reason, the key): said above the form
         return _request_page(
             request, container, user, order_no, reason, values, {field: error.message(lang)}, status=error.status
         )

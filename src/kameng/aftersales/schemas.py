@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.aftersales.queries import TicketView
@@ -271,7 +272,14 @@ async def read_body(request: Request, model: type[BaseModel]) -> tuple[dict[str,
     uploads: list[Upload] = []
     raw: Any
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form()
+        try:
+            form = await request.form()
+        except HTTPException:
+            # The parser's own limits (a part header of more than 4 KB: a file name of thousands
+            # of characters) or a broken body: said like any other invalid body.
+            raise RequestValidationError(
+                [{"loc": ("body",), "msg": "not a valid multipart form", "type": "multipart_invalid"}]
+            ) from None
         raw = {}
         for name, value in form.multi_items():
             if name == "evidence":
@@ -287,7 +295,7 @@ async def read_body(request: Request, model: type[BaseModel]) -> tuple[dict[str,
         body = await request.body()
         try:
             raw = json.loads(body) if body.strip() else {}
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[… nested too deep
             raise RequestValidationError(
                 [{"loc": ("body",), "msg": "the body is not valid JSON", "type": "json_invalid"}]
             ) from None

@@ -21,39 +21,29 @@ the API), with the same catalog sentences.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, JsonValue
 from pydantic_core import PydanticCustomError
 
 from kameng.domain.model import MAX_OUTAGE_HOURS, OUTAGE_HOURS_PLACES
 from kameng.domain.money import FEN_PER_YUAN, MAX_YUAN, NumberError, parse_decimal, parse_yuan
+
+# The text rules are pure (the scenario parser uses them too); they are the platform's to apply.
+from kameng.domain.text import TextProblem as TextProblem
+from kameng.domain.text import TextRule as TextRule
+from kameng.domain.text import check_text as check_text
+from kameng.domain.text import could_be as could_be
+from kameng.domain.text import printable as printable
 from kameng.platform.errors import ErrorCode, InvalidInput
 from kameng.platform.i18n import LANGS, Lang, has_message, translate
 
 # --------------------------------------------------------------------------------------------
 # Text
 
-
-@dataclass(frozen=True, slots=True)
-class TextRule:
-    """What one kind of text field accepts. ``strip=False`` only for passwords, whose every
-    character counts."""
-
-    max_length: int
-    min_length: int = 0
-    multiline: bool = False
-    strip: bool = True
-
-
-# C0 and C1 controls, DEL, lone surrogates; single-line fields also refuse the line and paragraph
-# separators and the bidirectional embeddings, overrides and isolates.
-_FORBIDDEN_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-_FORBIDDEN_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 DISPLAY_NAME = TextRule(30)  # it stands in the page header beside the phone number
 IDENTIFIER = TextRule(254, min_length=1)  # a phone number or an e-mail address (RFC 5321's limit)
@@ -86,49 +76,6 @@ FORM_LIMITS: dict[str, object] = {
     "note": NOTE.max_length,
     "q": SEARCH.max_length,
 }
-
-
-class TextProblem(ValueError):
-    """What is wrong with a text: ``control``, ``control_multiline``, ``too_long`` or ``required``."""
-
-    def __init__(self, problem: str, **params: object) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.params = params
-
-
-def check_text(value: str, rule: TextRule) -> str:
-    """The text as it will be stored (trimmed, line breaks as ``\\n``), or :class:`TextProblem`."""
-    text = value
-    if rule.multiline:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")  # a browser sends a textarea's breaks as CRLF
-    if rule.strip:
-        text = text.strip()
-    # The length first: it costs nothing, and a megabyte of text is refused before it is scanned.
-    if len(text) > rule.max_length:
-        raise TextProblem("too_long", max=rule.max_length, length=len(text))
-    forbidden = (_FORBIDDEN_MULTILINE if rule.multiline else _FORBIDDEN_SINGLE_LINE).search(text)
-    if forbidden is not None:
-        char = f"U+{ord(forbidden.group()):04X}"
-        raise TextProblem("control_multiline" if rule.multiline else "control", char=char)
-    if len(text) < rule.min_length:
-        raise TextProblem("required", min=rule.min_length)
-    return text
-
-
-def printable(value: str) -> str:
-    """``value`` without the characters no field keeps (line breaks and tabs stay): what a page
-    shows again of a refused field."""
-    return _FORBIDDEN_MULTILINE.sub("", value)
-
-
-def could_be(value: str, rule: TextRule) -> bool:
-    """Whether ``value`` could have been stored under ``rule``. A lookup by a value that could not
-    (a NUL in an order number) finds nothing, without asking a database that would refuse it."""
-    try:
-        return check_text(value, rule) == value
-    except TextProblem:
-        return False
 
 
 TEXT_ERRORS: dict[str, tuple[ErrorCode, str]] = {
@@ -315,5 +262,12 @@ def yuan_validator() -> Any:
     return BeforeValidator(validate)
 
 
-Hours = Annotated[Decimal, decimal_validator(HOURS, json_numbers=True)]
-YuanText = Annotated[str, yuan_validator(), limits(AMOUNT_TEXT)]
+def decimal_schema(rule: DecimalRule) -> Any:
+    """The rule in the API's schema: ``x-decimal`` tells clients (and the hostile-input tests,
+    which send NaN and 1e400 to every field carrying it) that the field is parsed as a decimal."""
+    extra: dict[str, JsonValue] = {"places": rule.places, "minimum": str(rule.minimum), "maximum": str(rule.maximum)}
+    return Field(json_schema_extra={"x-decimal": extra})
+
+
+Hours = Annotated[Decimal, decimal_validator(HOURS, json_numbers=True), decimal_schema(HOURS)]
+YuanText = Annotated[str, yuan_validator(), limits(AMOUNT_TEXT), decimal_schema(YUAN)]

@@ -69,6 +69,7 @@ _BY_TYPE: dict[str, str] = {
     "dict_type": "error.field.object",
     "amounts_disagree": "error.field.amounts_disagree",
     "file_expected": "error.field.file",
+    "multipart_invalid": "error.field.multipart",
     "decimal_type": "error.decimal.not_a_number",
     "decimal_parsing": "error.decimal.not_a_number",
     "finite_number": "error.decimal.not_finite",
