@@ -8,7 +8,9 @@ import pytest
 
 from kameng.domain.money import (
     MoneyError,
+    NumberError,
     format_yuan,
+    parse_decimal,
     parse_yuan,
     percent_of,
     round_half_up,
@@ -130,7 +132,9 @@ def test_parse_yuan_refuses_negative_amounts(value: object) -> None:
         parse_yuan(value)
 
 
-@pytest.mark.parametrize("value", ["10.005", "0.001", Decimal("1.234"), "1e-3"])
+@pytest.mark.parametrize(
+    "value", ["10.005", "0.001", Decimal("1.234"), Decimal("1E-3"), "0.1000000000000000000000000000001"]
+)
 def test_parse_yuan_refuses_fractions_of_a_fen(value: object) -> None:
     with pytest.raises(MoneyError, match="two decimals"):
         parse_yuan(value)
@@ -162,6 +166,65 @@ def test_parse_yuan_answers_an_absurdly_large_amount_with_a_money_error(value: o
     # An operator's typo must come back as "what and where", never as a crash of the whole run.
     with pytest.raises(MoneyError):
         parse_yuan(value)
+
+
+@pytest.mark.parametrize("value", ["1e3", "1E-3", "1e400", "-1e-400", ".5e1"])
+def test_parse_yuan_refuses_an_exponent_in_text(value: str) -> None:
+    with pytest.raises(MoneyError, match="exponent") as caught:
+        parse_yuan(value)
+    assert caught.value.problem == "exponent"
+
+
+# --- parse_decimal: the one parser of decimal input ---------------------------------------------
+
+HOURS = {"places": 2, "minimum": Decimal("0.01"), "maximum": Decimal(8784)}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1.5", Decimal("1.5")), (" 48 ", Decimal(48)), ("0.25", Decimal("0.25")), ("1.50", Decimal("1.5")), (3, 3)],
+)
+def test_parse_decimal_reads_plain_decimals_within_bounds(value: object, expected: Decimal) -> None:
+    assert parse_decimal(value, **HOURS) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("NaN", "not_finite"),
+        ("-Infinity", "not_finite"),
+        ("sNaN", "not_finite"),
+        (Decimal("NaN"), "not_finite"),
+        ("1e400", "exponent"),
+        ("1E-2", "exponent"),
+        ("1_000", "not_a_number"),  # Decimal() reads it; a person does not write it
+        ("١٢", "not_a_number"),  # Arabic-Indic digits: Decimal() reads them too
+        ("1,5", "not_a_number"),
+        ("", "not_a_number"),
+        ("9" * 5000, "not_a_number"),  # refused before Decimal reads a megabyte of digits
+        (1.5, "not_a_number"),  # a float is already inexact
+        (True, "not_a_number"),
+        (None, "not_a_number"),
+        ("0.001", "places"),
+        ("0.1000000000000000000000000000001", "places"),  # not rounded away in Decimal's context
+        (Decimal("1E-999999999"), "places"),
+        ("0", "below"),
+        ("-0.5", "below"),
+        ("8784.01", "above"),
+        (Decimal("1E+999999"), "above"),
+        (2**70, "above"),
+    ],
+)
+def test_parse_decimal_refuses_with_a_problem_a_page_can_translate(value: object, problem: str) -> None:
+    with pytest.raises(NumberError) as caught:
+        parse_decimal(value, **HOURS)
+    assert caught.value.problem == problem
+
+
+def test_parse_decimal_tells_the_limits_it_refused() -> None:
+    with pytest.raises(NumberError) as caught:
+        parse_decimal("9000", **HOURS)
+    assert caught.value.params == {"minimum": Decimal("0.01"), "maximum": Decimal(8784)}
 
 
 # --- format_yuan -------------------------------------------------------------------------------

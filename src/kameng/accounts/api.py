@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from kameng.accounts.services import authenticate, sign_up
 from kameng.platform.errors import ErrorCode
+from kameng.platform.inputs import DisplayName, Identifier, Password
 from kameng.web.auth import Unauthorized, issue_token
 from kameng.web.deps import ContainerDep
 from kameng.web.errors import ERROR_RESPONSE
@@ -17,12 +18,12 @@ router = APIRouter(prefix="/api/v1")
 
 
 class TokenRequest(BaseModel):
-    identifier: str = Field(min_length=1, max_length=254, examples=["13800000001"])
-    password: str = Field(min_length=1, max_length=200, examples=["kameng-demo-2026"])
+    identifier: Identifier = Field(examples=["13800000001"])
+    password: Password = Field(examples=["kameng-demo-2026"])
 
 
 class SignupRequest(TokenRequest):
-    display_name: str = Field(default="", max_length=100)
+    display_name: DisplayName = Field(default="", description="Shown in the page header; at most 30 characters")
 
 
 class TokenOut(BaseModel):

@@ -7,10 +7,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from kameng.accounts import services as accounts
 from kameng.accounts.models import User
+from kameng.platform import inputs
 from kameng.platform.errors import Conflict, InvalidInput
+from kameng.platform.i18n import translate
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang
 from kameng.web.drafts import DRAFTS
-from kameng.web.forms import field_error, form_text, redirect, safe_next
+from kameng.web.forms import field_error, form_text, form_typed, redirect, safe_next
+from kameng.web.params import LocalPathQuery
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -27,15 +30,14 @@ def signup_form(request: Request, user: OptionalUser) -> HTMLResponse:
 @router.post("/signup", dependencies=[CsrfChecked])
 async def signup(request: Request, container: ContainerDep) -> Response:
     form = await request.form()
-    values = {"identifier": form_text(form, "identifier"), "display_name": form_text(form, "display_name")}
-    password = form.get("password")
+    values = {"identifier": form_typed(form, "identifier"), "display_name": form_typed(form, "display_name")}
     try:
         created = accounts.sign_up(
             container.uow(),
-            values["identifier"],
-            password if isinstance(password, str) else "",
+            form_text(form, "identifier", inputs.IDENTIFIER),
+            form_text(form, "password", inputs.PASSWORD),
             container.now(),
-            display_name=values["display_name"],
+            display_name=form_text(form, "display_name", inputs.DISPLAY_NAME),
         )
     except (InvalidInput, Conflict) as error:
         errors = field_error(error, request_lang(request))
@@ -51,23 +53,28 @@ def home_of(user: User) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, user: OptionalUser) -> HTMLResponse:
+def login_form(request: Request, user: OptionalUser, next: LocalPathQuery = "") -> HTMLResponse:
     # No "next" asked for: empty, so that sign-in sends each person to their own home.
-    asked = request.query_params.get("next")
-    next_url = safe_next(asked) if asked else ""
+    next_url = safe_next(next) if next else ""
     return render(request, "accounts/login.html", {"values": {}, "errors": {}, "next": next_url}, user=user)
 
 
 @router.post("/login", dependencies=[CsrfChecked])
 async def login(request: Request, container: ContainerDep) -> Response:
     form = await request.form()
-    identifier = form_text(form, "identifier")
-    password = form.get("password")
     asked = form.get("next")
     next_url = safe_next(asked) if asked else ""
-    found = accounts.authenticate(container.uow(), identifier, password if isinstance(password, str) else "")
+    values = {"identifier": form_typed(form, "identifier")}
+    try:
+        identifier = form_text(form, "identifier", inputs.IDENTIFIER)
+        password = form_text(form, "password", inputs.PASSWORD)
+    except InvalidInput as error:
+        context = {"values": values, "errors": field_error(error, request_lang(request)), "next": next_url}
+        return render(request, "accounts/login.html", context, status=error.status)
+    found = accounts.authenticate(container.uow(), identifier, password)
     if found is None:
-        context = {"values": {"identifier": identifier}, "errors": {"password": "bad_login"}, "next": next_url}
+        errors = {"password": translate("bad_login", request_lang(request))}
+        context = {"values": values, "errors": errors, "next": next_url}
         return render(request, "accounts/login.html", context, status=401)
     _start_session(request, found)
     return redirect(next_url or home_of(found))

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from kameng.accounts.models import User
 from kameng.domain.users import Role
+from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput
 from kameng.platform.ledger_models import BalanceRow
@@ -28,13 +29,14 @@ def hasher() -> PasswordHasher:
 
 def normalise_identifier(identifier: str) -> tuple[str | None, str | None]:
     """``(phone, email)`` from what a person typed; exactly one is set."""
-    text = identifier.strip().replace(" ", "").replace("-", "")
+    identifier = inputs.clean_text(identifier, inputs.IDENTIFIER, "identifier")
+    text = identifier.replace(" ", "").replace("-", "")
     if text.startswith("+86"):
         text = text[3:]
     if PHONE.match(text):
         return text, None
-    email = identifier.strip().lower()
-    if EMAIL.match(email) and len(email) <= 254:
+    email = identifier.lower()
+    if EMAIL.match(email):
         return None, email
     raise InvalidInput(ErrorCode.BAD_IDENTIFIER, "error.bad_identifier", "identifier")
 
@@ -48,6 +50,8 @@ def sign_up(
     role: Role = Role.CONSUMER,
 ) -> User:
     phone, email = normalise_identifier(identifier)
+    display_name = inputs.clean_text(display_name, inputs.DISPLAY_NAME, "display_name")
+    password = inputs.clean_text(password, inputs.PASSWORD, "password")
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(ErrorCode.WEAK_PASSWORD, "error.weak_password", "password", min_length=MIN_PASSWORD)
     with uow:
@@ -61,7 +65,7 @@ def sign_up(
             email=email,
             password_hash=hasher().hash(password),
             role=role,
-            display_name=display_name.strip()[:100],
+            display_name=display_name,
             created_at=now,
         )
         session.add(user)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import quote as url_quote
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from kameng.accounts.models import User
@@ -33,7 +33,6 @@ from kameng.aftersales.schemas import (
     CreatedTicketOut,
     RefundRequestIn,
     TicketDetailOut,
-    TicketNo,
     TicketOut,
     body_doc,
     detail,
@@ -45,10 +44,9 @@ from kameng.platform.errors import ErrorCode, InvalidInput
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
+from kameng.web.params import FileId, OrderNo, TicketNo
 
 router = APIRouter(prefix="/api/v1")
-
-OrderNo = Annotated[str, Path(min_length=1, max_length=20, description="14 digits")]
 
 
 def _view(container: Container, user: User, ticket_no: str) -> TicketDetailOut:
@@ -142,7 +140,7 @@ def get_ticket(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) 
 )
 def get_evidence_file(
     ticket_no: TicketNo,
-    file_id: Annotated[int, Path(ge=1)],
+    file_id: FileId,
     user: CurrentUser,
     container: ContainerDep,
 ) -> Response:

@@ -27,10 +27,12 @@ from kameng.domain.model import Reason
 from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 from kameng.orders.queries import order_view
+from kameng.platform import inputs
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError, not_found
 from kameng.web import drafts
 from kameng.web.deps import ContainerDep, OptionalUser, csrf_keeping, request_lang, viewer_of
-from kameng.web.forms import form_text, redirect, take_flash, to_login
+from kameng.web.forms import form_key, form_text, form_typed, redirect, take_flash, to_login
+from kameng.web.params import Action, ChoiceQuery, FileId, OrderNo, TicketNo
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -44,6 +46,7 @@ LIVE_REFRESH_SECONDS = 3
 LANES = ("review", "escalated", "appeals")
 CONSUMER_ACTIONS = ("withdraw", "reply", "appeal", "refund_to_balance", "retry_refund")
 TYPED_CONSUMER_ACTIONS = ("reply", "appeal")  # the consumer's forms with text worth keeping
+REQUEST_FIELDS = frozenset({"description", "order", "status"})  # shown beside their place on the form
 
 
 async def _uploads(form: FormData, name: str) -> list[Upload]:
@@ -105,7 +108,9 @@ def _refund_form_action(order_no: str) -> str:
 
 
 @router.get("/orders/{order_no}/refund", response_class=HTMLResponse)
-def refund_form(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def refund_form(
+    order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser, reason: ChoiceQuery = ""
+) -> Response:
     if user is None:
         return to_login(request)
     view = order_view(container.uow(), viewer_of(user), order_no, container.now(), container.calendar)
@@ -114,9 +119,9 @@ def refund_form(order_no: str, request: Request, container: ContainerDep, user: 
         return redirect(f"/orders/{order_no}")
     # Text typed before the session expired, or before an unknown reason was refused, comes back.
     kept = drafts.restore(request, _refund_form_action(order_no), user.id)
-    asked = request.query_params.get("reason") or kept.get("reason") or Reason.CHANGED_MIND.value
-    reason = _reason(asked)
-    refused = None if reason else _unknown_reason()
+    asked = reason or kept.get("reason") or Reason.CHANGED_MIND.value
+    chosen = _reason(asked)
+    refused = None if chosen else _unknown_reason()
     errors = {"reason": refused.message(request_lang(request))} if refused else {}
     # A fresh key per rendered form: a double click or a resent POST finds the first ticket.
     values = {
@@ -124,22 +129,20 @@ def refund_form(order_no: str, request: Request, container: ContainerDep, user: 
         "idempotency_key": kept.get("idempotency_key", "")[:80] or uuid.uuid4().hex,
     }
     status = refused.status if refused else 200
-    return _request_page(request, container, user, order_no, reason, values, errors, status=status)
+    return _request_page(request, container, user, order_no, chosen, values, errors, status=status)
 
 
 @router.post(
     "/orders/{order_no}/refund",
     dependencies=[csrf_keeping("description", "reason", "idempotency_key", back="/orders/{order_no}/refund")],
 )
-async def refund_submit(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+async def refund_submit(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     form = await request.form()
-    reason = _reason(form_text(form, "reason"))
-    values = {
-        "description": form_text(form, "description"),
-        "idempotency_key": form_text(form, "idempotency_key")[:80] or uuid.uuid4().hex,
-    }
+    reason = _reason(form_typed(form, "reason"))
+    # What was typed, shown again if anything is refused; a fresh key for the next try.
+    values = {"description": form_typed(form, "description"), "idempotency_key": uuid.uuid4().hex}
     lang = request_lang(request)
     if reason is None:
         # Shown again with the text, and kept, so that picking a reason (which reloads the page
@@ -149,6 +152,9 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
         errors = {"reason": error.message(lang)}
         return _request_page(request, container, user, order_no, None, values, errors, status=error.status)
     try:
+        # The reason is one of ours (checked above), so it needs no other rule.
+        values["description"] = form_text(form, "description", inputs.DESCRIPTION)
+        values["idempotency_key"] = form_key(form)
         uploads = await _uploads(form, "evidence")
         ticket = submit_request(
             container.uow(),
@@ -159,7 +165,7 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
                 description=values["description"],
                 uploads=uploads,
                 idempotency_key=values["idempotency_key"],
-                confirmed_one_click_fen=_confirmed_fen(form_text(form, "confirmed_fen")),
+                confirmed_one_click_fen=_confirmed_fen(form_text(form, "confirmed_fen", inputs.CHOICE)),
             ),
             container.now(),
             container.calendar,
@@ -170,6 +176,8 @@ async def refund_submit(order_no: str, request: Request, container: ContainerDep
         field = error.field or "form"
         if field.startswith("evidence"):
             field = "evidence"
+        elif field not in REQUEST_FIELDS:
+            field = "form"  # a hidden field (the reason, the key): said above the form
         return _request_page(
             request, container, user, order_no, reason, values, {field: error.message(lang)}, status=error.status
         )
@@ -213,7 +221,7 @@ def _progress(status: TicketStatus) -> tuple[int, bool]:
 
 
 @router.get("/tickets/{ticket_no}", response_class=HTMLResponse)
-def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def ticket_page(ticket_no: TicketNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     view = ticket_view(container.uow(), viewer_of(user), ticket_no)
@@ -242,7 +250,7 @@ def ticket_page(ticket_no: str, request: Request, container: ContainerDep, user:
 
 
 @router.get("/tickets/{ticket_no}/receipt", response_class=HTMLResponse)
-def ticket_receipt(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def ticket_receipt(ticket_no: TicketNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     """The refund receipt (退款凭证): a page to print or keep, once the money has arrived."""
     if user is None:
         return to_login(request)
@@ -262,7 +270,7 @@ def _question(view: TicketView) -> TicketTimeline | None:
 
 @router.get("/tickets/{ticket_no}/files/{file_id}")
 def ticket_file(
-    ticket_no: str, file_id: int, request: Request, container: ContainerDep, user: OptionalUser
+    ticket_no: TicketNo, file_id: FileId, request: Request, container: ContainerDep, user: OptionalUser
 ) -> Response:
     if user is None:
         return to_login(request)
@@ -279,7 +287,9 @@ def ticket_file(
 
 
 @router.get("/tickets/{ticket_no}/evidence.json")
-def ticket_evidence_json(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def ticket_evidence_json(
+    ticket_no: TicketNo, request: Request, container: ContainerDep, user: OptionalUser
+) -> Response:
     if user is None:
         return to_login(request)
     data = build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
@@ -287,7 +297,7 @@ def ticket_evidence_json(ticket_no: str, request: Request, container: ContainerD
 
 
 @router.get("/tickets/{ticket_no}/evidence.pdf")
-def ticket_evidence_pdf(ticket_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def ticket_evidence_pdf(ticket_no: TicketNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     data = build_evidence(container.uow(), viewer_of(user), ticket_no, container.now())
@@ -301,7 +311,7 @@ def ticket_evidence_pdf(ticket_no: str, request: Request, container: ContainerDe
 
 @router.post("/tickets/{ticket_no}/{action}", dependencies=[csrf_keeping("comment", back="/tickets/{ticket_no}")])
 async def ticket_action(
-    ticket_no: str, action: str, request: Request, container: ContainerDep, user: OptionalUser
+    ticket_no: TicketNo, action: Action, request: Request, container: ContainerDep, user: OptionalUser
 ) -> Response:
     if user is None:
         return to_login(request)
@@ -309,8 +319,9 @@ async def ticket_action(
         raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
     form = await request.form()
     uow, viewer, now, calendar = container.uow(), viewer_of(user), container.now(), container.calendar
-    comment = form_text(form, "comment")
+    typed = form_typed(form, "comment")
     try:
+        comment = form_text(form, "comment", inputs.COMMENT)
         if action == "withdraw":
             withdraw(uow, viewer, ticket_no, now, calendar)
         elif action == "reply":
@@ -326,5 +337,8 @@ async def ticket_action(
     except ServiceError as error:
         if isinstance(error, NotFound):
             raise
-        drafts.flash_keeping(request, error, request.url.path, action, {"comment": comment})
+        drafts.flash_keeping(request, error, request.url.path, action, {"comment": typed})
     return redirect(f"/tickets/{ticket_no}")
+
+
+__all__ = ["router"]

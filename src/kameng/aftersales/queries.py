@@ -25,6 +25,7 @@ from kameng.domain.users import Role
 from kameng.orders.history import order_events
 from kameng.orders.models import OrderEventRow
 from kameng.payouts.models import RefundRow
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import not_found
@@ -44,6 +45,8 @@ class TicketView:
 
 
 def ticket_view(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> TicketView:
+    if not inputs.could_be(ticket_no, inputs.TICKET_NO):
+        raise not_found("ticket")
     with uow:
         session = uow.session
         query = select(Ticket).where(Ticket.ticket_no == ticket_no)
@@ -154,6 +157,8 @@ def my_tickets(uow: UnitOfWork, viewer: Viewer, limit: int = 100) -> list[Ticket
 
 
 def evidence_file(uow: UnitOfWork, viewer: Viewer, ticket_no: str, file_id: int) -> EvidenceFile:
+    if not inputs.could_be(ticket_no, inputs.TICKET_NO) or not 1 <= file_id <= inputs.MAX_ID:
+        raise not_found("file")
     with uow:
         query = (
             select(EvidenceFile)

@@ -8,7 +8,7 @@ channel happens later, from the outbox.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -36,6 +36,7 @@ from kameng.domain.tickets import (
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
 from kameng.orders.numbers import new_order_no
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
@@ -87,8 +88,11 @@ def submit_request_replayable(
     A retry with the same idempotency key returns the first ticket (and True: a replay); only one
     open ticket per order is allowed, so two quick clicks never make two refunds."""
     check_uploads(command.uploads)  # fail before anything is written
-    if len(command.description) > 2000:
-        raise InvalidInput(ErrorCode.TOO_LONG, "error.too_long", "description")
+    description = inputs.clean_text(command.description, inputs.DESCRIPTION, "description")
+    key = command.idempotency_key
+    if key is not None:
+        key = inputs.clean_text(key, inputs.IDEMPOTENCY_KEY, "idempotency_key")
+    command = replace(command, description=description, idempotency_key=key)
     with uow:
         session = uow.session
         if command.idempotency_key:
@@ -137,7 +141,7 @@ def submit_request_replayable(
             order_id=order.id,
             user_id=order.user_id,
             reason=command.reason,
-            description=command.description.strip(),
+            description=command.description,
             status=TicketStatus.SUBMITTED,
             decision=quote.decision,
             rules=",".join(quote.rules),
@@ -229,13 +233,14 @@ def reply(
 ) -> Ticket:
     """The consumer answers a request for information: the review clock starts again."""
     check_uploads(uploads)
-    if not comment.strip() and not uploads:
+    comment = inputs.clean_text(comment, inputs.COMMENT, "comment")
+    if not comment and not uploads:
         raise InvalidInput(ErrorCode.EMPTY_REPLY, "error.empty_reply", "comment")
     with uow:
         ticket = lock_ticket(uow, viewer, ticket_no)
         if ticket.user_id != viewer.user_id:
             raise not_found("ticket")
-        move_ticket(uow, ticket, "reply", now, calendar, viewer, comment.strip())
+        move_ticket(uow, ticket, "reply", now, calendar, viewer, comment)
         if ticket.paused_at is not None and ticket.due_at is not None:
             ticket.due_at = resume_due_at(calendar, ticket.paused_at, ticket.due_at, now)
             ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
@@ -257,7 +262,8 @@ def appeal(
     """The consumer contests a rejection, saying why (at least :data:`APPEAL_MIN_CHARS` characters:
     the supervisor decides on what they read) and attaching evidence the way a request does."""
     check_uploads(uploads)  # fail before anything is written
-    if len(comment.strip()) < APPEAL_MIN_CHARS:
+    comment = inputs.clean_text(comment, inputs.COMMENT, "comment")
+    if len(comment) < APPEAL_MIN_CHARS:
         raise InvalidInput(ErrorCode.TOO_SHORT, "error.appeal_too_short", "comment", least=APPEAL_MIN_CHARS)
     with uow:
         ticket = lock_ticket(uow, viewer, ticket_no)
@@ -265,7 +271,7 @@ def appeal(
             raise not_found("ticket")
         if ticket.status is TicketStatus.REJECTED and ticket.appeal_until is not None and now > ticket.appeal_until:
             raise Conflict(ErrorCode.APPEAL_WINDOW_CLOSED, "error.appeal_window_closed", "ticket")
-        move_ticket(uow, ticket, "appeal", now, calendar, viewer, comment.strip())
+        move_ticket(uow, ticket, "appeal", now, calendar, viewer, comment)
         _store_uploads(uow, ticket, viewer, uploads, now)
         days = review_business_days(policy_to_domain(ticket.order.policy), ticket.rules.split(",")[0])
         due = review_due_at(calendar, now, days)

@@ -14,6 +14,7 @@ from kameng.domain.tickets import (
     TicketStatus,
 )
 from kameng.domain.users import Role
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
@@ -36,6 +37,9 @@ def approve(
     """Approve at the quoted amount, or at another amount within what is still refundable, with a
     reason. An appeal is decided by a supervisor other than the one who rejected."""
     require(staff, Role.AGENT, Role.SUPERVISOR, Role.OPERATOR)
+    reason = inputs.clean_text(reason, inputs.COMMENT, "reason")
+    if amount_fen is not None:
+        inputs.check_whole(amount_fen, "amount_fen", 0, inputs.MAX_FEN)
     with uow:
         ticket = lock_ticket(uow, staff, ticket_no)
         if ticket.status is TicketStatus.APPEALED:
@@ -47,7 +51,7 @@ def approve(
             raise refused(error) from None
         apply_plan(uow, ticket, plan, now, calendar, staff)
         assert plan.approved_fen is not None
-        ticket.approve_reason = reason.strip()
+        ticket.approve_reason = reason
         ticket.decided_by = staff.user_id
         start_money(uow, ticket, order, plan.approved_fen, now, calendar)
         uow.commit()
@@ -58,6 +62,8 @@ def reject(
     uow: UnitOfWork, staff: Viewer, ticket_no: str, rule: str, comment: str, now: datetime, calendar: WorkCalendar
 ) -> Ticket:
     require(staff, Role.AGENT, Role.SUPERVISOR, Role.OPERATOR)
+    rule = inputs.clean_text(rule, inputs.RULE_ID, "rule")
+    comment = inputs.clean_text(comment, inputs.COMMENT, "comment")
     with uow:
         ticket = lock_ticket(uow, staff, ticket_no)
         try:
@@ -86,12 +92,13 @@ def ask_info(
 ) -> Ticket:
     """Ask the consumer for more: the review clock pauses until they reply."""
     require(staff, Role.AGENT, Role.SUPERVISOR, Role.OPERATOR)
-    if len(comment.strip()) < 2:
+    comment = inputs.clean_text(comment, inputs.COMMENT, "comment")
+    if len(comment) < 2:
         raise InvalidInput(ErrorCode.COMMENT_REQUIRED, "error.comment_required", "comment")
     with uow:
         ticket = lock_ticket(uow, staff, ticket_no)
-        move_ticket(uow, ticket, "ask_info", now, calendar, staff, comment.strip())
+        move_ticket(uow, ticket, "ask_info", now, calendar, staff, comment)
         ticket.paused_at = now
-        notify(uow, ticket, Notice("needs_info", "notice.needs_info", {"comment": comment.strip()}), now)
+        notify(uow, ticket, Notice("needs_info", "notice.needs_info", {"comment": comment}), now)
         uow.commit()
         return ticket

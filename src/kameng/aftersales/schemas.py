@@ -5,39 +5,39 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Path, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.aftersales.queries import TicketView
 from kameng.aftersales.uploads import Upload
 from kameng.domain.model import Reason
-from kameng.domain.money import MoneyError, format_yuan, parse_yuan
+from kameng.domain.money import format_yuan, parse_yuan
 from kameng.orders.schemas import EventOut, event_out
 from kameng.payouts.models import RefundRow
+from kameng.platform.inputs import Comment, Description, Fen, RequiredComment, RuleId, YuanText
 
 # --------------------------------------------------------------------------------------------
 # Models
-
-# A ticket number in a path: checked at the boundary, then looked up.
-TicketNo = Annotated[str, Path(min_length=1, max_length=20, description="AS followed by 14 digits")]
 
 
 class RefundRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason = Field(description="Why the consumer asks; the engine's rules depend on it")
-    description: str = Field(default="", max_length=2000)
+    description: Description = ""
 
 
 class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str = Field(default="", max_length=2000)
+    comment: Comment = ""
 
 
 class ConsentIn(BaseModel):
@@ -49,36 +49,39 @@ class ConsentIn(BaseModel):
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: str | None = Field(
-        default=None, max_length=20, description='Yuan, e.g. "91.67"; leave out to approve the quoted amount'
+    amount: YuanText | None = Field(
+        default=None, description='Yuan, e.g. "91.67"; leave out to approve the quoted amount'
     )
-    amount_fen: int | None = Field(default=None, ge=0, description="The same amount in fen (either one)")
-    reason: str = Field(default="", max_length=2000, description="Required when the amount differs from the quote")
+    amount_fen: Fen | None = Field(default=None, description="The same amount in fen (either one)")
+    reason: Comment = Field(default="", description="Required when the amount differs from the quote")
+
+    @field_validator("amount_fen")
+    @classmethod
+    def _amounts_agree(cls, value: int | None, info: ValidationInfo) -> int | None:
+        amount = info.data.get("amount")
+        if value is not None and amount is not None and parse_yuan(amount) != value:
+            raise PydanticCustomError("amounts_disagree", "amount and amount_fen disagree; send one of them")
+        return value
 
     @model_validator(mode="after")
-    def _amounts_agree(self) -> ApproveIn:
-        if self.amount is not None:
-            try:
-                fen = parse_yuan(self.amount)
-            except MoneyError as error:
-                raise ValueError(f"amount {error}") from None
-            if self.amount_fen is not None and self.amount_fen != fen:
-                raise ValueError("amount and amount_fen disagree; send one of them")
-            self.amount_fen = fen
+    def _fen_from_yuan(self) -> ApproveIn:
+        # The amount was checked by its type; here it only becomes fen.
+        if self.amount is not None and self.amount_fen is None:
+            self.amount_fen = parse_yuan(self.amount)
         return self
 
 
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rule: str = Field(min_length=1, max_length=10, description="The rule id cited, e.g. P3")
-    comment: str = Field(min_length=1, max_length=2000, description="One sentence the consumer will read")
+    rule: RuleId = Field(description="The rule id cited, e.g. P3")
+    comment: RequiredComment = Field(description="One sentence the consumer will read")
 
 
 class AskInfoIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str = Field(min_length=1, max_length=2000, description="What the consumer should add")
+    comment: RequiredComment = Field(description="What the consumer should add")
 
 
 class TicketOut(BaseModel):
@@ -273,13 +276,20 @@ async def read_body(request: Request, model: type[BaseModel]) -> tuple[dict[str,
     uploads: list[Upload] = []
     raw: Any
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form()
+        try:
+            form = await request.form()
+        except HTTPException:
+            # The parser's own limits (a part header of more than 4 KB: a file name of thousands
+            # of characters) or a broken body: said like any other invalid body.
+            raise RequestValidationError(
+                [{"loc": ("body",), "msg": "not a valid multipart form", "type": "multipart_invalid"}]
+            ) from None
         raw = {}
         for name, value in form.multi_items():
             if name == "evidence":
                 if isinstance(value, str):
                     raise RequestValidationError(
-                        [{"loc": ("body", "evidence"), "msg": "must be a file", "type": "value_error"}]
+                        [{"loc": ("body", "evidence"), "msg": "must be a file", "type": "file_expected"}]
                     )
                 upload: UploadFile = value
                 uploads.append(Upload(upload.filename or "", await upload.read()))
@@ -289,7 +299,7 @@ async def read_body(request: Request, model: type[BaseModel]) -> tuple[dict[str,
         body = await request.body()
         try:
             raw = json.loads(body) if body.strip() else {}
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[… nested too deep
             raise RequestValidationError(
                 [{"loc": ("body",), "msg": "the body is not valid JSON", "type": "json_invalid"}]
             ) from None

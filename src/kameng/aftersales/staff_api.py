@@ -18,7 +18,6 @@ from kameng.aftersales.schemas import (
     AskInfoIn,
     RejectIn,
     TicketDetailOut,
-    TicketNo,
     detail,
 )
 from kameng.aftersales.staff_schemas import (
@@ -34,6 +33,7 @@ from kameng.domain.tickets import SlaState
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
+from kameng.web.params import TicketNo
 
 router = APIRouter(prefix="/api/v1")
 

@@ -17,14 +17,15 @@ from kameng.aftersales.review import approve, ask_info, reject
 from kameng.container import Container
 from kameng.domain.aftersales import CITABLE_RULES
 from kameng.domain.model import Reason
-from kameng.domain.money import MoneyError, parse_yuan
 from kameng.domain.tickets import SlaState
 from kameng.domain.users import Role
+from kameng.platform import inputs
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from kameng.platform.i18n import Lang
 from kameng.web import drafts
 from kameng.web.deps import ContainerDep, csrf_keeping, request_lang, viewer_of
-from kameng.web.forms import StaffUser, form_text, redirect, take_flash
+from kameng.web.forms import StaffUser, form_text, form_typed, redirect, take_flash
+from kameng.web.params import Action, TicketNo
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -133,7 +134,9 @@ def staff_appeals(request: Request, container: ContainerDep, staff: User = Staff
 
 
 @router.get("/staff/tickets/{ticket_no}", response_class=HTMLResponse)
-def staff_ticket(ticket_no: str, request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
+def staff_ticket(
+    ticket_no: TicketNo, request: Request, container: ContainerDep, staff: User = StaffUser
+) -> HTMLResponse:
     view = ticket_view(container.uow(), viewer_of(staff), ticket_no)
     flashed = take_flash(request)
     context = {
@@ -152,28 +155,23 @@ def staff_ticket(ticket_no: str, request: Request, container: ContainerDep, staf
     dependencies=[csrf_keeping("comment", "amount", "reason", "rule", back="/staff/tickets/{ticket_no}")],
 )
 async def staff_action(
-    ticket_no: str, action: str, request: Request, container: ContainerDep, staff: User = StaffUser
+    ticket_no: TicketNo, action: Action, request: Request, container: ContainerDep, staff: User = StaffUser
 ) -> Response:
     if action not in STAFF_ACTIONS:
         raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
     form = await request.form()
     uow, viewer, now, calendar = container.uow(), viewer_of(staff), container.now(), container.calendar
-    comment, amount_text = form_text(form, "comment"), form_text(form, "amount")
-    values = {
-        "comment": comment,
-        "amount": amount_text,
-        "reason": form_text(form, "reason"),
-        "rule": form_text(form, "rule"),
-    }
+    values = {name: form_typed(form, name) for name in ("comment", "amount", "reason", "rule")}
     try:
+        comment = form_text(form, "comment", inputs.COMMENT)
         if action == "approve":
-            try:
-                amount = parse_yuan(amount_text) if amount_text else None
-            except MoneyError:
-                raise InvalidInput(ErrorCode.BAD_AMOUNT, "error.bad_amount", "amount") from None
-            approve(uow, viewer, ticket_no, now, calendar, amount_fen=amount, reason=values["reason"])
+            amount_text = form_text(form, "amount", inputs.AMOUNT_TEXT)
+            # The one decimal parser, worded for money: "NaN", "1e3" or "9.999" are refused, named.
+            amount = inputs.yuan_input(amount_text, "amount") if amount_text else None
+            reason = form_text(form, "reason", inputs.COMMENT)
+            approve(uow, viewer, ticket_no, now, calendar, amount_fen=amount, reason=reason)
         elif action == "reject":
-            reject(uow, viewer, ticket_no, values["rule"], comment, now, calendar)
+            reject(uow, viewer, ticket_no, form_text(form, "rule", inputs.RULE_ID), comment, now, calendar)
         elif action == "ask_info":
             ask_info(uow, viewer, ticket_no, comment, now, calendar)
         else:

@@ -19,6 +19,7 @@ from kameng.domain.tickets import APPEAL_WINDOW, TICKET
 from kameng.messages.services import tell
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
@@ -145,6 +146,8 @@ def message_texts(ticket: Ticket, notice: Notice) -> dict[str, str]:
 
 
 def lock_ticket(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> Ticket:
+    if not inputs.could_be(ticket_no, inputs.TICKET_NO):
+        raise not_found("ticket")
     query = select(Ticket).where(Ticket.ticket_no == ticket_no).with_for_update(of=Ticket)
     if not viewer.is_staff:
         query = query.where(Ticket.user_id == viewer.user_id)

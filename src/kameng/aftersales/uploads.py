@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from kameng.platform import inputs
 from kameng.platform.errors import ErrorCode, InvalidInput
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -52,8 +53,10 @@ def check_uploads(uploads: list[Upload]) -> list[CheckedUpload]:
         raise InvalidInput(ErrorCode.TOO_MANY_FILES, "error.too_many_files", "evidence", most_files=MAX_FILES)
     checked = []
     for index, upload in enumerate(uploads):
-        name = (upload.filename or f"file-{index + 1}").replace("/", "_").replace("\\", "_")[-200:]
         where = f"evidence[{index}]"
+        # The name is kept and shown on the ticket: no control characters, at most 200 of the rest.
+        name = inputs.clean_text(upload.filename, inputs.FILENAME, where) or f"file-{index + 1}"
+        name = name.replace("/", "_").replace("\\", "_")
         if not upload.data:
             raise InvalidInput(ErrorCode.EMPTY_FILE, "error.empty_file", where, name=name)
         if len(upload.data) > MAX_FILE_BYTES:

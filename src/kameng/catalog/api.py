@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from kameng.catalog.services import CatalogItem, get_catalog_item, list_catalog
 from kameng.domain.money import format_yuan
 from kameng.web.deps import ContainerDep
 from kameng.web.errors import ERROR_RESPONSE, Text
+from kameng.web.params import Slug
 
 router = APIRouter(prefix="/api/v1")
 
@@ -115,6 +116,6 @@ def get_products(container: ContainerDep) -> list[ProductOut]:
     summary="One product with its refund terms and policy",
     responses={404: ERROR_RESPONSE},
 )
-def get_product(slug: Annotated[str, Path(max_length=80)], container: ContainerDep) -> ProductDetailOut:
+def get_product(slug: Slug, container: ContainerDep) -> ProductDetailOut:
     """The product, its refund terms in plain words (zh and en) and the current policy version."""
     return _product_detail(get_catalog_item(container.uow(), slug))

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from kameng.catalog import services as catalog
 from kameng.web.deps import ContainerDep, OptionalUser
+from kameng.web.params import Slug
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -19,6 +20,6 @@ def home(request: Request, container: ContainerDep, user: OptionalUser) -> HTMLR
 
 
 @router.get("/products/{slug}", response_class=HTMLResponse)
-def product_page(slug: str, request: Request, container: ContainerDep, user: OptionalUser) -> HTMLResponse:
+def product_page(slug: Slug, request: Request, container: ContainerDep, user: OptionalUser) -> HTMLResponse:
     item = catalog.get_catalog_item(container.uow(), slug)
     return render(request, "catalog/product.html", {"item": item}, user=user)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from kameng.catalog.models import CouponRow, PolicyVersion, ProductRow
 from kameng.domain.model import DomainError, Policy, Product, Term
 from kameng.domain.terms import Sentence, describe_refund_terms
+from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import ErrorCode, InvalidInput, not_found
 
@@ -79,6 +80,8 @@ def list_catalog(uow: UnitOfWork) -> list[CatalogItem]:
 
 
 def get_catalog_item(uow: UnitOfWork, slug: str) -> CatalogItem:
+    if not inputs.could_be(slug, inputs.SLUG):
+        raise not_found("product")
     with uow:
         row = uow.session.scalar(select(ProductRow).where(ProductRow.slug == slug, ProductRow.active.is_(True)))
         if row is None:

@@ -20,7 +20,11 @@ MAX_TERM_DAYS = 36500
 MAX_TERM_MONTHS = 1200
 MAX_COOLING_OFF_DAYS = 36500
 MAX_REVIEW_BUSINESS_DAYS = 365
-FEE_PERCENT_STEP = Decimal("0.000001")
+FEE_PERCENT_PLACES = 6
+FEE_PERCENT_STEP = Decimal(1).scaleb(-FEE_PERCENT_PLACES)
+# An outage is told in hours to the hundredth (36 seconds), at most a year of them.
+OUTAGE_HOURS_PLACES = 2
+MAX_OUTAGE_HOURS = Decimal(24 * 366)
 
 
 class DomainError(ValueError):

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kameng.domain.model import (
+    FEE_PERCENT_PLACES,
+    MAX_OUTAGE_HOURS,
+    OUTAGE_HOURS_PLACES,
     Channel,
     CoolingOff,
     Coupon,
@@ -32,7 +35,8 @@ from kameng.domain.model import (
     RefundRequest,
     Term,
 )
-from kameng.domain.money import MoneyError, parse_yuan, shown
+from kameng.domain.money import MoneyError, NumberError, parse_decimal, parse_yuan, shown
+from kameng.domain.text import TextProblem, TextRule, check_text
 
 TOP_KEYS = {"name", "jurisdiction", "timezone", "product", "policy", "order", "events", "request", "expect"}
 PRODUCT_KEYS = {"kind", "term", "price", "promo", "benefits", "name"}
@@ -127,11 +131,34 @@ def _money(value: object, where: str) -> int:
         raise DomainError(where, str(error)) from None
 
 
+# Names in a scenario are echoed in the answer and printed by `kameng simulate`: the same rules
+# as the site's own text (no control characters, a length limit).
+NAME = TextRule(200)
+BENEFIT_NAME = TextRule(80, min_length=1)
+TIME_ZONE = TextRule(64)
+
+
+def _text(value: object, where: str, rule: TextRule) -> str:
+    if not isinstance(value, str):
+        raise DomainError(where, "must be text")
+    try:
+        return check_text(value, rule)
+    except TextProblem as problem:
+        raise DomainError(where, str(problem)) from None
+
+
+# Above any count, term or number of days a scenario means (the model has tighter limits where
+# it has them); a 2**70 benefit count is a typo to name, not a number to compute with.
+MAX_WHOLE = 1_000_000
+
+
 def _int(value: object, where: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise DomainError(where, f"must be a whole number, got {shown(value)}")
     if value < minimum:
         raise DomainError(where, f"must be at least {minimum}, got {value}")
+    if value > MAX_WHOLE:
+        raise DomainError(where, f"must be at most {MAX_WHOLE}, got {value}")
     return value
 
 
@@ -141,18 +168,12 @@ def _bool(value: object, where: str) -> bool:
     return value
 
 
-def _decimal(value: object, where: str) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
-        raise DomainError(where, f"must be a decimal number written as text, got {shown(value)}")
+def _decimal(value: object, where: str, places: int, maximum: Decimal) -> Decimal:
+    # The one decimal parser (domain/money.py): no NaN, infinity, exponent or float.
     try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise DomainError(where, f"must be a number, got {shown(value)}") from None
-    if not number.is_finite():
-        raise DomainError(where, f"must be a finite number, got {shown(value)}")
-    if number < 0:
-        raise DomainError(where, f"must not be negative, got {shown(value)}")
-    return number
+        return parse_decimal(value, places=places, minimum=Decimal(0), maximum=maximum)
+    except NumberError as error:
+        raise DomainError(where, str(error)) from None
 
 
 def parse_moment(value: object, where: str) -> datetime:
@@ -195,10 +216,11 @@ def parse_product(value: object) -> Product:
     # `is None`, not `or`: an empty list or "" is a malformed value, not "no benefits".
     raw_benefits = data.get("benefits")
     benefits_raw = _mapping({} if raw_benefits is None else raw_benefits, "product.benefits")
-    benefits = {str(name): _int(count, f"product.benefits.{name}", 1) for name, count in benefits_raw.items()}
-    name = data.get("name", "")
-    if not isinstance(name, str):
-        raise DomainError("product.name", "must be text")
+    benefits = {
+        _text(name, "product.benefits", BENEFIT_NAME): _int(count, f"product.benefits.{name}", 1)
+        for name, count in benefits_raw.items()
+    }
+    name = _text(data.get("name", ""), "product.name", NAME)
     return Product(
         kind=kind,
         price=_money(_required(data, "price", "product"), "product.price"),
@@ -220,7 +242,7 @@ def parse_policy(value: object, product: Product) -> Policy:
     if "proration" in data:
         options["proration"] = _enum(Proration, data["proration"], "policy.proration")
     if "fee_percent" in data:
-        options["fee_percent"] = _decimal(data["fee_percent"], "policy.fee_percent")
+        options["fee_percent"] = _decimal(data["fee_percent"], "policy.fee_percent", FEE_PERCENT_PLACES, Decimal(100))
     if data.get("fee_min") is not None:
         options["fee_min"] = _money(data["fee_min"], "policy.fee_min")
     if data.get("fee_max") is not None:
@@ -267,10 +289,10 @@ def parse_event(value: object, index: int) -> Event:
     _no_unknown(data, {"at", "type", "note", *EVENT_FIELDS[kind]}, where)
     at = parse_moment(_required(data, "at", where), f"{where}.at")
     benefit = data.get("benefit")
-    if benefit is not None and not isinstance(benefit, str):
-        raise DomainError(f"{where}.benefit", "must be text")
+    if benefit is not None:
+        benefit = _text(benefit, f"{where}.benefit", BENEFIT_NAME)
     if kind is EventType.OUTAGE:
-        hours = _decimal(_required(data, "hours", where), f"{where}.hours")
+        hours = _decimal(_required(data, "hours", where), f"{where}.hours", OUTAGE_HOURS_PLACES, MAX_OUTAGE_HOURS)
         return Event(at, kind, hours=hours)
     if kind is EventType.RENEWED:
         return Event(at, kind, amount=_money(_required(data, "paid", where), f"{where}.paid"))
@@ -283,17 +305,16 @@ def parse_event(value: object, index: int) -> Event:
 def parse_scenario(value: object) -> Scenario:
     data = _mapping(value, "")
     _no_unknown(data, TOP_KEYS, "")
-    name = data.get("name", "")
-    if not isinstance(name, str):
-        raise DomainError("name", "must be text")
+    name = _text(data.get("name", ""), "name", NAME)
     jurisdiction = data.get("jurisdiction", "CN")
     if not isinstance(jurisdiction, str) or jurisdiction not in SUPPORTED_JURISDICTIONS:
         raise DomainError("jurisdiction", f"unsupported {shown(jurisdiction)} (supported: CN)")
     tz_name = data.get("timezone", "Asia/Shanghai")
     if not isinstance(tz_name, str):
         raise DomainError("timezone", f"must be a time zone name such as Asia/Shanghai, got {shown(tz_name)}")
+    tz_name = _text(tz_name, "timezone", TIME_ZONE)
     try:
-        timezone: tzinfo = ZoneInfo(str(tz_name))
+        timezone: tzinfo = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise DomainError("timezone", f"unknown time zone {tz_name!r}") from None
     product = parse_product(_required(data, "product", ""))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from kameng.domain.model import EventType, Reason
@@ -40,6 +40,7 @@ from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceErr
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
+from kameng.web.params import OrderNo
 
 router = APIRouter(prefix="/api/v1")
 SIGNATURE_HEADER = "X-Sim-Signature"
@@ -47,8 +48,6 @@ SIGNATURE_HEADER = "X-Sim-Signature"
 
 # --------------------------------------------------------------------------------------------
 # Orders
-
-OrderNo = Annotated[str, Path(min_length=1, max_length=20, description="14 digits")]
 
 
 @router.post(

@@ -7,7 +7,7 @@ leaves the data as it was. Consumers see only their own orders: another person's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -33,6 +33,7 @@ from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.orders.numbers import new_order_no, payment_out_trade_no
 from kameng.orders.payments import settle
+from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
 from kameng.platform.ledger_models import BalanceRow
@@ -81,6 +82,7 @@ class PlacedOrder:
 
 
 def _product_by_slug(uow: UnitOfWork, slug: str) -> ProductRow:
+    slug = inputs.clean_text(slug, inputs.SLUG, "product")
     row = uow.session.scalar(select(ProductRow).where(ProductRow.slug == slug, ProductRow.active.is_(True)))
     if row is None:
         raise InvalidInput(ErrorCode.UNKNOWN_PRODUCT, "error.unknown_product", "product")
@@ -88,7 +90,8 @@ def _product_by_slug(uow: UnitOfWork, slug: str) -> ProductRow:
 
 
 def _coupon(uow: UnitOfWork, code: str, user_id: int, list_price: int, now: datetime, lock: bool) -> CouponRow:
-    query = select(CouponRow).where(CouponRow.code == code.strip().upper())
+    code = inputs.clean_text(code, inputs.COUPON_CODE, "coupon")
+    query = select(CouponRow).where(CouponRow.code == code.upper())
     if lock:
         query = query.with_for_update()
     coupon = uow.session.scalar(query)
@@ -143,6 +146,9 @@ def preview_checkout(
 def place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel) -> PlacedOrder:
     """Create the order (and reserve its card key); pay at once from the balance, or hand back
     the channel's pay URL. Retrying with the same idempotency key returns the same order."""
+    if command.idempotency_key is not None:
+        key = inputs.clean_text(command.idempotency_key, inputs.IDEMPOTENCY_KEY, "idempotency_key")
+        command = replace(command, idempotency_key=key)
     try:
         return _place_order(uow, command, now, channel)
     except IntegrityError:
@@ -185,8 +191,6 @@ def _placed(uow: UnitOfWork, order: OrderRow, channel: PaymentChannel, replayed:
 
 
 def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel) -> PlacedOrder:
-    if command.idempotency_key is not None and not 1 <= len(command.idempotency_key) <= 80:
-        raise InvalidInput(ErrorCode.BAD_IDEMPOTENCY_KEY, "error.bad_idempotency_key", "idempotency_key")
     with uow:
         session = uow.session
         if command.idempotency_key:

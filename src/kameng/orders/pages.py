@@ -8,7 +8,7 @@ with what was typed and the message beside the field the error names (``ServiceE
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -33,10 +33,12 @@ from kameng.orders.queries import (
     preview_activation,
 )
 from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
+from kameng.platform import inputs
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from kameng.platform.i18n import Lang, translate
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
-from kameng.web.forms import StaffUser, field_error, form_text, redirect, to_login
+from kameng.web.forms import StaffUser, field_error, form_key, form_text, form_typed, redirect, to_login
+from kameng.web.params import Action, CouponQuery, OrderNo, SearchQuery, Slug
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -60,34 +62,47 @@ def _checkout_context(
 
 
 @router.get("/checkout/{slug}", response_class=HTMLResponse)
-def checkout_form(slug: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def checkout_form(
+    slug: Slug, request: Request, container: ContainerDep, user: OptionalUser, coupon: CouponQuery = ""
+) -> Response:
     if user is None:
         return to_login(request)
     # A fresh key per rendered form: a double click or a resent POST finds the first order.
-    values = {
-        "channel": "",
-        "coupon": request.query_params.get("coupon", "").strip(),
-        "idempotency_key": uuid.uuid4().hex,
-    }
+    values = {"channel": "", "coupon": coupon, "idempotency_key": uuid.uuid4().hex}
     context = _checkout_context(container, user, slug, values, {}, request_lang(request))
     return render(request, "orders/checkout.html", context, user=user)
 
 
+CHECKOUT_FIELDS = frozenset({"coupon", "channel", "nonrefundable_ack", "auto_renew", "product", "status"})
+
+
 @router.post("/checkout/{slug}", dependencies=[CsrfChecked])
-async def checkout(slug: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+async def checkout(slug: Slug, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     form = await request.form()
     lang = request_lang(request)
     values: dict[str, Any] = {
-        "channel": form_text(form, "channel"),
-        "coupon": form_text(form, "coupon"),
+        "channel": form_typed(form, "channel"),
+        "coupon": "",
         "nonrefundable_ack": form.get("nonrefundable_ack") == "1",
         "auto_renew": form.get("auto_renew") == "1",
-        "idempotency_key": form_text(form, "idempotency_key")[:80] or uuid.uuid4().hex,
+        "idempotency_key": uuid.uuid4().hex,
     }
     errors: dict[str, str] = {}
     duplicate: str | None = None
+    try:
+        values["channel"] = form_text(form, "channel", inputs.CHOICE)
+        values["coupon"] = form_text(form, "coupon", inputs.COUPON_CODE)
+        values["idempotency_key"] = form_key(form)
+    except InvalidInput as error:
+        # Shown beside its field (a hidden field's beside the form); the coupon as typed, a
+        # fresh key for the next try.
+        field = error.field if error.field in CHECKOUT_FIELDS else "form"
+        typed = {**values, "coupon": "" if error.field == "coupon" else values["coupon"]}
+        context = _checkout_context(container, user, slug, typed, {field: error.message(lang)}, lang)
+        context["values"] = {**typed, "coupon": form_typed(form, "coupon")}
+        return render(request, "orders/checkout.html", context, status=error.status, user=user)
     if form.get("apply_coupon") == "1":
         # Only recompute the price with the coupon; nothing is bought until "place order".
         context = _checkout_context(container, user, slug, values, errors, lang)
@@ -138,7 +153,7 @@ def my_orders(request: Request, container: ContainerDep, user: OptionalUser) -> 
 
 
 @router.get("/orders/{order_no}", response_class=HTMLResponse)
-def order_page(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def order_page(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     return _order_page(request, container, user, order_no)
@@ -184,7 +199,7 @@ def _order_page(
 
 @router.get("/orders/{order_no}/confirm/{action}", response_class=HTMLResponse)
 def confirm_usage(
-    order_no: str, action: str, request: Request, container: ContainerDep, user: OptionalUser
+    order_no: OrderNo, action: Action, request: Request, container: ContainerDep, user: OptionalUser
 ) -> Response:
     """Before activating or claiming a trial: what it does to the refund, in the engine's figures,
     and a button that does it. A page and a form, so it works without JavaScript."""
@@ -201,14 +216,13 @@ def confirm_usage(
 
 
 @router.post("/orders/{order_no}/usage", dependencies=[CsrfChecked])
-async def order_usage(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+async def order_usage(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     form = await request.form()
-    action = form_text(form, "action")
+    action = form_text(form, "action", inputs.CHOICE)
     if action not in USAGE_ACTIONS:
         raise InvalidInput(ErrorCode.UNKNOWN_ACTION, "error.unknown_action", "action")
-    benefit = form_text(form, "benefit") or None
     if action in STARTING_EVENTS and form.get("confirmed") != "1":
         # The server holds the line, not the page: an activation that changes the refund is made
         # only from the confirmation that showed how (a stale page or a hand-made POST lands there).
@@ -218,6 +232,7 @@ async def order_usage(order_no: str, request: Request, container: ContainerDep, 
         if preview.change is not None and preview.view.order.user_id == user.id:
             return redirect(f"/orders/{order_no}/confirm/{action}")
     try:
+        benefit = form_text(form, "benefit", inputs.BENEFIT) or None
         record_usage(container.uow(), viewer_of(user), order_no, action, container.now(), benefit=benefit)
     except (Conflict, InvalidInput) as error:
         request.session["flash_error"] = {"zh": error.message_zh, "en": error.message_en}
@@ -225,7 +240,7 @@ async def order_usage(order_no: str, request: Request, container: ContainerDep, 
 
 
 @router.post("/orders/{order_no}/cancel", dependencies=[CsrfChecked])
-def order_cancel(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def order_cancel(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     try:
@@ -236,7 +251,7 @@ def order_cancel(order_no: str, request: Request, container: ContainerDep, user:
 
 
 @router.post("/orders/{order_no}/reveal", dependencies=[CsrfChecked])
-def order_reveal(order_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def order_reveal(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     try:
@@ -251,19 +266,18 @@ def order_reveal(order_no: str, request: Request, container: ContainerDep, user:
 
 @router.post("/orders/{order_no}/platform-event", dependencies=[CsrfChecked])
 async def order_platform_event(
-    order_no: str, request: Request, container: ContainerDep, staff: User = StaffUser
+    order_no: OrderNo, request: Request, container: ContainerDep, staff: User = StaffUser
 ) -> Response:
     form = await request.form()
-    kind = form_text(form, "type")
-    hours: Decimal | None = None
-    if kind == EventType.OUTAGE.value:
-        try:
-            hours = Decimal(form_text(form, "hours"))
-        except InvalidOperation:
-            hours = Decimal(0)  # refused below with the service's own message
-    elif kind != EventType.MERCHANT_GONE.value:
+    kind = form_text(form, "type", inputs.CHOICE)
+    if kind not in {EventType.OUTAGE.value, EventType.MERCHANT_GONE.value}:
         raise InvalidInput(ErrorCode.BAD_EVENT, "error.bad_event", "type")
     try:
+        hours: Decimal | None = None
+        if kind == EventType.OUTAGE.value:
+            # The one decimal parser: "NaN", "Infinity", "1e400" or "0.001" are refused, named.
+            typed = form_text(form, "hours", inputs.AMOUNT_TEXT)
+            hours = inputs.decimal_input(typed, inputs.HOURS, "hours") if typed else None
         record_platform_event(
             container.uow(),
             viewer_of(staff),
@@ -271,7 +285,7 @@ async def order_platform_event(
             EventType(kind),
             container.now(),
             hours=hours,
-            note=form_text(form, "note"),
+            note=form_text(form, "note", inputs.NOTE),
         )
     except InvalidInput as error:
         request.session["flash_error"] = {"zh": error.message_zh, "en": error.message_en}
@@ -283,7 +297,9 @@ async def order_platform_event(
 
 
 @router.get("/staff/orders", response_class=HTMLResponse)
-def staff_orders(request: Request, container: ContainerDep, staff: User = StaffUser) -> HTMLResponse:
-    query = request.query_params.get("q", "").strip()
+def staff_orders(
+    request: Request, container: ContainerDep, staff: User = StaffUser, q: SearchQuery = ""
+) -> HTMLResponse:
+    query = q
     rows = find_orders(container.uow(), viewer_of(staff), query) if query else []
     return render(request, "orders/staff_orders.html", {"q": query, "orders": rows}, user=staff)

@@ -25,6 +25,7 @@ from kameng.domain.tickets import CLOSED, REFUND_UNDER_WAY, TicketStatus
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import RefundRow
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import not_found
@@ -56,6 +57,8 @@ class OrderView:
 
 
 def visible_order(uow: UnitOfWork, viewer: Viewer, order_no: str, lock: bool = False) -> OrderRow:
+    if not inputs.could_be(order_no, inputs.ORDER_NO):
+        raise not_found("order")
     query = select(OrderRow).where(OrderRow.order_no == order_no)
     if not viewer.is_staff:
         query = query.where(OrderRow.user_id == viewer.user_id)
@@ -85,7 +88,7 @@ def find_orders(uow: UnitOfWork, viewer: Viewer, query_text: str, limit: int = 5
         raise not_found("order")
     from kameng.accounts.models import User
 
-    text = query_text.strip()
+    text = inputs.clean_text(query_text, inputs.SEARCH, "q")
     with uow:
         query = select(OrderRow).order_by(OrderRow.created_at.desc()).limit(limit)
         if text.isdigit() and len(text) >= 4:

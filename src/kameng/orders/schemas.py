@@ -6,7 +6,6 @@ Amounts travel as strings of yuan beside integer fen, never as floats. Other fea
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,15 +14,16 @@ from kameng.domain.model import Channel, Reason
 from kameng.domain.money import format_yuan
 from kameng.domain.refund import Quote
 from kameng.orders.models import OrderEventRow, OrderRow, PaymentRow
+from kameng.platform.inputs import BenefitName, CouponCode, Hours, Note, SlugText
 from kameng.web.errors import Text
 
 
 class OrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product: str = Field(min_length=1, max_length=80, description="The product's slug", examples=["monthly-pass"])
+    product: SlugText = Field(description="The product's slug", examples=["monthly-pass"])
     channel: Channel
-    coupon: str | None = Field(default=None, max_length=40)
+    coupon: CouponCode | None = None
     auto_renew: bool = Field(default=False, description="Consent to auto-renewal; never assumed")
     nonrefundable_ack: bool = Field(default=False, description="Required for virtual goods")
     duplicate_ack: bool = Field(default=False, description="Buy again although bought within 24 hours")
@@ -99,9 +99,11 @@ class EventRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["activated", "trial_claimed", "benefit_used", "outage", "merchant_gone"]
-    benefit: str | None = Field(default=None, max_length=80)
-    hours: Decimal | None = Field(default=None, gt=0, description="Outage length in hours")
-    note: str = Field(default="", max_length=500)
+    benefit: BenefitName | None = None
+    hours: Hours | None = Field(
+        default=None, description='Outage length in hours, to the hundredth: "1.5" (more than 0, at most 8784)'
+    )
+    note: Note = ""
 
 
 class QuoteLineOut(BaseModel):

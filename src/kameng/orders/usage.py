@@ -27,6 +27,7 @@ from kameng.domain.tickets import REFUND_UNDER_WAY
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow
 from kameng.orders.queries import latest_ticket, visible_order
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
@@ -39,6 +40,8 @@ def record_usage(
     uow: UnitOfWork, viewer: Viewer, order_no: str, action: str, now: datetime, benefit: str | None = None
 ) -> OrderEventRow:
     """The buyer activates, claims a trial, or uses a benefit. Each becomes an event."""
+    if benefit is not None:
+        benefit = inputs.clean_text(benefit, inputs.BENEFIT, "benefit") or None
     with uow:
         order = visible_order(uow, viewer, order_no, lock=True)
         if order.user_id != viewer.user_id:
@@ -105,8 +108,11 @@ def record_platform_event(
         raise not_found("order")
     if type_ not in {EventType.OUTAGE, EventType.MERCHANT_GONE}:
         raise InvalidInput(ErrorCode.BAD_EVENT, "error.bad_event.2", "type")
-    if type_ is EventType.OUTAGE and (hours is None or hours <= 0 or hours > 24 * 366):
-        raise InvalidInput(ErrorCode.BAD_HOURS, "error.bad_hours", "hours")
+    if type_ is EventType.OUTAGE:
+        if hours is None:
+            raise InvalidInput(ErrorCode.BAD_HOURS, "error.bad_hours", "hours")
+        hours = inputs.decimal_input(hours, inputs.HOURS, "hours")  # NaN would fail even a comparison
+    note = inputs.clean_text(note, inputs.NOTE, "note")
     with uow:
         order = visible_order(uow, viewer, order_no, lock=True)
         event = add_order_event(uow, order, type_, now, viewer.user_id, viewer.role, hours=hours, note=note)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import DomainError
+from kameng.domain.money import MAX_YUAN, NumberError, parse_decimal
 from kameng.domain.refund import quote_refund
 from kameng.domain.scenario import Scenario, parse_scenario
 from kameng.platform.documents import DocumentError, load_document
@@ -99,13 +100,12 @@ def _normalise(value: Any) -> Any:
 def _amount_text(value: int | Decimal | str) -> str:
     """``"100.00"`` for any spelling of a whole number of fen; anything else as text."""
     try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
-        if number.is_finite() and number == number.quantize(_CENT):
-            cents = number.quantize(_CENT)
-            return f"{abs(cents) if cents == 0 else cents:f}"
-    except InvalidOperation:
-        pass
-    return str(value)
+        # The one decimal parser: NaN, infinity or an exponent are not amounts, and stay text.
+        number = parse_decimal(value, places=2, minimum=-MAX_YUAN, maximum=MAX_YUAN)
+    except NumberError:
+        return str(value)
+    cents = number.quantize(_CENT)
+    return f"{abs(cents) if cents == 0 else cents:f}"
 
 
 def _show(value: Any) -> str:

@@ -15,6 +15,7 @@ from kameng.accounts.models import User
 from kameng.accounts.services import get_user
 from kameng.container import Container
 from kameng.domain.users import Role
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.i18n import Lang, pick_lang
 
@@ -40,9 +41,10 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=80,
+        max_length=inputs.IDEMPOTENCY_KEY.max_length,
         description="Any unique string per operation; a retry with the same key returns the first result",
     ),
+    inputs.text_validator(inputs.IDEMPOTENCY_KEY),
 ]
 
 

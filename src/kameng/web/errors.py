@@ -32,6 +32,7 @@ from kameng.platform.i18n import Lang, translate
 from kameng.web import drafts
 from kameng.web.deps import CsrfRejected, request_lang
 from kameng.web.templating import render
+from kameng.web.validation import Problem, describe_all, summary
 
 log = logging.getLogger("kameng.web")
 
@@ -93,26 +94,27 @@ def error_page(
 
 async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    problems = [
-        {"field": _field_name(tuple(item.get("loc", ()))), "message": str(item.get("msg", "invalid"))}
-        for item in error.errors()
-    ]
+    problems = describe_all(error.errors())
     if not _is_api(request):
-        # Pages read their forms themselves; what FastAPI validates on a page is its address (a
-        # file number that is not a number, say): no such page.
-        in_path = all(tuple(item.get("loc", ()))[:1] == ("path",) for item in error.errors())
-        return _status_page(request, 404 if in_path else 400)
-    names = ", ".join(dict.fromkeys(problem["field"] or "body" for problem in problems))
+        return _validation_page(request, problems)
     body = {
         "error": {
             "code": ErrorCode.INVALID_REQUEST.value,
-            "field": problems[0]["field"] if problems else None,
-            "message": translate("error.invalid_request", "en", names=names),
-            "message_zh": translate("error.invalid_request", "zh", names=names),
-            "errors": problems,
+            "field": problems[0].field if problems else None,
+            "message": summary(problems, "en"),
+            "message_zh": summary(problems, "zh"),
+            "errors": [problem.to_dict() for problem in problems],
         }
     }
     return JSONResponse(jsonable_encoder(body), status_code=422)
+
+
+def _validation_page(request: Request, problems: list[Problem]) -> Response:
+    """A page address or query a person could have typed (``/orders/<21 digits>``, a NUL in
+    ``?q=``): the site's own page saying which part is wrong, in the reader's language."""
+    lang = request_lang(request)
+    message = summary(problems, lang, as_sent=False)
+    return error_page(request, 422, message, code=ErrorCode.INVALID_REQUEST.value, user=_page_user(request))
 
 
 async def _service_error(request: Request, error: Exception) -> Response:
@@ -238,10 +240,10 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Service errors answer in the reader's form (JSON or page). Validation errors on ``/api/``
-    paths answer 422 with one readable entry per field; on pages, a page. Starlette's 404 and 405
-    are pages off ``/api/``; a stale form token sends the person to sign in with the text kept;
-    anything else is a logged 500 with a request id."""
+    """Service errors answer in the reader's form (JSON or page). Validation errors answer 422 in
+    the reader's language: on ``/api/`` with one entry per field, elsewhere as a page. Starlette's
+    404 and 405 are pages off ``/api/``; a stale form token sends the person to sign in with the
+    text kept; anything else is a logged 500 with a request id."""
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

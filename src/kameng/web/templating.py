@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from kameng.domain.money import format_yuan
 from kameng.domain.users import mask_email, mask_phone
 from kameng.platform.i18n import label, localtime, rule_label, rule_summary, rules_label, say, translate
+from kameng.platform.inputs import FORM_LIMITS
 from kameng.web.deps import csrf_token, request_lang
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -36,6 +37,7 @@ def make_templates() -> Jinja2Templates:
         mask_phone=mask_phone,
         mask_email=mask_email,
         csrf_token=csrf_token,
+        limits=FORM_LIMITS,
     )
     return templates
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from kameng.channels.simulator.payer import simulate_payer
 from kameng.orders.schemas import PaymentResultOut
 from kameng.platform.errors import not_found
 from kameng.web.deps import ContainerDep
 from kameng.web.errors import ERROR_RESPONSE
+from kameng.web.params import OutTradeNo
 
 router = APIRouter(prefix="/api/v1")
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/api/v1")
     responses={404: ERROR_RESPONSE},
 )
 def simulator_pay(
-    out_trade_no: Annotated[str, Path(max_length=64)],
+    out_trade_no: OutTradeNo,
     container: ContainerDep,
     outcome: Literal["success", "failure"] = "success",
 ) -> PaymentResultOut:

@@ -7,19 +7,22 @@ from fastapi.responses import HTMLResponse, Response
 
 from kameng.channels.simulator.payer import simulate_payer
 from kameng.orders.queries import order_view
-from kameng.platform.errors import not_found
+from kameng.platform import inputs
+from kameng.platform.errors import ErrorCode, InvalidInput, not_found
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, viewer_of
-from kameng.web.forms import redirect, to_login
+from kameng.web.forms import form_text, redirect, to_login
+from kameng.web.params import OutTradeNo
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+PAYER_CHOICES = ("succeed", "fail")  # the two buttons of the pay page
 
 # --------------------------------------------------------------------------------------------
 # The payment simulator's page (what the payer's wallet app would show)
 
 
 @router.get("/pay/sim/{out_trade_no}", response_class=HTMLResponse)
-def pay_page(out_trade_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+def pay_page(out_trade_no: OutTradeNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     order_no = out_trade_no.removeprefix("P")
@@ -31,7 +34,7 @@ def pay_page(out_trade_no: str, request: Request, container: ContainerDep, user:
 
 
 @router.post("/pay/sim/{out_trade_no}", dependencies=[CsrfChecked])
-async def pay(out_trade_no: str, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+async def pay(out_trade_no: OutTradeNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)
     order_no = out_trade_no.removeprefix("P")
@@ -39,6 +42,9 @@ async def pay(out_trade_no: str, request: Request, container: ContainerDep, user
     if view.order.user_id != user.id or not any(p.out_trade_no == out_trade_no for p in view.payments):
         raise not_found("payment")
     form = await request.form()
-    succeed = form.get("outcome") != "fail"
+    outcome = form_text(form, "outcome", inputs.CHOICE)
+    if outcome not in PAYER_CHOICES:
+        raise InvalidInput(ErrorCode.UNKNOWN_ACTION, "error.unknown_action", "outcome")
+    succeed = outcome == "succeed"
     simulate_payer(container.uow(), out_trade_no, succeed, container.payments, container.now())
     return redirect(f"/orders/{order_no}")

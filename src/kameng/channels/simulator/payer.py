@@ -15,6 +15,7 @@ from kameng.channels.ports import PaymentChannel
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.orders.models import PaymentRow
 from kameng.orders.payments import handle_payment_notification
+from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import not_found
 
@@ -23,6 +24,8 @@ def simulate_payer(uow: UnitOfWork, out_trade_no: str, succeed: bool, channel: P
     """What the payer's app does in the simulator: pay (or fail), and the channel notifies us."""
     if not isinstance(channel, SimulatorChannel):
         raise not_found("payment")  # a real channel is configured: nobody pays here
+    if not inputs.could_be(out_trade_no, inputs.OUT_TRADE_NO):
+        raise not_found("payment")
     with uow:
         payment = uow.session.scalar(select(PaymentRow).where(PaymentRow.out_trade_no == out_trade_no))
         if payment is None:
