@@ -30,7 +30,7 @@ def rejected(client: TestClient, auth: dict[str, str], order_no: str | None = No
         no = asked.json()["ticket_no"]
     answer = client.post(
         f"{API}/tickets/{no}/reject",
-        json={"rule": "E1", "comment": "未提供与描述不符的证据。"},
+        json={"rule": "S4", "comment": "未提供与描述不符的证据。"},
         headers=supervisor(client),
     )
     assert answer.status_code == 200, answer.text

@@ -58,6 +58,8 @@ def test_an_appeal_must_say_why_keeps_its_text_when_refused_and_carries_its_file
     sign_up(page)
     order_no = buy_and_pay(page, "annual-card")
     page.click("#activate")
+    page.wait_for_url(re.compile(r"/confirm/activate$"))  # activating changes the refund: asked first
+    page.click("#confirm-usage-submit")
     ticket_no = request_refund(page, order_no, "not_as_described", "review", "和描述不一样")
     agent = as_staff(browser, live_server, AGENT)
     agent.goto(f"/staff/tickets/{ticket_no}")
@@ -107,6 +109,8 @@ def test_the_agents_question_stands_above_the_reply_form(
     sign_up(page)
     order_no = buy_and_pay(page, "annual-card")
     page.click("#activate")
+    page.wait_for_url(re.compile(r"/confirm/activate$"))  # activating changes the refund: asked first
+    page.click("#confirm-usage-submit")
     ticket_no = request_refund(page, order_no, "changed_mind", "review", "用了几天,不想继续了")
     agent = as_staff(browser, live_server, AGENT)
     agent.goto(f"/staff/tickets/{ticket_no}")

@@ -328,6 +328,8 @@ def test_a_refund_the_channel_refuses_goes_to_the_balance_only_with_consent(
 def test_a_file_that_is_not_evidence_is_refused_beside_the_field_and_the_evidence_file_downloads(page: Page) -> None:
     sign_up(page)
     order_no = buy_and_pay(page, "monthly-pass")
+    page.goto(f"/orders/{order_no}")
+    activate(page)  # in use, so that a person reviews it (RULES.md §3a) and the form takes files
     page.goto(f"/orders/{order_no}/refund?reason=not_as_described&lang=en")
     expect(page.locator("#reason option:checked")).to_have_text("Not as described")
     page.set_input_files(

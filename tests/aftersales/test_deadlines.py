@@ -264,7 +264,8 @@ def test_one_ticket_that_fails_leaves_the_rest_of_the_batch_done_and_is_retried_
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    created = [submit(uow, buy_one(uow, channel, make_user, now), now + timedelta(minutes=i)) for i in range(3)]
+    # Each asked after its card was activated (ACTIVATED_AFTER), so that each goes to a person.
+    created = [submit(uow, buy_one(uow, channel, make_user, now), now + timedelta(minutes=i + 1)) for i in range(3)]
     poison = created[1].ticket_no
     grace_end = created[0].auto_approve_at
     assert grace_end is not None

@@ -52,9 +52,13 @@ def test_the_one_click_confirmation_in_english_and_the_full_form_for_a_review(pa
     expect(page.locator("#submit-refund")).to_have_text("Refund ¥30.00")
     expect(page.locator("#description")).to_have_count(0)
 
-    # A reason a person must confirm (a platform fault with no outage recorded): the full form.
-    page.select_option("#reason", "platform_fault")
-    page.wait_for_url(re.compile(r"reason=platform_fault"))
+    # Once the pass is in use, a change of mind is weighed by a person (RULES.md P6/P7/P9; and by
+    # §3a no other reason does worse): the full form. Activating asks first, as it changes the refund.
+    page.goto(f"/orders/{order_no}?lang=en")
+    page.click("#activate")
+    page.wait_for_url(f"**/orders/{order_no}/confirm/activate")
+    page.click("#confirm-usage-submit")
+    page.goto(f"/orders/{order_no}/refund?reason=changed_mind")
     expect(page.locator("#quote")).to_have_attribute("data-decision", "review")
     expect(page.locator("#one-click")).to_have_count(0)
     expect(page.locator("#description")).to_be_visible()

@@ -63,6 +63,7 @@ def test_a_rejection_tells_the_consumer_the_rule_by_its_plain_name_in_both_langu
     agent = staff(uow, now)
     reject(uow, agent, created.ticket_no, "s4", "会员权益与描述一致", now + timedelta(hours=1), CALENDAR)
     texts = _messages(uow, created.id)["rejected"]
-    assert texts["zh"].startswith("申请未通过(依据「S4 与描述不符全额退」):会员权益与描述一致")
-    assert texts["en"].startswith("Not approved under S4 (not as described: full refund): 会员权益与描述一致")
+    # After the heading that names the purchase (【product · amount】, aftersales/tickets.message_texts).
+    assert "】申请未通过(依据「S4 与描述不符全额退」):会员权益与描述一致" in texts["zh"]
+    assert "] Not approved under S4 (not as described: full refund): 会员权益与描述一致" in texts["en"]
     assert _comments(uow, created.id)["reject"] == "「S4 与描述不符全额退」:会员权益与描述一致"

@@ -4,6 +4,7 @@ plain name; and RULES.md §3a shows as the deciding rule "after comparing with" 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,8 @@ def test_ticket_pages_and_the_reject_dropdown_name_every_rule(
     sign_up(page)
     order_no = buy_and_pay(page, "annual-card")
     page.click("#activate")
+    page.wait_for_url(re.compile(r"/confirm/activate$"))  # activating changes the refund: asked first
+    page.click("#confirm-usage-submit")
     ticket_no = request_refund(page, order_no, "not_as_described", "review", "清晰度和描述不一样")
     # Activated and unused in the window: S4 and P6 both review the full price, S4 decides.
     expect(page.locator("#ticket-rules")).to_have_text("S4 与描述不符全额退(与「P6 冷静期未使用全额退」比较后采用)")

@@ -45,7 +45,9 @@ def test_staff_sign_in_to_their_home_find_a_ticket_and_filter_the_queue_in_both_
 ) -> None:
     phone = sign_up(page)
     order_no = buy_and_pay(page, "annual-card")
-    page.click("#activate")
+    page.click("#activate")  # activating changes the refund: the order page asks first
+    page.wait_for_url(f"**/orders/{order_no}/confirm/activate")
+    page.click("#confirm-usage-submit")
     ticket_no = request_refund(page, order_no, "changed_mind", "review", "用了几天,不想继续了")
 
     agent = staff_page(browser, live_server, AGENT)

@@ -24,7 +24,7 @@ def messages(client: TestClient, auth: dict[str, str]) -> list[dict[str, str]]:
 def test_every_message_of_a_refund_names_the_product_and_the_amount_and_the_page_links_the_ticket(
     client: TestClient,
 ) -> None:
-    buyer = buyer_with_paid_order(client, "monthly-pass")
+    buyer = buyer_with_paid_order(client, "monthly-pass", in_use=False)
     asked = ask_refund(client, buyer.auth, buyer.order_no)
     assert asked.status_code == 201, asked.text
     no = asked.json()["ticket_no"]
@@ -58,17 +58,17 @@ def test_every_message_of_a_refund_names_the_product_and_the_amount_and_the_page
 
 
 def test_a_rejection_by_rule_names_what_was_paid(client: TestClient) -> None:
-    buyer = buyer_with_paid_order(client, "monthly-pass-promo")
+    buyer = buyer_with_paid_order(client, "monthly-pass-promo", in_use=False)
     activate(client, buyer.auth, buyer.order_no)
     asked = ask_refund(client, buyer.auth, buyer.order_no)
     assert asked.json()["status"] == "rejected", asked.text
     rejected = next(m for m in messages(client, buyer.auth) if m["kind"] == "rejected")
-    assert rejected["text_zh"].startswith("【限时特价月卡 · 实付 9.90 元】申请未通过(规则 P4)")
-    assert rejected["text_en"].startswith("[Monthly pass, limited-time offer · paid ¥9.90] Not approved (rule P4)")
+    assert rejected["text_zh"].startswith("【限时特价月卡 · 实付 9.90 元】申请未通过(依据「P4 特价已激活不退」)")
+    assert rejected["text_en"].startswith("[Monthly pass, limited-time offer · paid ¥9.90] Not approved under P4")
 
 
 def test_a_review_names_the_quote_until_a_refund_is_approved(client: TestClient) -> None:
-    buyer = buyer_with_paid_order(client, "annual-card")
+    buyer = buyer_with_paid_order(client, "annual-card", in_use=False)
     activate(client, buyer.auth, buyer.order_no)
     asked = ask_refund(client, buyer.auth, buyer.order_no)
     assert asked.json()["status"] == "in_review", asked.text

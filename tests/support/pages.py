@@ -48,8 +48,10 @@ class Buyer:
     order_no: str
 
 
-def buyer_with_paid_order(client: TestClient, product: str = "monthly-pass") -> Buyer:
-    """A new consumer (signed in on the client's pages too) who bought and paid ``product``."""
+def buyer_with_paid_order(client: TestClient, product: str = "monthly-pass", in_use: bool = True) -> Buyer:
+    """A new consumer (signed in on the client's pages too) who bought and paid ``product``, and
+    (``in_use``) activated it: a refund of a pass in use is weighed by a person, so the refund
+    form has its description box (an unused one is refunded with one click and needs none)."""
     phone = str(next(_phones))
     answer = client.post(f"{API}/auth/signup", json={"identifier": phone, "password": PASSWORD})
     assert answer.status_code == 201, answer.text
@@ -61,4 +63,7 @@ def buyer_with_paid_order(client: TestClient, product: str = "monthly-pass") -> 
     paid = client.post(f"{API}/payments/simulator/{order.json()['out_trade_no']}/pay")
     assert paid.json()["result"] == "paid", paid.text
     assert log_in(client, phone).status_code == 303
+    if in_use:
+        used = client.post(f"{API}/orders/{order.json()['order_no']}/events", json={"type": "activated"}, headers=auth)
+        assert used.status_code == 201, used.text
     return Buyer(phone, auth, order.json()["order_no"])

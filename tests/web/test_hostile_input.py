@@ -86,7 +86,7 @@ def world(client: TestClient) -> World:
     orders = client.get(f"{API}/orders", headers=consumer).json()
     paid = next(o["order_no"] for o in orders if o["status"] == "paid")
     pending = next(o["order_no"] for o in orders if o["status"] == "pending_payment")
-    ticket = client.get(f"{API}/staff/tickets", headers=staff).json()[0]["ticket_no"]
+    ticket = client.get(f"{API}/staff/tickets", headers=staff).json()["items"][0]["ticket_no"]
     values = {
         "order_no": paid,
         "ticket_no": ticket,

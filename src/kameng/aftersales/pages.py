@@ -140,10 +140,14 @@ async def refund_submit(order_no: OrderNo, request: Request, container: Containe
     if user is None:
         return to_login(request)
     form = await request.form()
-    reason = _reason(form_typed(form, "reason"))
     # What was typed, shown again if anything is refused; a fresh key for the next try.
     values = {"description": form_typed(form, "description"), "idempotency_key": uuid.uuid4().hex}
     lang = request_lang(request)
+    try:
+        reason = _reason(form_text(form, "reason", inputs.CHOICE))
+    except InvalidInput as bad:  # not even text a list could hold (a NUL, say): nothing is kept
+        refusal = {"reason": bad.message(lang)}
+        return _request_page(request, container, user, order_no, None, values, refusal, status=bad.status)
     if reason is None:
         # Shown again with the text, and kept, so that picking a reason (which reloads the page
         # with its quote) does not lose it.

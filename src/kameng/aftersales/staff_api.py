@@ -30,6 +30,8 @@ from kameng.aftersales.staff_schemas import (
 from kameng.container import Container
 from kameng.domain.model import Reason
 from kameng.domain.tickets import SlaState
+from kameng.platform import inputs
+from kameng.platform.inputs import text_validator
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
@@ -76,9 +78,12 @@ def get_review_queue(
     q: Annotated[
         str | None,
         Query(max_length=MAX_SEARCH, description="An order number, a ticket number (AS…) or the consumer's phone"),
+        text_validator(inputs.SEARCH),  # no NUL or control character reaches the search
     ] = None,
     cursor: Annotated[
-        str | None, Query(max_length=MAX_CURSOR, description="`next_cursor` or `prev_cursor` of a page")
+        str | None,
+        Query(max_length=MAX_CURSOR, description="`next_cursor` or `prev_cursor` of a page"),
+        text_validator(inputs.TextRule(MAX_CURSOR)),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = QUEUE_PAGE_SIZE,
 ) -> QueuePageOut:
