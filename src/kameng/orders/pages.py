@@ -96,12 +96,12 @@ async def checkout(slug: Slug, request: Request, container: ContainerDep, user: 
         values["coupon"] = form_text(form, "coupon", inputs.COUPON_CODE)
         values["idempotency_key"] = form_key(form)
     except InvalidInput as error:
-        # Shown beside its field (a hidden field's beside the form); the coupon as typed, a
-        # fresh key for the next try.
+        # Said beside its field (a hidden field's above the form), with the price before any
+        # coupon, what was typed, and a fresh key for the next try.
         field = error.field if error.field in CHECKOUT_FIELDS else "form"
-        typed = {**values, "coupon": "" if error.field == "coupon" else values["coupon"]}
-        context = _checkout_context(container, user, slug, typed, {field: error.message(lang)}, lang)
-        context["values"] = {**typed, "coupon": form_typed(form, "coupon")}
+        refused = {field: error.message(lang)}
+        context = _checkout_context(container, user, slug, {**values, "coupon": ""}, refused, lang)
+        context["values"] = {**values, "coupon": form_typed(form, "coupon")}
         return render(request, "orders/checkout.html", context, status=error.status, user=user)
     if form.get("apply_coupon") == "1":
         # Only recompute the price with the coupon; nothing is bought until "place order".
@@ -300,6 +300,5 @@ async def order_platform_event(
 def staff_orders(
     request: Request, container: ContainerDep, staff: User = StaffUser, q: SearchQuery = ""
 ) -> HTMLResponse:
-    query = q
-    rows = find_orders(container.uow(), viewer_of(staff), query) if query else []
-    return render(request, "orders/staff_orders.html", {"q": query, "orders": rows}, user=staff)
+    rows = find_orders(container.uow(), viewer_of(staff), q) if q else []
+    return render(request, "orders/staff_orders.html", {"q": q, "orders": rows}, user=staff)
