@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
-from tests.aftersales.test_browser import AGENT, as_staff, buy_and_pay, request_refund, sign_up
+from tests.aftersales.test_browser import AGENT, activate, as_staff, buy_and_pay, request_refund, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +22,8 @@ def test_a_reason_that_is_not_one_of_ours_is_refused_and_the_text_survives_picki
 ) -> None:
     sign_up(page)
     order_no = buy_and_pay(page, "monthly-pass")
+    page.goto(f"/orders/{order_no}")
+    activate(page)  # in use: a person reviews it (an unused pass is one click, with no form)
     page.goto(f"/orders/{order_no}/refund")
     page.fill("#description", "给我退钱,买了以后一次也没用过")
     # What a crafted link or a tampered form sends: it used to become 不想要了 without a word.
@@ -36,7 +38,7 @@ def test_a_reason_that_is_not_one_of_ours_is_refused_and_the_text_survives_picki
 
     page.select_option("#reason", "changed_mind")
     page.wait_for_url(re.compile(r"reason=changed_mind"))
-    expect(page.locator("#quote")).to_have_attribute("data-decision", "auto_approve")
+    expect(page.locator("#quote")).to_have_attribute("data-decision", "review")  # a pass in use: P6
     expect(page.locator("#description")).to_have_value("给我退钱,买了以后一次也没用过")
     page.click("#submit-refund")
     page.wait_for_url(re.compile(r"/tickets/AS\d+$"))

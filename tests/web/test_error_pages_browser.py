@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from kameng.platform.i18n import Lang, translate
 from kameng.settings import Settings
 from kameng.web.app import create_app
-from tests.aftersales.test_browser import PASSWORD, buy_and_pay, sign_up
+from tests.aftersales.test_browser import PASSWORD, activate, buy_and_pay, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +60,8 @@ def test_a_refund_request_sent_after_the_session_expired_comes_back_filled_in_af
 ) -> None:
     phone = sign_up(page)
     order_no = buy_and_pay(page, "monthly-pass")
+    page.goto(f"/orders/{order_no}")
+    activate(page)  # in use: a person reviews it (an unused pass is one click, with no form)
     page.goto(f"/orders/{order_no}/refund?reason=not_as_described&lang={lang}")
     page.fill("#description", DESCRIPTION[lang])
     page.context.clear_cookies(name="kameng_session")  # the session expired while they typed
