@@ -14,10 +14,9 @@ from urllib.parse import quote as url_quote
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from kameng.accounts.models import User
 from kameng.aftersales import refunds as aftersales_refunds
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
-from kameng.aftersales.queries import evidence_file, my_tickets, ticket_view
+from kameng.aftersales.queries import evidence_file, my_tickets
 from kameng.aftersales.requests import (
     APPEAL_MIN_CHARS,
     RefundRequestCommand,
@@ -35,11 +34,10 @@ from kameng.aftersales.schemas import (
     TicketDetailOut,
     TicketOut,
     body_doc,
-    detail,
+    detail_of,
     read_body,
     ticket_fields,
 )
-from kameng.container import Container
 from kameng.platform.errors import ErrorCode, InvalidInput
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
@@ -47,10 +45,6 @@ from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import FileId, OrderNo, TicketNo
 
 router = APIRouter(prefix="/api/v1")
-
-
-def _view(container: Container, user: User, ticket_no: str) -> TicketDetailOut:
-    return detail(ticket_view(container.uow(), viewer_of(user), ticket_no))
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +122,7 @@ def get_my_tickets(
 def get_ticket(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
     """The timeline is hash-chained (each ``hash`` covers the row and the ``prev_hash``); refunds
     carry our ``out_refund_no`` and the channel's reference."""
-    return _view(container, user, ticket_no)
+    return detail_of(container.uow(), viewer_of(user), ticket_no)
 
 
 @router.get(
@@ -210,7 +204,7 @@ ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 def withdraw_ticket(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
     withdraw(container.uow(), viewer_of(user), ticket_no, container.now(), container.calendar)
-    return _view(container, user, ticket_no)
+    return detail_of(container.uow(), viewer_of(user), ticket_no)
 
 
 @router.post(
@@ -236,7 +230,7 @@ async def reply_ticket(
         container.now(),
         container.calendar,
     )
-    return await run_in_threadpool(_view, container, user, ticket_no)
+    return await run_in_threadpool(detail_of, container.uow(), viewer_of(user), ticket_no)
 
 
 @router.post(
@@ -263,7 +257,7 @@ async def appeal_ticket(
         container.now(),
         container.calendar,
     )
-    return await run_in_threadpool(_view, container, user, ticket_no)
+    return await run_in_threadpool(detail_of, container.uow(), viewer_of(user), ticket_no)
 
 
 @router.post(
@@ -282,7 +276,7 @@ def refund_to_balance(
     aftersales_refunds.refund_to_balance(
         container.uow(), viewer_of(user), ticket_no, container.now(), container.calendar
     )
-    return _view(container, user, ticket_no)
+    return detail_of(container.uow(), viewer_of(user), ticket_no)
 
 
 @router.post(
@@ -293,4 +287,4 @@ def refund_to_balance(
 )
 def retry_refund(ticket_no: TicketNo, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
     aftersales_refunds.retry_refund(container.uow(), viewer_of(user), ticket_no, container.now(), container.calendar)
-    return _view(container, user, ticket_no)
+    return detail_of(container.uow(), viewer_of(user), ticket_no)

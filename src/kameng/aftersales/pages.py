@@ -43,7 +43,6 @@ LIVE_STATUSES = frozenset(
     {TicketStatus.SUBMITTED, TicketStatus.AUTO_APPROVED, TicketStatus.APPROVED, TicketStatus.REFUNDING}
 )
 LIVE_REFRESH_SECONDS = 3
-LANES = ("review", "escalated", "appeals")
 CONSUMER_ACTIONS = ("withdraw", "reply", "appeal", "refund_to_balance", "retry_refund")
 TYPED_CONSUMER_ACTIONS = ("reply", "appeal")  # the consumer's forms with text worth keeping
 REQUEST_FIELDS = frozenset({"description", "order", "status"})  # shown beside their place on the form

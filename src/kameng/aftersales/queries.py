@@ -16,8 +16,6 @@ from kameng.domain.calendar import WorkCalendar
 from kameng.domain.refund import ArrivalWindow, arrival_window
 from kameng.domain.states import RefundStatus
 from kameng.domain.tickets import (
-    CLOSED,
-    TicketStatus,
     local_date,
     offered_actions,
 )
@@ -85,28 +83,6 @@ def _actions(view: TicketView, viewer: Viewer) -> list[str]:
         staff=viewer.is_staff,
         may_decide_appeal=viewer.role is Role.SUPERVISOR and ticket.rejected_by != viewer.user_id,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class TicketSummary:
-    ticket_no: str
-    status: TicketStatus
-    open: bool
-
-
-def latest_ticket_for(uow: UnitOfWork, order_id: int) -> TicketSummary | None:
-    """The order's most recent after-sales ticket, and whether it is still under way."""
-    with uow:
-        row = uow.session.execute(
-            select(Ticket.ticket_no, Ticket.status)
-            .where(Ticket.order_id == order_id)
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .limit(1)
-        ).one_or_none()
-    if row is None:
-        return None
-    # Open as submit_request judges it: a new request is refused while this one is under way.
-    return TicketSummary(row.ticket_no, row.status, row.status not in CLOSED)
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,14 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
-from kameng.aftersales.queries import TicketView
+from kameng.aftersales.queries import TicketView, ticket_view
 from kameng.aftersales.uploads import Upload
 from kameng.domain.model import Reason
 from kameng.domain.money import format_yuan, parse_yuan
 from kameng.orders.schemas import EventOut, event_out
 from kameng.payouts.models import RefundRow
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.inputs import Comment, Description, Fen, RequiredComment, RuleId, YuanText
 
 # --------------------------------------------------------------------------------------------
@@ -247,6 +249,11 @@ def refund_out(row: RefundRow) -> RefundOut:
         accepted_at=row.accepted_at,
         settled_at=row.settled_at,
     )
+
+
+def detail_of(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> TicketDetailOut:
+    """A ticket as the viewer may see it, in the API's shape: what every ticket endpoint answers."""
+    return detail(ticket_view(uow, viewer, ticket_no))
 
 
 def detail(view: TicketView) -> TicketDetailOut:

@@ -8,8 +8,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from kameng.accounts.models import User
-from kameng.aftersales.queries import ticket_view
 from kameng.aftersales.queue import queue_counts, staff_queue
 from kameng.aftersales.queue_filters import MAX_CURSOR, MAX_PAGE_SIZE, MAX_SEARCH, QUEUE_PAGE_SIZE, queue_query
 from kameng.aftersales.review import approve, ask_info, reject
@@ -18,7 +16,7 @@ from kameng.aftersales.schemas import (
     AskInfoIn,
     RejectIn,
     TicketDetailOut,
-    detail,
+    detail_of,
 )
 from kameng.aftersales.staff_schemas import (
     QueueCountsOut,
@@ -27,7 +25,6 @@ from kameng.aftersales.staff_schemas import (
     queue_counts_out,
     queue_page_out,
 )
-from kameng.container import Container
 from kameng.domain.model import Reason
 from kameng.domain.tickets import SlaState
 from kameng.platform import inputs
@@ -38,10 +35,6 @@ from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import TicketNo
 
 router = APIRouter(prefix="/api/v1")
-
-
-def _view(container: Container, user: User, ticket_no: str) -> TicketDetailOut:
-    return detail(ticket_view(container.uow(), viewer_of(user), ticket_no))
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,7 +139,7 @@ def approve_ticket(
         amount_fen=body.amount_fen,
         reason=body.reason,
     )
-    return _view(container, user, ticket_no)
+    return detail_of(container.uow(), viewer_of(user), ticket_no)
 
 
 @router.post(
@@ -158,7 +151,7 @@ def approve_ticket(
 def reject_ticket(ticket_no: TicketNo, body: RejectIn, user: CurrentUser, container: ContainerDep) -> TicketDetailOut:
     """Rejecting an appeal makes the rejection final."""
     reject(container.uow(), viewer_of(user), ticket_no, body.rule, body.comment, container.now(), container.calendar)
-    return _view(container, user, ticket_no)
+    return detail_of(container.uow(), viewer_of(user), ticket_no)
 
 
 @router.post(
@@ -171,4 +164,4 @@ def ask_info_ticket(
     ticket_no: TicketNo, body: AskInfoIn, user: CurrentUser, container: ContainerDep
 ) -> TicketDetailOut:
     ask_info(container.uow(), viewer_of(user), ticket_no, body.comment, container.now(), container.calendar)
-    return _view(container, user, ticket_no)
+    return detail_of(container.uow(), viewer_of(user), ticket_no)
