@@ -7,7 +7,7 @@ from datetime import datetime
 
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import start_money
-from kameng.aftersales.tickets import apply_plan, lock_order, lock_ticket, move_ticket, notify, refused
+from kameng.aftersales.tickets import apply_plan, ensure_allowed, lock_order, lock_ticket, move_ticket, notify, refused
 from kameng.domain.aftersales import Notice, Refused, plan_approval, plan_rejection
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.tickets import (
@@ -42,6 +42,7 @@ def approve(
         inputs.check_whole(amount_fen, "amount_fen", 0, inputs.MAX_FEN)
     with uow:
         ticket = lock_ticket(uow, staff, ticket_no)
+        ensure_allowed(ticket, "approve")  # a second approver who waited for the lock: the ticket moved on
         if ticket.status is TicketStatus.APPEALED:
             _check_appeal_decider(ticket, staff)
         order = lock_order(uow, ticket.order_id)

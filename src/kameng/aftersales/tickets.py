@@ -69,6 +69,18 @@ def refused(error: Refused) -> InvalidInput:
     return InvalidInput(ErrorCode(error.code), error.key, error.field, **error.params)
 
 
+def ensure_allowed(ticket: Ticket, action: str) -> None:
+    """The ticket's table allows ``action`` now, or a Conflict naming its state: checked before a
+    step weighs anything else, so a step that lost a race is told the ticket moved on."""
+    if not TICKET.allows(ticket.status, action):
+        raise Conflict(
+            ErrorCode.INVALID_TRANSITION,
+            "error.invalid_transition",
+            "status",
+            status=Msg(f"ts_{ticket.status.value}"),
+        )
+
+
 def move_ticket(
     uow: UnitOfWork,
     ticket: Ticket,
@@ -82,13 +94,7 @@ def move_ticket(
 ) -> None:
     """The only way a ticket changes status: the table says yes (or the caller gets a Conflict
     naming the state), and the timeline records it."""
-    if not TICKET.allows(ticket.status, action):
-        raise Conflict(
-            ErrorCode.INVALID_TRANSITION,
-            "error.invalid_transition",
-            "status",
-            status=Msg(f"ts_{ticket.status.value}"),
-        )
+    ensure_allowed(ticket, action)
     new_status = TICKET.apply(ticket.status, action)
     audit.append(
         uow,
