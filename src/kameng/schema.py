@@ -19,6 +19,7 @@ from kameng.platform.heartbeat import WorkerHeartbeat
 from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
 from kameng.platform.outbox import OutboxRow
+from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
 
 __all__ = [
     "ApiIdempotency",
@@ -43,5 +44,7 @@ __all__ = [
     "Ticket",
     "TicketTimeline",
     "User",
+    "WithdrawalLegRow",
+    "WithdrawalRow",
     "WorkerHeartbeat",
 ]

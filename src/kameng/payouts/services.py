@@ -31,6 +31,8 @@ from kameng.payouts.models import RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
 from kameng.platform.outbox import LEASE
+from kameng.wallet.legs import settle_leg
+from kameng.wallet.services import WITHDRAWAL_PURPOSE
 
 log = logging.getLogger("kameng.payouts")
 UowFactory = Callable[[], UnitOfWork]
@@ -91,6 +93,10 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
             return  # already settled by another worker or a callback
         assert order is not None
         refund.channel_refund_no = answer.refund_id
+        if refund.purpose == WITHDRAWAL_PURPOSE:
+            _apply_withdrawal_answer(uow, refund, order, answer, now)
+            uow.commit()
+            return
         if ticket is None:
             _apply_late_payment_answer(uow, refund, order, answer, now)
             uow.commit()
@@ -135,6 +141,16 @@ def _apply_refund_change(refund: RefundRow, action: str | None, answer: RefundAn
         refund.settled_at = now
     else:
         refund.failure = (answer.failure or "refund refused by the channel")[:200]
+
+
+def _apply_withdrawal_answer(
+    uow: UnitOfWork, refund: RefundRow, order: OrderRow, answer: RefundAnswer, now: datetime
+) -> None:
+    """A leg of a balance withdrawal: no ticket; the wallet settles the leg once it has an end."""
+    action = refund_step(refund.status is RefundStatus.PENDING, ChannelAnswer(answer.status))
+    _apply_refund_change(refund, action, answer, now)
+    if answer.status != PROCESSING:
+        settle_leg(uow, refund, order, action == "succeed", now)
 
 
 def _apply_late_payment_answer(

@@ -54,6 +54,7 @@ BENEFIT = TextRule(80)
 RULE_ID = TextRule(10)  # "missing" is the domain's to say, with the rules one may cite
 ORDER_NO = TextRule(20, min_length=1)
 TICKET_NO = TextRule(20, min_length=1)
+WITHDRAWAL_NO = TextRule(20, min_length=1)
 OUT_TRADE_NO = TextRule(40, min_length=1)
 IDEMPOTENCY_KEY = TextRule(80, min_length=1)
 CHOICE = TextRule(40)  # a value from a fixed list (channel, action, lane …), checked after

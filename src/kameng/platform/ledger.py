@@ -6,6 +6,9 @@ Accounts (debits positive, credits negative):
 - ``merchant_payable:<merchant>``  what we owe a merchant for goods sold (liability)
 - ``balance_cash:<user>``          a consumer's withdrawable balance (liability)
 - ``balance_bonus:<user>``         a consumer's bonus credit, consumable only (liability)
+- ``balance_held:<user>``          a consumer's cash held for a withdrawal in review (liability)
+- ``refunds_payable:<user>``       refunds approved and not yet paid out (liability)
+- ``withdrawal_fee_income``        the fee of a balance withdrawal (RULES.md R2): the platform's income
 - ``coupon_expense``               coupons the platform funds (expense)
 - ``bonus_expense``                bonus credit given with top-ups (expense)
 - ``late_payments``                money that arrived for an expired order, owed back (liability)
@@ -83,19 +86,21 @@ def check_books(uow: UnitOfWork) -> BooksReport:
             select(JournalLine.account, func.sum(JournalLine.amount_fen)).group_by(JournalLine.account)
         ).all()
         report.accounts = {account: int(total) for account, total in per_account}
-        ledger_balances: dict[int, dict[str, int]] = defaultdict(lambda: {"cash": 0, "bonus": 0})
+        parts = {"balance_cash": "cash", "balance_bonus": "bonus", "balance_held": "held"}
+        ledger_balances: dict[int, dict[str, int]] = defaultdict(lambda: {"cash": 0, "bonus": 0, "held": 0})
         for account, total in report.accounts.items():
             kind, _, owner = account.partition(":")
-            if kind in {"balance_cash", "balance_bonus"}:
-                ledger_balances[int(owner)]["cash" if kind == "balance_cash" else "bonus"] = -total
+            if kind in parts:
+                ledger_balances[int(owner)][parts[kind]] = -total
         for row in session.scalars(select(BalanceRow)):
-            expected = ledger_balances.pop(row.user_id, {"cash": 0, "bonus": 0})
-            if (row.cash_fen, row.bonus_fen) != (expected["cash"], expected["bonus"]):
+            expected = ledger_balances.pop(row.user_id, {"cash": 0, "bonus": 0, "held": 0})
+            stored = {"cash": row.cash_fen, "bonus": row.bonus_fen, "held": row.held_fen}
+            if stored != expected or min(stored.values()) < 0:
                 report.balance_mismatches.append(
-                    f"user {row.user_id}: stored cash {row.cash_fen} bonus {row.bonus_fen},"
-                    f" ledger cash {expected['cash']} bonus {expected['bonus']}"
+                    f"user {row.user_id}: stored cash {row.cash_fen} bonus {row.bonus_fen} held {row.held_fen},"
+                    f" ledger cash {expected['cash']} bonus {expected['bonus']} held {expected['held']}"
                 )
         for user_id, expected in ledger_balances.items():
-            if expected["cash"] or expected["bonus"]:
+            if any(expected.values()):
                 report.balance_mismatches.append(f"user {user_id}: ledger has a balance but no balance row")
     return report

@@ -16,12 +16,14 @@ from kameng.platform.db.base import Base, Id
 
 
 class BalanceRow(Base):
-    """A consumer's platform balance: cash (withdrawable) and bonus (consumable only)."""
+    """A consumer's platform balance: cash (withdrawable), bonus (consumable only), and cash held
+    for a withdrawal in review (neither spendable nor withdrawable again until it is decided)."""
 
     __tablename__ = "balances"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     cash_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     bonus_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    held_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     updated_at: Mapped[datetime]
 
 

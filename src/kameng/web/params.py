@@ -23,6 +23,11 @@ TicketNo = Annotated[
     Path(min_length=1, max_length=inputs.TICKET_NO.max_length, description="AS followed by 14 digits"),
     text_validator(inputs.TICKET_NO),
 ]
+WithdrawalNo = Annotated[
+    str,
+    Path(min_length=1, max_length=inputs.WITHDRAWAL_NO.max_length, description="W followed by 14 digits"),
+    text_validator(inputs.WITHDRAWAL_NO),
+]
 Slug = Annotated[
     str,
     Path(min_length=1, max_length=inputs.SLUG.max_length, description="The product's slug"),
