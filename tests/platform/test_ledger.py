@@ -77,7 +77,9 @@ def test_a_balance_changed_behind_the_ledgers_back_is_reported(uow: UnitOfWork, 
         uow.commit()
     report = check_books(uow)
     assert not report.ok
-    assert report.balance_mismatches == [f"user {user.id}: stored cash 100 bonus 0, ledger cash 0 bonus 0"]
+    assert report.balance_mismatches == [
+        f"user {user.id}: stored cash 100 bonus 0 held 0, ledger cash 0 bonus 0 held 0"
+    ]
 
 
 def test_an_unbalanced_entry_cannot_be_posted(uow: UnitOfWork, now: datetime) -> None:

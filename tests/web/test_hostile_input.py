@@ -56,6 +56,8 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "ApproveIn": {"amount": "1.00", "reason": "部分退款"},
     "RejectIn": {"rule": "P3", "comment": "不符合退款条件。"},
     "AskInfoIn": {"comment": "请补充截图"},
+    "WithdrawalIn": {"amount": "1.00"},
+    "DecisionIn": {"note": "核对无误"},
 }
 # Bodies that are not a model: the scenario (its own cases below) and the channel's signed
 # notification (a NUL there breaks the signature: 400).
@@ -93,6 +95,7 @@ def world(client: TestClient) -> World:
         "slug": "monthly-pass",
         "out_trade_no": f"P{pending}",
         "file_id": 1,
+        "withdrawal_no": "W26010100000000",  # none such: a hostile value must be refused before the lookup
     }
     return World(consumer, staff, values)
 

@@ -32,7 +32,7 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
 from kameng.platform.outbox import LEASE
 from kameng.wallet.legs import settle_leg
-from kameng.wallet.services import WITHDRAWAL_PURPOSE
+from kameng.wallet.services import WITHDRAWAL_PURPOSE, lock_balance
 
 log = logging.getLogger("kameng.payouts")
 UowFactory = Callable[[], UnitOfWork]
@@ -80,10 +80,16 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
         # that a payout answer and a consumer's or agent's step on the same ticket queue behind
         # each other instead of deadlocking. The refund is read first only to find the other two.
         owners = session.execute(
-            select(RefundRow.ticket_id, RefundRow.order_id).where(RefundRow.id == refund_id)
+            select(RefundRow.ticket_id, RefundRow.order_id, RefundRow.user_id, RefundRow.purpose).where(
+                RefundRow.id == refund_id
+            )
         ).one_or_none()
         if owners is None:
             return
+        if owners.purpose == WITHDRAWAL_PURPOSE:
+            # A withdrawal leg moves the consumer's balance: its lock comes first, as on every
+            # path that does (wallet/services.py), so that an approval and an answer never deadlock.
+            lock_balance(uow, owners.user_id, now)
         ticket = None
         if owners.ticket_id is not None:
             ticket = session.scalar(select(Ticket).where(Ticket.id == owners.ticket_id).with_for_update(of=Ticket))

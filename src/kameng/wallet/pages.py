@@ -101,20 +101,20 @@ def staff_withdrawal(
     return render(request, "wallet/staff_withdrawal.html", {"review": view, "errors": {}}, user=user)
 
 
-@router.post("/staff/withdrawals/{withdrawal_no}/{decision}", dependencies=[CsrfChecked])
+@router.post("/staff/withdrawals/{withdrawal_no}/{action}", dependencies=[CsrfChecked])
 async def staff_decide(
-    withdrawal_no: WithdrawalNo, decision: Action, request: Request, container: ContainerDep, user: User = StaffUser
+    withdrawal_no: WithdrawalNo, action: Action, request: Request, container: ContainerDep, user: User = StaffUser
 ) -> Response:
     form = await request.form()
     staff = viewer_of(user)
     try:
         note = form_text(form, "note", inputs.NOTE)
-        if decision == "approve":
+        if action == "approve":
             approve_withdrawal(container.uow(), staff, withdrawal_no, note, container.now(), container.calendar)
-        elif decision == "reject":
+        elif action == "reject":
             reject_withdrawal(container.uow(), staff, withdrawal_no, note, container.now())
         else:
-            raise InvalidInput(ErrorCode.UNKNOWN_ACTION, "wallet.error.unknown_decision", "decision")
+            raise InvalidInput(ErrorCode.UNKNOWN_ACTION, "wallet.error.unknown_decision", "action")
     except ServiceError as error:
         view = review_view(container.uow(), withdrawal_no, container.now(), container.calendar)
         context = {"review": view, "errors": field_error(error, request_lang(request))}

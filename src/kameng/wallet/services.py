@@ -3,8 +3,10 @@ becomes legs paid back to the original channels, the fee the platform's income),
 it (the hold released). Each owns its transaction; every movement of the balance is a ledger entry
 whose key is derived from the withdrawal, so a retry moves nothing twice.
 
-Locks are taken in one order on every money path: the consumer's source orders, then their
-balance row (the same row a purchase from the balance locks), then the withdrawal."""
+Every path that moves a consumer's balance takes their balance row's lock first (a purchase from
+the balance does too, and so does a withdrawal leg's answer from the channel): the balance, then
+the withdrawal, then anything an order row is touched for. One order, so no two of them deadlock,
+and the sources read under that lock cannot change underneath."""
 
 from __future__ import annotations
 
@@ -121,8 +123,8 @@ def request_withdrawal(
         found = _find_by_key(uow, viewer.user_id, idempotency_key)
         if found is not None:
             return _replayed(found, amount_fen), True
-        sources = withdrawal_sources(uow, viewer.user_id, now, calendar, lock=True)
         balance = lock_balance(uow, viewer.user_id, now)
+        sources = withdrawal_sources(uow, viewer.user_id, now, calendar)
         found = _find_by_key(uow, viewer.user_id, idempotency_key)  # a duplicate that waited for the lock
         if found is not None:
             return _replayed(found, amount_fen), True
@@ -190,10 +192,10 @@ def approve_withdrawal(
         raise not_found("withdrawal")
     with uow:
         user_id = _owner_of(uow, withdrawal_no, None)
-        sources = withdrawal_sources(uow, user_id, now, calendar, lock=True)
         balance = lock_balance(uow, user_id, now)
         withdrawal = _locked(uow, withdrawal_no)
         _ensure(withdrawal, "approve")
+        sources = withdrawal_sources(uow, user_id, now, calendar)
         plan = plan_withdrawal(sources, withdrawal.asked_fen)
         withdrawal.decision_note = note
         _approve(uow, withdrawal, balance, plan, now, staff.user_id)

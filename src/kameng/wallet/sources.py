@@ -1,7 +1,7 @@
 """Where a consumer's withdrawable cash came from: their paid top-ups, each priced by the refund
 engine as a change of mind (R1 within the cooling-off window with nothing spent, else R2), and
 the refunds that landed in the balance because their channel failed for good. Read inside the
-caller's transaction (the services lock the rows first)."""
+caller's transaction, under the lock of the consumer's balance row."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from kameng.wallet.models import WithdrawalLegRow
 TOP_UP_RULES = ("R1", "R2")
 
 
-def _top_ups(uow: UnitOfWork, user_id: int, lock: bool) -> list[OrderRow]:
+def _top_ups(uow: UnitOfWork, user_id: int) -> list[OrderRow]:
     query = (
         select(OrderRow)
         .join(ProductRow, ProductRow.id == OrderRow.product_id)
@@ -37,12 +37,10 @@ def _top_ups(uow: UnitOfWork, user_id: int, lock: bool) -> list[OrderRow]:
         )
         .order_by(OrderRow.id)
     )
-    if lock:
-        query = query.with_for_update(of=OrderRow)
     return list(uow.session.scalars(query))
 
 
-def _refunds_in(uow: UnitOfWork, user_id: int, lock: bool) -> list[tuple[RefundRow, OrderRow]]:
+def _refunds_in(uow: UnitOfWork, user_id: int) -> list[tuple[RefundRow, OrderRow]]:
     """Refunds paid into the balance (the consumer chose it after the channel failed for good) for
     orders paid through a channel: that money is cash, and goes back to the order's channel."""
     query = (
@@ -57,8 +55,6 @@ def _refunds_in(uow: UnitOfWork, user_id: int, lock: bool) -> list[tuple[RefundR
         )
         .order_by(OrderRow.id)
     )
-    if lock:
-        query = query.with_for_update(of=OrderRow)
     return [(refund, order) for refund, order in uow.session.execute(query).all()]
 
 
@@ -90,17 +86,15 @@ def _taken_from_refunds(uow: UnitOfWork, refund_ids: list[int]) -> dict[int, int
     return {refund_id: int(total or 0) for refund_id, total in rows if refund_id is not None}
 
 
-def withdrawal_sources(
-    uow: UnitOfWork, user_id: int, now: datetime, calendar: WorkCalendar, *, lock: bool = False
-) -> list[Source]:
+def withdrawal_sources(uow: UnitOfWork, user_id: int, now: datetime, calendar: WorkCalendar) -> list[Source]:
     """Every payment the consumer's cash can go back to, with what may still be withdrawn from it.
 
     A top-up's withdrawable cash is the engine's quote before its fee (R1: all of it; R2: paid
     less the cash already spent), less what went back already (``refunded_fen``: the legs paid or
-    on their way, and any after-sales refund) and the fees those legs kept. ``lock`` locks the
-    orders (before the balance row, the order every money path takes them in)."""
+    on their way, and any after-sales refund) and the fees those legs kept. The services call it
+    holding the consumer's balance row: every change to these numbers takes that lock first."""
     sources: list[Source] = []
-    top_ups = _top_ups(uow, user_id, lock)
+    top_ups = _top_ups(uow, user_id)
     fees = _fees_kept(uow, [order.id for order in top_ups])
     for order in top_ups:
         quote = quote_for(order, order_events(uow, order.id), now, Reason.CHANGED_MIND, calendar)
@@ -121,7 +115,7 @@ def withdrawal_sources(
                 policy=policy_to_domain(order.policy),
             )
         )
-    refunds = _refunds_in(uow, user_id, lock)
+    refunds = _refunds_in(uow, user_id)
     taken = _taken_from_refunds(uow, [refund.id for refund, _ in refunds])
     for refund, order in refunds:
         sources.append(
