@@ -19,6 +19,8 @@ from kameng.domain.wallet import LegStatus, WithdrawalStatus
 from kameng.orders.usage import record_usage
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, InvalidInput, NotFound
+from kameng.platform.ledger_models import BalanceRow
+from kameng.wallet.checks import check_wallet
 from kameng.wallet.queries import wallet_view
 from kameng.wallet.services import approve_withdrawal, cancel_withdrawal, reject_withdrawal, request_withdrawal
 from kameng.worker import run_tick
@@ -209,3 +211,21 @@ def test_a_refund_that_failed_for_good_lands_as_withdrawable_cash(
     with pytest.raises(InvalidInput):  # taken once: nothing left to withdraw
         request_withdrawal(uow, bought.consumer, 1, "again", now + timedelta(days=3), CALENDAR)
     assert record_usage is not None
+
+
+def test_the_ledger_check_covers_the_wallets_holds_and_fees(
+    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
+) -> None:
+    consumer, _ = spent_top_up(uow, channel, make_user, now)
+    agent = staff(uow, now)
+    at = now + timedelta(days=10)
+    first, _ = request_withdrawal(uow, consumer, 3000, "a", at, CALENDAR)
+    request_withdrawal(uow, consumer, 2000, "b", at, CALENDAR)
+    approve_withdrawal(uow, agent, first.withdrawal_no, "", at, CALENDAR)
+    assert check_wallet(uow) == []
+    with uow:  # a hold changed behind the wallet's back
+        row = uow.session.get(BalanceRow, consumer.user_id)
+        assert row is not None
+        row.held_fen += 1
+        uow.commit()
+    assert check_wallet(uow) == [f"user {consumer.user_id}: held 2001, withdrawals in review 2000"]

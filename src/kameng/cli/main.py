@@ -127,16 +127,21 @@ def demo_seed() -> None:
 
 @ledger_app.command("check")
 def ledger_check() -> None:
-    """Prove the books balance: every entry, the whole ledger, and every stored balance."""
+    """Prove the books balance: every entry, the whole ledger, every stored balance, and the
+    wallet's holds and withdrawal fees."""
     from kameng.platform.ledger import check_books
+    from kameng.wallet.checks import check_wallet
 
     report = check_books(_uow(_settings()))
+    wallet_problems = check_wallet(_uow(_settings()))
     typer.echo(f"entries: {report.entries}, lines: {report.lines}, sum of all lines: {report.total_fen} fen")
     for problem in report.unbalanced:
         typer.echo(f"UNBALANCED entry {problem}", err=True)
     for problem in report.balance_mismatches:
         typer.echo(f"BALANCE MISMATCH {problem}", err=True)
-    if not report.ok:
+    for problem in wallet_problems:
+        typer.echo(f"WALLET MISMATCH {problem}", err=True)
+    if not report.ok or wallet_problems:
         raise typer.Exit(1)
     typer.echo("the books balance")
 

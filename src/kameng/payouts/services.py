@@ -31,8 +31,8 @@ from kameng.payouts.models import RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
 from kameng.platform.outbox import LEASE
+from kameng.wallet.balance import WITHDRAWAL_PURPOSE, lock_balance
 from kameng.wallet.legs import settle_leg
-from kameng.wallet.services import WITHDRAWAL_PURPOSE, lock_balance
 
 log = logging.getLogger("kameng.payouts")
 UowFactory = Callable[[], UnitOfWork]

@@ -15,8 +15,8 @@ from kameng.orders.models import OrderRow
 from kameng.payouts.models import RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
+from kameng.wallet.balance import lock_balance, tell_withdrawal
 from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
-from kameng.wallet.services import lock_balance, tell_withdrawal
 
 
 def settle_leg(uow: UnitOfWork, refund: RefundRow, order: OrderRow, paid: bool, now: datetime) -> None:

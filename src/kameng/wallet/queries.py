@@ -19,8 +19,8 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import not_found
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
+from kameng.wallet.balance import order_numbers
 from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
-from kameng.wallet.services import order_numbers
 from kameng.wallet.sources import withdrawal_sources
 
 # A movement's type, by the ledger entry that made it (and, for a top-up, the part it touched).

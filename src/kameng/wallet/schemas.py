@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from kameng.domain.money import format_yuan
 from kameng.domain.wallet import WithdrawalPlan
 from kameng.platform.inputs import Note, YuanText
+from kameng.wallet.balance import plan_json
 from kameng.wallet.models import WithdrawalRow
 from kameng.wallet.queries import Movement, WalletView
-from kameng.wallet.services import plan_json
 
 
 class WithdrawalIn(BaseModel):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
@@ -29,7 +28,6 @@ from kameng.domain.wallet import (
     plan_withdrawal,
     withdrawable,
 )
-from kameng.messages.services import tell
 from kameng.orders.models import OrderRow
 from kameng.orders.numbers import payment_out_trade_no
 from kameng.payouts.models import RefundRow
@@ -39,51 +37,16 @@ from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
 from kameng.platform.outbox import OutboxKind, enqueue
+from kameng.wallet.balance import (
+    WITHDRAWAL_PURPOSE,
+    lock_balance,
+    order_numbers,
+    plan_json,
+    release_hold,
+    tell_withdrawal,
+)
 from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
 from kameng.wallet.sources import withdrawal_sources
-
-WITHDRAWAL_PURPOSE = "withdrawal"  # refunds.purpose of a leg
-
-
-def lock_balance(uow: UnitOfWork, user_id: int, now: datetime) -> BalanceRow:
-    balance = uow.session.scalar(select(BalanceRow).where(BalanceRow.user_id == user_id).with_for_update())
-    if balance is None:
-        balance = BalanceRow(user_id=user_id, cash_fen=0, bonus_fen=0, held_fen=0, updated_at=now)
-        uow.session.add(balance)
-        uow.session.flush()
-    return balance
-
-
-def plan_json(plan: WithdrawalPlan, orders: dict[int, str]) -> dict[str, Any]:
-    """The plan as shown and stored: amounts in yuan and fen, each leg with its order."""
-    return {
-        "asked_fen": plan.asked,
-        "payout_fen": plan.payout,
-        "fee_fen": plan.fee,
-        "shortfall_fen": plan.shortfall,
-        "bonus_taken_fen": plan.bonus_taken,
-        "decision": plan.decision.value,
-        "legs": [
-            {
-                "order_no": orders.get(leg.source.order_id, ""),
-                "channel": leg.source.channel.value,
-                "kind": leg.source.kind.value,
-                "rule": leg.source.rule,
-                "gross_fen": leg.gross,
-                "fee_fen": leg.fee,
-                "net_fen": leg.net,
-                "bonus_taken_fen": leg.bonus_taken,
-            }
-            for leg in plan.legs
-        ],
-    }
-
-
-def order_numbers(uow: UnitOfWork, order_ids: list[int]) -> dict[int, str]:
-    if not order_ids:
-        return {}
-    rows = uow.session.execute(select(OrderRow.id, OrderRow.order_no).where(OrderRow.id.in_(order_ids))).all()
-    return dict(rows)
 
 
 def _new_withdrawal_no(now: datetime) -> str:
@@ -226,7 +189,7 @@ def _release_all(
         withdrawal.status = WITHDRAWAL.apply(withdrawal.status, action)
         withdrawal.decided_at, withdrawal.decided_by, withdrawal.decision_note = now, by, note
         withdrawal.released_fen = withdrawal.asked_fen
-        _release(uow, withdrawal, balance, withdrawal.asked_fen, now)
+        release_hold(uow, withdrawal, balance, withdrawal.asked_fen, now)
         tell_withdrawal(uow, withdrawal, "rejected" if action == "reject" else "cancelled", now)
         uow.commit()
         return withdrawal
@@ -243,24 +206,6 @@ def _locked(uow: UnitOfWork, withdrawal_no: str) -> WithdrawalRow:
 def _ensure(withdrawal: WithdrawalRow, action: str) -> None:
     if not WITHDRAWAL.allows(withdrawal.status, action):
         raise Conflict(ErrorCode.INVALID_TRANSITION, "wallet.error.not_in_review", "withdrawal")
-
-
-def _release(uow: UnitOfWork, withdrawal: WithdrawalRow, balance: BalanceRow, amount: int, now: datetime) -> None:
-    if amount <= 0:
-        return
-    balance.held_fen -= amount
-    balance.cash_fen += amount
-    balance.updated_at = now
-    user = withdrawal.user_id
-    post_entry(
-        uow,
-        kind="wallet_release",
-        key=f"wallet_release:{withdrawal.id}",
-        user_id=user,
-        now=now,
-        lines=[(f"balance_held:{user}", amount), (f"balance_cash:{user}", -amount)],
-        memo=f"hold of withdrawal {withdrawal.withdrawal_no} released",
-    )
 
 
 def _approve(
@@ -300,7 +245,7 @@ def _approve(
             lines=[(f"balance_held:{user}", plan.fee), ("withdrawal_fee_income", -plan.fee)],
             memo=f"fee of withdrawal {withdrawal.withdrawal_no}",
         )
-    _release(uow, withdrawal, balance, plan.shortfall, now)
+    release_hold(uow, withdrawal, balance, plan.shortfall, now)
     # R1 takes the top-up's bonus credit back with it, as far as it is still there.
     bonus_left = balance.bonus_fen
     bonus_taken_total = 0
@@ -366,27 +311,3 @@ def _approve(
     tell_withdrawal(uow, withdrawal, "approved", now)
     session.flush()
     session.expire(withdrawal, ["legs"])
-
-
-def tell_withdrawal(uow: UnitOfWork, withdrawal: WithdrawalRow, what: str, now: datetime) -> None:
-    """One message per step of a withdrawal, keyed by it: written once, whatever retries."""
-    tell(
-        uow,
-        withdrawal.user_id,
-        f"withdrawal:{withdrawal.withdrawal_no}:{what}",
-        f"withdrawal_{what}",
-        f"wallet.notice.{what}",
-        withdrawal_params(withdrawal),
-        now,
-    )
-
-
-def withdrawal_params(withdrawal: WithdrawalRow) -> dict[str, object]:
-    return {
-        "withdrawal_no": withdrawal.withdrawal_no,
-        "amount": format_yuan(withdrawal.asked_fen),
-        "payout": format_yuan(withdrawal.payout_fen),
-        "fee": format_yuan(withdrawal.fee_fen),
-        "released": format_yuan(withdrawal.released_fen),
-        "returned": format_yuan(withdrawal.returned_fen),
-    }
