@@ -14,7 +14,7 @@ from kameng.catalog.services import issue_returned_coupon
 from kameng.domain.aftersales import Note, Notice, PayoutSource, payout_source
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel, Coupon, OrderEventType
-from kameng.domain.money import format_yuan
+from kameng.domain.money import format_yuan, parse_yuan
 from kameng.domain.promises import returned_coupon_expiry
 from kameng.domain.refund import coupon_returned
 from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, REFUND, RefundStatus
@@ -50,12 +50,26 @@ def start_money(
     owed = f"refunds_payable:{order.user_id}"
     source_kind = payout_source(product.kind, ticket.reason)
     if source_kind is PayoutSource.BALANCE_CASH:
+        # A top-up's R2 fee leaves the balance with the refund, as the platform's income: it is
+        # not left behind as spendable cash (seed 003: "1.00 stays behind after a withdrawal").
+        fee = _quoted_fee(ticket)
         balance = session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
-        if balance is None or balance.cash_fen < amount:
+        if balance is None or balance.cash_fen < amount + fee:
             raise Conflict(ErrorCode.BALANCE_CHANGED, "error.balance_changed", "amount")
-        balance.cash_fen -= amount
+        balance.cash_fen -= amount + fee
         balance.updated_at = now
         source = f"balance_cash:{order.user_id}"
+        if fee:
+            post_entry(
+                uow,
+                kind="top_up_fee",
+                key=f"top_up_fee:{ticket.id}",
+                order_id=order.id,
+                user_id=order.user_id,
+                now=now,
+                lines=[(source, fee), ("withdrawal_fee_income", -fee)],
+                memo=f"fee of ticket {ticket.ticket_no}",
+            )
     elif source_kind is PayoutSource.PLATFORM_ADVANCE:
         source = source_kind.value
     else:
@@ -75,6 +89,15 @@ def start_money(
         close_after_refund(uow, ticket, order, None, now, calendar)
         return
     _new_refund(uow, ticket, order, amount, order.channel, now, calendar, attempt=1)
+
+
+def _quoted_fee(ticket: Ticket) -> int:
+    """The fee the consumer was quoted (the engine's ``fee`` line, a negative amount in yuan)."""
+    return sum(
+        parse_yuan(str(line.get("amount", "0")).lstrip("-"))
+        for line in ticket.quote.get("lines", [])
+        if line.get("code") == "fee"
+    )
 
 
 def _new_refund(
@@ -253,8 +276,33 @@ def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: date
         agreed = Note("timeline.balance_agreed")
         move_ticket(uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed, agreed)
         _new_refund(uow, ticket, order, failed, Channel.BALANCE, now, calendar)
+        _return_top_up_fee(uow, ticket, order, now)
         uow.commit()
         return ticket
+
+
+def _return_top_up_fee(uow: UnitOfWork, ticket: Ticket, order: OrderRow, now: datetime) -> None:
+    """A top-up's refund that ends in the balance after all was no withdrawal: its fee comes back
+    with it (the platform earns no fee on money that never left)."""
+    if payout_source(order.product.kind, ticket.reason) is not PayoutSource.BALANCE_CASH:
+        return
+    fee = _quoted_fee(ticket)
+    if not fee:
+        return
+    balance = uow.session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
+    assert balance is not None  # the refund just paid into it
+    balance.cash_fen += fee
+    balance.updated_at = now
+    post_entry(
+        uow,
+        kind="top_up_fee_returned",
+        key=f"top_up_fee_returned:{ticket.id}",
+        order_id=order.id,
+        user_id=order.user_id,
+        now=now,
+        lines=[("withdrawal_fee_income", fee), (f"balance_cash:{order.user_id}", -fee)],
+        memo=f"fee of ticket {ticket.ticket_no} returned with the refund into the balance",
+    )
 
 
 def retry_refund(uow: UnitOfWork, actor: Viewer, ticket_no: str, now: datetime, calendar: WorkCalendar) -> Ticket:

@@ -9,10 +9,13 @@ from sqlalchemy import func, select
 
 from kameng.domain.wallet import LegStatus, WithdrawalStatus
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.ledger_models import BalanceRow, JournalLine
+from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
 from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
 
 FEE_ACCOUNT = "withdrawal_fee_income"
+# The entries of the wallet's own withdrawals on the fee account (an after-sales refund of a
+# top-up books its fee there too, under its own kinds, checked by the ledger's balance alone).
+WALLET_FEE_KINDS = ("withdrawal_fee", "withdrawal_returned")
 
 
 def check_wallet(uow: UnitOfWork) -> list[str]:
@@ -44,7 +47,9 @@ def check_wallet(uow: UnitOfWork) -> list[str]:
             )
         )
         income = session.scalar(
-            select(func.coalesce(func.sum(JournalLine.amount_fen), 0)).where(JournalLine.account == FEE_ACCOUNT)
+            select(func.coalesce(func.sum(JournalLine.amount_fen), 0))
+            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+            .where(JournalLine.account == FEE_ACCOUNT, JournalEntry.kind.in_(WALLET_FEE_KINDS))
         )
         if int(fees or 0) != -int(income or 0):
             problems.append(f"withdrawal fees: legs {fees}, ledger {FEE_ACCOUNT} {-int(income or 0)}")

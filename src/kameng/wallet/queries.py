@@ -33,6 +33,8 @@ MOVEMENT_TYPES = {
     "wallet_release": "release",
     "withdrawal": "withdrawal",
     "withdrawal_fee": "fee",
+    "top_up_fee": "fee",  # the R2 fee of an after-sales refund of a top-up
+    "top_up_fee_returned": "returned",
     "withdrawal_returned": "returned",
     "bonus_withdrawn": "bonus_withdrawn",
 }
