@@ -8,15 +8,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from kameng.accounts.models import User
 from kameng.aftersales.refunds import refund_to_balance
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Channel, Decision, Reason
-from kameng.domain.states import RefundStatus
+from kameng.domain.states import OrderStatus, RefundStatus
+from kameng.domain.tickets import TicketStatus
 from kameng.domain.wallet import LegStatus, WithdrawalStatus
-from kameng.orders.usage import record_usage
+from kameng.orders.models import OrderRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, InvalidInput, NotFound
 from kameng.platform.ledger_models import BalanceRow
@@ -206,11 +207,10 @@ def test_a_refund_that_failed_for_good_lands_as_withdrawable_cash(
     run_tick(deps, now + timedelta(days=2, hours=1))
     assert withdrawal(uow, asked.withdrawal_no).status is WithdrawalStatus.DONE
     assert held(uow, user.id) == (0, 0, 0)
-    assert ticket(uow, created.ticket_no).ticket_no == created.ticket_no
+    assert ticket(uow, created.ticket_no).status is TicketStatus.REFUNDED  # the after-sales side is closed
     books(uow)
     with pytest.raises(InvalidInput):  # taken once: nothing left to withdraw
         request_withdrawal(uow, bought.consumer, 1, "again", now + timedelta(days=3), CALENDAR)
-    assert record_usage is not None
 
 
 def test_the_ledger_check_covers_the_wallets_holds_and_fees(
@@ -229,3 +229,22 @@ def test_the_ledger_check_covers_the_wallets_holds_and_fees(
         row.held_fen += 1
         uow.commit()
     assert check_wallet(uow) == [f"user {consumer.user_id}: held 2001, withdrawals in review 2000"]
+
+
+def test_an_approval_that_finds_no_source_left_gives_the_whole_hold_back(
+    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
+) -> None:
+    consumer, top_up = spent_top_up(uow, channel, make_user, now)
+    agent = staff(uow, now)
+    at = now + timedelta(days=10)
+    asked, _ = request_withdrawal(uow, consumer, 9000, "gone", at, CALENDAR)
+    with uow:  # the top-up went back another way while the withdrawal waited (its order closed)
+        row = uow.session.scalar(select(OrderRow).where(OrderRow.order_no == top_up))
+        assert row is not None
+        row.status = OrderStatus.REFUNDED
+        uow.commit()
+    done = approve_withdrawal(uow, agent, asked.withdrawal_no, "", at, CALENDAR)
+    assert (done.status, done.payout_fen, done.released_fen) == (WithdrawalStatus.DONE, 0, 9000)
+    assert held(uow, consumer.user_id) == (9000, 0, 0)
+    assert withdrawal_refunds(uow, asked.withdrawal_no) == []
+    assert check_wallet(uow) == []

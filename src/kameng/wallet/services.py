@@ -308,6 +308,13 @@ def _approve(
             lines=[(f"balance_bonus:{user}", taken), ("bonus_expense", -taken)],
             memo=f"bonus credit taken back with withdrawal {withdrawal.withdrawal_no} (R1)",
         )
-    tell_withdrawal(uow, withdrawal, "approved", now)
+    if not plan.legs:
+        # Nothing is covered any more (the sources went back another way while it was in review):
+        # the whole hold is cash again, and the withdrawal ends here.
+        withdrawal.status = WITHDRAWAL.apply(withdrawal.status, "settle")
+        withdrawal.settled_at = now
+        tell_withdrawal(uow, withdrawal, "released", now)
+    else:
+        tell_withdrawal(uow, withdrawal, "approved", now)
     session.flush()
     session.expire(withdrawal, ["legs"])
