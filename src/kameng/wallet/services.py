@@ -31,6 +31,7 @@ from kameng.domain.wallet import (
 from kameng.orders.models import OrderRow
 from kameng.orders.numbers import payment_out_trade_no
 from kameng.payouts.models import RefundRow
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
@@ -153,6 +154,7 @@ def approve_withdrawal(
     amount; what the sources no longer cover goes back to the balance."""
     if not staff.is_staff:
         raise not_found("withdrawal")
+    note = inputs.clean_text(note, inputs.NOTE, "note")
     with uow:
         user_id = _owner_of(uow, withdrawal_no, None)
         balance = lock_balance(uow, user_id, now)
@@ -170,6 +172,7 @@ def reject_withdrawal(uow: UnitOfWork, staff: Viewer, withdrawal_no: str, note: 
     """Refused: the whole hold goes back to the balance as cash."""
     if not staff.is_staff:
         raise not_found("withdrawal")
+    note = inputs.clean_text(note, inputs.NOTE, "note")
     return _release_all(uow, None, withdrawal_no, "reject", note, now, staff.user_id)
 
 
@@ -226,15 +229,16 @@ def _approve(
     withdrawal.payout_fen, withdrawal.fee_fen, withdrawal.released_fen = plan.payout, plan.fee, plan.shortfall
     balance.held_fen -= plan.covered
     balance.updated_at = now
-    post_entry(
-        uow,
-        kind="withdrawal",
-        key=f"withdrawal:{withdrawal.id}",
-        user_id=user,
-        now=now,
-        lines=[(f"balance_held:{user}", plan.payout), (f"refunds_payable:{user}", -plan.payout)],
-        memo=f"withdrawal {withdrawal.withdrawal_no}",
-    )
+    if plan.payout:
+        post_entry(
+            uow,
+            kind="withdrawal",
+            key=f"withdrawal:{withdrawal.id}",
+            user_id=user,
+            now=now,
+            lines=[(f"balance_held:{user}", plan.payout), (f"refunds_payable:{user}", -plan.payout)],
+            memo=f"withdrawal {withdrawal.withdrawal_no}",
+        )
     if plan.fee:
         post_entry(
             uow,
