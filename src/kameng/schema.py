@@ -7,9 +7,10 @@ The channel simulator's tables are not here: they belong to the simulator, not t
 
 from __future__ import annotations
 
-from kameng.accounts.models import User
+from kameng.accounts.models import AuthSession, User
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
+from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import RefundRow
@@ -19,9 +20,12 @@ from kameng.platform.heartbeat import WorkerHeartbeat
 from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
 from kameng.platform.outbox import OutboxRow
+from kameng.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiIdempotency",
+    "ApiKey",
+    "AuthSession",
     "BalanceRow",
     "Base",
     "CardKeyRow",
@@ -43,5 +47,8 @@ __all__ = [
     "Ticket",
     "TicketTimeline",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WorkerHeartbeat",
 ]

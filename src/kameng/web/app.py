@@ -24,6 +24,8 @@ from kameng.aftersales import staff_pages as aftersales_staff_pages
 from kameng.catalog import api as catalog_api
 from kameng.catalog import pages as catalog_pages
 from kameng.container import Container
+from kameng.integrations import api as integrations_api
+from kameng.integrations import pages as integrations_pages
 from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
 from kameng.messages.inbox import unread_badge
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_pages,
         aftersales_staff_pages,
         messages_pages,
+        integrations_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_api,
         aftersales_staff_api,
         messages_api,
+        integrations_api,
         health,
     ):
         app.include_router(module.router)
