@@ -68,10 +68,12 @@ def test_tokens_are_opaque_and_stored_only_as_a_hash(client: TestClient) -> None
     from tests.support.apps import container_of
 
     token = token_for(client)
-    assert token.startswith("km_tok_") and "." not in token
+    assert token.startswith("km_tok_")
+    assert "." not in token
     with container_of(client).uow() as uow:
         stored = list(uow.session.scalars(select(AuthSession.secret_hash)))
-    assert stored and token not in stored
+    assert stored
+    assert token not in stored
 
 
 def test_a_password_change_ends_every_other_token_and_session_at_once(client: TestClient) -> None:
@@ -112,7 +114,8 @@ def test_a_page_session_ends_when_signed_out_elsewhere(client: TestClient) -> No
     laptop, phone = second_browser(client), second_browser(client)
     sign_in(laptop)
     sign_in(phone)
-    assert signed_in(laptop) and signed_in(phone)
+    assert signed_in(laptop)
+    assert signed_in(phone)
 
     csrf = csrf_of(phone, "/account/sessions")
     ended = phone.post("/account/sessions/end-others", data={"csrf": csrf}, follow_redirects=False)
