@@ -38,6 +38,8 @@ from kameng.web.drafts import pending_notice
 from kameng.web.errors import install_error_handlers
 from kameng.web.security import SecurityHeaders
 from kameng.web.templating import make_templates
+from kameng.webhooks import api as webhooks_api
+from kameng.webhooks import pages as webhooks_pages
 from kameng.worker import Heartbeat, next_delay, tick_once, worker_name
 
 
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_staff_pages,
         messages_pages,
         integrations_pages,
+        webhooks_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_staff_api,
         messages_api,
         integrations_api,
+        webhooks_api,
         health,
     ):
         app.include_router(module.router)
