@@ -35,15 +35,19 @@ class NoticeChannel(StrEnum):
 
 def notify_operators(
     uow: UnitOfWork, event: NoticeEvent, key: str, params: Mapping[str, str | int], now: datetime
-) -> None:
+) -> int:
     """Queue ``event`` for the operators; ``key`` names this occurrence once (derived from its
-    cause), so a retried transaction or a second worker never tells it twice."""
+    cause), so a retried transaction or a second worker never tells it twice. Returns how many
+    rows were queued (none when it was told already)."""
+    queued = 0
     for channel in NoticeChannel:
         outbox_key = f"notice:{channel.value}:{key}"[:120]
         if uow.session.scalar(select(OutboxRow.id).where(OutboxRow.key == outbox_key)) is not None:
             continue
         payload = {"event": event.value, "channel": channel.value, "params": dict(params)}
         enqueue(uow, OutboxKind.OPERATOR_NOTICE, outbox_key, payload, now)
+        queued += 1
+    return queued
 
 
 def notice_text(event: str, params: Mapping[str, object]) -> str:
@@ -53,7 +57,7 @@ def notice_text(event: str, params: Mapping[str, object]) -> str:
 
 def check_backlog(uow: UnitOfWork, now: datetime, most_rows: int, oldest_minutes: int) -> int:
     """Tell the operators (at most once an hour) when the outbox holds more than ``most_rows``
-    pending rows or its oldest has waited more than ``oldest_minutes``. Returns 1 if told."""
+    pending rows or its oldest has waited more than ``oldest_minutes``. Returns 1 if told now."""
     status = outbox_status(uow)
     oldest = status.oldest_pending_at
     waited = int((now - oldest).total_seconds() // 60) if oldest is not None else 0
@@ -61,8 +65,8 @@ def check_backlog(uow: UnitOfWork, now: datetime, most_rows: int, oldest_minutes
         return 0
     with uow:
         hour = now.strftime("%Y%m%d%H")
-        notify_operators(
+        queued = notify_operators(
             uow, NoticeEvent.BACKLOG_GROWING, f"backlog:{hour}", {"pending": status.pending, "minutes": waited}, now
         )
         uow.commit()
-    return 1
+    return 1 if queued else 0
