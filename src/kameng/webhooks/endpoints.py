@@ -204,13 +204,19 @@ def delivery_log(uow: UnitOfWork, operator: Viewer, delivery_id: int) -> Deliver
 
 
 def send_again(uow: UnitOfWork, operator: Viewer, delivery_id: int, now: datetime) -> WebhookDelivery:
-    """ "Send again": the same event, as a new delivery (a new ``webhook-id``, so a receiver that
-    de-duplicates takes it), queued behind anything still pending about the same object."""
+    """ "Send again". A delivery still pending is made due now (its next retry is not waited for);
+    one delivered or given up is sent again as a new delivery of the same event (a new
+    ``webhook-id``, so a receiver that de-duplicates takes it), queued behind anything still
+    pending about the same object."""
     _require_operator(operator)
     with uow:
-        original = uow.session.get(WebhookDelivery, delivery_id)
+        original = uow.session.get(WebhookDelivery, delivery_id, with_for_update=True)
         if original is None:
             raise not_found("webhook_delivery")
+        if original.status is DeliveryStatus.PENDING:
+            original.next_attempt_at = min(original.next_attempt_at, now)
+            uow.commit()
+            return original
         copy = queue_delivery(
             uow, original.endpoint_id, original.event_type, original.object_id, dict(original.body), now
         )
