@@ -21,7 +21,8 @@ from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.channels.simulator.refunds import SimulatorRefunds
 from kameng.container import Container
 from kameng.demo import Payer, seed_aftersales_demo, seed_demo
-from kameng.messages.senders import LogSender
+from kameng.messages.senders import ChatSender, LogSender
+from kameng.messages.telegram import TelegramBot
 from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
@@ -42,7 +43,15 @@ def build(settings: Settings) -> Container:
         payments=SimulatorChannel(settings.secret_key),
         refunds=SimulatorRefunds(session_factory),
         sender=LogSender(settings.sent_messages_file),
+        chat=operator_chat(settings),
     )
+
+
+def operator_chat(settings: Settings) -> ChatSender | None:
+    """The Telegram bot for operator notices, when its token and chat are both set."""
+    if not (settings.telegram_bot_token and settings.telegram_chat_id):
+        return None
+    return TelegramBot(settings.telegram_api_base, settings.telegram_bot_token, settings.telegram_chat_id, timeout=10.0)
 
 
 def channel_routers() -> Sequence[APIRouter]:

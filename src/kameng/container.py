@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kameng.channels.ports import PaymentChannel, RefundChannel
 from kameng.domain.calendar import WorkCalendar
-from kameng.messages.senders import Sender
+from kameng.messages.senders import ChatSender, Sender
 from kameng.platform.db.uow import UnitOfWork
 from kameng.settings import Settings
 
@@ -35,6 +35,8 @@ class Container:
     payments: PaymentChannel
     refunds: RefundChannel
     sender: Sender
+    # The operators' chat for notices (the Telegram bot), when one is set up.
+    chat: ChatSender | None = None
     # Tests replace the clock to move time; everything that needs "now" asks here.
     clock: Callable[[], datetime] = field(default=utc_now)
 

@@ -7,9 +7,10 @@ The channel simulator's tables are not here: they belong to the simulator, not t
 
 from __future__ import annotations
 
-from kameng.accounts.models import User
+from kameng.accounts.models import AuthSession, User
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
+from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import RefundRow
@@ -20,9 +21,12 @@ from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
 from kameng.platform.outbox import OutboxRow
 from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
+from kameng.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiIdempotency",
+    "ApiKey",
+    "AuthSession",
     "BalanceRow",
     "Base",
     "CardKeyRow",
@@ -46,5 +50,8 @@ __all__ = [
     "User",
     "WithdrawalLegRow",
     "WithdrawalRow",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WorkerHeartbeat",
 ]

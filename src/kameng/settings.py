@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 DEVELOPMENT_SECRET = "kameng-development-secret-change-me"
 
@@ -36,6 +37,22 @@ class Settings:
     # believed (comma-separated, or "*"); empty believes none.
     forwarded_allow_ips: str = ""
 
+    # --- Integrations (issue 12, part B): webhooks and operator notices ---------------------
+    # How long a webhook receiver may take to answer before the attempt counts as failed.
+    webhook_timeout_seconds: float = 10.0
+    # The Telegram Bot API (a proxy or a local stand-in may take its place), the bot's token and
+    # the operators' chat; notices go to Telegram only when token and chat are both set.
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_bot_token: str = ""
+    telegram_chat_id: str = ""
+    # The operators' e-mail address for notices (sent through the Sender port); empty: none.
+    operator_email: str = ""
+    # The events the operators want to hear about (comma-separated NoticeEvent values).
+    operator_notice_events: str = "webhook_disabled,refund_failed,backlog_growing,stock_low"
+    # "Backlog growing": more pending outbox rows than this, or the oldest older than the minutes.
+    notice_backlog_rows: int = 500
+    notice_backlog_minutes: int = 15
+
     @property
     def production(self) -> bool:
         return self.environment == "production"
@@ -55,7 +72,9 @@ class Settings:
             raise SettingsError(f"KAMENG_ENV: must be development, test or production, got {environment!r}")
         calendar = env.get("KAMENG_CALENDAR_FILE")
         sent_file = env.get("KAMENG_SENT_MESSAGES_FILE")
+        integrations = _integration_settings(env)
         settings = cls(
+            **integrations,
             host=env.get("KAMENG_HOST", "127.0.0.1"),
             port=port,
             environment=environment,
@@ -71,3 +90,46 @@ class Settings:
         if settings.production and (settings.secret_key == DEVELOPMENT_SECRET or len(settings.secret_key) < 32):
             raise SettingsError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")
         return settings
+
+
+# --- Integrations (issue 12, part B) --------------------------------------------------------
+
+
+def _number(env: Mapping[str, str], name: str, default: str, low: float, high: float) -> float:
+    text = env.get(name, default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}: not a number: {text!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: must be {low:g}–{high:g}, got {value:g}")
+    return value
+
+
+class _Integrations(TypedDict):
+    webhook_timeout_seconds: float
+    telegram_api_base: str
+    telegram_bot_token: str
+    telegram_chat_id: str
+    operator_email: str
+    operator_notice_events: str
+    notice_backlog_rows: int
+    notice_backlog_minutes: int
+
+
+def _integration_settings(env: Mapping[str, str]) -> _Integrations:
+    base = env.get("KAMENG_TELEGRAM_API_BASE", "https://api.telegram.org").strip()
+    if not base.startswith(("https://", "http://")):
+        raise SettingsError(f"KAMENG_TELEGRAM_API_BASE: must be an http(s) URL, got {base!r}")
+    return {
+        "webhook_timeout_seconds": _number(env, "KAMENG_WEBHOOK_TIMEOUT_SECONDS", "10", 0.05, 60),
+        "telegram_api_base": base,
+        "telegram_bot_token": env.get("KAMENG_TELEGRAM_BOT_TOKEN", "").strip(),
+        "telegram_chat_id": env.get("KAMENG_TELEGRAM_CHAT_ID", "").strip(),
+        "operator_email": env.get("KAMENG_OPERATOR_EMAIL", "").strip(),
+        "operator_notice_events": env.get(
+            "KAMENG_OPERATOR_NOTICE_EVENTS", "webhook_disabled,refund_failed,backlog_growing,stock_low"
+        ).strip(),
+        "notice_backlog_rows": int(_number(env, "KAMENG_NOTICE_BACKLOG_ROWS", "500", 1, 10**9)),
+        "notice_backlog_minutes": int(_number(env, "KAMENG_NOTICE_BACKLOG_MINUTES", "15", 1, 10**6)),
+    }

@@ -20,13 +20,16 @@ from datetime import datetime
 
 from kameng.aftersales.deadlines import run_deadlines
 from kameng.container import Container
-from kameng.messages.tasks import deliver_message_handler
+from kameng.messages.notices import check_backlog
+from kameng.messages.tasks import NoticeRoutes, deliver_message_handler, operator_notice_handler
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.usage import expire_memberships
 from kameng.payouts.services import poll_refunds
 from kameng.payouts.tasks import send_refund_handler
 from kameng.platform.heartbeat import Beat, record_beat
 from kameng.platform.outbox import Handler, OutboxKind, process_outbox
+from kameng.webhooks.delivery import deliver_due
+from kameng.webhooks.tasks import deliver_webhook_handler
 
 log = logging.getLogger("kameng.worker")
 
@@ -35,10 +38,19 @@ MAX_BACKOFF = 300.0
 
 def outbox_handlers(container: Container) -> dict[str, Handler]:
     """Each outbox kind with the handler of the feature that owns it."""
+    settings = container.settings
     return {
         OutboxKind.SEND_REFUND: send_refund_handler(container.uow, container.refunds, container.calendar),
         OutboxKind.DELIVER_MESSAGE: deliver_message_handler(container.uow, container.sender),
+        OutboxKind.DELIVER_WEBHOOK: deliver_webhook_handler(container.uow, settings.webhook_timeout_seconds),
+        OutboxKind.OPERATOR_NOTICE: operator_notice_handler(notice_routes(container), container.sender),
     }
+
+
+def notice_routes(container: Container) -> NoticeRoutes:
+    settings = container.settings
+    events = frozenset(event.strip() for event in settings.operator_notice_events.split(",") if event.strip())
+    return NoticeRoutes(events, settings.operator_email or None, container.chat)
 
 
 def drain_outbox(container: Container, now: datetime) -> int:
@@ -65,6 +77,23 @@ def _steps(container: Container) -> list[tuple[str, Callable[[datetime], dict[st
         (
             "refund_polls",
             lambda now: {"refunds_polled": poll_refunds(container.uow, now, container.refunds, container.calendar)},
+        ),
+        (
+            "webhooks",
+            lambda now: {
+                "webhooks_delivered": deliver_due(container.uow, now, container.settings.webhook_timeout_seconds)
+            },
+        ),
+        (
+            "backlog_notice",
+            lambda now: {
+                "backlog_notices": check_backlog(
+                    container.uow(),
+                    now,
+                    container.settings.notice_backlog_rows,
+                    container.settings.notice_backlog_minutes,
+                )
+            },
         ),
     ]
 

@@ -28,10 +28,13 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from kameng.accounts.models import User
 from kameng.channels.simulator.models import SimulatorBase
 from kameng.platform.i18n import Lang
 from kameng.platform.inputs import field_label
 from kameng.schema import Base
+from kameng.webhooks.events import EventType, emit
+from kameng.webhooks.models import WebhookDelivery
 from tests.support.apps import container_of
 
 API = "/api/v1"
@@ -58,11 +61,17 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "AskInfoIn": {"comment": "请补充截图"},
     "WithdrawalIn": {"amount": "1.00"},
     "DecisionIn": {"note": "核对无误"},
+    "PasswordChange": {"current_password": PASSWORD, "new_password": "a-long-new-password"},
+    "ApiKeyIn": {"name": "ERP", "scopes": ["orders:read"]},
+    "EndpointIn": {"url": "http://127.0.0.1:9/hooks", "event_types": ["order.paid"], "description": "ERP"},
+    "EndpointPatch": {"event_types": ["order.paid"], "enabled": True},
 }
 # Bodies that are not a model: the scenario (its own cases below) and the channel's signed
 # notification (a NUL there breaks the signature: 400).
 OWN_CASES = {(f"{API}/simulate", "post"), (f"{API}/payments/notify/simulator", "post")}
 STAFF_PATHS = ("/approve", "/reject", "/ask-info", "/staff/", "/events")
+# What only an operator reaches: API keys, what keys open, webhooks, disabling an account.
+OPERATOR_PATHS = (f"{API}/integrations/", f"{API}/webhooks/", f"{API}/staff/users/")
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,6 +83,7 @@ class World:
     consumer: dict[str, str]
     staff: dict[str, str]
     values: dict[str, Any]  # a valid value for each path parameter
+    operator: dict[str, str]
 
 
 def token(client: TestClient, identifier: str) -> dict[str, str]:
@@ -89,6 +99,15 @@ def world(client: TestClient) -> World:
     paid = next(o["order_no"] for o in orders if o["status"] == "paid")
     pending = next(o["order_no"] for o in orders if o["status"] == "pending_payment")
     ticket = client.get(f"{API}/staff/tickets", headers=staff).json()["items"][0]["ticket_no"]
+    operator = token(client, "operator@kameng.test")
+    key = client.post(f"{API}/integrations/api-keys", headers=operator, json=BASE_BODIES["ApiKeyIn"]).json()
+    endpoint = client.post(f"{API}/webhooks/endpoints", headers=operator, json=BASE_BODIES["EndpointIn"]).json()
+    container = container_of(client)
+    with container.uow() as uow:
+        emit(uow, EventType.ORDER_PAID, paid, {"order_no": paid}, container.now())
+        uow.commit()
+        delivery = uow.session.scalars(select(WebhookDelivery.id)).first()
+        agent = uow.session.scalar(select(User.id).where(User.email == "agent@kameng.test"))
     values = {
         "order_no": paid,
         "ticket_no": ticket,
@@ -96,8 +115,18 @@ def world(client: TestClient) -> World:
         "out_trade_no": f"P{pending}",
         "file_id": 1,
         "withdrawal_no": "W26010100000000",  # none such: a hostile value must be refused before the lookup
+        "session_id": client.get(f"{API}/auth/sessions", headers=consumer).json()[0]["id"],
+        "key_id": key["id"],
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery,
+        "user_id": agent,
     }
-    return World(consumer, staff, values)
+    return World(consumer, staff, values, operator)
+
+
+# When a session or an API key was last used is bookkeeping of every authenticated request, not
+# something a refused request stored.
+TOUCHED = {"last_seen_at", "last_used_at"}
 
 
 def everything(client: TestClient) -> dict[str, list[str]]:
@@ -105,7 +134,13 @@ def everything(client: TestClient) -> dict[str, list[str]]:
     engine = container_of(client).engine
     tables = [*Base.metadata.sorted_tables, *SimulatorBase.metadata.sorted_tables]
     with engine.connect() as conn:
-        return {table.name: sorted(repr(tuple(row)) for row in conn.execute(select(table))) for table in tables}
+        return {
+            table.name: sorted(
+                repr(tuple(row))
+                for row in conn.execute(select(*(column for column in table.columns if column.name not in TOUCHED)))
+            )
+            for table in tables
+        }
 
 
 def names(message: str, field: str, lang: Lang) -> bool:
@@ -126,6 +161,10 @@ class Operation:
     @property
     def staff(self) -> bool:
         return any(part in self.path for part in STAFF_PATHS)
+
+    @property
+    def operator(self) -> bool:
+        return self.path.startswith(OPERATOR_PATHS)
 
 
 @dataclass(frozen=True)
@@ -185,7 +224,7 @@ def kinds(schema: dict[str, Any]) -> set[str]:
 
 def base_request(doc: dict[str, Any], operation: Operation, world: World) -> Case:
     path = {p["name"]: world.values[p["name"]] for p in operation.spec.get("parameters", []) if p["in"] == "path"}
-    headers = dict(world.staff if operation.staff else world.consumer)
+    headers = dict(world.operator if operation.operator else world.staff if operation.staff else world.consumer)
     if any(p["name"] == "Idempotency-Key" for p in operation.spec.get("parameters", [])):
         headers["Idempotency-Key"] = "hostile-input"
     found = json_body(doc, operation)

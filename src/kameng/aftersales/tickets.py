@@ -15,7 +15,8 @@ from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.money import format_yuan
 from kameng.domain.refund import Quote
-from kameng.domain.tickets import APPEAL_WINDOW, TICKET
+from kameng.domain.tickets import APPEAL_WINDOW, TICKET, TicketStatus
+from kameng.messages.notices import NoticeEvent, notify_operators
 from kameng.messages.services import tell
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
@@ -24,6 +25,7 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.platform.i18n import LANGS, Msg, translate
+from kameng.webhooks.events import EventType, emit
 
 # --------------------------------------------------------------------------------------------
 # Shared steps
@@ -110,8 +112,46 @@ def move_ticket(
         quote=_quote_now(uow, ticket.order, ticket.reason, now, calendar),
         note=note.to_dict() if note else None,
     )
+    _tell_integrators(uow, ticket, action, new_status, now, amount_fen)
     ticket.status = new_status
     ticket.updated_at = now
+
+
+# The webhook event each move stands for (the first move out of "submitted" also says that a
+# refund was requested, whatever the engine decided).
+WEBHOOK_EVENTS = {
+    "auto_approve": EventType.REFUND_APPROVED,
+    "approve": EventType.REFUND_APPROVED,
+    "approve_overdue": EventType.REFUND_APPROVED,
+    "reject": EventType.REFUND_REJECTED,
+    "reject_final": EventType.REFUND_REJECTED,
+    "refund_succeeded": EventType.REFUND_ARRIVED,
+    "refund_failed": EventType.REFUND_FAILED,
+    "escalate": EventType.TICKET_ESCALATED,
+}
+
+
+def _tell_integrators(
+    uow: UnitOfWork, ticket: Ticket, action: str, new_status: TicketStatus, now: datetime, amount_fen: int | None
+) -> None:
+    events = []
+    if ticket.status is TicketStatus.SUBMITTED and action != "withdraw":
+        events.append(EventType.REFUND_REQUESTED)
+    if action in WEBHOOK_EVENTS:
+        events.append(WEBHOOK_EVENTS[action])
+    data = {
+        "ticket_no": ticket.ticket_no,
+        "order_no": ticket.order.order_no,
+        "status": new_status.value,
+        "reason": ticket.reason.value,
+        "quoted_fen": ticket.quoted_fen,
+        "amount_fen": amount_fen if amount_fen is not None else (ticket.approved_fen or ticket.quoted_fen),
+    }
+    for event in events:
+        emit(uow, event, ticket.ticket_no, data, now)
+    if action == "refund_failed":
+        key = f"refund_failed:{ticket.id}:{ticket.timeline_rows}"
+        notify_operators(uow, NoticeEvent.REFUND_FAILED, key, {"ticket_no": ticket.ticket_no}, now)
 
 
 def notify(uow: UnitOfWork, ticket: Ticket, notice: Notice, now: datetime) -> None:

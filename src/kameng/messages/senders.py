@@ -30,6 +30,12 @@ class Sender(Protocol):
     def send(self, message: Outgoing) -> None: ...
 
 
+class ChatSender(Protocol):
+    """A chat the operators read (the Telegram bot): ``key`` is the outbox row's, for the log."""
+
+    def send_chat(self, key: str, text: str) -> None: ...
+
+
 class LogSender:
     """Development and tests: writes what would have been sent to the log, keeps the last messages
     in memory, and, when given a file, appends each send to it as a JSON line (so a test can count

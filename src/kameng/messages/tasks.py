@@ -1,4 +1,5 @@
-"""The outbox handler that delivers a notification by SMS (and, once configured, e-mail).
+"""The outbox handlers that deliver a notification by SMS (and, once configured, e-mail), and an
+operator notice by Telegram or e-mail.
 
 The in-app message was written with the change that caused it; this handler only sends it on,
 with the outbox row's key as the idempotency key, so a resend after a crash reaches no one twice.
@@ -7,13 +8,15 @@ with the outbox row's key as the idempotency key, so a resend after a crash reac
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
 from kameng.accounts.models import User
 from kameng.messages.models import MessageRow
-from kameng.messages.senders import Outgoing, Sender
+from kameng.messages.notices import NoticeChannel, notice_text
+from kameng.messages.senders import ChatSender, Outgoing, Sender
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.i18n import DEFAULT_LANG
 from kameng.platform.outbox import Handler, OutboxTask
@@ -34,3 +37,29 @@ def deliver_message_handler(uow_factory: Callable[[], UnitOfWork], sender: Sende
         sender.send(Outgoing(task.key, phone, email, texts[DEFAULT_LANG]))
 
     return deliver
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRoutes:
+    """Where operator notices go, from the settings: the events picked, the operators' e-mail
+    address (if any), the chat (if a bot is set up)."""
+
+    events: frozenset[str]
+    email: str | None
+    chat: ChatSender | None
+
+
+def operator_notice_handler(routes: NoticeRoutes, sender: Sender) -> Handler:
+    def send(task: OutboxTask, now: datetime) -> None:
+        event = str(task.payload.get("event", ""))
+        channel = str(task.payload.get("channel", ""))
+        params = task.payload.get("params")
+        if event not in routes.events:
+            return  # not picked: nothing to send, the row is done
+        text = notice_text(event, params if isinstance(params, dict) else {})
+        if channel == NoticeChannel.TELEGRAM and routes.chat is not None:
+            routes.chat.send_chat(task.key, text)
+        elif channel == NoticeChannel.EMAIL and routes.email:
+            sender.send(Outgoing(task.key, None, routes.email, text))
+
+    return send

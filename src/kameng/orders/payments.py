@@ -40,6 +40,8 @@ from kameng.platform.i18n import Msg
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
 from kameng.platform.outbox import OutboxKind, enqueue
+from kameng.webhooks.events import EventType as WebhookEvent
+from kameng.webhooks.events import emit
 
 
 def settle(
@@ -66,6 +68,19 @@ def settle(
         Role.CONSUMER,
         amount_fen=order.amount_fen,
         note=f"{order.channel.value} {transaction_id}",
+    )
+    emit(
+        uow,
+        WebhookEvent.ORDER_PAID,
+        order.order_no,
+        {
+            "order_no": order.order_no,
+            "product": product.slug,
+            "amount_fen": order.amount_fen,
+            "channel": order.channel.value,
+            "paid_at": at.isoformat(),
+        },
+        at,
     )
 
     source = f"channel:{order.channel.value}"

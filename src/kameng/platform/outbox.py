@@ -43,6 +43,8 @@ class OutboxKind(StrEnum):
 
     SEND_REFUND = "send_refund"  # payouts: send a refund to its channel
     DELIVER_MESSAGE = "notify"  # messages: send a notification by SMS or e-mail
+    DELIVER_WEBHOOK = "webhook"  # webhooks: the first attempt of a delivery (retries are the worker's)
+    OPERATOR_NOTICE = "operator_notice"  # messages: tell the operators by Telegram or e-mail
 
 
 class OutboxRow(Base):

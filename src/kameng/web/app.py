@@ -24,6 +24,8 @@ from kameng.aftersales import staff_pages as aftersales_staff_pages
 from kameng.catalog import api as catalog_api
 from kameng.catalog import pages as catalog_pages
 from kameng.container import Container
+from kameng.integrations import api as integrations_api
+from kameng.integrations import pages as integrations_pages
 from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
 from kameng.messages.inbox import unread_badge
@@ -38,6 +40,8 @@ from kameng.web.drafts import pending_notice
 from kameng.web.errors import install_error_handlers
 from kameng.web.security import SecurityHeaders
 from kameng.web.templating import make_templates
+from kameng.webhooks import api as webhooks_api
+from kameng.webhooks import pages as webhooks_pages
 from kameng.worker import Heartbeat, next_delay, tick_once, worker_name
 
 
@@ -92,6 +96,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_staff_pages,
         messages_pages,
         wallet_pages,
+        integrations_pages,
+        webhooks_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -103,6 +109,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_staff_api,
         messages_api,
         wallet_api,
+        integrations_api,
+        webhooks_api,
         health,
     ):
         app.include_router(module.router)

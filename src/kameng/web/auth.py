@@ -1,25 +1,27 @@
-"""API authentication: bearer tokens issued at sign-in, and the ``CurrentUser`` dependency."""
+"""API authentication: bearer tokens issued at sign-in (revocable: each names a row of
+``auth_sessions``), the integrators' API keys, and the dependencies that read them.
+
+``CurrentUser`` is a person's token. ``scoped(scope)`` admits an API key that holds ``scope``, or an
+operator's own token (an operator may do whatever a key they could make may do).
+"""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from itsdangerous import BadSignature as BadTokenSignature
-from itsdangerous import SignatureExpired, URLSafeTimedSerializer
 
+from kameng.accounts import sessions
 from kameng.accounts.models import User
-from kameng.accounts.services import get_user
+from kameng.accounts.sessions import SessionKind
 from kameng.container import Container
-from kameng.platform.errors import ErrorCode, ServiceError
-from kameng.web.deps import ContainerDep
-
-TOKEN_SALT = "kameng-api-token"
-TOKEN_TTL_SECONDS = 24 * 3600
-
+from kameng.domain.users import Role
+from kameng.integrations.keys import Scope, looks_like_key, resolve_key
+from kameng.platform.access import Viewer
+from kameng.platform.errors import ErrorCode, Forbidden, ServiceError
+from kameng.web.deps import ContainerDep, client_address
 
 # --------------------------------------------------------------------------------------------
 # Errors
@@ -37,38 +39,73 @@ def _unauthorized(key: str) -> Unauthorized:
 # Tokens and the current user
 
 
-def _serializer(container: Container) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(container.settings.secret_key, salt=TOKEN_SALT)
+def wall_now() -> datetime:
+    """Sessions and tokens expire on the wall clock (see accounts/sessions.py)."""
+    return datetime.now(UTC)
 
 
-def issue_token(container: Container, user_id: int) -> tuple[str, datetime]:
-    # itsdangerous stamps and checks tokens against the wall clock, so expires_at is told on that
-    # clock too (not container.now(), which tests move).
-    token = _serializer(container).dumps({"uid": user_id})
-    return token, datetime.fromtimestamp(int(time.time()) + TOKEN_TTL_SECONDS, UTC)
+def issue_token(container: Container, user_id: int, request: Request | None = None) -> tuple[str, datetime]:
+    """A new revocable token for ``user_id``: shown once, only its hash is kept."""
+    agent = request.headers.get("user-agent", "") if request is not None else ""
+    address = client_address(request) if request is not None else ""
+    started = sessions.start(container.uow(), user_id, SessionKind.API, wall_now(), agent, address)
+    return started.secret, started.expires_at
 
 
-bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+bearer = HTTPBearer(
+    auto_error=False, description="A token from POST /api/v1/auth/token, or an integrator's API key (km_live_…)"
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def current_user(
-    container: ContainerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
-    """The signed-in user from the bearer token, or 401."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+def _bearer_secret(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("error.unauthorized")
-    try:
-        data = _serializer(container).loads(credentials.credentials, max_age=TOKEN_TTL_SECONDS)
-    except SignatureExpired:
-        raise _unauthorized("error.unauthorized.expired") from None
-    except BadTokenSignature:
-        raise _unauthorized("error.unauthorized.invalid") from None
-    user_id = data.get("uid") if isinstance(data, dict) else None
-    user = get_user(container.uow(), user_id) if isinstance(user_id, int) else None
-    if user is None:
-        raise _unauthorized("error.unauthorized.no_account")
-    return user
+    return credentials.credentials
+
+
+def current_session(container: ContainerDep, credentials: Credentials) -> sessions.Resolved:
+    secret = _bearer_secret(credentials)
+    resolved = sessions.resolve(container.uow(), SessionKind.API, secret, wall_now())
+    if resolved is None:
+        # One answer for unknown, expired and revoked: a stolen token reveals nothing.
+        raise _unauthorized("error.unauthorized.invalid")
+    return resolved
+
+
+CurrentSession = Annotated[sessions.Resolved, Depends(current_session)]
+
+
+def current_user(session: CurrentSession) -> User:
+    """The signed-in user from the bearer token, or 401."""
+    return session.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def scoped(scope: Scope) -> Any:
+    """A dependency giving the :class:`Viewer` an API key with ``scope`` (or an operator's token)
+    speaks for: 401 without a live key or token, 403 when it lacks the scope."""
+
+    def viewer_with_scope(container: ContainerDep, credentials: Credentials) -> Viewer:
+        secret = _bearer_secret(credentials)
+        if looks_like_key(secret):
+            holder = resolve_key(container.uow(), secret, wall_now())
+            if holder is None:
+                raise _unauthorized("error.unauthorized.invalid")
+            if scope not in holder.scopes:
+                raise Forbidden(
+                    ErrorCode.MISSING_SCOPE, "error.integrations_missing_scope", "Authorization", scope=scope.value
+                )
+            return holder.viewer
+        resolved = sessions.resolve(container.uow(), SessionKind.API, secret, wall_now())
+        if resolved is None:
+            raise _unauthorized("error.unauthorized.invalid")
+        if resolved.user.role is not Role.OPERATOR:
+            raise Forbidden(
+                ErrorCode.MISSING_SCOPE, "error.integrations_missing_scope", "Authorization", scope=scope.value
+            )
+        return Viewer(resolved.user.id, resolved.user.role)
+
+    return Depends(viewer_with_scope)

@@ -7,12 +7,14 @@ is built at import time. Tests replace ``container.clock`` to move time.
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from kameng.accounts import sessions
 from kameng.accounts.models import User
-from kameng.accounts.services import get_user
+from kameng.accounts.sessions import SessionKind
 from kameng.container import Container
 from kameng.domain.users import Role
 from kameng.platform import inputs
@@ -48,15 +50,40 @@ IdempotencyKey = Annotated[
 ]
 
 
+# The session cookie (signed by SessionMiddleware) holds the server-side session's secret under
+# this key, beside the CSRF token, the language and draft tokens; who is signed in is known only
+# from the ``auth_sessions`` row, so ending the row signs the cookie out at once.
+SESSION_SECRET = "sid"
+_UNRESOLVED = object()
+
+
+def page_session(request: Request, container: ContainerDep) -> sessions.Resolved | None:
+    """The live server-side session of this browser, or None. Looked up once per request."""
+    cached: sessions.Resolved | object | None = getattr(request.state, "resolved_session", _UNRESOLVED)
+    if cached is None or isinstance(cached, sessions.Resolved):
+        return cached
+    secret = request.session.get(SESSION_SECRET)
+    resolved = (
+        sessions.resolve(container.uow(), SessionKind.PAGE, secret, datetime.now(UTC))
+        if isinstance(secret, str)
+        else None
+    )
+    request.state.resolved_session = resolved
+    return resolved
+
+
 def session_user(request: Request, container: ContainerDep) -> User | None:
-    """The signed-in user from the signed session cookie, or None."""
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
-        return None
-    return get_user(container.uow(), user_id)
+    """The signed-in user from the server-side session the cookie names, or None."""
+    resolved = page_session(request, container)
+    return resolved.user if resolved is not None else None
 
 
 OptionalUser = Annotated[User | None, Depends(session_user)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the server saw it (the proxy's, unless proxy headers are trusted)."""
+    return request.client.host if request.client is not None else ""
 
 
 def viewer_of(user: User) -> Viewer:

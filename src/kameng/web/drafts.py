@@ -13,10 +13,12 @@ from typing import Any
 
 from fastapi import Request
 
+from kameng.accounts.sessions import SessionKind, owner_of
 from kameng.container import Container
 from kameng.platform.drafts import keep_draft, take_draft
 from kameng.platform.errors import ServiceError
 from kameng.platform.i18n import has_message
+from kameng.web.deps import SESSION_SECRET
 from kameng.web.forms import flash
 
 DRAFTS = "drafts"  # session key: {form action: token}
@@ -30,8 +32,12 @@ def _container(request: Request) -> Container:
 
 
 def session_user_id(request: Request) -> int | None:
-    user_id = request.session.get("user_id")
-    return user_id if isinstance(user_id, int) else None
+    """Whose session this cookie named, even if it has ended since (signed out elsewhere): the
+    draft is theirs to take back when they sign in again."""
+    secret = request.session.get(SESSION_SECRET)
+    if not isinstance(secret, str):
+        return None
+    return owner_of(_container(request).uow(), SessionKind.PAGE, secret)
 
 
 def keep(request: Request, form: str, fields: dict[str, str]) -> bool:

@@ -40,6 +40,7 @@ OutTradeNo = Annotated[
 ]
 Action = Annotated[str, Path(min_length=1, max_length=inputs.CHOICE.max_length), text_validator(inputs.CHOICE)]
 FileId = Annotated[int, Path(ge=1, le=MAX_ID, description="The evidence file's id")]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The row's id (a session, an API key, an endpoint …)")]
 
 
 CouponQuery = Annotated[str, Query(max_length=inputs.COUPON_CODE.max_length), text_validator(inputs.COUPON_CODE)]

@@ -1,0 +1,74 @@
+"""What kameng tells integrators about, and :func:`emit`, which other features call.
+
+``emit`` runs inside the caller's transaction: one delivery row per enabled endpoint that wants the
+event type, and one outbox row per delivery, so nothing is sent unless the change that caused it
+is committed, and nothing committed goes untold.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.outbox import OutboxKind, enqueue
+from kameng.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+
+class EventType(StrEnum):
+    ORDER_PAID = "order.paid"
+    REFUND_REQUESTED = "refund.requested"
+    REFUND_APPROVED = "refund.approved"
+    REFUND_REJECTED = "refund.rejected"
+    REFUND_ARRIVED = "refund.arrived"
+    REFUND_FAILED = "refund.failed"
+    TICKET_ESCALATED = "ticket.escalated"
+    # Emitted by the subscriptions and wallet features (being built): defined here so that an
+    # endpoint can already ask for them.
+    SUBSCRIPTION_RENEWED = "subscription.renewed"
+    SUBSCRIPTION_CANCELLED = "subscription.cancelled"
+    WITHDRAWAL_COMPLETED = "withdrawal.completed"
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def emit(uow: UnitOfWork, event_type: EventType, object_id: str, data: dict[str, Any], now: datetime) -> int:
+    """Owe ``event_type`` about ``object_id`` (an order or ticket number …) to every endpoint that
+    wants it, in the caller's open transaction. Returns how many deliveries were queued."""
+    endpoints = uow.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))).all()
+    queued = 0
+    for endpoint in endpoints:
+        if event_type.value not in endpoint.event_types:
+            continue
+        queue_delivery(uow, endpoint.id, event_type.value, object_id, envelope(event_type.value, now, data), now)
+        queued += 1
+    return queued
+
+
+def envelope(event_type: str, now: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    """The body the spec recommends: the type, when it happened, and the object's data."""
+    return {"type": event_type, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data}
+
+
+def queue_delivery(
+    uow: UnitOfWork, endpoint_id: int, event_type: str, object_id: str, body: dict[str, Any], now: datetime
+) -> WebhookDelivery:
+    delivery = WebhookDelivery(
+        endpoint_id=endpoint_id,
+        message_id=new_message_id(),
+        event_type=event_type,
+        object_id=object_id[:64],
+        body=body,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    uow.session.add(delivery)
+    uow.session.flush()
+    enqueue(uow, OutboxKind.DELIVER_WEBHOOK, f"webhook:{delivery.message_id}", {"delivery_id": delivery.id}, now)
+    return delivery
