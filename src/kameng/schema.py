@@ -40,13 +40,13 @@ __all__ = [
     "OrderRow",
     "OutboxRow",
     "PaymentRow",
+    "Placement",
     "PolicyVersion",
     "ProductRow",
     "RefundRow",
     "Ticket",
     "TicketTimeline",
     "User",
-    "Placement",
     "WorkerHeartbeat",
 ]
 
