@@ -1,12 +1,14 @@
 """Checkout throughput end to end through the API, on SQLite and on PostgreSQL, beside pgbench.
 
 For each backend: a fresh database, the real app (``create_app``, migrated and seeded with the
-demo catalog as at start-up) served by uvicorn in its own process on 127.0.0.1, and N concurrent
-httpx clients, each signed in through ``POST /api/v1/auth/token``. One *order* is the whole
-purchase a consumer makes: ``POST /api/v1/orders`` (with an Idempotency-Key) then
+demo catalog as at start-up) served by uvicorn in its own process(es) on 127.0.0.1, and N
+consumers signed in through ``POST /api/v1/auth/token``, whose requests wrk sends (bench/load.py,
+one connection per consumer). One *order* is the whole purchase a consumer makes:
+``POST /api/v1/orders`` (with an Idempotency-Key) then
 ``POST /api/v1/payments/simulator/{out_trade_no}/pay``, which signs a notification and settles
-the order (payment, journal entry, membership) — two HTTP requests and three transactions.
-Afterwards the books are checked and every order must be paid.
+the order (payment, journal entry, membership) — two HTTP requests. On PostgreSQL the CPU of the
+API processes and of the database's backends, the commits and the rows fetched are read around
+the timed orders (bench/costs.py). Afterwards the books are checked and every order must be paid.
 
 Then ``pgbench`` TPC-B on the same PostgreSQL server in the same run (``-i -s 10`` into a fresh
 database, ``-c 8 -j 2 -T 20``), so the ratio says how much of the database's raw capacity one
@@ -26,19 +28,19 @@ import os
 import re
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from costs import CostMeter, per_request, without_autovacuum
+from load import Line, run_wrk
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
@@ -92,9 +94,22 @@ def _free_port() -> int:
 API_WORKERS = int(os.environ.get("KAMENG_BENCH_API_WORKERS", "1"))
 
 
+@dataclass(frozen=True)
+class Served:
+    base: str
+    pid: int
+
+
 @contextmanager
 def served(database_url: str) -> Iterator[str]:
     """The real app under uvicorn in a subprocess (its own GIL, as in production)."""
+    with serving(database_url) as server:
+        yield server.base
+
+
+@contextmanager
+def serving(database_url: str, workers: int | None = None) -> Iterator[Served]:
+    """:func:`served`, telling the server's process id too (to read its CPU time)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -107,7 +122,7 @@ def served(database_url: str) -> Iterator[str]:
     command = [
         sys.executable, "-m", "uvicorn", "kameng.web.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-        "--workers", str(API_WORKERS),
+        "--workers", str(workers or API_WORKERS),
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -124,7 +139,7 @@ def served(database_url: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not start in time")
             time.sleep(0.1)
-        yield base
+        yield Served(base, process.pid)
     finally:
         process.terminate()
         try:
@@ -144,62 +159,63 @@ def _sign_in(base: str, index: int) -> str:
         return str(response.json()["token"])
 
 
-def _client_loop(base: str, token: str, count: int, latencies: list[float], errors: list[str]) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    order = {"product": PRODUCT, "channel": "alipay", "duplicate_ack": True}
-    with httpx.Client(base_url=base, headers=headers, timeout=60.0) as client:
-        for _ in range(count):
-            start = time.perf_counter()
-            placed = client.post("/api/v1/orders", json=order, headers={"Idempotency-Key": uuid.uuid4().hex})
-            if placed.status_code != 201:
-                errors.append(f"order {placed.status_code}: {placed.text[:200]}")
-                continue
-            out_trade_no = placed.json()["out_trade_no"]
-            paid = client.post(f"/api/v1/payments/simulator/{out_trade_no}/pay")
-            if paid.status_code != 200 or paid.json().get("result") != "paid":
-                errors.append(f"pay {paid.status_code}: {paid.text[:200]}")
-                continue
-            latencies.append(time.perf_counter() - start)
-
-
-def run_checkout(backend: str, orders: int, clients: int) -> dict[str, Any]:
-    """``orders`` purchases by ``clients`` concurrent signed-in consumers; orders per second."""
-    with fresh_database(backend) as url, served(url) as base:
+def run_checkout(backend: str, orders: int, clients: int, api_workers: int = 1) -> dict[str, Any]:
+    """``orders`` purchases by ``clients`` signed-in consumers through wrk (one connection each):
+    each is the order, then its payment, on the same connection. On PostgreSQL, what they cost
+    the API and the database."""
+    with fresh_database(backend) as url, serving(url, api_workers) as server:
+        base = server.base
         tokens = [_sign_in(base, i) for i in range(clients)]
-        shares = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
-        latencies: list[float] = []
-        errors: list[str] = []
-        threads = [
-            threading.Thread(target=_client_loop, args=(base, token, share, latencies, errors))
-            for token, share in zip(tokens, shares, strict=True)
+        order = {"product": PRODUCT, "channel": "alipay", "duplicate_ack": True}
+        lines = [
+            Line("POST", "/api/v1/orders", tokens[n % clients], f"bench-order-{n}", order, pay_after=True)
+            for n in range(orders)
         ]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - start
+        warm_up = [
+            Line("POST", "/api/v1/orders", tokens[n % clients], f"bench-warm-{n}", order, pay_after=True)
+            for n in range(clients * 3)
+        ]
+        meter = CostMeter(url, server.pid) if backend == "postgresql" else None
+        try:
+            # The first requests of each connection pay for its caches (prepared statements, the
+            # server's catalog cache): not what a running service pays per order.
+            run_wrk(base, warm_up, clients)
+            if meter is not None:
+                without_autovacuum(url)
+                idle, before = meter.read(), meter.read()
+            load = run_wrk(base, lines, clients)
+            costs = per_request(before, meter.read(), orders, idle) if meter is not None else {}
+        finally:
+            if meter is not None:
+                meter.close()
         engine = make_engine(url)
         try:
             uow = UnitOfWork(make_session_factory(engine))
             with uow:
-                paid = uow.session.scalar(select(func.count(OrderRow.id)).where(OrderRow.status == OrderStatus.PAID))
+                paid = uow.session.scalar(
+                    select(func.count(OrderRow.id)).where(
+                        OrderRow.status == OrderStatus.PAID, OrderRow.idempotency_key.like("bench-order-%")
+                    )
+                )
             books_ok = check_books(uow).ok
         finally:
             engine.dispose()
-    latencies.sort()
+    seconds = load["seconds"]
     return {
+        "api_processes": api_workers,
         "orders": orders,
         "clients": clients,
-        "succeeded": len(latencies),
-        "errors": len(errors),
-        "first_error": errors[0] if errors else "",
-        "paid_orders_in_db": paid,  # includes the demo data's own paid orders
+        "failed": load["failed"],
+        "first_failure": load["first_failure"],
+        "paid_orders_in_db": paid,
         "books_balance": books_ok,
-        "seconds": round(elapsed, 2),
-        "orders_per_s": round(len(latencies) / elapsed, 1),
-        "latency_ms_p50": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "latency_ms_p95": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 1) if latencies else None,
+        "seconds": round(seconds, 2),
+        "orders_per_s": round(orders / seconds, 1) if seconds else 0.0,
+        # wrk times each HTTP request: an order is two (place, then pay).
+        "latency_ms_p50_per_http_request": round(load["p50_us"] / 1000, 1),
+        "latency_ms_p99_per_http_request": round(load["p99_us"] / 1000, 1),
+        **{key.replace("_per_request", "_per_order"): value for key, value in costs.items()},
+        "load_generator_cpu_ms_per_order": round(load["cpu_s"] * 1000 / orders, 3) if orders else None,
     }
 
 
@@ -237,22 +253,27 @@ def run_pgbench(scale: int, clients: int, threads: int, seconds: int) -> dict[st
 
 
 def bench_checkout(quick: bool) -> dict[str, Any]:
-    orders, clients = (100, 4) if quick else (500, 8)
+    orders, clients = (100, 4) if quick else (1000, 8)
     scale, seconds = (1, 5) if quick else (10, 20)
     load_before = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
     sqlite = run_checkout("sqlite", orders, clients)
     postgresql = run_checkout("postgresql", orders, clients)
+    postgresql_two = run_checkout("postgresql", orders, clients, api_workers=2)
     pgbench = run_pgbench(scale, clients=8, threads=2, seconds=seconds)
     return {
         "product": PRODUCT,
-        "server": "uvicorn, 1 process",
-        "sqlite": sqlite,
-        "postgresql": postgresql,
+        "load_generator": "wrk, one connection per client (bench/lua/requests.lua)",
+        "sqlite_one_api_process": sqlite,
+        "postgresql_one_api_process": postgresql,
+        "postgresql_two_api_processes": postgresql_two,
         "pgbench": pgbench,
-        # One checkout is 2 requests and 3 transactions (place, read payment, settle) against
-        # pgbench's 1 TPC-B transaction of 5 statements.
-        "postgresql_orders_per_pgbench_tps": round(postgresql["orders_per_s"] / pgbench["tps"], 3),
-        "sqlite_over_postgresql": round(sqlite["orders_per_s"] / postgresql["orders_per_s"], 2),
+        # One checkout is 2 requests (place, then pay) against pgbench's 1 TPC-B transaction.
+        "orders_per_pgbench_tps_two_processes": round(postgresql_two["orders_per_s"] / pgbench["tps"], 3),
+        "targets": {
+            "api_cpu_ms_per_order_max": 6,
+            "postgresql_cpu_ms_per_order_max": 3,
+            "orders_per_pgbench_tps_min": 0.05,
+        },
         "load_average_1m_before_after": [load_before, round(os.getloadavg()[0], 2)],
     }
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import threading
 import time
@@ -25,11 +24,14 @@ import uuid
 from typing import Any
 
 import httpx
-from checkout import PRODUCT, fresh_database, run_pgbench, served
+from checkout import PRODUCT, fresh_database, run_pgbench, serving
 from checkout import _sign_in as sign_in
+from costs import CostMeter, per_request, without_autovacuum
+from load import Line, run_wrk
 from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
+from kameng.domain.model import Decision
 from kameng.orders.models import OrderRow
 from kameng.payouts.models import RefundRow
 from kameng.platform.db.database import make_engine, make_session_factory
@@ -54,26 +56,6 @@ def _buy(base: str, token: str, count: int, out: list[str], errors: list[str]) -
             out.append(str(body["order_no"]))
 
 
-def _ask(
-    base: str, token: str, order_nos: list[str], latencies: list[float], decisions: list[str], errors: list[str]
-) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=60.0) as client:
-        for order_no in order_nos:
-            start = time.perf_counter()
-            answer = client.post(
-                f"/api/v1/orders/{order_no}/refund-requests",
-                json={"reason": "changed_mind", "description": "bench"},
-                headers={"Idempotency-Key": uuid.uuid4().hex},
-            )
-            elapsed = time.perf_counter() - start
-            if answer.status_code != 201:
-                errors.append(f"refund {answer.status_code}: {answer.text[:200]}")
-                continue
-            latencies.append(elapsed)
-            decisions.append(str(answer.json()["quote"]["decision"]))
-
-
 def _in_threads(targets: list[tuple[Any, ...]], work: Any) -> float:
     threads = [threading.Thread(target=work, args=args) for args in targets]
     start = time.perf_counter()
@@ -90,10 +72,15 @@ def _percentile(ordered: list[float], share: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000, 1)
 
 
-def run_refunds(requests: int, clients: int) -> dict[str, Any]:
-    with fresh_database("postgresql") as url, served(url) as base:
+def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, Any]:
+    """Prepare ``requests`` paid orders (not timed), then send one refund request for each through
+    wrk, ``clients`` connections, and read what they cost the API and PostgreSQL."""
+    with fresh_database("postgresql") as url, serving(url, api_workers) as server:
+        base = server.base
         tokens = [sign_in(base, i) for i in range(clients)]
-        shares = [requests // clients + (1 if i < requests % clients else 0) for i in range(clients)]
+        warm = clients * 3  # the first requests of each connection fill its caches: not timed
+        total = requests + warm
+        shares = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
         bought: list[list[str]] = [[] for _ in tokens]
         errors: list[str] = []
         prepare_s = _in_threads(
@@ -103,17 +90,39 @@ def run_refunds(requests: int, clients: int) -> dict[str, Any]:
             ],
             _buy,
         )
-        latencies: list[float] = []
-        decisions: list[str] = []
-        elapsed = _in_threads(
-            [(base, token, bought[i], latencies, decisions, errors) for i, token in enumerate(tokens)], _ask
-        )
+        lines = [
+            Line(
+                "POST",
+                f"/api/v1/orders/{order_no}/refund-requests",
+                token,
+                f"bench-refund-{order_no}",
+                {"reason": "changed_mind", "description": "bench"},
+            )
+            for token, orders in zip(tokens, bought, strict=True)
+            for order_no in orders
+        ]
+        warm_up, lines = lines[:warm], lines[warm:]
+        run_wrk(base, warm_up, clients)
+        without_autovacuum(url)
+        meter = CostMeter(url, server.pid)
+        try:
+            idle = meter.read()
+            before = meter.read()  # what a window with no requests counts: subtracted below
+            load = run_wrk(base, lines, clients)
+            after = meter.read()
+        finally:
+            meter.close()
         engine = make_engine(url)
         try:
             uow = UnitOfWork(make_session_factory(engine))
             with uow:
                 session = uow.session
                 tickets = session.scalar(select(func.count(Ticket.id)).where(Ticket.description == "bench"))
+                auto = session.scalar(
+                    select(func.count(Ticket.id)).where(
+                        Ticket.description == "bench", Ticket.decision == Decision.AUTO_APPROVE
+                    )
+                )
                 refund_rows = session.scalar(select(func.count(RefundRow.id)))
                 over = session.scalar(
                     select(func.count(OrderRow.id)).where(OrderRow.refunded_fen > OrderRow.amount_fen)
@@ -121,43 +130,54 @@ def run_refunds(requests: int, clients: int) -> dict[str, Any]:
             books_ok = check_books(uow).ok
         finally:
             engine.dispose()
-    latencies.sort()
+    sent = len(lines)
+    seconds = load["seconds"]
     return {
-        "requests": requests,
+        "api_processes": api_workers,
+        "requests": sent,
         "clients": clients,
-        "orders_prepared": sum(len(b) for b in bought),
+        "prepare_errors": len(errors),
         "prepare_s": round(prepare_s, 2),
-        "succeeded": len(latencies),
-        "errors": len(errors),
-        "first_error": errors[0] if errors else "",
-        "auto_approved": decisions.count("auto_approve"),
+        "failed": load["failed"],
+        "first_failure": load["first_failure"],
+        "auto_approved_tickets": auto,
         "tickets_in_db": tickets,
         "refund_records_in_db": refund_rows,  # the demo data holds a few of its own
         "orders_over_refunded": over,
         "books_balance": books_ok,
-        "seconds": round(elapsed, 2),
-        "requests_per_s": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-        "latency_ms_p50": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "latency_ms_p99": _percentile(latencies, 0.99),
+        "seconds": round(seconds, 2),
+        "requests_per_s": round(sent / seconds, 1) if seconds else 0.0,
+        "latency_ms_p50": round(load["p50_us"] / 1000, 1),
+        "latency_ms_p99": round(load["p99_us"] / 1000, 1),
+        **per_request(before, after, sent, idle),
+        "load_generator_cpu_ms_per_request": round(load["cpu_s"] * 1000 / sent, 3) if sent else None,
     }
 
 
 def bench_refunds(quick: bool) -> dict[str, Any]:
-    requests, clients = (100, 4) if quick else (500, 8)
+    requests, clients = (200, 4) if quick else (1000, 8)
     scale, seconds = (1, 5) if quick else (10, 20)
     load_before = round(os.getloadavg()[0], 2)
-    postgresql = run_refunds(requests, clients)
+    one = run_refunds(requests, clients, api_workers=1)
+    two = run_refunds(requests, clients, api_workers=2)
     pgbench = run_pgbench(scale, clients=8, threads=2, seconds=seconds)
-    ratio = round(postgresql["requests_per_s"] / pgbench["tps"], 3)
+    ratio = round(two["requests_per_s"] / pgbench["tps"], 3)
     return {
         "product": PRODUCT,
         "reason": "changed_mind (P1, approved at once)",
-        "server": "uvicorn, 1 process",
-        "postgresql": postgresql,
+        "load_generator": "wrk, one connection per client (bench/lua/requests.lua)",
+        "one_api_process": one,
+        "two_api_processes": two,
         "pgbench": pgbench,
-        "refund_requests_per_pgbench_tps": ratio,
-        "target_ratio": 0.3,
-        "target_met": ratio >= 0.3,
+        "requests_per_pgbench_tps_two_processes": ratio,
+        "targets": {
+            "api_cpu_ms_per_request_max": 4,
+            "postgresql_cpu_ms_per_request_max": 2,
+            "commits_per_request": 1,
+            "rows_fetched_per_request_max": 20,
+            "latency_ms_p99_max": 50,
+            "requests_per_pgbench_tps_min": 0.07,
+        },
         "load_average_1m_before_after": [load_before, round(os.getloadavg()[0], 2)],
     }
 

@@ -7,6 +7,8 @@ The channel simulator's tables are not here: they belong to the simulator, not t
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from kameng.accounts.models import AuthSession, User
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
@@ -24,6 +26,7 @@ from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
 from kameng.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "PLACEMENT",
     "ApiIdempotency",
     "ApiKey",
     "AuthSession",
@@ -42,16 +45,69 @@ __all__ = [
     "OrderRow",
     "OutboxRow",
     "PaymentRow",
+    "Placement",
     "PolicyVersion",
     "ProductRow",
     "RefundRow",
     "Ticket",
     "TicketTimeline",
     "User",
-    "WithdrawalLegRow",
-    "WithdrawalRow",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WithdrawalLegRow",
+    "WithdrawalRow",
     "WorkerHeartbeat",
 ]
+
+
+class Placement(StrEnum):
+    """Where a table's rows live once consumer data is spread over several PostgreSQL nodes
+    (Citus; docs/scaling.md). Nothing here runs differently on one database: it is the plan,
+    checked by tests/test_scaling.py so that a new table cannot forget to belong somewhere."""
+
+    # A consumer's own rows, spread by ``user_id`` (NOT NULL): all of one consumer's orders,
+    # tickets, refunds… sit together on one node, and a request about them touches only it.
+    BY_USER = "by_user"
+    # The users table itself, spread by its id (= every other table's user_id).
+    USER = "user"
+    # Small, read everywhere, changed by operators: copied to every node.
+    REFERENCE = "reference"
+    # Shared bookkeeping and queues, on the coordinator: the ledger (an entry pairs a consumer's
+    # account with the platform's), card-key stock, the outbox, drafts of signed-out forms.
+    COORDINATOR = "coordinator"
+
+
+PLACEMENT: dict[str, Placement] = {
+    "users": Placement.USER,
+    "orders": Placement.BY_USER,
+    "order_events": Placement.BY_USER,
+    "payments": Placement.BY_USER,
+    "memberships": Placement.BY_USER,
+    "tickets": Placement.BY_USER,
+    "ticket_timeline": Placement.BY_USER,
+    "evidence_files": Placement.BY_USER,
+    "messages": Placement.BY_USER,
+    "refunds": Placement.BY_USER,
+    "balances": Placement.BY_USER,
+    "api_idempotency": Placement.BY_USER,
+    "withdrawals": Placement.BY_USER,
+    "withdrawal_legs": Placement.BY_USER,
+    "merchants": Placement.REFERENCE,
+    "products": Placement.REFERENCE,
+    "policy_versions": Placement.REFERENCE,
+    "coupons": Placement.COORDINATOR,
+    "card_keys": Placement.COORDINATOR,
+    "journal_entries": Placement.COORDINATOR,
+    "journal_lines": Placement.COORDINATOR,
+    "outbox": Placement.COORDINATOR,
+    "form_drafts": Placement.COORDINATOR,
+    "worker_heartbeats": Placement.COORDINATOR,
+    # Found by the secret a request presents, before anyone knows whose it is.
+    "auth_sessions": Placement.COORDINATOR,
+    # The operator's integrations: few rows, not a consumer's.
+    "api_keys": Placement.COORDINATOR,
+    "webhook_endpoints": Placement.COORDINATOR,
+    "webhook_deliveries": Placement.COORDINATOR,
+    "webhook_attempts": Placement.COORDINATOR,
+}

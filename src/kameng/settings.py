@@ -36,6 +36,9 @@ class Settings:
     # Behind nginx or another proxy: the addresses whose X-Forwarded-For/-Proto headers are
     # believed (comma-separated, or "*"); empty believes none.
     forwarded_allow_ips: str = ""
+    # API processes behind the one port in `kameng serve` (production: about one per core; the
+    # processes share nothing but the database, see docs/scaling.md).
+    workers: int = 1
 
     # --- Integrations (issue 12, part B): webhooks and operator notices ---------------------
     # How long a webhook receiver may take to answer before the attempt counts as failed.
@@ -67,6 +70,13 @@ class Settings:
             raise SettingsError(f"KAMENG_PORT: not a port number: {port_text!r}") from None
         if not 0 < port < 65536:
             raise SettingsError(f"KAMENG_PORT: must be 1–65535, got {port}")
+        workers_text = env.get("KAMENG_WORKERS", "1")
+        try:
+            workers = int(workers_text)
+        except ValueError:
+            raise SettingsError(f"KAMENG_WORKERS: not a whole number: {workers_text!r}") from None
+        if not 1 <= workers <= 64:
+            raise SettingsError(f"KAMENG_WORKERS: must be 1–64, got {workers}")
         environment = env.get("KAMENG_ENV", "development")
         if environment not in {"development", "test", "production"}:
             raise SettingsError(f"KAMENG_ENV: must be development, test or production, got {environment!r}")
@@ -84,6 +94,7 @@ class Settings:
             sent_messages_file=Path(sent_file) if sent_file else None,
             embedded_worker=env.get("KAMENG_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
             forwarded_allow_ips=env.get("KAMENG_FORWARDED_ALLOW_IPS", "").strip(),
+            workers=workers,
             auto_prepare=env.get("KAMENG_AUTO_PREPARE", "0" if environment == "production" else "1")
             not in {"0", "false", "no"},
         )

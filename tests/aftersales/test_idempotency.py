@@ -20,8 +20,10 @@ pytestmark = pytest.mark.usefixtures("catalog")
 def test_a_request_key_reused_on_another_order_is_refused(
     uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
 ) -> None:
-    first, second = buy_one(uow, channel, make_user, now), buy_one(uow, channel, make_user, now)
-    second = type(second)(second.order_no, second.out_trade_no, second.amount_fen, first.consumer)
+    consumer = make_user()
+    # Two orders of the same consumer (two days apart: a second purchase within a day asks first).
+    second = buy_one(uow, channel, lambda: consumer, now - timedelta(days=2))
+    first = buy_one(uow, channel, lambda: consumer, now)
     ticket = submit(uow, first, now + timedelta(minutes=1), Reason.NOT_AS_DESCRIBED, key="form-1")
     again = submit(uow, first, now + timedelta(minutes=2), Reason.NOT_AS_DESCRIBED, key="form-1")
     assert again.ticket_no == ticket.ticket_no

@@ -55,6 +55,7 @@ def append(
     seq = ticket.timeline_rows + 1
     row = TicketTimeline(
         ticket_id=ticket.id,
+        user_id=ticket.user_id,
         seq=seq,
         at=at,
         actor_id=actor_id,

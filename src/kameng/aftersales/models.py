@@ -80,6 +80,9 @@ class TicketTimeline(Base):
     __table_args__ = (UniqueConstraint("ticket_id", "seq"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    # The ticket's consumer, copied: the timeline lives beside its ticket when consumer tables are
+    # distributed by user_id (docs/scaling.md). Not part of the hash: the ticket already names them.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     seq: Mapped[int]
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

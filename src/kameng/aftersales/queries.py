@@ -68,7 +68,7 @@ def ticket_view(uow: UnitOfWork, viewer: Viewer, ticket_no: str) -> TicketView:
             refunds=list(
                 session.scalars(select(RefundRow).where(RefundRow.ticket_id == ticket.id).order_by(RefundRow.id))
             ),
-            events=order_events(uow, ticket.order_id),
+            events=order_events(uow, ticket.order_id, ticket.user_id),
             actions=[],
         )
         view.actions = _actions(view, viewer)

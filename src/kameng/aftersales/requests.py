@@ -95,14 +95,8 @@ def submit_request_replayable(
     command = replace(command, description=description, idempotency_key=key)
     with uow:
         session = uow.session
-        if command.idempotency_key:
-            existing = session.scalar(
-                select(Ticket).where(
-                    Ticket.user_id == viewer.user_id, Ticket.idempotency_key == command.idempotency_key
-                )
-            )
-            if existing is not None:
-                return _replayed(existing, command), True
+        # The replay check is made once, under the order's lock (below): a retry waits for the
+        # lock like any other request, and a first request does not pay for a second look.
         order = session.scalar(
             select(OrderRow)
             .where(OrderRow.order_no == command.order_no, OrderRow.user_id == viewer.user_id)
@@ -111,8 +105,8 @@ def submit_request_replayable(
         if order is None:
             raise not_found("order")
         if command.idempotency_key:
-            # Look again under the order's lock: the same key sent twice at once waited here for
-            # the first request's commit, and must get its ticket, not "ticket_open" (race test
+            # Under the order's lock: the same key sent twice at once waited here for the first
+            # request's commit, and must get its ticket, not "ticket_open" (race test
             # tests/aftersales/test_races.py).
             existing = session.scalar(
                 select(Ticket).where(
@@ -125,12 +119,14 @@ def submit_request_replayable(
             raise Conflict(ErrorCode.NOT_REFUNDABLE_STATE, "error.not_refundable_state", "order")
         open_ticket = session.scalar(
             select(Ticket.ticket_no).where(
-                Ticket.order_id == order.id, Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL])
+                Ticket.user_id == order.user_id,
+                Ticket.order_id == order.id,
+                Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL]),
             )
         )
         if open_ticket is not None:
             raise Conflict(ErrorCode.TICKET_OPEN, "error.ticket_open", "order", open_ticket=open_ticket)
-        quote = quote_for(order, order_events(uow, order.id), now, command.reason, calendar)
+        quote = quote_for(order, order_events(uow, order.id, order.user_id), now, command.reason, calendar)
         assert quote is not None
         if command.confirmed_one_click_fen is not None and (
             quote.decision is not Decision.AUTO_APPROVE or quote.refund != command.confirmed_one_click_fen

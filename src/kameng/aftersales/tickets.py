@@ -37,7 +37,7 @@ def _quote_now(
     # Several transitions in one transaction share one quote (same order state, same moment).
     memo_key = ("quote", order.id, order.status, reason, now)
     if memo_key not in uow.memo:
-        quote = quote_for(order, order_events(uow, order.id), now, reason, calendar)
+        quote = quote_for(order, order_events(uow, order.id, order.user_id), now, reason, calendar)
         uow.memo[memo_key] = quote.to_dict() if quote else None
     cached: dict[str, Any] | None = uow.memo[memo_key]
     return cached

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -232,25 +234,37 @@ def worker(
 def serve(
     host: Annotated[str | None, typer.Option(help="Overrides KAMENG_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides KAMENG_PORT.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Overrides KAMENG_WORKERS.")] = None,
 ) -> None:
     """Serve the site and the API (embedded SQLite unless KAMENG_DATABASE_URL says otherwise).
 
-    Outside production the schema is migrated and an empty database gets the demo data first."""
+    Outside production the schema is migrated and an empty database gets the demo data first.
+    With several API processes (KAMENG_WORKERS) that is done once, here, before they start."""
     import uvicorn
 
+    from kameng import compose
     from kameng.web.app import create_app
 
     settings = _settings()
-    application = create_app(settings)
+    processes = workers or settings.workers
     behind_proxy = bool(settings.forwarded_allow_ips)
-    uvicorn.run(
-        application,
+    run = functools.partial(
+        uvicorn.run,
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
         proxy_headers=behind_proxy,
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
+    if processes == 1:
+        run(create_app(settings))
+        return
+    if settings.auto_prepare and not settings.production:
+        compose.prepare_database(settings)
+    # Each process builds its own app from the environment; the database is ready, so none of
+    # them migrates it again (several at once would race).
+    os.environ["KAMENG_AUTO_PREPARE"] = "0"
+    run("kameng.web.app:create_app", factory=True, workers=processes)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -111,7 +111,7 @@ def order_view(
     with uow:
         session = uow.session
         order = visible_order(uow, viewer, order_no)
-        events = order_events(uow, order.id)
+        events = order_events(uow, order.id, order.user_id)
         view = OrderView(
             order=order,
             payments=list(
@@ -130,18 +130,18 @@ def order_view(
                 )
             ),
         )
-        latest = latest_ticket(uow, order.id)
+        latest = latest_ticket(uow, order)
         if latest is not None:
             view.ticket_no, view.ticket_status = latest
         view.actions = available_actions(view, viewer)
         return view
 
 
-def latest_ticket(uow: UnitOfWork, order_id: int) -> tuple[str, TicketStatus] | None:
+def latest_ticket(uow: UnitOfWork, order: OrderRow) -> tuple[str, TicketStatus] | None:
     """The number and status of the order's most recent after-sales ticket."""
     row = uow.session.execute(
         select(Ticket.ticket_no, Ticket.status)
-        .where(Ticket.order_id == order_id)
+        .where(Ticket.user_id == order.user_id, Ticket.order_id == order.id)
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .limit(1)
     ).one_or_none()

@@ -53,7 +53,7 @@ def record_usage(
             raise Conflict(ErrorCode.REFUND_IN_PROGRESS, "error.refund_in_progress", "status")
         if action in {"activate", "claim_trial"}:
             # Nor started while a ticket may still grant a refund quoted on an unused membership.
-            ticket = latest_ticket(uow, order.id)
+            ticket = latest_ticket(uow, order)
             if ticket is not None and ticket[1] in REFUND_UNDER_WAY:
                 raise Conflict(ErrorCode.REFUND_IN_PROGRESS, "error.refund_in_progress", "status")
         membership = uow.session.scalar(

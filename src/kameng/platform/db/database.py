@@ -23,9 +23,20 @@ def make_engine(url: str, **options: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        options.setdefault("pool_pre_ping", True)
+        # No ping at each checkout: on psycopg it is a statement in autocommit, so every request
+        # paid a round trip and a commit of its own for it (docs/performance.md). A connection
+        # that died (server restart, failover) is found by its first statement instead: SQLAlchemy
+        # then drops every pooled connection at once, and TCP keepalives plus pool_recycle retire
+        # connections that a firewall or proxy closed silently before they are handed out.
+        options.setdefault("pool_pre_ping", False)
+        options.setdefault("pool_recycle", 1800)
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 20)
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("keepalives", 1)
+        connect_args.setdefault("keepalives_idle", 60)
+        connect_args.setdefault("keepalives_interval", 10)
+        connect_args.setdefault("keepalives_count", 3)
         return create_engine(url, **options)
 
     database = parsed.database or ""

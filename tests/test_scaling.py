@@ -1,0 +1,116 @@
+"""The plan for growing past one database (docs/scaling.md), checked: every table has its place,
+every consumer-owned table carries ``user_id``, and the hot queries filter on it, so that each
+consumer request stays on one node when consumer tables are distributed by ``user_id``."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from kameng.schema import PLACEMENT, Base, Placement
+from tests.support.apps import container_of
+
+API = "/api/v1"
+BY_USER = {name for name, place in PLACEMENT.items() if place is Placement.BY_USER}
+
+
+def test_every_table_has_its_place() -> None:
+    tables = set(Base.metadata.tables)
+    assert tables - set(PLACEMENT) == set(), "a new table: say where it lives in kameng.schema.PLACEMENT"
+    assert set(PLACEMENT) - tables == set()
+
+
+@pytest.mark.parametrize("name", sorted(BY_USER))
+def test_every_consumer_owned_table_carries_its_owner(name: str) -> None:
+    table = Base.metadata.tables[name]
+    assert "user_id" in table.c, f"{name} is distributed by user_id and has no user_id"
+    assert not table.c.user_id.nullable, f"{name}.user_id may be NULL: a row with no owner has no node"
+
+
+# --------------------------------------------------------------------------------------------
+# The hot queries
+
+_SOURCE = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+([a-z_]+)(?:\s+AS\s+([a-z_0-9]+))?", re.IGNORECASE)
+
+
+# The ORM writes a row it loaded by its primary key. On Citus the primary key of a distributed
+# table must hold the distribution column, so the distribution migration makes it (id, user_id)
+# and these UPDATEs then name the owner by themselves (docs/scaling.md, "what changes").
+_BY_PRIMARY_KEY = re.compile(
+    r"^\s*UPDATE\s+([a-z_]+)\s+SET\s.*\sWHERE\s+\1\.id\s*=\s*\S+\s*$", re.IGNORECASE | re.DOTALL
+)
+
+
+def unrouted(statement: str) -> list[str]:
+    """The consumer-owned tables a statement reads or changes without naming their owner: each
+    must be filtered on its user_id (an INSERT must write it)."""
+    if _BY_PRIMARY_KEY.match(statement):
+        return []
+    found = []
+    for table, alias in _SOURCE.findall(statement):
+        if table not in BY_USER:
+            continue
+        name = alias or table
+        if statement.lstrip().upper().startswith("INSERT"):
+            if not re.search(r"\(\s*[^)]*\buser_id\b", statement):
+                found.append(table)
+        elif f"{name}.user_id" not in statement:
+            found.append(table)
+    return found
+
+
+@pytest.fixture
+def statements(client: TestClient) -> Iterator[list[str]]:
+    seen: list[str] = []
+    engine = container_of(client).engine
+
+    def remember(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", remember)
+    yield seen
+    event.remove(engine, "before_cursor_execute", remember)
+
+
+def test_a_consumers_hot_requests_name_the_consumer_in_every_query(client: TestClient, statements: list[str]) -> None:
+    answer = client.post(f"{API}/auth/signup", json={"identifier": "13900001111", "password": "long-enough-1"})
+    headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+    placed = client.post(
+        f"{API}/orders",
+        json={"product": "monthly-pass", "channel": "alipay", "duplicate_ack": True},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert placed.status_code == 201, placed.text
+    order_no = placed.json()["order_no"]
+    paid = client.post(f"{API}/payments/simulator/{placed.json()['out_trade_no']}/pay")
+    assert paid.status_code == 200, paid.text
+
+    statements.clear()  # the hot paths: a consumer's order, the list, the refund request
+    assert client.get(f"{API}/orders/{order_no}", headers=headers).status_code == 200
+    assert client.get(f"{API}/orders", headers=headers).status_code == 200
+    asked = client.post(
+        f"{API}/orders/{order_no}/refund-requests",
+        json={"reason": "changed_mind", "description": "scaling"},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert asked.status_code == 201, asked.text
+
+    problems = [(unrouted(s), " ".join(s.split())[:300]) for s in statements if unrouted(s)]
+    assert problems == [], "\n".join(f"{tables}: {text}" for tables, text in problems)
+
+
+def test_the_check_sees_a_query_that_forgets_the_owner() -> None:
+    assert unrouted("SELECT tickets.id FROM tickets WHERE tickets.order_id = ?") == ["tickets"]
+    assert unrouted("SELECT o.id FROM orders AS o JOIN tickets ON tickets.order_id = o.id WHERE o.user_id = ?") == [
+        "tickets"
+    ]
+    assert unrouted("INSERT INTO messages (key, ticket_id) VALUES (?, ?)") == ["messages"]
+    assert unrouted("SELECT orders.id FROM orders WHERE orders.user_id = ? AND orders.order_no = ?") == []
+    assert unrouted("UPDATE orders SET refunded_fen=? WHERE orders.id = ?") == []
+    assert unrouted("UPDATE orders SET status=? WHERE orders.order_no = ?") == ["orders"]
+    assert unrouted("SELECT products.id FROM products") == []  # a reference table
