@@ -21,7 +21,7 @@ from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.channels.simulator.refunds import SimulatorRefunds
 from kameng.container import Container
 from kameng.demo import Payer, seed_aftersales_demo, seed_demo
-from kameng.messages.senders import LogSender
+from kameng.messages.senders import LogSender, Sender, SmtpConfig, SmtpSender, SmtpTls
 from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
@@ -41,8 +41,25 @@ def build(settings: Settings) -> Container:
         calendar=load_calendar(settings.calendar_file),
         payments=SimulatorChannel(settings.secret_key),
         refunds=SimulatorRefunds(session_factory),
-        sender=LogSender(settings.sent_messages_file),
+        sender=make_sender(settings),
     )
+
+
+def make_sender(settings: Settings) -> Sender:
+    """E-mail over SMTP when a host is configured (SMS still through the development sender);
+    otherwise the development sender logs everything."""
+    log_sender = LogSender(settings.sent_messages_file)
+    if not settings.smtp_host:
+        return log_sender
+    config = SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        tls=SmtpTls(settings.smtp_tls),
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        from_address=settings.smtp_from,
+    )
+    return SmtpSender(config, sms=log_sender)
 
 
 def channel_routers() -> Sequence[APIRouter]:
