@@ -16,6 +16,7 @@ from kameng.channels.ports import PaymentChannel
 from kameng.channels.simulator import api as simulator_api
 from kameng.channels.simulator import models as simulator_models
 from kameng.channels.simulator import pages as simulator_pages
+from kameng.channels.simulator.charges import SimulatorCharges
 from kameng.channels.simulator.payer import simulate_payer
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.channels.simulator.refunds import SimulatorRefunds
@@ -41,6 +42,7 @@ def build(settings: Settings) -> Container:
         calendar=load_calendar(settings.calendar_file),
         payments=SimulatorChannel(settings.secret_key),
         refunds=SimulatorRefunds(session_factory),
+        charges=SimulatorCharges(session_factory),
         sender=make_sender(settings),
     )
 

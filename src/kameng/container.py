@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kameng.channels.ports import PaymentChannel, RefundChannel
+from kameng.channels.ports import PaymentChannel, RecurringCharges, RefundChannel
 from kameng.domain.calendar import WorkCalendar
 from kameng.messages.senders import Sender
 from kameng.platform.db.uow import UnitOfWork
@@ -34,6 +34,7 @@ class Container:
     calendar: WorkCalendar
     payments: PaymentChannel
     refunds: RefundChannel
+    charges: RecurringCharges  # renewal charges under the consumer's auto-renewal agreement
     sender: Sender
     # Tests replace the clock to move time; everything that needs "now" asks here.
     clock: Callable[[], datetime] = field(default=utc_now)

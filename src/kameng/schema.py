@@ -19,6 +19,7 @@ from kameng.platform.heartbeat import WorkerHeartbeat
 from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
 from kameng.platform.outbox import OutboxRow
+from kameng.subscriptions.models import RenewalChargeRow, SmsCodeRow, SubscriptionRow
 
 __all__ = [
     "ApiIdempotency",
@@ -40,6 +41,9 @@ __all__ = [
     "PolicyVersion",
     "ProductRow",
     "RefundRow",
+    "RenewalChargeRow",
+    "SmsCodeRow",
+    "SubscriptionRow",
     "Ticket",
     "TicketTimeline",
     "User",
