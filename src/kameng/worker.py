@@ -27,6 +27,8 @@ from kameng.payouts.services import poll_refunds
 from kameng.payouts.tasks import send_refund_handler
 from kameng.platform.heartbeat import Beat, record_beat
 from kameng.platform.outbox import Handler, OutboxKind, process_outbox
+from kameng.subscriptions.renewals import RenewalRules, sweep_renewals
+from kameng.subscriptions.tasks import charge_renewal_handler
 
 log = logging.getLogger("kameng.worker")
 
@@ -38,7 +40,13 @@ def outbox_handlers(container: Container) -> dict[str, Handler]:
     return {
         OutboxKind.SEND_REFUND: send_refund_handler(container.uow, container.refunds, container.calendar),
         OutboxKind.DELIVER_MESSAGE: deliver_message_handler(container.uow, container.sender),
+        OutboxKind.CHARGE_RENEWAL: charge_renewal_handler(container.uow, container.charges, renewal_rules(container)),
     }
+
+
+def renewal_rules(container: Container) -> RenewalRules:
+    settings = container.settings
+    return RenewalRules(settings.renewal_reminder_days, settings.renewal_charge_attempts, settings.renewal_retry_hours)
 
 
 def drain_outbox(container: Container, now: datetime) -> int:
@@ -59,6 +67,8 @@ def _steps(container: Container) -> list[tuple[str, Callable[[datetime], dict[st
     # Looked up at each tick (not bound at import), so that a test can make one step fail.
     return [
         ("expire_orders", lambda now: {"orders_expired": expire_unpaid_orders(container.uow(), now)}),
+        # Before the expiries: a membership renewing now is asked for its charge before it lapses.
+        ("renewals", lambda now: sweep_renewals(container.uow, now, renewal_rules(container))),
         ("expire_memberships", lambda now: {"memberships_expired": expire_memberships(container.uow(), now)}),
         ("deadlines", lambda now: run_deadlines(container.uow(), now, container.calendar)),
         ("outbox", lambda now: {"outbox_done": drain_outbox(container, now)}),

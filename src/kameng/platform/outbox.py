@@ -43,6 +43,7 @@ class OutboxKind(StrEnum):
 
     SEND_REFUND = "send_refund"  # payouts: send a refund to its channel
     DELIVER_MESSAGE = "notify"  # messages: send a notification by SMS or e-mail
+    CHARGE_RENEWAL = "charge_renewal"  # subscriptions: ask the channel for a renewal's charge
 
 
 class OutboxRow(Base):

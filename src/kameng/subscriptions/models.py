@@ -33,6 +33,7 @@ class SubscriptionRow(Base):
     consent_at: Mapped[datetime]
     consent_terms: Mapped[dict[str, Any]]
     renewals: Mapped[int] = mapped_column(Integer, default=0)  # renewals charged so far
+    period_started_at: Mapped[datetime | None]  # the latest renewal's charge; None: the purchase
     # The renewal (its scheduled time) whose reminder was sent, and when it was sent.
     reminded_for: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]

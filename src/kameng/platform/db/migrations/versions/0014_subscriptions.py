@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("consent_at", kameng.platform.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("consent_terms", sa.JSON(), nullable=False),
         sa.Column("renewals", sa.Integer(), nullable=False),
+        sa.Column("period_started_at", kameng.platform.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reminded_for", kameng.platform.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reminded_at", kameng.platform.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("pending_charge_id", sa.BigInteger(), nullable=True),

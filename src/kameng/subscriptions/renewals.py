@@ -1,0 +1,354 @@
+"""Renewals, as time passes: the sweep that finds what is due (reminders, charge requests), and
+the charge itself, asked of the channel from the outbox and applied once.
+
+Any number of workers may run the sweep at once: subscriptions are claimed with SKIP LOCKED, a
+renewal's charge row is unique per (subscription, period), and a subscription with a charge under
+way is left alone. The channel is called outside any transaction, with an ``out_trade_no``
+derived from the subscription, the period and the attempt, so a worker killed between claiming
+the charge and applying the answer leaves an outbox row that another worker runs again, and the
+channel answers the same charge the second time instead of taking the money twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+
+from kameng.catalog.services import product_to_domain
+from kameng.channels.ports import ChargeAnswer, RecurringCharges
+from kameng.domain.calendar import SHANGHAI
+from kameng.domain.model import EventType, OrderEventType
+from kameng.domain.money import format_yuan
+from kameng.domain.refund import RENEWAL_NOTICE_DAYS, term_end
+from kameng.domain.states import MEMBERSHIP, MembershipStatus, OrderStatus, PaymentStatus
+from kameng.domain.subscriptions import (
+    RENEWAL_CHARGE,
+    SUBSCRIPTION,
+    RenewalChargeStatus,
+    SubscriptionStatus,
+    next_attempt_at,
+    notice_qualifies,
+)
+from kameng.messages.services import tell
+from kameng.orders.history import add_order_event
+from kameng.orders.models import MembershipRow, OrderRow, PaymentRow
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.i18n import localtime
+from kameng.platform.ledger import post_entry
+from kameng.platform.outbox import OutboxKind, enqueue
+from kameng.subscriptions.models import RenewalChargeRow, SubscriptionRow
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalRules:
+    reminder_days: int = 7
+    max_attempts: int = 3
+    retry_hours: int = 24
+
+
+def charge_out_trade_no(sub_no: str, period: int, attempt: int) -> str:
+    """Our key at the channel for one attempt at one renewal: N + the order number, the period,
+    the attempt. The same attempt asked twice is the same charge."""
+    return f"N{sub_no[1:]}{period:03d}{attempt:02d}"
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep
+
+
+def sweep_renewals(uow_factory: UowFactory, now: datetime, rules: RenewalRules, batch: int = 500) -> dict[str, int]:
+    """Everything due by ``now``: reminders of renewals within the reminder window, charge
+    requests for renewals whose time has come, and retries of failed charges."""
+    figures = {"renewal_reminders": 0, "renewal_charges": 0, "renewals_ended": 0, "renewal_retries": 0}
+    horizon = now + timedelta(days=max(rules.reminder_days, RENEWAL_NOTICE_DAYS))
+    while True:
+        with uow_factory() as uow:
+            rows = uow.session.execute(
+                select(SubscriptionRow, MembershipRow)
+                .join(MembershipRow, MembershipRow.order_id == SubscriptionRow.order_id)
+                .where(
+                    SubscriptionRow.status == SubscriptionStatus.ACTIVE,
+                    SubscriptionRow.pending_charge_id.is_(None),
+                    MembershipRow.auto_renew.is_(True),
+                    MembershipRow.renews_at <= horizon,
+                    or_(
+                        SubscriptionRow.reminded_for.is_(None),
+                        SubscriptionRow.reminded_for != MembershipRow.renews_at,
+                        MembershipRow.renews_at <= now,
+                    ),
+                )
+                .order_by(MembershipRow.renews_at, SubscriptionRow.id)
+                .limit(batch)
+                .with_for_update(of=SubscriptionRow, skip_locked=True)
+            ).all()
+            for sub, membership in rows:
+                figures[_sweep_one(uow, sub, membership, now)] += 1
+            uow.commit()
+        if len(rows) < batch:
+            break
+    figures["renewal_retries"] = _queue_retries(uow_factory, now, batch)
+    return figures
+
+
+def _sweep_one(uow: UnitOfWork, sub: SubscriptionRow, membership: MembershipRow, now: datetime) -> str:
+    order = uow.session.get(OrderRow, sub.order_id)
+    assert order is not None
+    assert membership.renews_at is not None
+    if order.status is not OrderStatus.PAID or membership.status is MembershipStatus.CLOSED:
+        # Refunded or closed since: nothing is left to renew (the refund switched it off too).
+        sub.status = SUBSCRIPTION.apply(sub.status, "end")
+        sub.ended_at = sub.updated_at = now
+        membership.auto_renew = False
+        membership.renews_at = None
+        return "renewals_ended"
+    if membership.renews_at <= now:
+        _request_charge(uow, sub, order, membership.renews_at, now)
+        return "renewal_charges"
+    _remind(uow, sub, order, membership.renews_at, now)
+    return "renewal_reminders"
+
+
+def _remind(uow: UnitOfWork, sub: SubscriptionRow, order: OrderRow, renews_at: datetime, now: datetime) -> None:
+    """The reminder: in the app, by e-mail and SMS (one message, delivered from the outbox), and
+    a ``renewal_notice`` event on the order, the evidence S2 reads."""
+    sub.reminded_for, sub.reminded_at, sub.updated_at = renews_at, now, now
+    add_order_event(uow, order, EventType.RENEWAL_NOTICE, now, None, None, amount_fen=sub.price_fen)
+    product = order.product
+    tell(
+        uow,
+        sub.user_id,
+        f"renewal_notice:{sub.id}:{sub.renewals + 1}",
+        "renewal_notice",
+        "sub.msg.reminder",
+        {
+            "product_zh": product.name_zh,
+            "product_en": product.name_en,
+            "date": localtime(renews_at),
+            "amount": format_yuan(sub.price_fen),
+            "order_no": order.order_no,
+        },
+        now,
+    )
+
+
+def _request_charge(uow: UnitOfWork, sub: SubscriptionRow, order: OrderRow, renews_at: datetime, now: datetime) -> None:
+    period = sub.renewals + 1
+    period_start = sub.period_started_at or order.paid_at
+    assert period_start is not None
+    reminded = sub.reminded_at if sub.reminded_for == renews_at else None
+    charge = RenewalChargeRow(
+        subscription_id=sub.id,
+        user_id=sub.user_id,
+        order_id=sub.order_id,
+        period=period,
+        out_trade_no=charge_out_trade_no(sub.sub_no, period, 1),
+        amount_fen=sub.price_fen,
+        status=RenewalChargeStatus.PENDING,
+        renews_at=renews_at,
+        # The renewal takes effect when charged, at the latest now: a reminder that qualifies
+        # for the scheduled time qualifies for any later one too.
+        noticed=notice_qualifies(reminded, period_start, renews_at),
+        attempts=0,
+        created_at=now,
+    )
+    uow.session.add(charge)
+    uow.session.flush()
+    sub.pending_charge_id = charge.id
+    sub.updated_at = now
+    enqueue(uow, OutboxKind.CHARGE_RENEWAL, f"charge_renewal:{charge.id}:1", {"charge_id": charge.id}, now)
+
+
+def _queue_retries(uow_factory: UowFactory, now: datetime, batch: int) -> int:
+    queued = 0
+    while True:
+        with uow_factory() as uow:
+            charges = uow.session.scalars(
+                select(RenewalChargeRow)
+                .where(RenewalChargeRow.status == RenewalChargeStatus.PENDING, RenewalChargeRow.next_attempt_at <= now)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for charge in charges:
+                charge.next_attempt_at = None
+                key = f"charge_renewal:{charge.id}:{charge.attempts + 1}"
+                enqueue(uow, OutboxKind.CHARGE_RENEWAL, key, {"charge_id": charge.id}, now)
+            uow.commit()
+            queued += len(charges)
+        if len(charges) < batch:
+            return queued
+
+
+# --------------------------------------------------------------------------------------------
+# The charge
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    agreement_no: str
+    out_trade_no: str
+    amount_fen: int
+
+
+def charge_renewal(
+    uow_factory: UowFactory, charges: RecurringCharges, charge_id: int, now: datetime, rules: RenewalRules
+) -> str:
+    """One attempt at a renewal's charge: read it (short transaction), ask the channel (outside
+    any), apply the answer (a new transaction, once). Returns what happened."""
+    with uow_factory() as uow:
+        ask = _ready(uow, charge_id, now)
+        if ask is None:
+            return "skipped"
+    answer = charges.charge(ask.agreement_no, ask.out_trade_no, ask.amount_fen, now)
+    with uow_factory() as uow:
+        outcome = _apply(uow, charge_id, ask, answer, now, rules)
+        uow.commit()
+        return outcome
+
+
+def _ready(uow: UnitOfWork, charge_id: int, now: datetime) -> _Ask | None:
+    charge = uow.session.scalar(select(RenewalChargeRow).where(RenewalChargeRow.id == charge_id).with_for_update())
+    if charge is None or charge.status is not RenewalChargeStatus.PENDING or charge.next_attempt_at is not None:
+        return None  # applied already, cancelled, or waiting for its retry time
+    sub = uow.session.get(SubscriptionRow, charge.subscription_id)
+    assert sub is not None
+    if sub.status is not SubscriptionStatus.ACTIVE:
+        charge.status = RENEWAL_CHARGE.apply(charge.status, "cancel")
+        sub.pending_charge_id = None
+        uow.commit()
+        return None
+    return _Ask(sub.sub_no, charge.out_trade_no, charge.amount_fen)
+
+
+def _apply(uow: UnitOfWork, charge_id: int, ask: _Ask, answer: ChargeAnswer, now: datetime, rules: RenewalRules) -> str:
+    session = uow.session
+    charge = session.scalar(select(RenewalChargeRow).where(RenewalChargeRow.id == charge_id).with_for_update())
+    assert charge is not None
+    if charge.status is not RenewalChargeStatus.PENDING or charge.out_trade_no != ask.out_trade_no:
+        return "already_applied"  # another worker applied this attempt's answer first
+    sub = session.scalar(select(SubscriptionRow).where(SubscriptionRow.id == charge.subscription_id).with_for_update())
+    order = session.scalar(select(OrderRow).where(OrderRow.id == charge.order_id).with_for_update(of=OrderRow))
+    membership = session.scalar(
+        select(MembershipRow).where(MembershipRow.order_id == charge.order_id).with_for_update()
+    )
+    assert sub is not None
+    assert order is not None
+    assert membership is not None
+    charge.attempts += 1
+    if answer.succeeded:
+        _renewed(uow, charge, sub, order, membership, answer, now)
+        return "renewed"
+    charge.failure = (answer.failure or "refused")[:200]
+    retry_at = next_attempt_at(now, charge.attempts, rules.max_attempts, rules.retry_hours)
+    add_order_event(
+        uow,
+        order,
+        OrderEventType.RENEWAL_CHARGE_FAILED,
+        now,
+        None,
+        None,
+        amount_fen=charge.amount_fen,
+        note=charge.failure,
+    )
+    if retry_at is not None and sub.status is SubscriptionStatus.ACTIVE:
+        charge.next_attempt_at = retry_at
+        charge.out_trade_no = charge_out_trade_no(sub.sub_no, charge.period, charge.attempts + 1)
+        return "retry"
+    charge.status = RENEWAL_CHARGE.apply(charge.status, "give_up")
+    sub.pending_charge_id = None
+    sub.updated_at = now
+    if sub.status is SubscriptionStatus.ACTIVE:
+        sub.status = SUBSCRIPTION.apply(sub.status, "lapse")
+    order.auto_renew = False
+    membership.auto_renew = False
+    membership.renews_at = None
+    add_order_event(uow, order, OrderEventType.AUTO_RENEW_LAPSED, now, None, None, note=f"{charge.attempts} attempts")
+    product = order.product
+    tell(
+        uow,
+        sub.user_id,
+        f"auto_renew_lapsed:{charge.id}",
+        "auto_renew_lapsed",
+        "sub.msg.lapsed",
+        {
+            "product_zh": product.name_zh,
+            "product_en": product.name_en,
+            "amount": format_yuan(charge.amount_fen),
+            "attempts": charge.attempts,
+            "until": localtime(membership.expires_at) if membership.expires_at else "—",
+        },
+        now,
+    )
+    return "lapsed"
+
+
+def _renewed(
+    uow: UnitOfWork,
+    charge: RenewalChargeRow,
+    sub: SubscriptionRow,
+    order: OrderRow,
+    membership: MembershipRow,
+    answer: ChargeAnswer,
+    now: datetime,
+) -> None:
+    """The money was taken: a payment row, a `renewed` event (the engine's evidence of the new
+    period), the term extended from where the last one ends, the sale in the ledger, and the
+    message, which says when no qualifying reminder came first that the renewal is refundable
+    in full at once (RULES.md S2)."""
+    session = uow.session
+    charge.status = RENEWAL_CHARGE.apply(charge.status, "succeed")
+    charge.settled_at = now
+    charge.channel_txn_no = answer.transaction_id
+    sub.renewals = charge.period
+    sub.period_started_at = now
+    sub.pending_charge_id = None
+    sub.updated_at = now
+    payment = PaymentRow(
+        order_id=order.id,
+        user_id=order.user_id,
+        out_trade_no=charge.out_trade_no,
+        channel=order.channel,
+        amount_fen=charge.amount_fen,
+        status=PaymentStatus.SUCCEEDED,
+        channel_txn_no=answer.transaction_id,
+        created_at=now,
+        settled_at=now,
+    )
+    session.add(payment)
+    session.flush()
+    add_order_event(
+        uow, order, EventType.RENEWED, now, None, None, amount_fen=charge.amount_fen, note=f"period {charge.period}"
+    )
+    product = order.product
+    start = membership.expires_at if membership.expires_at and membership.expires_at > now else now
+    if membership.status in {MembershipStatus.ACTIVE, MembershipStatus.EXPIRED}:
+        membership.status = MEMBERSHIP.apply(membership.status, "renew")
+    membership.expires_at = term_end(product_to_domain(product), start, SHANGHAI)
+    still_renewing = sub.status is SubscriptionStatus.ACTIVE
+    membership.renews_at = membership.expires_at if still_renewing else None
+    post_entry(
+        uow,
+        kind="renewal",
+        key=f"renewal:{charge.id}",
+        order_id=order.id,
+        user_id=order.user_id,
+        now=now,
+        lines=[
+            (f"channel:{order.channel.value}", charge.amount_fen),
+            (f"merchant_payable:{product.merchant_id}", -charge.amount_fen),
+        ],
+        memo=f"renewal {charge.period} of {order.order_no}",
+    )
+    params: dict[str, object] = {
+        "product_zh": product.name_zh,
+        "product_en": product.name_en,
+        "amount": format_yuan(charge.amount_fen),
+        "until": localtime(membership.expires_at) if membership.expires_at else "—",
+        "order_no": order.order_no,
+    }
+    text_key = "sub.msg.renewed" if charge.noticed else "sub.msg.renewed_without_notice"
+    tell(uow, sub.user_id, f"renewed:{charge.id}", "renewed", text_key, params, now)
