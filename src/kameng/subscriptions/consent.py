@@ -23,7 +23,7 @@ def consent_terms(product: ProductRow) -> dict[str, Any]:
     price = format_yuan(product.price_fen)
     text = in_every_language(
         "sub.consent_terms",
-        {"price": price, "period_zh": period_zh, "period_en": period_en, "days": RENEWAL_NOTICE_DAYS},
+        {"price": price, "period": {"zh": period_zh, "en": period_en}, "days": RENEWAL_NOTICE_DAYS},
     )
     return {"price_fen": product.price_fen, "period": {"zh": period_zh, "en": period_en}, "text": text}
 

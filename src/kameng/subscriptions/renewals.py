@@ -126,8 +126,7 @@ def _remind(uow: UnitOfWork, sub: SubscriptionRow, order: OrderRow, renews_at: d
         "renewal_notice",
         "sub.msg.reminder",
         {
-            "product_zh": product.name_zh,
-            "product_en": product.name_en,
+            "product": {"zh": product.name_zh, "en": product.name_en},
             "date": localtime(renews_at),
             "amount": format_yuan(sub.price_fen),
             "order_no": order.order_no,
@@ -275,8 +274,7 @@ def _apply(uow: UnitOfWork, charge_id: int, ask: _Ask, answer: ChargeAnswer, now
         "auto_renew_lapsed",
         "sub.msg.lapsed",
         {
-            "product_zh": product.name_zh,
-            "product_en": product.name_en,
+            "product": {"zh": product.name_zh, "en": product.name_en},
             "amount": format_yuan(charge.amount_fen),
             "attempts": charge.attempts,
             "until": localtime(membership.expires_at) if membership.expires_at else "—",
@@ -344,8 +342,7 @@ def _renewed(
         memo=f"renewal {charge.period} of {order.order_no}",
     )
     params: dict[str, object] = {
-        "product_zh": product.name_zh,
-        "product_en": product.name_en,
+        "product": {"zh": product.name_zh, "en": product.name_en},
         "amount": format_yuan(charge.amount_fen),
         "until": localtime(membership.expires_at) if membership.expires_at else "—",
         "order_no": order.order_no,

@@ -24,8 +24,15 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.platform.i18n import localtime
+from kameng.settings import Settings
 from kameng.subscriptions.models import RenewalChargeRow, SubscriptionRow
 from kameng.subscriptions.stepup import CANCEL_AUTO_RENEWAL, StepUpFailed, check_code, check_password
+
+
+def renewal_offer(settings: Settings) -> dict[str, str] | None:
+    """The operator's offer, shown beside the cancel button (never in its way), if configured."""
+    zh, en = settings.renewal_offer_zh, settings.renewal_offer_en
+    return {"zh": zh or en, "en": en or zh} if zh or en else None
 
 
 @dataclass(frozen=True)
@@ -226,8 +233,7 @@ def _cancel(
         "auto_renew_cancelled",
         "sub.msg.cancelled",
         {
-            "product_zh": product.name_zh,
-            "product_en": product.name_en,
+            "product": {"zh": product.name_zh, "en": product.name_en},
             "no": row.cancellation_no,
             "at": localtime(now),
             "until": localtime(membership.expires_at) if membership and membership.expires_at else "—",

@@ -31,6 +31,8 @@ from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
 from kameng.settings import Settings
+from kameng.subscriptions import api as subscriptions_api
+from kameng.subscriptions import pages as subscriptions_pages
 from kameng.web import health
 from kameng.web.drafts import pending_notice
 from kameng.web.errors import install_error_handlers
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_pages,
         aftersales_staff_pages,
         messages_pages,
+        subscriptions_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_api,
         aftersales_staff_api,
         messages_api,
+        subscriptions_api,
         health,
     ):
         app.include_router(module.router)
