@@ -42,6 +42,7 @@ from kameng.platform.outbox import OutboxKind, enqueue
 from kameng.subscriptions.models import RenewalChargeRow, SubscriptionRow
 
 UowFactory = Callable[[], UnitOfWork]
+ON_TIME = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +323,11 @@ def _renewed(
         uow, order, EventType.RENEWED, now, None, None, amount_fen=charge.amount_fen, note=f"period {charge.period}"
     )
     product = order.product
-    start = membership.expires_at if membership.expires_at and membership.expires_at > now else now
+    # The new term follows the old one without a gap when charged on time (the expiry step may
+    # have run a moment earlier); after retries, when access had stopped, it starts now instead,
+    # so that no paid day lies in the past.
+    old_end = membership.expires_at
+    start = old_end if old_end is not None and now - old_end <= ON_TIME else now
     if membership.status in {MembershipStatus.ACTIVE, MembershipStatus.EXPIRED}:
         membership.status = MEMBERSHIP.apply(membership.status, "renew")
     membership.expires_at = term_end(product_to_domain(product), start, SHANGHAI)
