@@ -56,6 +56,7 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "ApproveIn": {"amount": "1.00", "reason": "部分退款"},
     "RejectIn": {"rule": "P3", "comment": "不符合退款条件。"},
     "AskInfoIn": {"comment": "请补充截图"},
+    "CancelIn": {"code": "123456", "password": PASSWORD, "reason": "不需要了"},
 }
 # Bodies that are not a model: the scenario (its own cases below) and the channel's signed
 # notification (a NUL there breaks the signature: 400).
@@ -87,7 +88,9 @@ def world(client: TestClient) -> World:
     paid = next(o["order_no"] for o in orders if o["status"] == "paid")
     pending = next(o["order_no"] for o in orders if o["status"] == "pending_payment")
     ticket = client.get(f"{API}/staff/tickets", headers=staff).json()["items"][0]["ticket_no"]
+    subscription = client.get(f"{API}/subscriptions", headers=consumer).json()[0]["sub_no"]
     values = {
+        "sub_no": subscription,
         "order_no": paid,
         "ticket_no": ticket,
         "slug": "monthly-pass",
