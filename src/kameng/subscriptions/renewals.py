@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from kameng.catalog.services import product_to_domain
 from kameng.channels.ports import ChargeAnswer, RecurringCharges
@@ -43,6 +43,7 @@ from kameng.subscriptions.models import RenewalChargeRow, SubscriptionRow
 
 UowFactory = Callable[[], UnitOfWork]
 ON_TIME = timedelta(hours=1)
+INSERT_PAGE = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +68,16 @@ def sweep_renewals(uow_factory: UowFactory, now: datetime, rules: RenewalRules, 
     requests for renewals whose time has come, and retries of failed charges."""
     figures = {"renewal_reminders": 0, "renewal_charges": 0, "renewals_ended": 0, "renewal_retries": 0}
     horizon = now + timedelta(days=max(rules.reminder_days, RENEWAL_NOTICE_DAYS))
+    after: tuple[datetime, int] | None = None  # keyset: each sweep reads the window once
     while True:
         with uow_factory() as uow:
-            rows = uow.session.execute(
-                select(SubscriptionRow, MembershipRow)
+            # Small multi-row INSERT pages: a statement this short is parsed once by the driver and
+            # then reused, where a 1,000-row page is parsed anew each time (most of a batch's cost).
+            uow.session.connection(execution_options={"insertmanyvalues_page_size": INSERT_PAGE})
+            query = (
+                select(SubscriptionRow, MembershipRow, OrderRow)
                 .join(MembershipRow, MembershipRow.order_id == SubscriptionRow.order_id)
+                .join(OrderRow, OrderRow.id == SubscriptionRow.order_id)
                 .where(
                     SubscriptionRow.status == SubscriptionStatus.ACTIVE,
                     SubscriptionRow.pending_charge_id.is_(None),
@@ -83,12 +89,27 @@ def sweep_renewals(uow_factory: UowFactory, now: datetime, rules: RenewalRules, 
                         MembershipRow.renews_at <= now,
                     ),
                 )
-                .order_by(MembershipRow.renews_at, SubscriptionRow.id)
+            )
+            if after is not None:
+                query = query.where(
+                    or_(
+                        MembershipRow.renews_at > after[0],
+                        and_(MembershipRow.renews_at == after[0], SubscriptionRow.id > after[1]),
+                    )
+                )
+            rows = uow.session.execute(
+                query.order_by(MembershipRow.renews_at, SubscriptionRow.id)
                 .limit(batch)
                 .with_for_update(of=SubscriptionRow, skip_locked=True)
             ).all()
-            for sub, membership in rows:
-                figures[_sweep_one(uow, sub, membership, now)] += 1
+            requested: list[tuple[SubscriptionRow, RenewalChargeRow]] = []
+            if rows:
+                last_sub, last_membership, _ = rows[-1]
+                assert last_membership.renews_at is not None
+                after = (last_membership.renews_at, last_sub.id)
+            for sub, membership, order in rows:
+                figures[_sweep_one(uow, sub, membership, order, now, requested)] += 1
+            _queue_charges(uow, requested, now)
             uow.commit()
         if len(rows) < batch:
             break
@@ -96,9 +117,14 @@ def sweep_renewals(uow_factory: UowFactory, now: datetime, rules: RenewalRules, 
     return figures
 
 
-def _sweep_one(uow: UnitOfWork, sub: SubscriptionRow, membership: MembershipRow, now: datetime) -> str:
-    order = uow.session.get(OrderRow, sub.order_id)
-    assert order is not None
+def _sweep_one(
+    uow: UnitOfWork,
+    sub: SubscriptionRow,
+    membership: MembershipRow,
+    order: OrderRow,
+    now: datetime,
+    requested: list[tuple[SubscriptionRow, RenewalChargeRow]],
+) -> str:
     assert membership.renews_at is not None
     if order.status is not OrderStatus.PAID or membership.status is MembershipStatus.CLOSED:
         # Refunded or closed since: nothing is left to renew (the refund switched it off too).
@@ -108,7 +134,7 @@ def _sweep_one(uow: UnitOfWork, sub: SubscriptionRow, membership: MembershipRow,
         membership.renews_at = None
         return "renewals_ended"
     if membership.renews_at <= now:
-        _request_charge(uow, sub, order, membership.renews_at, now)
+        requested.append((sub, _new_charge(uow, sub, order, membership.renews_at, now)))
         return "renewal_charges"
     _remind(uow, sub, order, membership.renews_at, now)
     return "renewal_reminders"
@@ -136,7 +162,9 @@ def _remind(uow: UnitOfWork, sub: SubscriptionRow, order: OrderRow, renews_at: d
     )
 
 
-def _request_charge(uow: UnitOfWork, sub: SubscriptionRow, order: OrderRow, renews_at: datetime, now: datetime) -> None:
+def _new_charge(
+    uow: UnitOfWork, sub: SubscriptionRow, order: OrderRow, renews_at: datetime, now: datetime
+) -> RenewalChargeRow:
     period = sub.renewals + 1
     period_start = sub.period_started_at or order.paid_at
     assert period_start is not None
@@ -157,10 +185,18 @@ def _request_charge(uow: UnitOfWork, sub: SubscriptionRow, order: OrderRow, rene
         created_at=now,
     )
     uow.session.add(charge)
+    return charge
+
+
+def _queue_charges(uow: UnitOfWork, requested: list[tuple[SubscriptionRow, RenewalChargeRow]], now: datetime) -> None:
+    """One flush for the batch's new charges (their ids), then each queued for the channel."""
+    if not requested:
+        return
     uow.session.flush()
-    sub.pending_charge_id = charge.id
-    sub.updated_at = now
-    enqueue(uow, OutboxKind.CHARGE_RENEWAL, f"charge_renewal:{charge.id}:1", {"charge_id": charge.id}, now)
+    for sub, charge in requested:
+        sub.pending_charge_id = charge.id
+        sub.updated_at = now
+        enqueue(uow, OutboxKind.CHARGE_RENEWAL, f"charge_renewal:{charge.id}:1", {"charge_id": charge.id}, now)
 
 
 def _queue_retries(uow_factory: UowFactory, now: datetime, batch: int) -> int:
