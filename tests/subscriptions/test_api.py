@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from fastapi.testclient import TestClient
 
 from kameng.messages.senders import LogSender
-from tests.support.apps import container_of
+from kameng.web.app import create_app
+from tests.support.apps import app_settings, container_of
 from tests.support.pages import API, PASSWORD, csrf_of, log_in
 
 _phones = iter(range(13700000100, 13700009999))
@@ -179,3 +180,21 @@ def test_the_pages_from_the_order_page_to_the_receipt_and_the_evidence_line(clie
     assert renewal["cancellation"]["confirmed_by"] == "sms_code"
     assert "30.00" in renewal["consent_terms"]["text"]["zh"]
     assert any(line["type"] == "auto_renew_cancelled" and number in line["note"] for line in evidence["usage"])
+
+
+def test_an_operators_offer_stands_beside_the_cancel_button_not_instead_of_it(db_url: str) -> None:
+    settings = app_settings(
+        db_url, KAMENG_RENEWAL_OFFER_ZH="续费 8 折", KAMENG_RENEWAL_OFFER_EN="20% off the next term"
+    )
+    with TestClient(create_app(settings)) as client:
+        m = member(client)
+        log_in(client, m.phone)
+        for url in (f"/orders/{m.order_no}", "/memberships"):
+            actions = re.search(r'<div class="actions sub-actions".*?</div>', client.get(url).text, re.S)
+            assert actions
+            assert f'id="cancel-auto-renew-{m.sub_no}"' in actions.group(0)
+            assert "续费 8 折" in actions.group(0)
+            assert actions.group(0).index("cancel-auto-renew") < actions.group(0).index("续费 8 折")
+        form = client.get(f"/subscriptions/{m.sub_no}/cancel?lang=en").text
+        assert "20% off the next term" in form
+        assert 'id="confirm-cancel"' in form
