@@ -8,7 +8,8 @@ from datetime import datetime
 from kameng.channels.ports import RecurringCharges
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.outbox import Handler, OutboxTask
-from kameng.subscriptions.renewals import RenewalRules, charge_renewal
+from kameng.subscriptions.charges import charge_renewal
+from kameng.subscriptions.renewals import RenewalRules
 
 
 def charge_renewal_handler(
