@@ -61,6 +61,11 @@ BENCHMARKS: list[Benchmark] = [
         "Refund requests through the API on PostgreSQL, beside pgbench",
         lazy("refunds", "bench_refunds"),
     ),
+    Benchmark(
+        "renewals",
+        "The renewal sweep over 1,000,000 subscriptions on PostgreSQL, then charges drained from the outbox",
+        lazy("renewals", "bench_renewals"),
+    ),
 ]
 
 

@@ -40,7 +40,12 @@ from kameng.settings import Settings
 from kameng.web.app import create_app
 
 # The database fixtures (both backends, one isolation scheme) and the live server's worker tick.
-pytest_plugins = ["tests.support.database", "tests.support.apps", "tests.support.live_worker"]
+pytest_plugins = [
+    "tests.support.database",
+    "tests.support.apps",
+    "tests.support.live_worker",
+    "tests.support.smtp",
+]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

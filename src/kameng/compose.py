@@ -16,12 +16,13 @@ from kameng.channels.ports import PaymentChannel
 from kameng.channels.simulator import api as simulator_api
 from kameng.channels.simulator import models as simulator_models
 from kameng.channels.simulator import pages as simulator_pages
+from kameng.channels.simulator.charges import SimulatorCharges
 from kameng.channels.simulator.payer import simulate_payer
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.channels.simulator.refunds import SimulatorRefunds
 from kameng.container import Container
 from kameng.demo import Payer, seed_aftersales_demo, seed_demo
-from kameng.messages.senders import ChatSender, LogSender
+from kameng.messages.senders import ChatSender, LogSender, Sender, SmtpConfig, SmtpSender, SmtpTls
 from kameng.messages.telegram import TelegramBot
 from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
@@ -42,7 +43,8 @@ def build(settings: Settings) -> Container:
         calendar=load_calendar(settings.calendar_file),
         payments=SimulatorChannel(settings.secret_key),
         refunds=SimulatorRefunds(session_factory),
-        sender=LogSender(settings.sent_messages_file),
+        charges=SimulatorCharges(session_factory),
+        sender=make_sender(settings),
         chat=operator_chat(settings),
     )
 
@@ -52,6 +54,23 @@ def operator_chat(settings: Settings) -> ChatSender | None:
     if not (settings.telegram_bot_token and settings.telegram_chat_id):
         return None
     return TelegramBot(settings.telegram_api_base, settings.telegram_bot_token, settings.telegram_chat_id, timeout=10.0)
+
+
+def make_sender(settings: Settings) -> Sender:
+    """E-mail over SMTP when a host is configured (SMS still through the development sender);
+    otherwise the development sender logs everything."""
+    log_sender = LogSender(settings.sent_messages_file)
+    if not settings.smtp_host:
+        return log_sender
+    config = SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        tls=SmtpTls(settings.smtp_tls),
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        from_address=settings.smtp_from,
+    )
+    return SmtpSender(config, sms=log_sender)
 
 
 def channel_routers() -> Sequence[APIRouter]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kameng.channels.ports import PaymentChannel, RefundChannel
+from kameng.channels.ports import PaymentChannel, RecurringCharges, RefundChannel
 from kameng.domain.calendar import WorkCalendar
 from kameng.messages.senders import ChatSender, Sender
 from kameng.platform.db.uow import UnitOfWork
@@ -34,6 +34,7 @@ class Container:
     calendar: WorkCalendar
     payments: PaymentChannel
     refunds: RefundChannel
+    charges: RecurringCharges  # renewal charges under the consumer's auto-renewal agreement
     sender: Sender
     # The operators' chat for notices (the Telegram bot), when one is set up.
     chat: ChatSender | None = None

@@ -22,6 +22,7 @@ from kameng.platform.heartbeat import WorkerHeartbeat
 from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
 from kameng.platform.outbox import OutboxRow
+from kameng.subscriptions.models import RenewalChargeRow, SmsCodeRow, SubscriptionRow
 from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
 from kameng.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -49,6 +50,9 @@ __all__ = [
     "PolicyVersion",
     "ProductRow",
     "RefundRow",
+    "RenewalChargeRow",
+    "SmsCodeRow",
+    "SubscriptionRow",
     "Ticket",
     "TicketTimeline",
     "User",
@@ -93,6 +97,9 @@ PLACEMENT: dict[str, Placement] = {
     "api_idempotency": Placement.BY_USER,
     "withdrawals": Placement.BY_USER,
     "withdrawal_legs": Placement.BY_USER,
+    "subscriptions": Placement.BY_USER,
+    "renewal_charges": Placement.BY_USER,
+    "sms_codes": Placement.BY_USER,
     "merchants": Placement.REFERENCE,
     "products": Placement.REFERENCE,
     "policy_versions": Placement.REFERENCE,

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 DEVELOPMENT_SECRET = "kameng-development-secret-change-me"
 
@@ -56,6 +56,26 @@ class Settings:
     notice_backlog_rows: int = 500
     notice_backlog_minutes: int = 15
 
+    # --- Subscriptions and e-mail (issue 9, part A) -------------------------------------------
+    # E-mail over SMTP: with a host set, compose.build() sends e-mail through it (SMS still go to
+    # the development sender); empty keeps the LogSender for everything.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_tls: str = "none"  # none | starttls | ssl
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "kameng <noreply@localhost>"
+    # The reminder goes out this many days before a renewal: more than the 5 days RULES.md S2
+    # asks, so that a worker that was down for a day still sends a qualifying one.
+    renewal_reminder_days: int = 7
+    # A failed renewal charge is tried this many times in all, this many hours apart, then lapses.
+    renewal_charge_attempts: int = 3
+    renewal_retry_hours: int = 24
+    # An offer the operator shows beside (never instead of) the cancel button; empty shows none.
+    renewal_offer_zh: str = ""
+    renewal_offer_en: str = ""
+    # --- end of subscriptions and e-mail -----------------------------------------------------
+
     @property
     def production(self) -> bool:
         return self.environment == "production"
@@ -83,6 +103,7 @@ class Settings:
         calendar = env.get("KAMENG_CALENDAR_FILE")
         sent_file = env.get("KAMENG_SENT_MESSAGES_FILE")
         integrations = _integration_settings(env)
+        subscription_settings = _subscription_settings(env)
         settings = cls(
             **integrations,
             host=env.get("KAMENG_HOST", "127.0.0.1"),
@@ -97,6 +118,7 @@ class Settings:
             workers=workers,
             auto_prepare=env.get("KAMENG_AUTO_PREPARE", "0" if environment == "production" else "1")
             not in {"0", "false", "no"},
+            **subscription_settings,
         )
         if settings.production and (settings.secret_key == DEVELOPMENT_SECRET or len(settings.secret_key) < 32):
             raise SettingsError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")
@@ -143,4 +165,36 @@ def _integration_settings(env: Mapping[str, str]) -> _Integrations:
         ).strip(),
         "notice_backlog_rows": int(_number(env, "KAMENG_NOTICE_BACKLOG_ROWS", "500", 1, 10**9)),
         "notice_backlog_minutes": int(_number(env, "KAMENG_NOTICE_BACKLOG_MINUTES", "15", 1, 10**6)),
+    }
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}: not a whole number: {text!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: must be {low}–{high}, got {value}")
+    return value
+
+
+def _subscription_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The subscriptions' and e-mail's settings (issue 9, part A), checked like the others."""
+    tls = env.get("KAMENG_SMTP_TLS", "none")
+    if tls not in {"none", "starttls", "ssl"}:
+        raise SettingsError(f"KAMENG_SMTP_TLS: must be none, starttls or ssl, got {tls!r}")
+    reminder_days = _whole(env, "KAMENG_RENEWAL_REMINDER_DAYS", 7, 5, 30)  # S2: never fewer than 5
+    return {
+        "smtp_host": env.get("KAMENG_SMTP_HOST", "").strip(),
+        "smtp_port": _whole(env, "KAMENG_SMTP_PORT", 465 if tls == "ssl" else 25, 1, 65535),
+        "smtp_tls": tls,
+        "smtp_user": env.get("KAMENG_SMTP_USER", ""),
+        "smtp_password": env.get("KAMENG_SMTP_PASSWORD", ""),
+        "smtp_from": env.get("KAMENG_SMTP_FROM", "kameng <noreply@localhost>"),
+        "renewal_reminder_days": reminder_days,
+        "renewal_charge_attempts": _whole(env, "KAMENG_RENEWAL_CHARGE_ATTEMPTS", 3, 1, 10),
+        "renewal_retry_hours": _whole(env, "KAMENG_RENEWAL_RETRY_HOURS", 24, 1, 168),
+        "renewal_offer_zh": env.get("KAMENG_RENEWAL_OFFER_ZH", "").strip()[:200],
+        "renewal_offer_en": env.get("KAMENG_RENEWAL_OFFER_EN", "").strip()[:200],
     }

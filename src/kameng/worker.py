@@ -28,6 +28,8 @@ from kameng.payouts.services import poll_refunds
 from kameng.payouts.tasks import send_refund_handler
 from kameng.platform.heartbeat import Beat, record_beat
 from kameng.platform.outbox import Handler, OutboxKind, process_outbox
+from kameng.subscriptions.renewals import RenewalRules, sweep_renewals
+from kameng.subscriptions.tasks import charge_renewal_handler
 from kameng.webhooks.delivery import deliver_due
 from kameng.webhooks.tasks import deliver_webhook_handler
 
@@ -44,6 +46,7 @@ def outbox_handlers(container: Container) -> dict[str, Handler]:
         OutboxKind.DELIVER_MESSAGE: deliver_message_handler(container.uow, container.sender),
         OutboxKind.DELIVER_WEBHOOK: deliver_webhook_handler(container.uow, settings.webhook_timeout_seconds),
         OutboxKind.OPERATOR_NOTICE: operator_notice_handler(notice_routes(container), container.sender),
+        OutboxKind.CHARGE_RENEWAL: charge_renewal_handler(container.uow, container.charges, renewal_rules(container)),
     }
 
 
@@ -51,6 +54,11 @@ def notice_routes(container: Container) -> NoticeRoutes:
     settings = container.settings
     events = frozenset(event.strip() for event in settings.operator_notice_events.split(",") if event.strip())
     return NoticeRoutes(events, settings.operator_email or None, container.chat)
+
+
+def renewal_rules(container: Container) -> RenewalRules:
+    settings = container.settings
+    return RenewalRules(settings.renewal_reminder_days, settings.renewal_charge_attempts, settings.renewal_retry_hours)
 
 
 def drain_outbox(container: Container, now: datetime) -> int:
@@ -71,6 +79,8 @@ def _steps(container: Container) -> list[tuple[str, Callable[[datetime], dict[st
     # Looked up at each tick (not bound at import), so that a test can make one step fail.
     return [
         ("expire_orders", lambda now: {"orders_expired": expire_unpaid_orders(container.uow(), now)}),
+        # Before the expiries: a membership renewing now is asked for its charge before it lapses.
+        ("renewals", lambda now: sweep_renewals(container.uow, now, renewal_rules(container))),
         ("expire_memberships", lambda now: {"memberships_expired": expire_memberships(container.uow(), now)}),
         ("deadlines", lambda now: run_deadlines(container.uow(), now, container.calendar)),
         ("outbox", lambda now: {"outbox_done": drain_outbox(container, now)}),

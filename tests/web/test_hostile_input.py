@@ -65,6 +65,7 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "ApiKeyIn": {"name": "ERP", "scopes": ["orders:read"]},
     "EndpointIn": {"url": "http://127.0.0.1:9/hooks", "event_types": ["order.paid"], "description": "ERP"},
     "EndpointPatch": {"event_types": ["order.paid"], "enabled": True},
+    "CancelIn": {"code": "123456", "password": PASSWORD, "reason": "不需要了"},
 }
 # Bodies that are not a model: the scenario (its own cases below) and the channel's signed
 # notification (a NUL there breaks the signature: 400).
@@ -108,7 +109,9 @@ def world(client: TestClient) -> World:
         uow.commit()
         delivery = uow.session.scalars(select(WebhookDelivery.id)).first()
         agent = uow.session.scalar(select(User.id).where(User.email == "agent@kameng.test"))
+    subscription = client.get(f"{API}/subscriptions", headers=consumer).json()[0]["sub_no"]
     values = {
+        "sub_no": subscription,
         "order_no": paid,
         "ticket_no": ticket,
         "slug": "monthly-pass",

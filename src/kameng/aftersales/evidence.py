@@ -28,6 +28,7 @@ from kameng.orders.models import PaymentRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.i18n import label, pick_lang, rule_label, rules_label, say, translate
+from kameng.subscriptions.evidence import auto_renewal_evidence
 
 PLATFORM = {"name_zh": "卡盟", "name_en": "Kameng", "jurisdiction": "CN"}
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
@@ -151,6 +152,7 @@ def build_evidence(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetim
                 "auto_renew": order.auto_renew,
                 "auto_renew_consent_at": _time(order.auto_renew_consent_at),
                 "nonrefundable_ack_at": _time(order.nonrefundable_ack_at),
+                "auto_renewal": auto_renewal_evidence(uow, order.id),
             },
             "policy": {
                 "version": policy_row.version,

@@ -54,3 +54,20 @@ class RefundChannel(Protocol):
     def request_refund(self, out_refund_no: str, out_trade_no: str, amount_fen: int, now: datetime) -> RefundAnswer: ...
 
     def query_refund(self, out_refund_no: str, now: datetime) -> RefundAnswer | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeAnswer:
+    """The channel's answer to a charge: taken (with its transaction id) or refused, and why."""
+
+    succeeded: bool
+    transaction_id: str | None
+    failure: str | None = None
+
+
+class RecurringCharges(Protocol):
+    """Charging a consumer under the auto-renewal agreement they signed (WeChat Pay 委托代扣,
+    Alipay 周期扣款). The same ``out_trade_no`` always names the same charge: asking again, after
+    a timeout or a crash, returns the first answer and never takes the money twice."""
+
+    def charge(self, agreement_no: str, out_trade_no: str, amount_fen: int, now: datetime) -> ChargeAnswer: ...

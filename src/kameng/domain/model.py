@@ -110,6 +110,10 @@ class OrderEventType(StrEnum):
     LATE_PAYMENT_RETURNING = "late_payment_returning"
     LATE_PAYMENT_RETURNED = "late_payment_returned"
     LATE_PAYMENT_RETURN_FAILED = "late_payment_return_failed"
+    # Auto-renewal (subscriptions): the record of each decision and failure, beside `renewed`.
+    AUTO_RENEW_CANCELLED = "auto_renew_cancelled"
+    RENEWAL_CHARGE_FAILED = "renewal_charge_failed"
+    AUTO_RENEW_LAPSED = "auto_renew_lapsed"
 
 
 class Decision(StrEnum):

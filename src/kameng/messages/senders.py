@@ -1,4 +1,4 @@
-"""Sending SMS and e-mail: the port, and the development sender behind it.
+"""Sending SMS and e-mail: the port, the development sender, and e-mail over SMTP.
 
 Every send carries an idempotency key derived from the outbox row that asked for it, so a send
 repeated after a crash is recognised by the provider and reaches the person once (real SMS and
@@ -7,9 +7,15 @@ e-mail providers de-duplicate on such a key; the development sender does the sam
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from dataclasses import dataclass
+import smtplib
+import ssl
+from dataclasses import dataclass, replace
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +30,7 @@ class Outgoing:
     phone: str | None
     email: str | None
     text: str
+    subject: str = ""  # for an e-mail; an SMS has none
 
 
 class Sender(Protocol):
@@ -67,3 +74,76 @@ class LogSender:
         self.sent.append((to, message.text))
         del self.sent[:-200]
         log.info("message to %s: %s", to, message.text)
+
+
+# --------------------------------------------------------------------------------------------
+# E-mail over SMTP
+
+
+class SmtpTls(StrEnum):
+    NONE = "none"  # plain SMTP (a relay on the same host, or the tests' local server)
+    STARTTLS = "starttls"  # connect in clear, then upgrade (port 587)
+    SSL = "ssl"  # TLS from the first byte (port 465)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int = 25
+    tls: SmtpTls = SmtpTls.NONE
+    user: str = ""
+    password: str = ""
+    from_address: str = "kameng <noreply@localhost>"
+    timeout: float = 10.0
+
+
+def message_id(idempotency_key: str, from_address: str) -> str:
+    """The Message-ID of the e-mail sent for ``idempotency_key``: the same key always gives the
+    same id, so a resend after a crash is recognisable as the same message by every mail system
+    that de-duplicates (and by the person reading the headers)."""
+    domain = parseaddr(from_address)[1].rpartition("@")[2] or "localhost"
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+class SmtpSender:
+    """E-mail over real SMTP; the SMS part of a message goes on to ``sms`` (the SMS port's sender).
+
+    A message with an e-mail address is sent as a plain-text UTF-8 e-mail whose Message-ID is
+    derived from the idempotency key; a key this process has already sent is not sent again.
+    An SMTP failure raises, so the outbox row stays pending and is retried with back-off."""
+
+    def __init__(self, config: SmtpConfig, sms: Sender) -> None:
+        self._config = config
+        self._sms = sms
+        self._sent_keys: set[str] = set()
+
+    def send(self, message: Outgoing) -> None:
+        if message.email and message.idempotency_key not in self._sent_keys:
+            self._send_email(message)
+            self._sent_keys.add(message.idempotency_key)
+        if message.phone:
+            self._sms.send(replace(message, email=None))
+
+    def _send_email(self, message: Outgoing) -> None:
+        config = self._config
+        assert message.email is not None
+        mail = EmailMessage()
+        mail["From"] = config.from_address
+        mail["To"] = message.email
+        mail["Subject"] = message.subject or message.text.split("\n", 1)[0][:60]
+        mail["Message-ID"] = message_id(message.idempotency_key, config.from_address)
+        mail["Date"] = formatdate(localtime=False)
+        mail.set_content(message.text)
+        client: smtplib.SMTP
+        if config.tls is SmtpTls.SSL:
+            client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout)
+        else:
+            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+        with client:
+            if config.tls is SmtpTls.STARTTLS:
+                client.starttls(context=ssl.create_default_context())
+            if config.user:
+                client.login(config.user, config.password)
+            client.send_message(mail)
+        log.info("e-mail %s to %s", message.idempotency_key, mask_email(message.email))

@@ -37,6 +37,7 @@ from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
 from kameng.platform.ledger_models import BalanceRow
+from kameng.subscriptions.consent import consent_terms, record_consent
 
 PAYMENT_WINDOW = timedelta(minutes=15)
 DUPLICATE_WINDOW = timedelta(hours=24)
@@ -69,6 +70,8 @@ class CheckoutPreview:
     renewable: bool
     balance_cash_fen: int
     balance_bonus_fen: int
+    # What the auto-renewal box agrees to, in every language (None when the product cannot renew).
+    renewal_terms: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ def preview_checkout(
             renewable=product.renewable,
             balance_cash_fen=balance.cash_fen if balance else 0,
             balance_bonus_fen=balance.bonus_fen if balance else 0,
+            renewal_terms=consent_terms(product)["text"] if product.renewable else None,
         )
 
 
@@ -245,6 +249,8 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         session.flush()
         if coupon is not None:
             coupon.used_by_order_id = order.id
+        if order.auto_renew:
+            record_consent(uow, order.id, order.order_no, order.user_id, product, now)
         if product.uses_card_keys:
             _reserve_card_key(uow, product.id, order, now)
         payment = PaymentRow(

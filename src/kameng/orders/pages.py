@@ -36,6 +36,7 @@ from kameng.orders.usage import record_platform_event, record_usage, reveal_card
 from kameng.platform import inputs
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from kameng.platform.i18n import Lang, translate
+from kameng.subscriptions.services import renewal_offer, subscription_of_order
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
 from kameng.web.forms import StaffUser, field_error, form_key, form_text, form_typed, redirect, to_login
 from kameng.web.params import Action, CouponQuery, OrderNo, SearchQuery, Slug
@@ -189,6 +190,8 @@ def _order_page(
         "flash_error": error if isinstance(error, dict) else None,
         "is_buyer": order.user_id == user.id,
         "benefits": list((order.product.benefits or {}).keys()),
+        "subscription": subscription_of_order(container.uow(), order.id),
+        "offer": renewal_offer(container.settings),
     }
     response = render(request, "orders/order.html", context, user=user)
     if card_code is not None:

@@ -88,6 +88,16 @@ class ErrorCode(StrEnum):
     UNKNOWN_PRODUCT = "unknown_product"
     UNKNOWN_REASON = "unknown_reason"
     WEAK_PASSWORD = "weak_password"
+    # --- subscriptions (issue 9, part A): the step-up check and auto-renewal ---
+    CODE_ATTEMPTS_USED = "code_attempts_used"
+    CODE_DAILY_LIMIT = "code_daily_limit"
+    CODE_EXPIRED = "code_expired"
+    CODE_TOO_SOON = "code_too_soon"
+    CODE_WRONG = "code_wrong"
+    NO_PHONE = "no_phone"
+    NOT_AUTO_RENEWING = "not_auto_renewing"
+    STEP_UP_FAILED = "step_up_failed"
+    STEP_UP_REQUIRED = "step_up_required"
 
 
 class ServiceError(Exception):
@@ -131,6 +141,17 @@ class Forbidden(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class TooManyRequests(ServiceError):
+    """A limit was reached; ``retry_after`` seconds until the same request may succeed (also in
+    the message, and as the API's ``Retry-After`` header)."""
+
+    status = 429
+
+    def __init__(self, code: ErrorCode | str, key: str, field: str | None, retry_after: int, **params: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(code, key, field, seconds=retry_after, **params)
 
 
 def not_found(thing: str) -> NotFound:

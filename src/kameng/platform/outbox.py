@@ -45,6 +45,7 @@ class OutboxKind(StrEnum):
     DELIVER_MESSAGE = "notify"  # messages: send a notification by SMS or e-mail
     DELIVER_WEBHOOK = "webhook"  # webhooks: the first attempt of a delivery (retries are the worker's)
     OPERATOR_NOTICE = "operator_notice"  # messages: tell the operators by Telegram or e-mail
+    CHARGE_RENEWAL = "charge_renewal"  # subscriptions: ask the channel for a renewal's charge
 
 
 class OutboxRow(Base):

@@ -97,7 +97,7 @@ def withdrawal_sources(uow: UnitOfWork, user_id: int, now: datetime, calendar: W
     top_ups = _top_ups(uow, user_id)
     fees = _fees_kept(uow, [order.id for order in top_ups])
     for order in top_ups:
-        quote = quote_for(order, order_events(uow, order.id), now, Reason.CHANGED_MIND, calendar)
+        quote = quote_for(order, order_events(uow, order.id, order.user_id), now, Reason.CHANGED_MIND, calendar)
         if quote is None or not quote.rules or quote.rules[0] not in TOP_UP_RULES or order.paid_at is None:
             continue
         before_fee = sum(line.amount for line in quote.lines if line.code != "fee")

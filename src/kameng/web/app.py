@@ -33,6 +33,8 @@ from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
 from kameng.settings import Settings
+from kameng.subscriptions import api as subscriptions_api
+from kameng.subscriptions import pages as subscriptions_pages
 from kameng.wallet import api as wallet_api
 from kameng.wallet import pages as wallet_pages
 from kameng.web import health
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         wallet_pages,
         integrations_pages,
         webhooks_pages,
+        subscriptions_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         wallet_api,
         integrations_api,
         webhooks_api,
+        subscriptions_api,
         health,
     ):
         app.include_router(module.router)

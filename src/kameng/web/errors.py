@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kameng.accounts.models import User
 from kameng.accounts.services import get_user
 from kameng.container import Container
-from kameng.platform.errors import ErrorCode, ServiceError
+from kameng.platform.errors import ErrorCode, ServiceError, TooManyRequests
 from kameng.platform.i18n import Lang, translate
 from kameng.web import drafts
 from kameng.web.deps import CsrfRejected, request_lang
@@ -122,6 +122,8 @@ async def _service_error(request: Request, error: Exception) -> Response:
     if _is_api(request):
         # RFC 6750: a 401 names the scheme the client should use.
         headers = {"WWW-Authenticate": 'Bearer realm="kameng"'} if error.status == 401 else None
+        if isinstance(error, TooManyRequests):
+            headers = {"Retry-After": str(error.retry_after)}
         return JSONResponse({"error": error.to_dict()}, status_code=error.status, headers=headers)
     lang = request_lang(request)
     return error_page(request, error.status, error.message(lang), code=error.code, user=_page_user(request))

@@ -33,6 +33,11 @@ Slug = Annotated[
     Path(min_length=1, max_length=inputs.SLUG.max_length, description="The product's slug"),
     text_validator(inputs.SLUG),
 ]
+SubNo = Annotated[
+    str,
+    Path(min_length=1, max_length=inputs.ORDER_NO.max_length, description="S followed by the order's 14 digits"),
+    text_validator(inputs.ORDER_NO),
+]
 OutTradeNo = Annotated[
     str,
     Path(min_length=1, max_length=inputs.OUT_TRADE_NO.max_length, description="Our payment number at the channel"),

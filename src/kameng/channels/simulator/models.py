@@ -54,6 +54,29 @@ class SimBehavior(SimulatorBase):
     delay_seconds: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class SimCharge(SimulatorBase):
+    """What "the bank" knows of each recurring charge, by our ``out_trade_no``."""
+
+    __tablename__ = "sim_charges"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    out_trade_no: Mapped[str] = mapped_column(String(40), unique=True)
+    agreement_no: Mapped[str] = mapped_column(String(40))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    succeeded: Mapped[bool]
+    transaction_id: Mapped[str | None] = mapped_column(String(40))
+    failure: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class SimChargeBehavior(SimulatorBase):
+    """Failures on demand for the recurring charges of one agreement: ``fail`` refuses each new
+    charge (insufficient funds), ``ok`` takes it."""
+
+    __tablename__ = "sim_charge_behaviors"
+    agreement_no: Mapped[str] = mapped_column(String(40), primary_key=True)
+    charge: Mapped[str] = mapped_column(String(16))
+
+
 def install(engine: Engine) -> None:
     """Create the simulator's tables where they are missing (idempotent)."""
     SimulatorBase.metadata.create_all(engine, checkfirst=True)

@@ -5,7 +5,7 @@ withdrawable again while it is in review); once approved, each leg is a refund o
 original payment.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-06 10:42:40.662122
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import kameng.platform.db.types
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

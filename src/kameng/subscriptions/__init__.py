@@ -1,0 +1,1 @@
+"""Auto-renewal: consent, reminders, renewal charges, cancelling with a step-up check."""
