@@ -39,7 +39,7 @@ def build(settings: Settings) -> Container:
         engine=engine,
         session_factory=session_factory,
         calendar=load_calendar(settings.calendar_file),
-        payments=SimulatorChannel(settings.secret_key),
+        payments=SimulatorChannel(settings.secret_key.get_secret_value()),
         refunds=SimulatorRefunds(session_factory),
         sender=LogSender(settings.sent_messages_file),
     )

@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.add_middleware(SecurityHeaders, production=settings.production)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=settings.secret_key.get_secret_value(),
         session_cookie="kameng_session",
         same_site="lax",
         https_only=settings.production,

@@ -38,7 +38,7 @@ def _unauthorized(key: str) -> Unauthorized:
 
 
 def _serializer(container: Container) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(container.settings.secret_key, salt=TOKEN_SALT)
+    return URLSafeTimedSerializer(container.settings.secret_key.get_secret_value(), salt=TOKEN_SALT)
 
 
 def issue_token(container: Container, user_id: int) -> tuple[str, datetime]:
