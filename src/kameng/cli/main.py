@@ -93,6 +93,16 @@ outbox_app = typer.Typer(
 app.add_typer(outbox_app, name="outbox")
 
 
+def _configure_logging(settings: Settings) -> None:
+    """JSON or text lines on stderr, naming each request, with the configured secrets masked."""
+    from kameng.platform.logs import configure_logging
+
+    secrets = [settings.secret_key.get_secret_value()]
+    if settings.metrics_token is not None:
+        secrets.append(settings.metrics_token.get_secret_value())
+    configure_logging(settings.log_format, settings.log_level, secrets)
+
+
 def _container(settings: Settings) -> Container:
     from kameng import compose
 
@@ -206,12 +216,11 @@ def worker(
     An error in a tick is logged with the step (and ticket) it happened in, and the worker carries
     on after a pause that doubles with each failed tick in a row (at most five minutes). Each tick
     writes the worker's heartbeat, which GET /api/v1/health reports."""
-    import logging
-
     from kameng.worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    container = _container(_settings())
+    settings = _settings()
+    _configure_logging(settings)
+    container = _container(settings)
     try:
         outcome = run_worker(container, interval=interval, ticks=1 if once else ticks)
     finally:
@@ -236,13 +245,15 @@ def serve(
     from kameng.web.app import create_app
 
     settings = _settings()
+    _configure_logging(settings)
     application = create_app(settings)
     behind_proxy = bool(settings.forwarded_allow_ips)
     uvicorn.run(
         application,
         host=host or settings.host,
         port=port or settings.port,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=None,  # our handler (configured above) writes uvicorn's lines too
         proxy_headers=behind_proxy,
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )

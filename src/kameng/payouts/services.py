@@ -44,7 +44,9 @@ def send_refund(
         if refund is None or refund.status is not RefundStatus.PENDING:
             return
         out_refund_no, out_trade_no, amount = refund.out_refund_no, refund.out_trade_no, refund.amount_fen
+    log.info("refund %s: asking the channel to refund %s fen of %s", out_refund_no, amount, out_trade_no)
     answer = channel.request_refund(out_refund_no, out_trade_no, amount, now)
+    log.info("refund %s: the channel answered %s", out_refund_no, answer.status)
     _apply_answer(uow_factory(), refund_id, answer, now, calendar)
 
 

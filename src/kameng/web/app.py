@@ -34,6 +34,7 @@ from kameng.settings import Settings
 from kameng.web import health
 from kameng.web.drafts import pending_notice
 from kameng.web.errors import install_error_handlers
+from kameng.web.request_ids import RequestIds
 from kameng.web.security import SecurityHeaders
 from kameng.web.templating import make_templates
 from kameng.worker import Heartbeat, next_delay, tick_once, worker_name
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         https_only=settings.production,
         max_age=14 * 86400,
     )
+    # Added last, so outermost: every answer (an error page too) and every log line has the id.
+    app.add_middleware(RequestIds)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
