@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import close_after_refund, post_refund_paid
@@ -196,3 +196,15 @@ def _tell_late(uow: UnitOfWork, order: OrderRow, refund: RefundRow, what: str, n
         late_payment_params(order, refund),
         now,
     )
+
+
+def refunds_in_flight(uow: UnitOfWork) -> tuple[int, datetime | None]:
+    """How many refunds the channel is still processing, and when the oldest was created (for
+    the operator's metrics: a refund stuck in PROCESSING is money a consumer is waiting for)."""
+    with uow:
+        count, oldest = uow.session.execute(
+            select(func.count(RefundRow.id), func.min(RefundRow.created_at)).where(
+                RefundRow.status == RefundStatus.PROCESSING
+            )
+        ).one()
+    return int(count or 0), oldest

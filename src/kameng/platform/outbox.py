@@ -185,3 +185,15 @@ def outbox_status(uow: UnitOfWork) -> OutboxStatus:
             or 0,
             oldest_pending_at=session.scalar(select(func.min(OutboxRow.created_at)).where(pending)),
         )
+
+
+def failing_by_kind(uow: UnitOfWork) -> dict[str, int]:
+    """Rows not done whose last attempt failed, by kind (a notification that could not be
+    delivered is a failing ``notify`` row until a retry goes through)."""
+    with uow:
+        rows = uow.session.execute(
+            select(OutboxRow.kind, func.count(OutboxRow.id))
+            .where(OutboxRow.done_at.is_(None), OutboxRow.last_error.is_not(None))
+            .group_by(OutboxRow.kind)
+        ).all()
+    return {kind: int(count) for kind, count in rows}

@@ -31,9 +31,10 @@ from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
 from kameng.settings import Settings
-from kameng.web import health
+from kameng.web import health, metrics
 from kameng.web.drafts import pending_notice
 from kameng.web.errors import install_error_handlers
+from kameng.web.metrics import HttpMetrics, Metrics
 from kameng.web.request_ids import RequestIds
 from kameng.web.security import SecurityHeaders
 from kameng.web.templating import make_templates
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     )
     app.state.settings = settings
     app.state.container = container
+    app.state.runs_worker = in_process_worker
+    app.state.metrics = Metrics(container)
     app.state.templates = make_templates()
     app.state.page_context = [unread_badge, pending_notice]
     app.add_middleware(SecurityHeaders, production=settings.production)
@@ -78,12 +81,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         https_only=settings.production,
         max_age=14 * 86400,
     )
+    app.add_middleware(HttpMetrics, metrics=app.state.metrics)
     # Added last, so outermost: every answer (an error page too) and every log line has the id.
     app.add_middleware(RequestIds)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
 
     for module in (
         catalog_pages,
@@ -103,8 +103,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         aftersales_staff_api,
         messages_api,
         health,
+        metrics,
     ):
         app.include_router(module.router)
+    app.include_router(health.probes)
     for router in compose.channel_routers():
         app.include_router(router)
     install_error_handlers(app)
