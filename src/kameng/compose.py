@@ -26,6 +26,7 @@ from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.rate_limits import RateLimits
 from kameng.settings import Settings
 
 
@@ -42,6 +43,23 @@ def build(settings: Settings) -> Container:
         payments=SimulatorChannel(settings.secret_key.get_secret_value()),
         refunds=SimulatorRefunds(session_factory),
         sender=LogSender(settings.sent_messages_file),
+    )
+
+
+def rate_limits(settings: Settings, key_prefix: str = "kameng") -> RateLimits:
+    """The web app's rate limits: counted in Redis when KAMENG_REDIS_URL is set (under
+    ``key_prefix``), else in memory."""
+    return RateLimits(
+        {
+            "sign_in": settings.rate_limit_sign_in,
+            "sign_up": settings.rate_limit_sign_up,
+            "token": settings.rate_limit_token,
+            "refund_request": settings.rate_limit_refund_request,
+            "order_lookup": settings.rate_limit_order_lookup,
+        },
+        settings.redis_url,
+        enabled=settings.rate_limits_enabled,
+        key_prefix=key_prefix,
     )
 
 

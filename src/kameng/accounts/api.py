@@ -13,6 +13,7 @@ from kameng.platform.inputs import DisplayName, Identifier, Password
 from kameng.web.auth import Unauthorized, issue_token
 from kameng.web.deps import ContainerDep
 from kameng.web.errors import ERROR_RESPONSE
+from kameng.web.rate_limits import limited
 
 router = APIRouter(prefix="/api/v1")
 
@@ -44,7 +45,8 @@ class SignupOut(TokenOut):
     "/auth/token",
     tags=["auth"],
     summary="Get a bearer token",
-    responses={401: ERROR_RESPONSE},
+    responses={401: ERROR_RESPONSE, 429: ERROR_RESPONSE},
+    dependencies=[limited("token", by_identifier=True)],
 )
 def create_token(body: TokenRequest, container: ContainerDep) -> TokenOut:
     """Exchange a phone number or e-mail and password for a signed token, valid for 24 hours."""
@@ -60,7 +62,8 @@ def create_token(body: TokenRequest, container: ContainerDep) -> TokenOut:
     tags=["auth"],
     summary="Sign up as a consumer",
     status_code=status.HTTP_201_CREATED,
-    responses={409: ERROR_RESPONSE, 422: ERROR_RESPONSE},
+    responses={409: ERROR_RESPONSE, 422: ERROR_RESPONSE, 429: ERROR_RESPONSE},
+    dependencies=[limited("sign_up")],
 )
 def create_account(body: SignupRequest, container: ContainerDep) -> SignupOut:
     """A new consumer account (phone number or e-mail, password of 8+ characters), with a token."""

@@ -39,6 +39,7 @@ from kameng.platform.i18n import Lang, translate
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
 from kameng.web.forms import StaffUser, field_error, form_key, form_text, form_typed, redirect, to_login
 from kameng.web.params import Action, CouponQuery, OrderNo, SearchQuery, Slug
+from kameng.web.rate_limits import limited
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -152,7 +153,7 @@ def my_orders(request: Request, container: ContainerDep, user: OptionalUser) -> 
     return render(request, "orders/orders.html", {"orders": rows}, user=user)
 
 
-@router.get("/orders/{order_no}", response_class=HTMLResponse)
+@router.get("/orders/{order_no}", response_class=HTMLResponse, dependencies=[limited("order_lookup")])
 def order_page(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)

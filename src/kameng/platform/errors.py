@@ -67,6 +67,7 @@ class ErrorCode(StrEnum):
     NOT_RENEWABLE = "not_renewable"
     OUT_OF_RANGE = "out_of_range"
     QUOTE_CHANGED = "quote_changed"
+    RATE_LIMITED = "rate_limited"
     REASON_REQUIRED = "reason_required"
     REFUND_IN_PROGRESS = "refund_in_progress"
     REQUIRED = "required"
@@ -127,6 +128,16 @@ class Forbidden(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class TooManyRequests(ServiceError):
+    """A rate limit was reached; ``retry_after`` (seconds) is sent as the ``Retry-After`` header."""
+
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(ErrorCode.RATE_LIMITED, "ops.rate_limited", None, seconds=retry_after)
 
 
 def not_found(thing: str) -> NotFound:

@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.container = container
     app.state.runs_worker = in_process_worker
     app.state.metrics = Metrics(container)
+    app.state.rate_limits = compose.rate_limits(settings)
     app.state.templates = make_templates()
     app.state.page_context = [unread_badge, pending_notice]
     app.add_middleware(SecurityHeaders, production=settings.production)

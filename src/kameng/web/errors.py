@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kameng.accounts.models import User
 from kameng.accounts.services import get_user
 from kameng.container import Container
-from kameng.platform.errors import ErrorCode, ServiceError
+from kameng.platform.errors import ErrorCode, ServiceError, TooManyRequests
 from kameng.platform.i18n import Lang, translate
 from kameng.platform.logs import REQUEST_ID_HEADER
 from kameng.web import drafts
@@ -116,12 +116,17 @@ def _validation_page(request: Request, problems: list[Problem]) -> Response:
 
 async def _service_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ServiceError)
+    # RFC 9110: a 429 says when to come back.
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else {}
     if _is_api(request):
         # RFC 6750: a 401 names the scheme the client should use.
-        headers = {"WWW-Authenticate": 'Bearer realm="kameng"'} if error.status == 401 else None
-        return JSONResponse({"error": error.to_dict()}, status_code=error.status, headers=headers)
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="kameng"'
+        return JSONResponse({"error": error.to_dict()}, status_code=error.status, headers=headers or None)
     lang = request_lang(request)
-    return error_page(request, error.status, error.message(lang), code=error.code, user=_page_user(request))
+    return error_page(
+        request, error.status, error.message(lang), code=error.code, headers=headers, user=_page_user(request)
+    )
 
 
 def _status_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
