@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
+from sqlalchemy import Engine
 
 from kameng.channels.ports import PaymentChannel
 from kameng.channels.simulator import api as simulator_api
@@ -27,12 +28,23 @@ from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.rate_limits import RateLimits
-from kameng.settings import Settings
+from kameng.settings import Settings, SettingsError
+
+
+def _engine(settings: Settings) -> Engine:
+    """The database engine; a URL whose driver is not installed is a settings error, not a traceback."""
+    try:
+        return make_engine(settings.database_url)
+    except ModuleNotFoundError as missing:  # PostgreSQL's driver is the `postgres` extra
+        raise SettingsError(
+            f"KAMENG_DATABASE_URL: its database driver {missing.name!r} is not installed"
+            " (pip install 'kameng[postgres]')"
+        ) from None
 
 
 def build(settings: Settings) -> Container:
     """Everything a process needs, built once from settings."""
-    engine = make_engine(settings.database_url)
+    engine = _engine(settings)
     session_factory = make_session_factory(engine)
     simulator_models.install(engine)
     return Container(
@@ -81,6 +93,7 @@ def simulator_payer(channel: PaymentChannel) -> Payer:
 def prepare_database(settings: Settings, with_demo: bool = True, now: datetime | None = None) -> bool:
     """Migrate to head; load the demo data into an empty database unless in production or told
     not to. Returns whether demo data was loaded."""
+    _engine(settings).dispose()  # the driver is there (else a clear SettingsError) before Alembic runs
     migrate.upgrade(settings.database_url)
     if settings.production or not with_demo:
         return False

@@ -108,7 +108,7 @@ def _container(settings: Settings) -> Container:
 
     try:
         return compose.build(settings)
-    except CalendarError as error:
+    except (CalendarError, SettingsError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
 
@@ -189,7 +189,7 @@ def evidence(
     from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
     from kameng.domain.users import Role
     from kameng.platform.access import Viewer
-    from kameng.platform.errors import NotFound
+    from kameng.platform.errors import NotFound, Unavailable
 
     try:
         data = build_evidence(_uow(_settings()), Viewer(0, Role.OPERATOR), ticket_no, datetime.now(UTC))
@@ -198,7 +198,11 @@ def evidence(
         raise typer.Exit(1) from None
     out.mkdir(parents=True, exist_ok=True)
     (out / "evidence.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    (out / "evidence.pdf").write_bytes(render_evidence_pdf(data, lang))
+    try:
+        (out / "evidence.pdf").write_bytes(render_evidence_pdf(data, lang))
+    except Unavailable as error:
+        typer.echo(f"wrote {out / 'evidence.json'}; no PDF: {error.message('en')} (install kameng[pdf])", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"wrote {out / 'evidence.json'} and {out / 'evidence.pdf'}")
     if not data["chain_verified"]:
         typer.echo("warning: this ticket's timeline does not verify (see kameng audit verify)", err=True)
@@ -246,7 +250,11 @@ def serve(
 
     settings = _settings()
     _configure_logging(settings)
-    application = create_app(settings)
+    try:
+        application = create_app(settings)
+    except SettingsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     behind_proxy = bool(settings.forwarded_allow_ips)
     uvicorn.run(
         application,

@@ -66,6 +66,7 @@ class ErrorCode(StrEnum):
     NOT_REFUNDABLE_STATE = "not_refundable_state"
     NOT_RENEWABLE = "not_renewable"
     OUT_OF_RANGE = "out_of_range"
+    PDF_UNAVAILABLE = "pdf_unavailable"
     QUOTE_CHANGED = "quote_changed"
     RATE_LIMITED = "rate_limited"
     REASON_REQUIRED = "reason_required"
@@ -128,6 +129,12 @@ class Forbidden(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class Unavailable(ServiceError):
+    """Something this installation does not offer (an optional part not installed)."""
+
+    status = 503
 
 
 class TooManyRequests(ServiceError):
