@@ -19,7 +19,6 @@ from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
-    DotEnvSettingsSource,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -169,7 +168,7 @@ class Settings(BaseSettings):
         (mapping,) = chosen
         if mapping is not None:
             return (init_settings, _MappingSource(settings_cls, mapping))
-        return (init_settings, env_settings, DotEnvSettingsSource(settings_cls))
+        return (init_settings, env_settings, dotenv_settings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
