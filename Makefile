@@ -4,14 +4,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install run test test-fast lint bench clean lock
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package (make lock writes it): CI and operators install the same versions.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 run: install
@@ -36,6 +37,17 @@ lint: install
 
 bench: install
 	$(PY) bench/run.py
+
+# A fresh environment with the newest versions pyproject.toml allows, frozen into requirements.lock.
+lock:
+	rm -rf .lock-venv
+	python3 -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	( echo "# Every package of kameng[dev] (which includes pdf and postgres), as resolved by make lock."; \
+	  echo "# Used as constraints: pip install -c requirements.lock -e '.[dev]' (or '.[pdf,postgres]')."; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable ) > requirements.lock
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) var/*.db .pytest_cache .mypy_cache .ruff_cache

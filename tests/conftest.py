@@ -38,6 +38,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from kameng.settings import Settings
 from kameng.web.app import create_app
+from tests.support.rate_limits import GENEROUS_RATE_LIMITS
 
 # The database fixtures (both backends, one isolation scheme) and the live server's worker tick.
 pytest_plugins = [
@@ -115,6 +116,7 @@ def live_settings(_live_socket: socket.socket, tmp_path_factory: pytest.TempPath
             "KAMENG_PORT": str(_live_socket.getsockname()[1]),
             "KAMENG_DATABASE_URL": f"sqlite:///{home / 'kameng.db'}",
             "KAMENG_SECRET_KEY": "test-secret-" + "x" * 32,
+            **GENEROUS_RATE_LIMITS,
         }
     )
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kameng.settings import DEVELOPMENT_SECRET, Settings, SettingsError
+from kameng.settings import DEVELOPMENT_SECRET, Settings, SettingsError, environment_variables
 
 GOOD_SECRET = "a3f9c1e07b5d42e8a6f0b9c3d7e1f5a2"
 
@@ -19,7 +19,7 @@ def test_an_empty_environment_gives_the_development_defaults() -> None:
     assert settings.port == 8000
     assert settings.environment == "development"
     assert settings.database_url == "sqlite:///var/kameng.db"
-    assert settings.secret_key == DEVELOPMENT_SECRET
+    assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET
     assert settings.calendar_file is None
     assert not settings.production
 
@@ -88,14 +88,14 @@ def test_production_accepts_a_long_random_secret() -> None:
     settings = Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": GOOD_SECRET})
 
     assert settings.production
-    assert settings.secret_key == GOOD_SECRET
+    assert settings.secret_key.get_secret_value() == GOOD_SECRET
 
 
 @pytest.mark.parametrize("environment", ["development", "test"])
 def test_outside_production_the_development_secret_is_allowed(environment: str) -> None:
     settings = Settings.from_env({"KAMENG_ENV": environment})
 
-    assert settings.secret_key == DEVELOPMENT_SECRET
+    assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET
     assert not settings.production
 
 
@@ -123,3 +123,75 @@ def test_production_never_prepares_the_database_by_default() -> None:
     settings = Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": GOOD_SECRET})
 
     assert not settings.auto_prepare
+
+
+# --------------------------------------------------------------------------------------------
+# pydantic-settings: .env, secrets, the documented example
+
+EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+
+
+def _example_variables() -> dict[str, str]:
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    pairs = (line.split("=", 1) for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_every_setting_is_documented_in_the_env_example() -> None:
+    documented = _example_variables()
+
+    missing = [name for name in environment_variables() if name not in documented]
+    unknown = [name for name in documented if name not in environment_variables()]
+    assert missing == []
+    assert unknown == []
+
+
+def test_the_env_example_shows_the_defaults() -> None:
+    assert Settings.from_env(_example_variables()) == Settings()
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("KAMENG_PORT=8123\nKAMENG_HOST=0.0.0.0\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KAMENG_HOST", "10.1.2.3")
+
+    settings = Settings.from_env()
+
+    assert settings.port == 8123
+    assert settings.host == "10.1.2.3"
+
+
+def test_settings_built_in_code_read_neither_the_environment_nor_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("KAMENG_PORT=8123\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KAMENG_HOST", "10.1.2.3")
+
+    assert Settings() == Settings.from_env({})
+    assert Settings.from_env({}).port == 8000
+
+
+def test_secrets_are_hidden_when_settings_are_printed() -> None:
+    settings = Settings.from_env({"KAMENG_SECRET_KEY": GOOD_SECRET, "KAMENG_METRICS_TOKEN": "scrape-token-1234"})
+
+    assert GOOD_SECRET not in repr(settings)
+    assert "scrape-token-1234" not in repr(settings)
+    assert settings.metrics_token is not None
+    assert settings.metrics_token.get_secret_value() == "scrape-token-1234"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KAMENG_RATE_LIMIT_SIGN_IN", "ten a minute"),
+        ("KAMENG_REDIS_URL", "http://127.0.0.1:6379"),
+        ("KAMENG_LOG_FORMAT", "xml"),
+        ("KAMENG_LOG_LEVEL", "loud"),
+    ],
+)
+def test_a_wrong_operations_setting_is_refused_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{variable}: "):
+        Settings.from_env({variable: value})

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
+from sqlalchemy import Engine
 
 from kameng.channels.ports import PaymentChannel
 from kameng.channels.simulator import api as simulator_api
@@ -28,12 +29,24 @@ from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
-from kameng.settings import Settings
+from kameng.platform.rate_limits import RateLimits
+from kameng.settings import Settings, SettingsError
+
+
+def _engine(settings: Settings) -> Engine:
+    """The database engine; a URL whose driver is not installed is a settings error, not a traceback."""
+    try:
+        return make_engine(settings.database_url)
+    except ModuleNotFoundError as missing:  # PostgreSQL's driver is the `postgres` extra
+        raise SettingsError(
+            f"KAMENG_DATABASE_URL: its database driver {missing.name!r} is not installed"
+            " (pip install 'kameng[postgres]')"
+        ) from None
 
 
 def build(settings: Settings) -> Container:
     """Everything a process needs, built once from settings."""
-    engine = make_engine(settings.database_url)
+    engine = _engine(settings)
     session_factory = make_session_factory(engine)
     simulator_models.install(engine)
     return Container(
@@ -41,7 +54,7 @@ def build(settings: Settings) -> Container:
         engine=engine,
         session_factory=session_factory,
         calendar=load_calendar(settings.calendar_file),
-        payments=SimulatorChannel(settings.secret_key),
+        payments=SimulatorChannel(settings.secret_key.get_secret_value()),
         refunds=SimulatorRefunds(session_factory),
         charges=SimulatorCharges(session_factory),
         sender=make_sender(settings),
@@ -51,9 +64,10 @@ def build(settings: Settings) -> Container:
 
 def operator_chat(settings: Settings) -> ChatSender | None:
     """The Telegram bot for operator notices, when its token and chat are both set."""
-    if not (settings.telegram_bot_token and settings.telegram_chat_id):
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    if not (token and settings.telegram_chat_id):
         return None
-    return TelegramBot(settings.telegram_api_base, settings.telegram_bot_token, settings.telegram_chat_id, timeout=10.0)
+    return TelegramBot(settings.telegram_api_base, token, settings.telegram_chat_id, timeout=10.0)
 
 
 def make_sender(settings: Settings) -> Sender:
@@ -67,10 +81,27 @@ def make_sender(settings: Settings) -> Sender:
         port=settings.smtp_port,
         tls=SmtpTls(settings.smtp_tls),
         user=settings.smtp_user,
-        password=settings.smtp_password,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else "",
         from_address=settings.smtp_from,
     )
     return SmtpSender(config, sms=log_sender)
+
+
+def rate_limits(settings: Settings, key_prefix: str = "kameng") -> RateLimits:
+    """The web app's rate limits: counted in Redis when KAMENG_REDIS_URL is set (under
+    ``key_prefix``), else in memory."""
+    return RateLimits(
+        {
+            "sign_in": settings.rate_limit_sign_in,
+            "sign_up": settings.rate_limit_sign_up,
+            "token": settings.rate_limit_token,
+            "refund_request": settings.rate_limit_refund_request,
+            "order_lookup": settings.rate_limit_order_lookup,
+        },
+        settings.redis_url,
+        enabled=settings.rate_limits_enabled,
+        key_prefix=key_prefix,
+    )
 
 
 def channel_routers() -> Sequence[APIRouter]:
@@ -91,6 +122,7 @@ def simulator_payer(channel: PaymentChannel) -> Payer:
 def prepare_database(settings: Settings, with_demo: bool = True, now: datetime | None = None) -> bool:
     """Migrate to head; load the demo data into an empty database unless in production or told
     not to. Returns whether demo data was loaded."""
+    _engine(settings).dispose()  # the driver is there (else a clear SettingsError) before Alembic runs
     migrate.upgrade(settings.database_url)
     if settings.production or not with_demo:
         return False

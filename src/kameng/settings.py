@@ -1,200 +1,289 @@
-"""One typed settings object, read from ``KAMENG_*`` environment variables when asked for.
+"""One typed settings object (pydantic-settings), read from ``KAMENG_*`` variables when asked for.
 
-Nothing is read at import time: ``create_app()`` and the CLI call :meth:`Settings.from_env`.
-Production refuses the development secret.
+Nothing is read at import time: ``create_app()`` and the CLI call :meth:`Settings.from_env`, which
+reads the process environment and a ``.env`` file in the working directory (the environment
+wins), or only the mapping it is given. A ``Settings(...)`` built in code holds exactly what it was
+given and its defaults: a test's settings never pick up the machine's environment or ``.env``.
+Every setting is documented in ``.env.example``. Production refuses the development secret.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Literal
+
+from limits import parse_many
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEVELOPMENT_SECRET = "kameng-development-secret-change-me"
+ENV_PREFIX = "KAMENG_"
+ENV_FILE = ".env"
+
+# What from_env() is reading while it builds a Settings: (a mapping,) or (None,) for the process's
+# environment and .env; unset (None) for a Settings built in code, which reads nothing.
+_sources: ContextVar[tuple[Mapping[str, str] | None] | None] = ContextVar("kameng_settings_sources", default=None)
 
 
 class SettingsError(ValueError):
     """A setting that is missing or wrong; the message names the variable."""
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._mapping = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # As for os.environ: names are matched without regard to case (the source lowers its own).
+        return {name.lower(): value for name, value in self._mapping.items()}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
     host: str = "127.0.0.1"
-    port: int = 8000
-    environment: str = "development"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    # KAMENG_ENV (not KAMENG_ENVIRONMENT): the name operators already use.
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias="KAMENG_ENV"
+    )
     database_url: str = "sqlite:///var/kameng.db"
-    secret_key: str = DEVELOPMENT_SECRET
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     calendar_file: Path | None = None
     # Embedded mode runs the worker tick inside the server; production runs `kameng worker`.
     embedded_worker: bool = True
     # Outside production the app migrates its database and loads the demo data when empty.
+    # Unset, it follows the environment (off in production).
     auto_prepare: bool = True
     # The development sender also appends every SMS/e-mail it "sends" here (JSON lines), if set.
     sent_messages_file: Path | None = None
     # Behind nginx or another proxy: the addresses whose X-Forwarded-For/-Proto headers are
     # believed (comma-separated, or "*"); empty believes none.
     forwarded_allow_ips: str = ""
+
+    # Logs: one JSON object per line for a log collector, or text for a person at a terminal.
+    log_format: Literal["json", "text"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # GET /metrics: open outside production; in production only with this bearer token (else 404).
+    metrics_token: SecretStr | None = None
+
+    # Rate limits (the `limits` package's notation, e.g. "10/minute;100/hour"), kept in Redis when
+    # a URL is given (shared by every process), else in this process's memory.
+    redis_url: str | None = None
+    rate_limits_enabled: bool = True
+    rate_limit_sign_in: str = "10/minute;50/hour"
+    rate_limit_sign_up: str = "5/minute;20/hour"
+    rate_limit_token: str = "10/minute;50/hour"
+    rate_limit_refund_request: str = "10/minute;60/hour"
+    rate_limit_order_lookup: str = "120/minute"
+
     # API processes behind the one port in `kameng serve` (production: about one per core; the
     # processes share nothing but the database, see docs/scaling.md).
-    workers: int = 1
+    workers: int = Field(default=1, ge=1, le=64)
 
-    # --- Integrations (issue 12, part B): webhooks and operator notices ---------------------
+    # --- Webhooks and operator notices (docs/integrations.md) ---------------------------------
     # How long a webhook receiver may take to answer before the attempt counts as failed.
-    webhook_timeout_seconds: float = 10.0
+    webhook_timeout_seconds: float = Field(default=10.0, ge=0.05, le=60)
     # The Telegram Bot API (a proxy or a local stand-in may take its place), the bot's token and
     # the operators' chat; notices go to Telegram only when token and chat are both set.
     telegram_api_base: str = "https://api.telegram.org"
-    telegram_bot_token: str = ""
+    telegram_bot_token: SecretStr | None = None
     telegram_chat_id: str = ""
     # The operators' e-mail address for notices (sent through the Sender port); empty: none.
     operator_email: str = ""
     # The events the operators want to hear about (comma-separated NoticeEvent values).
     operator_notice_events: str = "webhook_disabled,refund_failed,backlog_growing,stock_low"
     # "Backlog growing": more pending outbox rows than this, or the oldest older than the minutes.
-    notice_backlog_rows: int = 500
-    notice_backlog_minutes: int = 15
+    notice_backlog_rows: int = Field(default=500, ge=1, le=10**9)
+    notice_backlog_minutes: int = Field(default=15, ge=1, le=10**6)
 
-    # --- Subscriptions and e-mail (issue 9, part A) -------------------------------------------
+    # --- Subscriptions and e-mail (docs/subscriptions.md) -------------------------------------
     # E-mail over SMTP: with a host set, compose.build() sends e-mail through it (SMS still go to
-    # the development sender); empty keeps the LogSender for everything.
+    # the development sender); empty keeps the development sender for everything.
     smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_tls: str = "none"  # none | starttls | ssl
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    # Unset: 465 with ssl, else 25.
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
     smtp_user: str = ""
-    smtp_password: str = ""
+    smtp_password: SecretStr | None = None
     smtp_from: str = "kameng <noreply@localhost>"
     # The reminder goes out this many days before a renewal: more than the 5 days RULES.md S2
     # asks, so that a worker that was down for a day still sends a qualifying one.
-    renewal_reminder_days: int = 7
+    renewal_reminder_days: int = Field(default=7, ge=5, le=30)
     # A failed renewal charge is tried this many times in all, this many hours apart, then lapses.
-    renewal_charge_attempts: int = 3
-    renewal_retry_hours: int = 24
+    renewal_charge_attempts: int = Field(default=3, ge=1, le=10)
+    renewal_retry_hours: int = Field(default=24, ge=1, le=168)
     # An offer the operator shows beside (never instead of) the cancel button; empty shows none.
     renewal_offer_zh: str = ""
     renewal_offer_en: str = ""
-    # --- end of subscriptions and e-mail -----------------------------------------------------
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
 
+    @field_validator(
+        "calendar_file",
+        "sent_messages_file",
+        "metrics_token",
+        "redis_url",
+        "telegram_bot_token",
+        "smtp_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(
+        "forwarded_allow_ips",
+        "telegram_api_base",
+        "telegram_chat_id",
+        "operator_email",
+        "operator_notice_events",
+        "smtp_host",
+        mode="before",
+    )
+    @classmethod
+    def _trimmed(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("renewal_offer_zh", "renewal_offer_en", mode="before")
+    @classmethod
+    def _an_offer(cls, value: Any) -> Any:
+        return value.strip()[:200] if isinstance(value, str) else value
+
+    @field_validator("telegram_api_base")
+    @classmethod
+    def _an_http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "rate_limit_sign_in",
+        "rate_limit_sign_up",
+        "rate_limit_token",
+        "rate_limit_refund_request",
+        "rate_limit_order_lookup",
+    )
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("not a rate limit such as 10/minute or 10/minute;50/hour") from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _production_prepares_nothing_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "auto_prepare" not in data:
+            environment = data.get("environment", data.get("KAMENG_ENV"))
+            if environment == "production":
+                return {**data, "auto_prepare": False}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _smtp_over_ssl_listens_on_465(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "smtp_port" not in data and data.get("smtp_tls") == "ssl":
+            return {**data, "smtp_port": 465}
+        return data
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> Settings:
+        secret = self.secret_key.get_secret_value()
+        if self.production and (secret == DEVELOPMENT_SECRET or len(secret) < 32):
+            raise ValueError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        chosen = _sources.get()
+        if chosen is None:
+            return (init_settings,)
+        (mapping,) = chosen
+        if mapping is not None:
+            return (init_settings, _MappingSource(settings_cls, mapping))
+        return (init_settings, env_settings, dotenv_settings)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        port_text = env.get("KAMENG_PORT", "8000")
+        """The settings from ``env`` alone, or from the process environment and ``.env``."""
         try:
-            port = int(port_text)
-        except ValueError:
-            raise SettingsError(f"KAMENG_PORT: not a port number: {port_text!r}") from None
-        if not 0 < port < 65536:
-            raise SettingsError(f"KAMENG_PORT: must be 1–65535, got {port}")
-        workers_text = env.get("KAMENG_WORKERS", "1")
-        try:
-            workers = int(workers_text)
-        except ValueError:
-            raise SettingsError(f"KAMENG_WORKERS: not a whole number: {workers_text!r}") from None
-        if not 1 <= workers <= 64:
-            raise SettingsError(f"KAMENG_WORKERS: must be 1–64, got {workers}")
-        environment = env.get("KAMENG_ENV", "development")
-        if environment not in {"development", "test", "production"}:
-            raise SettingsError(f"KAMENG_ENV: must be development, test or production, got {environment!r}")
-        calendar = env.get("KAMENG_CALENDAR_FILE")
-        sent_file = env.get("KAMENG_SENT_MESSAGES_FILE")
-        integrations = _integration_settings(env)
-        subscription_settings = _subscription_settings(env)
-        settings = cls(
-            **integrations,
-            host=env.get("KAMENG_HOST", "127.0.0.1"),
-            port=port,
-            environment=environment,
-            database_url=env.get("KAMENG_DATABASE_URL", "sqlite:///var/kameng.db"),
-            secret_key=env.get("KAMENG_SECRET_KEY", DEVELOPMENT_SECRET),
-            calendar_file=Path(calendar) if calendar else None,
-            sent_messages_file=Path(sent_file) if sent_file else None,
-            embedded_worker=env.get("KAMENG_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
-            forwarded_allow_ips=env.get("KAMENG_FORWARDED_ALLOW_IPS", "").strip(),
-            workers=workers,
-            auto_prepare=env.get("KAMENG_AUTO_PREPARE", "0" if environment == "production" else "1")
-            not in {"0", "false", "no"},
-            **subscription_settings,
-        )
-        if settings.production and (settings.secret_key == DEVELOPMENT_SECRET or len(settings.secret_key) < 32):
-            raise SettingsError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")
-        return settings
+            with _reading(env):
+                return cls()
+        except ValidationError as error:
+            raise SettingsError(_explain(error)) from None
 
 
-# --- Integrations (issue 12, part B) --------------------------------------------------------
-
-
-def _number(env: Mapping[str, str], name: str, default: str, low: float, high: float) -> float:
-    text = env.get(name, default)
+@contextmanager
+def _reading(env: Mapping[str, str] | None) -> Iterator[None]:
+    token = _sources.set((env,))
     try:
-        value = float(text)
-    except ValueError:
-        raise SettingsError(f"{name}: not a number: {text!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}: must be {low:g}–{high:g}, got {value:g}")
-    return value
+        yield
+    finally:
+        _sources.reset(token)
 
 
-class _Integrations(TypedDict):
-    webhook_timeout_seconds: float
-    telegram_api_base: str
-    telegram_bot_token: str
-    telegram_chat_id: str
-    operator_email: str
-    operator_notice_events: str
-    notice_backlog_rows: int
-    notice_backlog_minutes: int
+def variable_name(field: str) -> str:
+    """The environment variable of a setting: ``port`` → ``KAMENG_PORT``."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else ENV_PREFIX + field.upper()
 
 
-def _integration_settings(env: Mapping[str, str]) -> _Integrations:
-    base = env.get("KAMENG_TELEGRAM_API_BASE", "https://api.telegram.org").strip()
-    if not base.startswith(("https://", "http://")):
-        raise SettingsError(f"KAMENG_TELEGRAM_API_BASE: must be an http(s) URL, got {base!r}")
-    return {
-        "webhook_timeout_seconds": _number(env, "KAMENG_WEBHOOK_TIMEOUT_SECONDS", "10", 0.05, 60),
-        "telegram_api_base": base,
-        "telegram_bot_token": env.get("KAMENG_TELEGRAM_BOT_TOKEN", "").strip(),
-        "telegram_chat_id": env.get("KAMENG_TELEGRAM_CHAT_ID", "").strip(),
-        "operator_email": env.get("KAMENG_OPERATOR_EMAIL", "").strip(),
-        "operator_notice_events": env.get(
-            "KAMENG_OPERATOR_NOTICE_EVENTS", "webhook_disabled,refund_failed,backlog_growing,stock_low"
-        ).strip(),
-        "notice_backlog_rows": int(_number(env, "KAMENG_NOTICE_BACKLOG_ROWS", "500", 1, 10**9)),
-        "notice_backlog_minutes": int(_number(env, "KAMENG_NOTICE_BACKLOG_MINUTES", "15", 1, 10**6)),
-    }
+def _explain(error: ValidationError) -> str:
+    """The first problem, naming its variable; a secret's value is never repeated."""
+    problem = error.errors()[0]
+    location = problem["loc"]
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if not location:  # a check of the whole model: its message names the variable itself
+        return message
+    field = str(location[0])
+    name = field if field.startswith(ENV_PREFIX) else variable_name(field) if field in Settings.model_fields else field
+    if field in {"secret_key", "metrics_token", "telegram_bot_token", "smtp_password"}:
+        return f"{name}: {message}"
+    return f"{name}: {message}, got {problem.get('input')!r}"
 
 
-def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    text = env.get(name, str(default))
-    try:
-        value = int(text)
-    except ValueError:
-        raise SettingsError(f"{name}: not a whole number: {text!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}: must be {low}–{high}, got {value}")
-    return value
-
-
-def _subscription_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """The subscriptions' and e-mail's settings (issue 9, part A), checked like the others."""
-    tls = env.get("KAMENG_SMTP_TLS", "none")
-    if tls not in {"none", "starttls", "ssl"}:
-        raise SettingsError(f"KAMENG_SMTP_TLS: must be none, starttls or ssl, got {tls!r}")
-    reminder_days = _whole(env, "KAMENG_RENEWAL_REMINDER_DAYS", 7, 5, 30)  # S2: never fewer than 5
-    return {
-        "smtp_host": env.get("KAMENG_SMTP_HOST", "").strip(),
-        "smtp_port": _whole(env, "KAMENG_SMTP_PORT", 465 if tls == "ssl" else 25, 1, 65535),
-        "smtp_tls": tls,
-        "smtp_user": env.get("KAMENG_SMTP_USER", ""),
-        "smtp_password": env.get("KAMENG_SMTP_PASSWORD", ""),
-        "smtp_from": env.get("KAMENG_SMTP_FROM", "kameng <noreply@localhost>"),
-        "renewal_reminder_days": reminder_days,
-        "renewal_charge_attempts": _whole(env, "KAMENG_RENEWAL_CHARGE_ATTEMPTS", 3, 1, 10),
-        "renewal_retry_hours": _whole(env, "KAMENG_RENEWAL_RETRY_HOURS", 24, 1, 168),
-        "renewal_offer_zh": env.get("KAMENG_RENEWAL_OFFER_ZH", "").strip()[:200],
-        "renewal_offer_en": env.get("KAMENG_RENEWAL_OFFER_EN", "").strip()[:200],
-    }
+def environment_variables() -> list[str]:
+    """Every variable a Settings reads, in field order (for the documentation's check)."""
+    return [variable_name(field) for field in Settings.model_fields]

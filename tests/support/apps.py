@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from kameng.container import Container
 from kameng.settings import Settings
 from kameng.web.app import create_app
+from tests.support.rate_limits import GENEROUS_RATE_LIMITS
 
 SECRET = "api-test-secret-0123456789abcdef-0123456789"
 
@@ -25,6 +26,7 @@ def app_settings(database_url: str, **env: str) -> Settings:
             "KAMENG_ENV": "test",
             "KAMENG_EMBEDDED_WORKER": "0",  # tests run the worker's tick themselves, when they mean to
             "KAMENG_SECRET_KEY": SECRET,
+            **GENEROUS_RATE_LIMITS,
             **env,
         }
     )

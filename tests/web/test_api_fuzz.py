@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, settings
 from kameng.settings import Settings
 from kameng.web.app import create_app
 from tests.support.database import create_pg_database, drop_pg_database, pg_server_url
+from tests.support.rate_limits import GENEROUS_RATE_LIMITS
 
 SECRET = "fuzz-secret-" + "x" * 32
 
@@ -40,6 +41,7 @@ def _fuzzed_app(database_url: str) -> FastAPI:
                 "KAMENG_DATABASE_URL": database_url,
                 "KAMENG_SECRET_KEY": SECRET,
                 "KAMENG_EMBEDDED_WORKER": "0",
+                **GENEROUS_RATE_LIMITS,
             }
         )
     )

@@ -20,6 +20,7 @@ from kameng.platform.i18n import Lang, translate
 from kameng.settings import Settings
 from kameng.web.app import create_app
 from tests.aftersales.test_browser import PASSWORD, activate, buy_and_pay, sign_up
+from tests.support.rate_limits import GENEROUS_RATE_LIMITS
 
 pytestmark = pytest.mark.browser
 
@@ -98,6 +99,7 @@ def failing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "KAMENG_DATABASE_URL": f"sqlite:///{home / 'kameng.db'}",
             "KAMENG_SECRET_KEY": "failing-secret-" + "x" * 32,
             "KAMENG_EMBEDDED_WORKER": "0",
+            **GENEROUS_RATE_LIMITS,
         }
     )
     app = create_app(settings)

@@ -15,6 +15,7 @@ from kameng.web.auth import CurrentSession, CurrentUser, Unauthorized, issue_tok
 from kameng.web.deps import ContainerDep, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import IdPath
+from kameng.web.rate_limits import limited
 
 router = APIRouter(prefix="/api/v1")
 
@@ -46,7 +47,8 @@ class SignupOut(TokenOut):
     "/auth/token",
     tags=["auth"],
     summary="Get a bearer token",
-    responses={401: ERROR_RESPONSE},
+    responses={401: ERROR_RESPONSE, 429: ERROR_RESPONSE},
+    dependencies=[limited("token", by_identifier=True)],
 )
 def create_token(body: TokenRequest, request: Request, container: ContainerDep) -> TokenOut:
     """Exchange a phone number or e-mail and password for a token, valid for 24 hours unless
@@ -63,7 +65,8 @@ def create_token(body: TokenRequest, request: Request, container: ContainerDep) 
     tags=["auth"],
     summary="Sign up as a consumer",
     status_code=status.HTTP_201_CREATED,
-    responses={409: ERROR_RESPONSE, 422: ERROR_RESPONSE},
+    responses={409: ERROR_RESPONSE, 422: ERROR_RESPONSE, 429: ERROR_RESPONSE},
+    dependencies=[limited("sign_up")],
 )
 def create_account(body: SignupRequest, request: Request, container: ContainerDep) -> SignupOut:
     """A new consumer account (phone number or e-mail, password of 8+ characters), with a token."""

@@ -26,6 +26,7 @@ from kameng.web.deps import (
 from kameng.web.drafts import DRAFTS, note
 from kameng.web.forms import field_error, form_text, form_typed, redirect, safe_next, to_login
 from kameng.web.params import IdPath, LocalPathQuery
+from kameng.web.rate_limits import limited
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +40,7 @@ def signup_form(request: Request, user: OptionalUser) -> HTMLResponse:
     return render(request, "accounts/signup.html", {"values": {}, "errors": {}}, user=user)
 
 
-@router.post("/signup", dependencies=[CsrfChecked])
+@router.post("/signup", dependencies=[limited("sign_up"), CsrfChecked])
 async def signup(request: Request, container: ContainerDep) -> Response:
     form = await request.form()
     values = {"identifier": form_typed(form, "identifier"), "display_name": form_typed(form, "display_name")}
@@ -71,7 +72,7 @@ def login_form(request: Request, user: OptionalUser, next: LocalPathQuery = "") 
     return render(request, "accounts/login.html", {"values": {}, "errors": {}, "next": next_url}, user=user)
 
 
-@router.post("/login", dependencies=[CsrfChecked])
+@router.post("/login", dependencies=[limited("sign_in", by_identifier=True), CsrfChecked])
 async def login(request: Request, container: ContainerDep) -> Response:
     form = await request.form()
     asked = form.get("next")

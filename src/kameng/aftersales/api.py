@@ -43,6 +43,7 @@ from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import FileId, OrderNo, TicketNo
+from kameng.web.rate_limits import limited
 
 router = APIRouter(prefix="/api/v1")
 
@@ -60,6 +61,7 @@ router = APIRouter(prefix="/api/v1")
     tags=["after-sales"],
     summary="Ask for a refund",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[limited("refund_request")],
     responses={
         200: {
             "description": "A retry with an Idempotency-Key already used: the same ticket",
@@ -68,6 +70,7 @@ router = APIRouter(prefix="/api/v1")
         404: ERROR_RESPONSE,
         409: {"description": "`ticket_open`, `not_refundable_state`, `idempotency_key_reused`"},
         422: ERROR_RESPONSE,
+        429: ERROR_RESPONSE,
     },
     openapi_extra=body_doc(RefundRequestIn, files=True),
     description="The engine decides what it can at once: `auto_approve` starts the refund, `reject` says which "

@@ -8,6 +8,7 @@ Only the ticket's consumer or staff may build it: the reads go through
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ from kameng.messages.models import MessageRow
 from kameng.orders.models import PaymentRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import ErrorCode, Unavailable
 from kameng.platform.i18n import label, pick_lang, rule_label, rules_label, say, translate
 from kameng.subscriptions.evidence import auto_renewal_evidence
 
+log = logging.getLogger("kameng.evidence")
 PLATFORM = {"name_zh": "卡盟", "name_en": "Kameng", "jurisdiction": "CN"}
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 FORMAT_VERSION = 1
@@ -263,9 +266,16 @@ def build_evidence(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: datetim
 
 
 def render_evidence_pdf(data: dict[str, Any], lang: str = "zh") -> bytes:
-    """An A4 PDF of :func:`build_evidence`'s data, in Chinese (default) or English."""
+    """An A4 PDF of :func:`build_evidence`'s data, in Chinese (default) or English. Raises
+    :class:`Unavailable` where the PDF stack (the ``pdf`` extra: WeasyPrint and Pango) is not
+    installed; the JSON evidence does not need it."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
-    from weasyprint import HTML  # type: ignore[import-untyped]  # imported here: loading Pango takes a moment
+
+    try:
+        from weasyprint import HTML  # type: ignore[import-untyped]  # imported here: loading Pango takes a moment
+    except (ImportError, OSError):  # OSError: WeasyPrint is there, Pango is not
+        log.warning("evidence PDF asked for, but WeasyPrint or Pango is not installed", exc_info=True)
+        raise Unavailable(ErrorCode.PDF_UNAVAILABLE, "ops.pdf_unavailable") from None
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
     env.filters["localtime"] = _display_time

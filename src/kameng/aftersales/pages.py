@@ -33,6 +33,7 @@ from kameng.web import drafts
 from kameng.web.deps import ContainerDep, OptionalUser, csrf_keeping, request_lang, viewer_of
 from kameng.web.forms import form_key, form_text, form_typed, redirect, take_flash, to_login
 from kameng.web.params import Action, ChoiceQuery, FileId, OrderNo, TicketNo
+from kameng.web.rate_limits import limited
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -133,7 +134,10 @@ def refund_form(
 
 @router.post(
     "/orders/{order_no}/refund",
-    dependencies=[csrf_keeping("description", "reason", "idempotency_key", back="/orders/{order_no}/refund")],
+    dependencies=[
+        limited("refund_request"),
+        csrf_keeping("description", "reason", "idempotency_key", back="/orders/{order_no}/refund"),
+    ],
 )
 async def refund_submit(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:

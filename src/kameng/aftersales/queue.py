@@ -301,3 +301,13 @@ def queue_counts(uow: UnitOfWork, staff: Viewer, now: datetime) -> QueueCounts:
         ).one()
     overdue, due_today, on_time, paused, escalated, appeals = (int(value) for value in row)
     return QueueCounts(on_time, due_today, overdue, paused, escalated, appeals)
+
+
+def overdue_tickets(uow: UnitOfWork, now: datetime) -> int:
+    """Tickets waiting on staff past their deadline, every lane together (for the operator's
+    metrics; :func:`sla_state` reads a single ticket the same way)."""
+    with uow:
+        count = uow.session.scalar(
+            select(func.count(Ticket.id)).where(Ticket.status.in_(sorted(CLOCK_RUNNING)), Ticket.due_at < now)
+        )
+    return int(count or 0)

@@ -18,6 +18,8 @@ from kameng.scenarios.services import simulate_paths
 from kameng.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from kameng.container import Container
     from kameng.platform.db.uow import UnitOfWork
 
@@ -95,12 +97,22 @@ outbox_app = typer.Typer(
 app.add_typer(outbox_app, name="outbox")
 
 
+def _configure_logging(settings: Settings) -> None:
+    """JSON or text lines on stderr, naming each request, with the configured secrets masked."""
+    from kameng.platform.logs import configure_logging
+
+    secrets = [settings.secret_key.get_secret_value()]
+    if settings.metrics_token is not None:
+        secrets.append(settings.metrics_token.get_secret_value())
+    configure_logging(settings.log_format, settings.log_level, secrets)
+
+
 def _container(settings: Settings) -> Container:
     from kameng import compose
 
     try:
         return compose.build(settings)
-    except CalendarError as error:
+    except (CalendarError, SettingsError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
 
@@ -186,7 +198,7 @@ def evidence(
     from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
     from kameng.domain.users import Role
     from kameng.platform.access import Viewer
-    from kameng.platform.errors import NotFound
+    from kameng.platform.errors import NotFound, Unavailable
 
     try:
         data = build_evidence(_uow(_settings()), Viewer(0, Role.OPERATOR), ticket_no, datetime.now(UTC))
@@ -195,7 +207,11 @@ def evidence(
         raise typer.Exit(1) from None
     out.mkdir(parents=True, exist_ok=True)
     (out / "evidence.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    (out / "evidence.pdf").write_bytes(render_evidence_pdf(data, lang))
+    try:
+        (out / "evidence.pdf").write_bytes(render_evidence_pdf(data, lang))
+    except Unavailable as error:
+        typer.echo(f"wrote {out / 'evidence.json'}; no PDF: {error.message('en')} (install kameng[pdf])", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"wrote {out / 'evidence.json'} and {out / 'evidence.pdf'}")
     if not data["chain_verified"]:
         typer.echo("warning: this ticket's timeline does not verify (see kameng audit verify)", err=True)
@@ -213,12 +229,11 @@ def worker(
     An error in a tick is logged with the step (and ticket) it happened in, and the worker carries
     on after a pause that doubles with each failed tick in a row (at most five minutes). Each tick
     writes the worker's heartbeat, which GET /api/v1/health reports."""
-    import logging
-
     from kameng.worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    container = _container(_settings())
+    settings = _settings()
+    _configure_logging(settings)
+    container = _container(settings)
     try:
         outcome = run_worker(container, interval=interval, ticks=1 if once else ticks)
     finally:
@@ -247,24 +262,41 @@ def serve(
 
     settings = _settings()
     processes = workers or settings.workers
+    _configure_logging(settings)
     behind_proxy = bool(settings.forwarded_allow_ips)
     run = functools.partial(
         uvicorn.run,
         host=host or settings.host,
         port=port or settings.port,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=None,  # our handler (configured above) writes uvicorn's lines too
         proxy_headers=behind_proxy,
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
     if processes == 1:
-        run(create_app(settings))
+        try:
+            application = create_app(settings)
+        except SettingsError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        run(application)
         return
     if settings.auto_prepare and not settings.production:
         compose.prepare_database(settings)
     # Each process builds its own app from the environment; the database is ready, so none of
     # them migrates it again (several at once would race).
     os.environ["KAMENG_AUTO_PREPARE"] = "0"
-    run("kameng.web.app:create_app", factory=True, workers=processes)
+    run("kameng.cli.main:api_process_app", factory=True, workers=processes)
+
+
+def api_process_app() -> FastAPI:
+    """One of several API processes (`kameng serve` with KAMENG_WORKERS > 1): its logging as the
+    parent's, then its app, both from the environment the parent left."""
+    from kameng.web.app import create_app
+
+    settings = _settings()
+    _configure_logging(settings)
+    return create_app(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

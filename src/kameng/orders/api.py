@@ -41,6 +41,7 @@ from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import OrderNo
+from kameng.web.rate_limits import limited
 
 router = APIRouter(prefix="/api/v1")
 SIGNATURE_HEADER = "X-Sim-Signature"
@@ -109,7 +110,8 @@ def get_orders(
     "/orders/{order_no}",
     tags=["orders"],
     summary="One order with its timeline",
-    responses={404: {"description": "No such order, or another consumer's"}},
+    responses={404: {"description": "No such order, or another consumer's"}, 429: ERROR_RESPONSE},
+    dependencies=[limited("order_lookup")],
 )
 def get_order(order_no: OrderNo, user: CurrentUser, container: ContainerDep) -> OrderDetailOut:
     """The buyer sees their own orders; staff may read any. Card keys are never in this answer."""

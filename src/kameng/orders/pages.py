@@ -40,6 +40,7 @@ from kameng.subscriptions.services import renewal_offer, subscription_of_order
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, viewer_of
 from kameng.web.forms import StaffUser, field_error, form_key, form_text, form_typed, redirect, to_login
 from kameng.web.params import Action, CouponQuery, OrderNo, SearchQuery, Slug
+from kameng.web.rate_limits import limited
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -153,7 +154,7 @@ def my_orders(request: Request, container: ContainerDep, user: OptionalUser) -> 
     return render(request, "orders/orders.html", {"orders": rows}, user=user)
 
 
-@router.get("/orders/{order_no}", response_class=HTMLResponse)
+@router.get("/orders/{order_no}", response_class=HTMLResponse, dependencies=[limited("order_lookup")])
 def order_page(order_no: OrderNo, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
     if user is None:
         return to_login(request)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import close_after_refund, post_refund_paid
@@ -46,7 +46,9 @@ def send_refund(
         if refund is None or refund.status is not RefundStatus.PENDING:
             return
         out_refund_no, out_trade_no, amount = refund.out_refund_no, refund.out_trade_no, refund.amount_fen
+    log.info("refund %s: asking the channel to refund %s fen of %s", out_refund_no, amount, out_trade_no)
     answer = channel.request_refund(out_refund_no, out_trade_no, amount, now)
+    log.info("refund %s: the channel answered %s", out_refund_no, answer.status)
     _apply_answer(uow_factory(), refund_id, answer, now, calendar)
 
 
@@ -216,3 +218,15 @@ def _tell_late(uow: UnitOfWork, order: OrderRow, refund: RefundRow, what: str, n
         late_payment_params(order, refund),
         now,
     )
+
+
+def refunds_in_flight(uow: UnitOfWork) -> tuple[int, datetime | None]:
+    """How many refunds the channel is still processing, and when the oldest was created (for
+    the operator's metrics: a refund stuck in PROCESSING is money a consumer is waiting for)."""
+    with uow:
+        count, oldest = uow.session.execute(
+            select(func.count(RefundRow.id), func.min(RefundRow.created_at)).where(
+                RefundRow.status == RefundStatus.PROCESSING
+            )
+        ).one()
+    return int(count or 0), oldest

@@ -70,7 +70,9 @@ class ErrorCode(StrEnum):
     NOT_REFUNDABLE_STATE = "not_refundable_state"
     NOT_RENEWABLE = "not_renewable"
     OUT_OF_RANGE = "out_of_range"
+    PDF_UNAVAILABLE = "pdf_unavailable"
     QUOTE_CHANGED = "quote_changed"
+    RATE_LIMITED = "rate_limited"
     REASON_REQUIRED = "reason_required"
     REFUND_IN_PROGRESS = "refund_in_progress"
     REQUIRED = "required"
@@ -143,13 +145,27 @@ class Conflict(ServiceError):
     status = 409
 
 
+class Unavailable(ServiceError):
+    """Something this installation does not offer (an optional part not installed)."""
+
+    status = 503
+
+
 class TooManyRequests(ServiceError):
-    """A limit was reached; ``retry_after`` seconds until the same request may succeed (also in
-    the message, and as the API's ``Retry-After`` header)."""
+    """A limit was reached; ``retry_after`` seconds until the same request may succeed (in the
+    message too, and as the ``Retry-After`` header). A rate limit by default; a limit of its own
+    (an SMS code asked for too soon) names its code and message."""
 
     status = 429
 
-    def __init__(self, code: ErrorCode | str, key: str, field: str | None, retry_after: int, **params: object) -> None:
+    def __init__(
+        self,
+        retry_after: int,
+        code: ErrorCode | str = ErrorCode.RATE_LIMITED,
+        key: str = "ops.rate_limited",
+        field: str | None = None,
+        **params: object,
+    ) -> None:
         self.retry_after = retry_after
         super().__init__(code, key, field, seconds=retry_after, **params)
 

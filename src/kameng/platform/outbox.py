@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.platform.db.base import Base, Id
 from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.logs import current_request_id, request_context
 
 log = logging.getLogger("kameng.outbox")
 
@@ -62,6 +63,9 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The request that queued the row (None for the worker's own work): the handler's log lines
+    # and channel calls name it again.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,7 @@ class OutboxTask:
     key: str
     payload: dict[str, Any]
     attempts: int
+    request_id: str | None = None
 
 
 Handler = Callable[[OutboxTask, datetime], None]
@@ -83,7 +88,16 @@ def enqueue(uow: UnitOfWork, kind: OutboxKind, key: str, payload: dict[str, Any]
     key twice in one history is a bug, and the database refuses it."""
     if not isinstance(kind, OutboxKind):
         raise ValueError(f"{UNKNOWN_KIND} {kind!r}: add it to OutboxKind and give it a handler")
-    uow.session.add(OutboxRow(kind=kind.value, key=key, payload=payload, next_attempt_at=now, created_at=now))
+    uow.session.add(
+        OutboxRow(
+            kind=kind.value,
+            key=key,
+            payload=payload,
+            next_attempt_at=now,
+            created_at=now,
+            request_id=current_request_id(),
+        )
+    )
 
 
 def _claim(uow: UnitOfWork, now: datetime, batch: int) -> list[OutboxTask]:
@@ -100,7 +114,7 @@ def _claim(uow: UnitOfWork, now: datetime, batch: int) -> list[OutboxTask]:
             row.attempts += 1
             # Back off on repeated failure: 1, 2, 4 … minutes, at most an hour.
             row.next_attempt_at = now + min(LEASE * (2 ** (row.attempts - 1)), timedelta(hours=1))
-            claimed.append(OutboxTask(row.id, row.kind, row.key, dict(row.payload), row.attempts))
+            claimed.append(OutboxTask(row.id, row.kind, row.key, dict(row.payload), row.attempts, row.request_id))
         uow.commit()
         return claimed
 
@@ -111,20 +125,26 @@ def process_outbox(
     """Run the due rows' handlers; returns how many rows were done."""
     done = 0
     for task in _claim(uow_factory(), now, batch):
-        handler = handlers.get(task.kind)
-        if handler is None:
-            log.error("outbox %s: %s %r, left pending", task.id, UNKNOWN_KIND, task.kind)
-            _mark_error(uow_factory(), task.id, f"{UNKNOWN_KIND} {task.kind!r}: no handler", now + UNHANDLED_RETRY)
-            continue
-        try:
-            handler(task, now)
-        except Exception as error:  # the lease expires and the row is tried again
-            log.exception("outbox %s (%s) failed", task.id, task.kind)
-            _mark_error(uow_factory(), task.id, repr(error))
-            continue
-        _mark_done(uow_factory(), task.id, now)
-        done += 1
+        with request_context(task.request_id):
+            done += _run(uow_factory, task, handlers.get(task.kind), now)
     return done
+
+
+def _run(uow_factory: Callable[[], UnitOfWork], task: OutboxTask, handler: Handler | None, now: datetime) -> int:
+    """Run one claimed row's handler (in its request's log context); 1 when the row is done."""
+    if handler is None:
+        log.error("outbox %s: %s %r, left pending", task.id, UNKNOWN_KIND, task.kind)
+        _mark_error(uow_factory(), task.id, f"{UNKNOWN_KIND} {task.kind!r}: no handler", now + UNHANDLED_RETRY)
+        return 0
+    try:
+        handler(task, now)
+    except Exception as error:  # the lease expires and the row is tried again
+        log.exception("outbox %s (%s) failed", task.id, task.kind)
+        _mark_error(uow_factory(), task.id, repr(error))
+        return 0
+    _mark_done(uow_factory(), task.id, now)
+    log.info("outbox %s (%s) done", task.id, task.kind)
+    return 1
 
 
 def _mark_done(uow: UnitOfWork, outbox_id: int, now: datetime) -> None:
@@ -168,3 +188,15 @@ def outbox_status(uow: UnitOfWork) -> OutboxStatus:
             or 0,
             oldest_pending_at=session.scalar(select(func.min(OutboxRow.created_at)).where(pending)),
         )
+
+
+def failing_by_kind(uow: UnitOfWork) -> dict[str, int]:
+    """Rows not done whose last attempt failed, by kind (a notification that could not be
+    delivered is a failing ``notify`` row until a retry goes through)."""
+    with uow:
+        rows = uow.session.execute(
+            select(OutboxRow.kind, func.count(OutboxRow.id))
+            .where(OutboxRow.done_at.is_(None), OutboxRow.last_error.is_not(None))
+            .group_by(OutboxRow.kind)
+        ).all()
+    return {kind: int(count) for kind, count in rows}

@@ -134,7 +134,7 @@ async def post_step_up_code(sub_no: SubNo, user: CurrentUser, container: Contain
         user.id,
         CANCEL_AUTO_RENEWAL,
         container.now(),
-        container.settings.secret_key,
+        container.settings.secret_key.get_secret_value(),
     )
     return CodeSentOut(phone=sent.phone, expires_at=sent.expires_at, resend_after_seconds=sent.resend_after_seconds)
 
@@ -172,7 +172,7 @@ async def post_cancel_auto_renewal(
         viewer_of(user),
         command,
         container.now(),
-        container.settings.secret_key,
+        container.settings.secret_key.get_secret_value(),
     )
     if done.replayed:
         response.status_code = status.HTTP_200_OK

@@ -94,7 +94,7 @@ async def cancel_send_code(sub_no: SubNo, request: Request, container: Container
             user.id,
             CANCEL_AUTO_RENEWAL,
             container.now(),
-            container.settings.secret_key,
+            container.settings.secret_key.get_secret_value(),
         )
     except (InvalidInput, TooManyRequests) as error:
         values = {"idempotency_key": key}
@@ -119,7 +119,9 @@ async def cancel_submit(sub_no: SubNo, request: Request, container: ContainerDep
             reason=form_text(form, "reason", inputs.NOTE),
             idempotency_key=form_key(form),
         )
-        cancel_auto_renewal(container.uow(), viewer_of(user), command, container.now(), container.settings.secret_key)
+        cancel_auto_renewal(
+            container.uow(), viewer_of(user), command, container.now(), container.settings.secret_key.get_secret_value()
+        )
     except (InvalidInput, TooManyRequests) as error:
         errors = {error.field or "form": error.message(lang)}
         return _cancel_page(request, container, user, sub_no, errors=errors, values=values)

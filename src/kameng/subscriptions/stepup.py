@@ -56,11 +56,11 @@ def send_code(uow: UnitOfWork, sender: Sender, user_id: int, purpose: str, now: 
         ).all()
         wait = wait_for_new_code(sent, now)
         if wait is not None and wait.limit == "per_minute":
-            raise TooManyRequests(ErrorCode.CODE_TOO_SOON, "sub.error.code_too_soon", "code", wait.seconds)
+            raise TooManyRequests(wait.seconds, ErrorCode.CODE_TOO_SOON, "sub.error.code_too_soon", "code")
         if wait is not None:
             hours = -(-wait.seconds // 3600)
             raise TooManyRequests(
-                ErrorCode.CODE_DAILY_LIMIT, "sub.error.code_daily_limit", "code", wait.seconds, hours=hours
+                wait.seconds, ErrorCode.CODE_DAILY_LIMIT, "sub.error.code_daily_limit", "code", hours=hours
             )
         code = new_code()
         row = SmsCodeRow(

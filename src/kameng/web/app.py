@@ -37,9 +37,11 @@ from kameng.subscriptions import api as subscriptions_api
 from kameng.subscriptions import pages as subscriptions_pages
 from kameng.wallet import api as wallet_api
 from kameng.wallet import pages as wallet_pages
-from kameng.web import health
+from kameng.web import health, metrics
 from kameng.web.drafts import pending_notice
 from kameng.web.errors import install_error_handlers
+from kameng.web.metrics import HttpMetrics, Metrics
+from kameng.web.request_ids import RequestIds
 from kameng.web.security import SecurityHeaders
 from kameng.web.templating import make_templates
 from kameng.webhooks import api as webhooks_api
@@ -74,21 +76,23 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     )
     app.state.settings = settings
     app.state.container = container
+    app.state.runs_worker = in_process_worker
+    app.state.metrics = Metrics(container)
+    app.state.rate_limits = compose.rate_limits(settings)
     app.state.templates = make_templates()
     app.state.page_context = [unread_badge, pending_notice]
     app.add_middleware(SecurityHeaders, production=settings.production)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=settings.secret_key.get_secret_value(),
         session_cookie="kameng_session",
         same_site="lax",
         https_only=settings.production,
         max_age=14 * 86400,
     )
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    app.add_middleware(HttpMetrics, metrics=app.state.metrics)
+    # Added last, so outermost: every answer (an error page too) and every log line has the id.
+    app.add_middleware(RequestIds)
 
     for module in (
         catalog_pages,
@@ -116,8 +120,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         webhooks_api,
         subscriptions_api,
         health,
+        metrics,
     ):
         app.include_router(module.router)
+    app.include_router(health.probes)
     for router in compose.channel_routers():
         app.include_router(router)
     install_error_handlers(app)

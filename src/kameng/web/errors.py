@@ -10,8 +10,6 @@ id and answered 500 with a body (a page, or JSON on ``/api/``), never a dropped 
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 from typing import Any
 from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
@@ -29,17 +27,16 @@ from kameng.accounts.services import get_user
 from kameng.container import Container
 from kameng.platform.errors import ErrorCode, ServiceError, TooManyRequests
 from kameng.platform.i18n import Lang, translate
+from kameng.platform.logs import REQUEST_ID_HEADER
 from kameng.web import drafts
 from kameng.web.deps import CsrfRejected, request_lang
+from kameng.web.request_ids import request_id_of
 from kameng.web.templating import render
 from kameng.web.validation import Problem, describe_all, summary
 
 log = logging.getLogger("kameng.web")
 
 ERROR_RESPONSE: dict[str, Any] = {"description": '`{"error": {code, field, message, message_zh}}`'}
-REQUEST_ID_HEADER = "X-Request-ID"
-# A request id a proxy in front of us assigned is reused (so the two logs meet), if it looks like one.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 # The pages an HTTP status sends a person to: a title and a sentence, from the catalogs.
 _PAGE_TEXT = {
     400: ("page.bad_request", "page.bad_request.detail"),
@@ -119,14 +116,17 @@ def _validation_page(request: Request, problems: list[Problem]) -> Response:
 
 async def _service_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ServiceError)
+    # RFC 9110: a 429 says when to come back.
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else {}
     if _is_api(request):
         # RFC 6750: a 401 names the scheme the client should use.
-        headers = {"WWW-Authenticate": 'Bearer realm="kameng"'} if error.status == 401 else None
-        if isinstance(error, TooManyRequests):
-            headers = {"Retry-After": str(error.retry_after)}
-        return JSONResponse({"error": error.to_dict()}, status_code=error.status, headers=headers)
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="kameng"'
+        return JSONResponse({"error": error.to_dict()}, status_code=error.status, headers=headers or None)
     lang = request_lang(request)
-    return error_page(request, error.status, error.message(lang), code=error.code, user=_page_user(request))
+    return error_page(
+        request, error.status, error.message(lang), code=error.code, headers=headers, user=_page_user(request)
+    )
 
 
 def _status_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -134,7 +134,7 @@ def _status_page(request: Request, status: int, headers: dict[str, str] | None =
     if status >= 500:
         # A route that gave up on purpose (HTTPException 5xx): the page names a reference, so the
         # log must name it too.
-        request_id = _request_id(request)
+        request_id = request_id_of(request)
         log.error("HTTP %s, request id %s: %s %s", status, request_id, request.method, request.url.path)
         title = translate("page.server_error", lang)
         detail = translate("page.server_error.detail", lang, request_id=request_id)
@@ -200,11 +200,6 @@ async def _csrf_rejected(request: Request, error: Exception) -> Response:
     return RedirectResponse("/login?next=" + urlquote(back, safe="/"), status_code=303)
 
 
-def _request_id(request: Request) -> str:
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
-    return sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex[:16]
-
-
 def _server_error_page(request: Request, request_id: str, lang: Lang) -> Response:
     """The 500 page, rendered without the database (which may be what failed); if even the
     templates fail, a plain page in both languages still answers."""
@@ -227,7 +222,7 @@ def _server_error_page(request: Request, request_id: str, lang: Lang) -> Respons
 
 async def _unexpected(request: Request, error: Exception) -> Response:
     """Any exception no other handler answered: logged with a request id, answered 500 with a body."""
-    request_id = _request_id(request)
+    request_id = request_id_of(request)
     log.error("unexpected error, request id %s: %s %s", request_id, request.method, request.url.path, exc_info=error)
     if _is_api(request):
         body = {

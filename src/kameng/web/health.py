@@ -1,4 +1,11 @@
-"""``GET /api/v1/health``: is the database reachable, and is a worker ticking?
+"""Health for load balancers, orchestrators and monitoring.
+
+``GET /healthz``: the process is alive (no database). ``GET /readyz``: this process can serve:
+the database answers, its schema is at the migrations' head, and a worker beat recently (unless
+this process runs the worker itself); 503 naming the failing checks otherwise, so a load balancer
+sends no traffic to an API process whose database is gone or not yet migrated.
+
+``GET /api/v1/health``: is the database reachable, and is a worker ticking?
 
 For load balancers and monitoring, so it needs no sign-in and says nothing internal: no error
 text, no host names. 503 when the database cannot be reached (this process cannot serve);
@@ -12,14 +19,17 @@ import logging
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from kameng import __version__
+from kameng.platform.db.migrate import current_revisions, head_revisions
 from kameng.platform.heartbeat import worker_health
 from kameng.web.deps import ContainerDep
 
 router = APIRouter(prefix="/api/v1")
+probes = APIRouter()
 log = logging.getLogger("kameng.health")
 
 
@@ -72,3 +82,50 @@ def health(container: ContainerDep, response: Response) -> HealthOut:
             workers_alive=beat.workers_alive,
         ),
     )
+
+
+class Alive(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+@probes.get("/healthz", include_in_schema=False)
+def healthz() -> Alive:
+    """Alive: the process answers. Touches nothing else, so a slow database never gets a healthy
+    process restarted."""
+    return Alive(status="ok", version=__version__)
+
+
+Check = Literal["ok", "failed", "behind", "stale", "embedded", "not_checked"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, Check] = Field(
+        description="database: ok/failed; migrations: ok/behind/not_checked; worker: ok/stale/embedded/not_checked"
+    )
+
+
+@probes.get(
+    "/readyz",
+    include_in_schema=False,
+    responses={503: {"description": "A check failed", "model": Readiness}},
+)
+def readyz(request: Request, container: ContainerDep, response: Response) -> Readiness:
+    checks: dict[str, Check] = {"database": "ok", "migrations": "not_checked", "worker": "not_checked"}
+    try:
+        with container.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            at_head = current_revisions(connection) == head_revisions()
+        checks["migrations"] = "ok" if at_head else "behind"
+        if getattr(request.app.state, "runs_worker", False):
+            checks["worker"] = "embedded"
+        elif at_head:  # the heartbeats' table may not exist yet in a schema that is behind
+            checks["worker"] = "stale" if worker_health(container.uow(), container.now()).stale else "ok"
+    except Exception:  # whatever the driver raises, the answer is "not ready", not a 500
+        log.exception("readiness: the database cannot be read")
+        checks["database"] = "failed"
+    ready = all(value in {"ok", "embedded"} for value in checks.values())
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness(status="ready" if ready else "not_ready", checks=checks)

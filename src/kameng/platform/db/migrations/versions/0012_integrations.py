@@ -5,7 +5,7 @@ operator disabling the account ends; API keys for integrators are kept hashed; w
 their deliveries and every attempt's answer are kept for the delivery log.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06 11:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import kameng.platform.db.types
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
