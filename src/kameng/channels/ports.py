@@ -43,9 +43,15 @@ class PaymentChannel(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RefundAnswer:
+    """A refund's state in kameng's three words: PROCESSING (keep asking), SUCCESS, and ABNORMAL
+    (failed for good: a new attempt needs a new ``out_refund_no``). A real channel's own word is
+    kept in ``channel_status`` (WeChat's ABNORMAL, which is not final, is PROCESSING here; its
+    CLOSED is ABNORMAL here)."""
+
     status: str  # PROCESSING | SUCCESS | ABNORMAL
     refund_id: str
     failure: str | None = None
+    channel_status: str | None = None
 
 
 class RefundChannel(Protocol):
@@ -53,4 +59,7 @@ class RefundChannel(Protocol):
 
     def request_refund(self, out_refund_no: str, out_trade_no: str, amount_fen: int, now: datetime) -> RefundAnswer: ...
 
-    def query_refund(self, out_refund_no: str, now: datetime) -> RefundAnswer | None: ...
+    def query_refund(self, out_refund_no: str, now: datetime, out_trade_no: str | None = None) -> RefundAnswer | None:
+        """The refund's state now; None when the channel has no such refund. Alipay finds a refund
+        by its trade too, hence ``out_trade_no``."""
+        ...

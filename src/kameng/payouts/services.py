@@ -60,12 +60,12 @@ def poll_refunds(
             .limit(batch)
             .with_for_update(skip_locked=True)
         ).all()
-        due = [(row.id, row.out_refund_no) for row in rows]
+        due = [(row.id, row.out_refund_no, row.out_trade_no) for row in rows]
         for row in rows:
             row.next_poll_at = now + LEASE  # lease: another worker leaves it alone meanwhile
         uow.commit()
-    for refund_id, out_refund_no in due:
-        answer = channel.query_refund(out_refund_no, now)
+    for refund_id, out_refund_no, out_trade_no in due:
+        answer = channel.query_refund(out_refund_no, now, out_trade_no)
         if answer is not None:
             _apply_answer(uow_factory(), refund_id, answer, now, calendar)
     return len(due)
