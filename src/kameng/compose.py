@@ -7,48 +7,147 @@ application that imports the channel simulator (an import contract checks this).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
 
 from fastapi import APIRouter
 
-from kameng.channels.ports import PaymentChannel
+from kameng.channels import notify as channel_notify
+from kameng.channels import pay_pages as channel_pay_pages
+from kameng.channels.alipay.adapter import AlipayAdapter, AlipayConfig
+from kameng.channels.ports import HostedCheckout, NotifyingChannel, PaymentChannel, RefundChannel
+from kameng.channels.protocol_sims.alipay import AlipaySimulator
+from kameng.channels.protocol_sims.server import new_key_pair
+from kameng.channels.protocol_sims.wechat import WeChatPaySimulator
+from kameng.channels.routing import RoutedPayments, RoutedRefunds
 from kameng.channels.simulator import api as simulator_api
 from kameng.channels.simulator import models as simulator_models
 from kameng.channels.simulator import pages as simulator_pages
 from kameng.channels.simulator.payer import simulate_payer
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.channels.simulator.refunds import SimulatorRefunds
+from kameng.channels.wechatpay.adapter import WeChatPayAdapter, WeChatPayConfig
 from kameng.container import Container
 from kameng.demo import Payer, seed_aftersales_demo, seed_demo
 from kameng.messages.senders import LogSender
+from kameng.payouts.services import trade_channel
 from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
-from kameng.settings import Settings
+from kameng.settings import Settings, SettingsError
 
 
-def build(settings: Settings) -> Container:
-    """Everything a process needs, built once from settings."""
+def build(settings: Settings, real_channels: bool = True) -> Container:
+    """Everything a process needs, built once from settings. ``real_channels=False`` keeps every
+    channel on the local simulator whatever the settings say (loading the demo data)."""
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     simulator_models.install(engine)
-    return Container(
+    payments: PaymentChannel = SimulatorChannel(settings.secret_key)
+    refunds: RefundChannel = SimulatorRefunds(session_factory)
+    container = Container(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
         calendar=load_calendar(settings.calendar_file),
-        payments=SimulatorChannel(settings.secret_key),
-        refunds=SimulatorRefunds(session_factory),
+        payments=payments,
+        refunds=refunds,
         sender=LogSender(settings.sent_messages_file),
     )
+    if real_channels and settings.channels != "off":
+        adapters = _channel_adapters(settings, container)
+        container.notifiers = dict(adapters)
+        container.checkouts = dict(adapters)
+        container.payments = RoutedPayments(payments)
+        container.refunds = RoutedRefunds(
+            refunds, adapters, lambda out_trade_no: trade_channel(container.uow(), out_trade_no)
+        )
+    return container
+
+
+class _RealChannel(NotifyingChannel, HostedCheckout, RefundChannel, Protocol):
+    """What the WeChat Pay and Alipay adapters both are (for typing the mapping below)."""
+
+
+def _public_url(settings: Settings) -> str:
+    return settings.public_url or f"http://{settings.host}:{settings.port}"
+
+
+def _channel_adapters(settings: Settings, container: Container) -> dict[str, _RealChannel]:
+    """WeChat Pay and Alipay: on the configured gateways with the keys from files (``real``), or
+    on local protocol simulators started here, with keys made up here (``simulators``)."""
+    base = _public_url(settings)
+    wechat_notify, alipay_notify = f"{base}/api/v1/payments/notify/wechat", f"{base}/api/v1/payments/notify/alipay"
+    alipay_return = f"{base}/pay/channel/return"
+    if settings.channels == "simulators":
+        if settings.production:
+            raise SettingsError("KAMENG_CHANNELS: production refuses the channel simulators")
+        merchant, app = new_key_pair(), new_key_pair()
+        apiv3_key = secrets.token_hex(16)
+        wechat_sim = WeChatPaySimulator("1900000109", "wx0sim0000000000", merchant.public_pem, apiv3_key).start()
+        alipay_sim = AlipaySimulator("2021000000000001", app.public_pem).start()
+        container.closers += [wechat_sim.stop, alipay_sim.stop]
+        wechat = WeChatPayConfig(
+            mchid=wechat_sim.mchid,
+            appid=wechat_sim.appid,
+            private_key_pem=merchant.private_pem,
+            cert_serial_no="SIMCERT0001",
+            apiv3_key=apiv3_key,
+            public_key_pem=wechat_sim.platform.public_pem,
+            public_key_id=wechat_sim.public_key_id,
+            notify_url=wechat_notify,
+            gateway=wechat_sim.base_url,
+            scan_page=wechat_sim.base_url + "/pay/scan",
+        )
+        alipay = AlipayConfig(
+            app_id=alipay_sim.app_id,
+            app_private_key_pem=app.private_pem,
+            alipay_public_key_pem=alipay_sim.keys.public_pem,
+            notify_url=alipay_notify,
+            return_url=alipay_return,
+            gateway=alipay_sim.gateway,
+        )
+    else:
+        wechat = WeChatPayConfig(
+            mchid=settings.wechatpay_mchid,
+            appid=settings.wechatpay_appid,
+            private_key_pem=_secret(settings.wechatpay_private_key_file, "KAMENG_WECHATPAY_PRIVATE_KEY_FILE"),
+            cert_serial_no=settings.wechatpay_cert_serial_no,
+            apiv3_key=_secret(settings.wechatpay_apiv3_key_file, "KAMENG_WECHATPAY_APIV3_KEY_FILE").strip(),
+            public_key_pem=_secret(settings.wechatpay_public_key_file, "KAMENG_WECHATPAY_PUBLIC_KEY_FILE"),
+            public_key_id=settings.wechatpay_public_key_id,
+            notify_url=wechat_notify,
+            gateway=settings.wechatpay_gateway,
+        )
+        alipay = AlipayConfig(
+            app_id=settings.alipay_app_id,
+            app_private_key_pem=_secret(settings.alipay_private_key_file, "KAMENG_ALIPAY_PRIVATE_KEY_FILE"),
+            alipay_public_key_pem=_secret(settings.alipay_public_key_file, "KAMENG_ALIPAY_PUBLIC_KEY_FILE"),
+            notify_url=alipay_notify,
+            return_url=alipay_return,
+            gateway=settings.alipay_gateway,
+        )
+    return {"wechat": WeChatPayAdapter(wechat), "alipay": AlipayAdapter(alipay, clock=container.now)}
+
+
+def _secret(path: Path | None, variable: str) -> str:
+    """A key read from its file; the error names the variable, never the content."""
+    if path is None:
+        raise SettingsError(f"{variable}: required with KAMENG_CHANNELS=real")
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"{variable}: cannot read the file ({error.strerror})") from None
 
 
 def channel_routers() -> Sequence[APIRouter]:
     """The pages and API of the configured channels that are served by kameng itself: the
     simulator's pay page and payer endpoint (outside production only; see the handlers)."""
-    return [simulator_pages.router, simulator_api.router]
+    return [simulator_pages.router, simulator_api.router, channel_notify.router, channel_pay_pages.router]
 
 
 def simulator_payer(channel: PaymentChannel) -> Payer:
@@ -66,7 +165,7 @@ def prepare_database(settings: Settings, with_demo: bool = True, now: datetime |
     migrate.upgrade(settings.database_url)
     if settings.production or not with_demo:
         return False
-    container = build(settings)
+    container = build(settings, real_channels=False)
     try:
         moment, pay = now or datetime.now(UTC), simulator_payer(container.payments)
         if not seed_demo(container, pay, moment):

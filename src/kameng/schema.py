@@ -12,7 +12,7 @@ from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
 from kameng.messages.models import MessageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
-from kameng.payouts.models import RefundRow
+from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.platform.db.base import Base
 from kameng.platform.drafts import FormDraft
 from kameng.platform.heartbeat import WorkerHeartbeat
@@ -35,6 +35,7 @@ __all__ = [
     "MessageRow",
     "OrderEventRow",
     "OrderRow",
+    "OrphanPaymentRow",
     "OutboxRow",
     "PaymentRow",
     "PolicyVersion",

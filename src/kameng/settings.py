@@ -10,8 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEVELOPMENT_SECRET = "kameng-development-secret-change-me"
+
+
+CHANNEL_MODES = ("off", "simulators", "real")
 
 
 class SettingsError(ValueError):
@@ -35,6 +39,27 @@ class Settings:
     # Behind nginx or another proxy: the addresses whose X-Forwarded-For/-Proto headers are
     # believed (comma-separated, or "*"); empty believes none.
     forwarded_allow_ips: str = ""
+
+    # ---- Real payment channels: WeChat Pay and Alipay (issue 10; docs/channels.md) -----------
+    # "off": every channel is the local simulator (tests, the demo data); "simulators": WeChat
+    # Pay and Alipay through their real SDKs to local protocol simulators started in-process
+    # (`make run`; refused in production); "real": through the SDKs to the gateways below.
+    channels: str = "off"
+    # Where the channels reach us (notify URLs, Alipay's return URL); empty: http://host:port.
+    public_url: str = ""
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""
+    wechatpay_cert_serial_no: str = ""
+    wechatpay_private_key_file: Path | None = None  # PKCS#8 PEM
+    wechatpay_apiv3_key_file: Path | None = None  # the 32-character APIv3 key
+    wechatpay_public_key_file: Path | None = None  # WeChat Pay's platform public key (PEM)
+    wechatpay_public_key_id: str = ""
+    wechatpay_gateway: str = "https://api.mch.weixin.qq.com"
+    alipay_app_id: str = ""
+    alipay_private_key_file: Path | None = None  # the app's private key (PEM)
+    alipay_public_key_file: Path | None = None  # Alipay's public key (PEM)
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+    # ---- end of the payment channels' settings ------------------------------------------------
 
     @property
     def production(self) -> bool:
@@ -65,9 +90,50 @@ class Settings:
             sent_messages_file=Path(sent_file) if sent_file else None,
             embedded_worker=env.get("KAMENG_EMBEDDED_WORKER", "1") not in {"0", "false", "no"},
             forwarded_allow_ips=env.get("KAMENG_FORWARDED_ALLOW_IPS", "").strip(),
+            **_channel_settings(env),
             auto_prepare=env.get("KAMENG_AUTO_PREPARE", "0" if environment == "production" else "1")
             not in {"0", "false", "no"},
         )
+        if settings.channels not in CHANNEL_MODES:
+            raise SettingsError(f"KAMENG_CHANNELS: must be off, simulators or real, got {settings.channels!r}")
+        if settings.production and settings.channels == "simulators":
+            raise SettingsError("KAMENG_CHANNELS: production refuses the channel simulators (use real)")
+        if (
+            settings.production
+            and settings.channels == "real"
+            and _local(settings.wechatpay_gateway, settings.alipay_gateway)
+        ):
+            raise SettingsError("KAMENG_WECHATPAY_GATEWAY / KAMENG_ALIPAY_GATEWAY: production refuses a local gateway")
         if settings.production and (settings.secret_key == DEVELOPMENT_SECRET or len(settings.secret_key) < 32):
             raise SettingsError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")
         return settings
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name, "").strip()
+    return Path(value) if value else None
+
+
+def _channel_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The payment channels' block of settings (see the comment in :class:`Settings`)."""
+    defaults = Settings()
+    return {
+        "channels": env.get("KAMENG_CHANNELS", "off").strip(),
+        "public_url": env.get("KAMENG_PUBLIC_URL", "").strip().rstrip("/"),
+        "wechatpay_mchid": env.get("KAMENG_WECHATPAY_MCHID", "").strip(),
+        "wechatpay_appid": env.get("KAMENG_WECHATPAY_APPID", "").strip(),
+        "wechatpay_cert_serial_no": env.get("KAMENG_WECHATPAY_CERT_SERIAL_NO", "").strip(),
+        "wechatpay_private_key_file": _path(env, "KAMENG_WECHATPAY_PRIVATE_KEY_FILE"),
+        "wechatpay_apiv3_key_file": _path(env, "KAMENG_WECHATPAY_APIV3_KEY_FILE"),
+        "wechatpay_public_key_file": _path(env, "KAMENG_WECHATPAY_PUBLIC_KEY_FILE"),
+        "wechatpay_public_key_id": env.get("KAMENG_WECHATPAY_PUBLIC_KEY_ID", "").strip(),
+        "wechatpay_gateway": env.get("KAMENG_WECHATPAY_GATEWAY", defaults.wechatpay_gateway).strip(),
+        "alipay_app_id": env.get("KAMENG_ALIPAY_APP_ID", "").strip(),
+        "alipay_private_key_file": _path(env, "KAMENG_ALIPAY_PRIVATE_KEY_FILE"),
+        "alipay_public_key_file": _path(env, "KAMENG_ALIPAY_PUBLIC_KEY_FILE"),
+        "alipay_gateway": env.get("KAMENG_ALIPAY_GATEWAY", defaults.alipay_gateway).strip(),
+    }
+
+
+def _local(*urls: str) -> bool:
+    return any(host in url for url in urls for host in ("://127.", "://localhost", "://[::1]"))

@@ -24,7 +24,7 @@ from kameng.messages.tasks import deliver_message_handler
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.usage import expire_memberships
 from kameng.payouts.services import poll_refunds
-from kameng.payouts.tasks import send_refund_handler
+from kameng.payouts.tasks import refund_orphan_handler, send_refund_handler
 from kameng.platform.heartbeat import Beat, record_beat
 from kameng.platform.outbox import Handler, OutboxKind, process_outbox
 
@@ -38,6 +38,7 @@ def outbox_handlers(container: Container) -> dict[str, Handler]:
     return {
         OutboxKind.SEND_REFUND: send_refund_handler(container.uow, container.refunds, container.calendar),
         OutboxKind.DELIVER_MESSAGE: deliver_message_handler(container.uow, container.sender),
+        OutboxKind.REFUND_ORPHAN: refund_orphan_handler(container.uow, container.refunds),
     }
 
 

@@ -27,7 +27,7 @@ def test_page_pay_opens_the_cashier_and_the_notification_verifies(alipay: Alipay
     assert "¥25.90" in text
     assert 'id="alipay-pay"' in text
     [notice] = alipay.sim.pay("P1", deliver=False)
-    note = alipay.adapter.read_notification(notice, alipay.clock.now)
+    note = alipay.adapter.read_notification_form(notice, alipay.clock.now)
     assert isinstance(note, PaymentNotification)
     assert (note.out_trade_no, note.amount_fen, note.succeeded) == ("P1", 2590, True)
     trade = alipay.adapter.query("P1")
@@ -50,7 +50,7 @@ def test_refund_in_full_with_fund_change_and_its_trade_closed_sync(alipay: Alipa
     assert (answer.status, answer.channel_status) == (SUCCESS, "FUND_CHANGE_Y")
     again = alipay.adapter.request_refund("R1", "P20261120001", 3000, alipay.clock.now)
     assert again.channel_status == "FUND_CHANGE_N"  # the same out_request_no moves no money again
-    sync = alipay.adapter.read_notification(alipay.sim.refund_notification("P20261120001", "R1"), alipay.clock.now)
+    sync = alipay.adapter.read_notification_form(alipay.sim.refund_notification("P20261120001", "R1"), alipay.clock.now)
     assert isinstance(sync, RefundSync)
     assert (sync.out_request_no, sync.refunded_total_fen, sync.full) == ("R1", 3000, True)
 
@@ -58,9 +58,13 @@ def test_refund_in_full_with_fund_change_and_its_trade_closed_sync(alipay: Alipa
 def test_two_partial_refunds_arrive_as_trade_success_with_refund_fee(alipay: AlipayWorld) -> None:
     paid_trade(alipay)
     alipay.adapter.request_refund("R1", "P20261120001", 1000, alipay.clock.now)
-    first = alipay.adapter.read_notification(alipay.sim.refund_notification("P20261120001", "R1"), alipay.clock.now)
+    first = alipay.adapter.read_notification_form(
+        alipay.sim.refund_notification("P20261120001", "R1"), alipay.clock.now
+    )
     alipay.adapter.request_refund("R2", "P20261120001", 500, alipay.clock.now)
-    second = alipay.adapter.read_notification(alipay.sim.refund_notification("P20261120001", "R2"), alipay.clock.now)
+    second = alipay.adapter.read_notification_form(
+        alipay.sim.refund_notification("P20261120001", "R2"), alipay.clock.now
+    )
     assert isinstance(first, RefundSync)
     assert isinstance(second, RefundSync)
     assert (first.refunded_total_fen, first.full) == (1000, False)

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS
-from kameng.channels.wechatpay.adapter import ChannelRefused, ChannelUnavailable, WeChatPayAdapter
+from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS, ChannelRefused, ChannelUnavailable
+from kameng.channels.wechatpay.adapter import WeChatPayAdapter
 from tests.channels.wechat_support import WeChatWorld
 
 

@@ -9,6 +9,7 @@ retry after a crash is answered with the first result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -19,6 +20,20 @@ PROCESSING, SUCCESS, ABNORMAL = "PROCESSING", "SUCCESS", "ABNORMAL"
 
 class BadSignature(ValueError):
     """A notification whose signature or body does not check out: nothing in it is believed."""
+
+
+class ChannelUnavailable(RuntimeError):
+    """A real channel gave no usable answer (network, 5xx, a rate limit): try again later with the
+    same idempotency key. The outbox retries a handler that raises it."""
+
+
+class ChannelRefused(ValueError):
+    """A real channel (or its limits, checked before calling) refused the request for good;
+    ``key`` names the reason in the catalog (channels_real.po)."""
+
+    def __init__(self, key: str, detail: str = "") -> None:
+        super().__init__(detail or key)
+        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +78,55 @@ class RefundChannel(Protocol):
         """The refund's state now; None when the channel has no such refund. Alipay finds a refund
         by its trade too, hence ``out_trade_no``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class RefundNotice:
+    """A refund's state told by a channel's notification (WeChat's REFUND.*, Alipay's
+    trade_status_sync with a refund in it), after its signature was verified."""
+
+    out_refund_no: str
+    out_trade_no: str
+    answer: RefundAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """What we answer the channel's notification with, in its own words."""
+
+    status_code: int
+    media_type: str
+    body: bytes
+
+
+class NotifyingChannel(Protocol):
+    """A real channel's notifications: verified (signature, time window, replay) and read into
+    kameng's words, and the answer the channel expects. ``read_notification`` raises
+    :class:`BadSignature` with the reason for anything it does not believe."""
+
+    name: str
+
+    def read_notification(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> PaymentNotification | RefundNotice: ...
+
+    def acknowledge(self, accepted: bool, reason: str = "") -> Acknowledgement: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """Where the payer pays at a real channel: a page to send the browser to (Alipay), or a code
+    to scan (WeChat Native: ``code_url`` drawn as ``qr_png``). ``scan_url`` is set only when the
+    channel is a local simulator: its page that plays the payer's phone."""
+
+    redirect_url: str | None = None
+    code_url: str | None = None
+    qr_png: bytes | None = None
+    scan_url: str | None = None
+
+
+class HostedCheckout(Protocol):
+    """A real channel's way of taking a payment for one of our trades (the same trade, the same
+    checkout: asking again is harmless)."""
+
+    def checkout(self, out_trade_no: str, subject: str, amount_fen: int, expires_at: datetime) -> Checkout: ...

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import close_after_refund, post_refund_paid
 from kameng.aftersales.tickets import move_ticket, notify
-from kameng.channels.ports import PROCESSING, RefundAnswer, RefundChannel
+from kameng.channels.ports import PROCESSING, RefundAnswer, RefundChannel, RefundNotice
 from kameng.domain.aftersales import ChannelAnswer, plan_payout_answer, refund_step
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import OrderEventType
@@ -25,9 +25,9 @@ from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
 from kameng.domain.tickets import TicketStatus
 from kameng.messages.services import tell
 from kameng.orders.history import add_order_event
-from kameng.orders.models import OrderRow
+from kameng.orders.models import OrderRow, PaymentRow
 from kameng.orders.payments import late_payment_params
-from kameng.payouts.models import RefundRow
+from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
 from kameng.platform.outbox import LEASE
@@ -194,3 +194,25 @@ def _tell_late(uow: UnitOfWork, order: OrderRow, refund: RefundRow, what: str, n
         late_payment_params(order, refund),
         now,
     )
+
+
+def apply_refund_notice(uow_factory: UowFactory, notice: RefundNotice, now: datetime, calendar: WorkCalendar) -> str:
+    """A refund's state told by the channel's verified notification, applied as a poll's answer
+    would be (once: a settled refund stays settled). Returns ``applied`` or ``unknown``."""
+    with uow_factory() as uow:
+        refund = uow.session.scalar(select(RefundRow).where(RefundRow.out_refund_no == notice.out_refund_no))
+        if refund is None or refund.out_trade_no != notice.out_trade_no:
+            log.warning("refund notice for %s (%s): no such refund of ours", notice.out_refund_no, notice.out_trade_no)
+            return "unknown"
+        refund_id = refund.id
+    _apply_answer(uow_factory(), refund_id, notice.answer, now, calendar)
+    return "applied"
+
+
+def trade_channel(uow: UnitOfWork, out_trade_no: str) -> str | None:
+    """Which channel holds a trade of ours (a payment, or an orphan payment we send back)."""
+    with uow:
+        channel = uow.session.scalar(select(PaymentRow.channel).where(PaymentRow.out_trade_no == out_trade_no))
+        if channel is not None:
+            return channel.value
+        return uow.session.scalar(select(OrphanPaymentRow.channel).where(OrphanPaymentRow.out_trade_no == out_trade_no))

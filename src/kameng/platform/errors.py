@@ -33,6 +33,8 @@ class ErrorCode(StrEnum):
     BAD_POLICY = "bad_policy"
     BAD_SEARCH = "bad_search"
     BAD_SIGNATURE = "bad_signature"
+    CHANNEL_UNAVAILABLE = "channel_unavailable"  # a real channel could not start the payment now
+    CHANNEL_MISMATCH = "channel_mismatch"  # a real channel's notification about another channel's trade
     BAD_TEXT = "bad_text"
     BALANCE_CHANGED = "balance_changed"
     BALANCE_FOR_TOP_UP = "balance_for_top_up"

@@ -43,6 +43,7 @@ class OutboxKind(StrEnum):
 
     SEND_REFUND = "send_refund"  # payouts: send a refund to its channel
     DELIVER_MESSAGE = "notify"  # messages: send a notification by SMS or e-mail
+    REFUND_ORPHAN = "refund_orphan"  # payouts: send back money paid for a trade we never opened
 
 
 class OutboxRow(Base):

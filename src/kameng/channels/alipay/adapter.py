@@ -22,14 +22,27 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qs
 
 from alipay import AliPay
 
-from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS, BadSignature, PaymentNotification, RefundAnswer
+from kameng.channels.ports import (
+    ABNORMAL,
+    PROCESSING,
+    SUCCESS,
+    Acknowledgement,
+    BadSignature,
+    ChannelRefused,
+    ChannelUnavailable,
+    Checkout,
+    PaymentNotification,
+    RefundAnswer,
+    RefundNotice,
+)
 from kameng.domain.channel_limits import refund_refusal
 from kameng.domain.money import MoneyError, format_yuan, parse_yuan
 from kameng.platform.i18n import translate
@@ -41,16 +54,6 @@ CHINA = timezone(timedelta(hours=8))  # China keeps no daylight saving time
 NOTIFICATION_WINDOW = timedelta(minutes=5)
 QUERY_NOT_BEFORE = timedelta(seconds=10)
 OK = "10000"
-
-
-class ChannelUnavailable(RuntimeError):
-    """No usable answer (network, a system error): try again later with the same out_request_no."""
-
-
-class ChannelRefused(ValueError):
-    def __init__(self, key: str, detail: str = "") -> None:
-        super().__init__(detail or key)
-        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,10 @@ def beijing(text: str) -> datetime:
 
 
 class AlipayAdapter:
+    """Page payments, trade_status_sync notifications, queries, closing, refunds and their queries."""
+
+    name = "alipay"
+
     def __init__(
         self, config: AlipayConfig, clock: Callable[[], datetime] | None = None, remembered: int = 10_000
     ) -> None:
@@ -154,6 +161,9 @@ class AlipayAdapter:
             time_expire=expires_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"),
         )
         return f"{self.config.gateway}?{query}"
+
+    def checkout(self, out_trade_no: str, subject: str, amount_fen: int, expires_at: datetime) -> Checkout:
+        return Checkout(redirect_url=self.page_pay_url(out_trade_no, subject, amount_fen, expires_at))
 
     def query(self, out_trade_no: str) -> AliTradeFacts | None:
         answer = self._call("query", self._sdk.api_alipay_trade_query, out_trade_no=out_trade_no)
@@ -262,7 +272,7 @@ class AlipayAdapter:
                 self._seen.popitem(last=False)
         return data
 
-    def read_notification(self, form: dict[str, str], now: datetime) -> PaymentNotification | RefundSync:
+    def read_notification_form(self, form: dict[str, str], now: datetime) -> PaymentNotification | RefundSync:
         """A verified trade_status_sync: a payment, or a refund (partial or full)."""
         data = self.verify_notice(form, now)
         try:
@@ -286,3 +296,25 @@ class AlipayAdapter:
             )
         except (KeyError, ValueError, MoneyError):
             raise BadSignature("notification body is malformed") from None
+
+    def read_notification(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> PaymentNotification | RefundNotice:
+        """The port's reading of a form-encoded trade_status_sync. A refund in it is SUCCESS: Alipay
+        tells a refund only once its money has moved."""
+        try:
+            form = {
+                k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True).items()
+            }
+        except (UnicodeDecodeError, ValueError):
+            raise BadSignature("unreadable notification") from None
+        read = self.read_notification_form(form, now)
+        if isinstance(read, RefundSync):
+            answer = RefundAnswer(SUCCESS, "", channel_status="TRADE_CLOSED" if read.full else "REFUND_FEE")
+            return RefundNotice(read.out_request_no, read.out_trade_no, answer)
+        return read
+
+    def acknowledge(self, accepted: bool, reason: str = "") -> Acknowledgement:
+        """Alipay stops sending once it reads the text ``success``; anything else is retried
+        (8 times over about a day), so a refused notification ends by itself."""
+        return Acknowledgement(200, "text/plain", b"success" if accepted else b"fail")

@@ -23,14 +23,28 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import qrcode
 from wechatpayv3 import WeChatPay, WeChatPayType
 
-from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS, BadSignature, PaymentNotification, RefundAnswer
+from kameng.channels.ports import (
+    ABNORMAL,
+    PROCESSING,
+    SUCCESS,
+    Acknowledgement,
+    BadSignature,
+    ChannelRefused,
+    ChannelUnavailable,
+    Checkout,
+    PaymentNotification,
+    RefundAnswer,
+    RefundNotice,
+)
 from kameng.domain.channel_limits import refund_refusal
 from kameng.platform.i18n import translate
 
@@ -39,20 +53,6 @@ log = logging.getLogger("kameng.channels.wechatpay")
 GATEWAY_ATTRIBUTE = "_gate_way"  # wechatpayv3 2.0.x sets it in Core.__init__
 NOTIFICATION_WINDOW = timedelta(minutes=5)
 TIMEOUT = (5, 20)  # seconds to connect, to read
-
-
-class ChannelUnavailable(RuntimeError):
-    """The channel did not answer usefully (network, 5xx, rate limit): try again later with the
-    same idempotency key. The outbox retries a handler that raises this."""
-
-
-class ChannelRefused(ValueError):
-    """The channel (or its limits, checked first) refused the request for good; ``key`` names
-    the reason in ``channels_real.po``."""
-
-    def __init__(self, key: str, detail: str = "") -> None:
-        super().__init__(detail or key)
-        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,8 @@ class WeChatPayConfig:
     public_key_id: str
     notify_url: str
     gateway: str = "https://api.mch.weixin.qq.com"
+    # Development only: the local simulator's page that plays the payer's phone after a scan.
+    scan_page: str | None = None
 
     def __repr__(self) -> str:  # never print a key
         return f"WeChatPayConfig(mchid={self.mchid!r}, gateway={self.gateway!r})"
@@ -107,6 +109,8 @@ def parse_time(text: str) -> datetime:
 
 class WeChatPayAdapter:
     """Native payments (a QR code), notifications, queries, closing, refunds and their states."""
+
+    name = "wechat"
 
     def __init__(self, config: WeChatPayConfig, remembered_notices: int = 10_000) -> None:
         self.config = config
@@ -163,6 +167,13 @@ class WeChatPayAdapter:
         if code != 200 or not isinstance(data.get("code_url"), str):
             raise ChannelRefused("channels.refusal.payment", str(data.get("code")))
         return str(data["code_url"])
+
+    def checkout(self, out_trade_no: str, subject: str, amount_fen: int, expires_at: datetime) -> Checkout:
+        code_url = self.create_native(out_trade_no, subject, amount_fen, expires_at)
+        scan_url = None
+        if self.config.scan_page:
+            scan_url = self.config.scan_page + "?" + urlsplit(code_url).query
+        return Checkout(code_url=code_url, qr_png=self.qr_png(code_url), scan_url=scan_url)
 
     @staticmethod
     def qr_png(code_url: str) -> bytes:
@@ -261,7 +272,7 @@ class WeChatPayAdapter:
     # ---------------------------------------------------------------------------------------
     # Notifications
 
-    def verify_notice(self, headers: dict[str, str], body: bytes, now: datetime) -> Notice:
+    def verify_notice(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Notice:
         """Signature (through the SDK), timestamp window, decryption, de-duplication. Raises
         :class:`BadSignature` with the reason; nothing in a refused notification is believed."""
         lowered = {k.lower(): v for k, v in headers.items()}
@@ -290,9 +301,28 @@ class WeChatPayAdapter:
                 self._seen.popitem(last=False)
         return Notice(notice_id, str(result.get("event_type")), result["resource"])
 
-    def payment_notification(self, headers: dict[str, str], body: bytes, now: datetime) -> PaymentNotification:
-        """A payment notification, verified, in the port's shape."""
+    def read_notification(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> PaymentNotification | RefundNotice:
+        """The port's reading: a payment (TRANSACTION.*) or a refund (REFUND.*)."""
         notice = self.verify_notice(headers, body, now)
+        if notice.event_type.startswith("REFUND."):
+            return self._refund_notice(notice)
+        return self._payment_notice(notice, now)
+
+    def acknowledge(self, accepted: bool, reason: str = "") -> Acknowledgement:
+        """WeChat Pay takes 200 (or 204) as received; anything else is retried, at most 15 times
+        over 24 hours, so a refused notification ends by itself."""
+        if accepted:
+            return Acknowledgement(200, "application/json", b'{"code":"SUCCESS","message":"OK"}')
+        body = json.dumps({"code": "FAIL", "message": reason[:120]}).encode()
+        return Acknowledgement(400, "application/json", body)
+
+    def payment_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotification:
+        """A payment notification, verified, in the port's shape."""
+        return self._payment_notice(self.verify_notice(headers, body, now), now)
+
+    def _payment_notice(self, notice: Notice, now: datetime) -> PaymentNotification:
         resource = notice.resource
         if notice.event_type != "TRANSACTION.SUCCESS":
             raise BadSignature(f"not a payment: {notice.event_type}")
@@ -311,15 +341,15 @@ class WeChatPayAdapter:
             failure=None if trade.state == "SUCCESS" else trade.state,
         )
 
-    def refund_notification(self, headers: dict[str, str], body: bytes, now: datetime) -> tuple[str, RefundAnswer]:
-        """A refund notification (REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED): our refund number and the answer."""
-        notice = self.verify_notice(headers, body, now)
-        if not notice.event_type.startswith("REFUND."):
-            raise BadSignature(f"not a refund: {notice.event_type}")
+    def _refund_notice(self, notice: Notice) -> RefundNotice:
+        """REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED: our refund number and the answer."""
         resource = dict(notice.resource)
+        if resource.get("mchid") != self.config.mchid:
+            raise BadSignature("another merchant's notification")
         resource.setdefault("status", resource.get("refund_status"))
         try:
-            return str(resource["out_refund_no"]), self._answer(resource)
+            answer = self._answer(resource)
+            return RefundNotice(str(resource["out_refund_no"]), str(resource["out_trade_no"]), answer)
         except (KeyError, TypeError, ValueError):
             raise BadSignature("notification body is malformed") from None
 
