@@ -8,7 +8,7 @@ application that imports the channel simulator (an import contract checks this).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -59,25 +59,32 @@ def build(settings: Settings, real_channels: bool = True) -> Container:
         sender=LogSender(settings.sent_messages_file),
     )
     if real_channels and settings.channels != "off":
-        adapters = _channel_adapters(settings, container)
-        container.notifiers = dict(adapters)
-        container.checkouts = dict(adapters)
-        container.payments = RoutedPayments(payments)
-        container.refunds = RoutedRefunds(
-            refunds, adapters, lambda out_trade_no: trade_channel(container.uow(), out_trade_no)
-        )
+        wire_channels(container, _channel_adapters(settings, container))
     return container
 
 
-class _RealChannel(NotifyingChannel, HostedCheckout, RefundChannel, Protocol):
-    """What the WeChat Pay and Alipay adapters both are (for typing the mapping below)."""
+class RealChannel(NotifyingChannel, HostedCheckout, RefundChannel, Protocol):
+    """What the WeChat Pay and Alipay adapters both are."""
+
+
+def wire_channels(container: Container, adapters: Mapping[str, RealChannel]) -> None:
+    """Put real channels behind the container's ports: their notifications and checkouts, and
+    every payment and refund routed by its trade's channel (the local channel for the others)."""
+    local_payments = getattr(container.payments, "local", container.payments)
+    local_refunds = getattr(container.refunds, "local", container.refunds)
+    container.notifiers = dict(adapters)
+    container.checkouts = dict(adapters)
+    container.payments = RoutedPayments(local_payments)
+    container.refunds = RoutedRefunds(
+        local_refunds, adapters, lambda out_trade_no: trade_channel(container.uow(), out_trade_no)
+    )
 
 
 def _public_url(settings: Settings) -> str:
     return settings.public_url or f"http://{settings.host}:{settings.port}"
 
 
-def _channel_adapters(settings: Settings, container: Container) -> dict[str, _RealChannel]:
+def _channel_adapters(settings: Settings, container: Container) -> dict[str, RealChannel]:
     """WeChat Pay and Alipay: on the configured gateways with the keys from files (``real``), or
     on local protocol simulators started here, with keys made up here (``simulators``)."""
     base = _public_url(settings)

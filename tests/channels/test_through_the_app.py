@@ -1,0 +1,182 @@
+"""The real channels inside kameng, on SQLite and PostgreSQL: an order paid at WeChat Pay or Alipay
+(through their SDKs, against the protocol simulators), its notification applied through
+``/api/v1/payments/notify/<channel>``, and its refund sent by the worker to the same channel."""
+
+from __future__ import annotations
+
+import itertools
+import urllib.request
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from kameng import compose
+from kameng.payouts.models import OrphanPaymentRow, RefundRow
+from kameng.worker import run_tick
+from tests.channels.alipay_support import AlipayWorld
+from tests.channels.wechat_support import WeChatWorld
+from tests.support.apps import container_of
+
+API = "/api/v1"
+_keys = itertools.count(1)
+_phones = itertools.count(13900000100)
+
+
+@pytest.fixture
+def wired(client: TestClient, wechat: WeChatWorld, alipay: AlipayWorld) -> TestClient:
+    container = container_of(client)
+    compose.wire_channels(container, {"wechat": wechat.adapter, "alipay": alipay.adapter})
+    # One clock for kameng and both channels, moved by the tests.
+    wechat.clock.now = alipay.clock.now = container.now()
+    container.clock = wechat.clock
+    alipay.clock = wechat.clock
+    alipay.sim.clock = wechat.clock
+    return client
+
+
+def consumer(client: TestClient) -> dict[str, str]:
+    answer = client.post(f"{API}/auth/signup", json={"identifier": str(next(_phones)), "password": "long-enough-1"})
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def order_at(client: TestClient, auth: dict[str, str], channel: str) -> dict[str, Any]:
+    answer = client.post(
+        f"{API}/orders",
+        json={"product": "monthly-pass", "channel": channel},
+        headers={**auth, "Idempotency-Key": f"order-{next(_keys)}"},
+    )
+    assert answer.status_code == 201, answer.text
+    order: dict[str, Any] = answer.json()
+    assert order["pay_url"] == f"/pay/channel/{order['out_trade_no']}"
+    return order
+
+
+def status(client: TestClient, auth: dict[str, str], order_no: str) -> str:
+    answer = client.get(f"{API}/orders/{order_no}", headers=auth)
+    assert answer.status_code == 200, answer.text
+    value: str = answer.json()["status"]
+    return value
+
+
+def ask_refund(client: TestClient, auth: dict[str, str], order_no: str) -> dict[str, Any]:
+    answer = client.post(
+        f"{API}/orders/{order_no}/refund-requests",
+        json={"reason": "changed_mind", "description": "不想要了"},
+        headers={**auth, "Idempotency-Key": f"refund-{next(_keys)}"},
+    )
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def ticket_status(client: TestClient, auth: dict[str, str], ticket_no: str) -> str:
+    answer = client.get(f"{API}/tickets/{ticket_no}", headers=auth)
+    assert answer.status_code == 200, answer.text
+    value: str = answer.json()["status"]
+    return value
+
+
+def pay_wechat(client: TestClient, wechat: WeChatWorld, order: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+    wechat.adapter.checkout(
+        order["out_trade_no"], "月度会员", order["amount_fen"], wechat.clock.now + timedelta(minutes=15)
+    )
+    [(headers, body)] = wechat.sim.pay(order["out_trade_no"], deliver=False)
+    answer = client.post(f"{API}/payments/notify/wechat", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"code": "SUCCESS", "message": "OK"}
+    return headers, body
+
+
+def test_wechat_pay_then_refund_in_full_processing_then_success(wired: TestClient, wechat: WeChatWorld) -> None:
+    auth = consumer(wired)
+    order = order_at(wired, auth, "wechat")
+    pay_wechat(wired, wechat, order)
+    assert status(wired, auth, order["order_no"]) == "paid"
+
+    ticket = ask_refund(wired, auth, order["order_no"])
+    container = container_of(wired)
+    run_tick(container, container.now())  # the worker sends it: WeChat answers PROCESSING
+    [sent] = wechat.sim.refunds.values()
+    assert (sent.out_trade_no, sent.amount, sent.status) == (order["out_trade_no"], order["amount_fen"], "PROCESSING")
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunding"
+    wechat.clock.now += timedelta(minutes=2)
+    run_tick(container, container.now())  # the poll: SUCCESS
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunded"
+    assert status(wired, auth, order["order_no"]) == "refunded"
+
+
+def test_wechat_closed_refund_fails_and_the_retry_goes_under_a_new_number(
+    wired: TestClient, wechat: WeChatWorld
+) -> None:
+    auth = consumer(wired)
+    order = order_at(wired, auth, "wechat")
+    pay_wechat(wired, wechat, order)
+    wechat.sim.script_refunds(order["out_trade_no"], ["PROCESSING", "CLOSED"])
+    ticket = ask_refund(wired, auth, order["order_no"])
+    container = container_of(wired)
+    run_tick(container, container.now())
+    wechat.clock.now += timedelta(minutes=2)
+    run_tick(container, container.now())
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refund_failed"
+    retry = wired.post(f"{API}/tickets/{ticket['ticket_no']}/retry-refund", headers=auth)
+    assert retry.status_code == 200, retry.text
+    wechat.clock.now += timedelta(minutes=2)
+    run_tick(container, container.now())
+    wechat.clock.now += timedelta(minutes=2)
+    run_tick(container, container.now())
+    numbers = list(wechat.sim.refunds)
+    assert len(numbers) == 2
+    assert numbers[0] != numbers[1]
+    assert [wechat.sim.refunds[n].status for n in numbers] == ["CLOSED", "SUCCESS"]
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunded"
+
+
+def test_alipay_pay_and_refund_with_fund_change(wired: TestClient, alipay: AlipayWorld) -> None:
+    auth = consumer(wired)
+    order = order_at(wired, auth, "alipay")
+    url = alipay.adapter.checkout(order["out_trade_no"], "月度会员", order["amount_fen"], alipay.clock.now).redirect_url
+    assert url is not None
+    assert url.startswith(alipay.sim.gateway + "?")
+    with urllib.request.urlopen(url):  # the payer's browser at the cashier
+        pass
+    [notice] = alipay.sim.pay(order["out_trade_no"], deliver=False)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    answer = wired.post(f"{API}/payments/notify/alipay", content=urlencode(notice), headers=form)
+    assert (answer.status_code, answer.text) == (200, "success")
+    assert status(wired, auth, order["order_no"]) == "paid"
+
+    ticket = ask_refund(wired, auth, order["order_no"])
+    container = container_of(wired)
+    run_tick(container, container.now())
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunded"  # fund_change Y
+    with container.uow() as uow:
+        refund = uow.session.scalar(select(RefundRow).where(RefundRow.out_trade_no == order["out_trade_no"]))
+        assert refund is not None
+        out_refund_no = refund.out_refund_no
+    # Alipay's trade_status_sync for the refund arrives afterwards: received, nothing changes.
+    sync = alipay.sim.refund_notification(order["out_trade_no"], out_refund_no)
+    again = wired.post(f"{API}/payments/notify/alipay", content=urlencode(sync), headers=form)
+    assert (again.status_code, again.text) == (200, "success")
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunded"
+
+
+def test_a_payment_for_a_trade_we_never_opened_is_sent_back(wired: TestClient, wechat: WeChatWorld) -> None:
+    wechat.adapter.create_native("PSTRANGER1", "?", 4200, wechat.clock.now + timedelta(minutes=15))
+    [(headers, body)] = wechat.sim.pay("PSTRANGER1", deliver=False)
+    answer = wired.post(f"{API}/payments/notify/wechat", content=body, headers=headers)
+    assert answer.status_code == 200
+    container = container_of(wired)
+    run_tick(container, container.now())  # the worker sends it back: PROCESSING
+    wechat.clock.now += timedelta(minutes=5)
+    run_tick(container, container.now())
+    with container.uow() as uow:
+        orphan = uow.session.scalar(select(OrphanPaymentRow))
+        assert orphan is not None
+        assert (orphan.out_trade_no, orphan.amount_fen, orphan.out_refund_no) == ("PSTRANGER1", 4200, "OPSTRANGER1")
+        assert orphan.status == "succeeded"
+    assert wechat.sim.refunds["OPSTRANGER1"].amount == 4200
