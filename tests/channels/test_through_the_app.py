@@ -4,81 +4,20 @@
 
 from __future__ import annotations
 
-import itertools
 import urllib.request
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from kameng import compose
 from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.worker import run_tick
 from tests.channels.alipay_support import AlipayWorld
+from tests.channels.app_support import API, ask_refund, consumer, order_at, status, ticket_status
 from tests.channels.wechat_support import WeChatWorld
 from tests.support.apps import container_of
-
-API = "/api/v1"
-_keys = itertools.count(1)
-_phones = itertools.count(13900000100)
-
-
-@pytest.fixture
-def wired(client: TestClient, wechat: WeChatWorld, alipay: AlipayWorld) -> TestClient:
-    container = container_of(client)
-    compose.wire_channels(container, {"wechat": wechat.adapter, "alipay": alipay.adapter})
-    # One clock for kameng and both channels, moved by the tests.
-    wechat.clock.now = alipay.clock.now = container.now()
-    container.clock = wechat.clock
-    alipay.clock = wechat.clock
-    alipay.sim.clock = wechat.clock
-    return client
-
-
-def consumer(client: TestClient) -> dict[str, str]:
-    answer = client.post(f"{API}/auth/signup", json={"identifier": str(next(_phones)), "password": "long-enough-1"})
-    assert answer.status_code == 201, answer.text
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
-
-
-def order_at(client: TestClient, auth: dict[str, str], channel: str) -> dict[str, Any]:
-    answer = client.post(
-        f"{API}/orders",
-        json={"product": "monthly-pass", "channel": channel},
-        headers={**auth, "Idempotency-Key": f"order-{next(_keys)}"},
-    )
-    assert answer.status_code == 201, answer.text
-    order: dict[str, Any] = answer.json()
-    assert order["pay_url"] == f"/pay/channel/{order['out_trade_no']}"
-    return order
-
-
-def status(client: TestClient, auth: dict[str, str], order_no: str) -> str:
-    answer = client.get(f"{API}/orders/{order_no}", headers=auth)
-    assert answer.status_code == 200, answer.text
-    value: str = answer.json()["status"]
-    return value
-
-
-def ask_refund(client: TestClient, auth: dict[str, str], order_no: str) -> dict[str, Any]:
-    answer = client.post(
-        f"{API}/orders/{order_no}/refund-requests",
-        json={"reason": "changed_mind", "description": "不想要了"},
-        headers={**auth, "Idempotency-Key": f"refund-{next(_keys)}"},
-    )
-    assert answer.status_code == 201, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
-
-
-def ticket_status(client: TestClient, auth: dict[str, str], ticket_no: str) -> str:
-    answer = client.get(f"{API}/tickets/{ticket_no}", headers=auth)
-    assert answer.status_code == 200, answer.text
-    value: str = answer.json()["status"]
-    return value
 
 
 def pay_wechat(client: TestClient, wechat: WeChatWorld, order: dict[str, Any]) -> tuple[dict[str, str], bytes]:
