@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from kameng.channels import notify as channel_notify
 from kameng.channels import pay_pages as channel_pay_pages
 from kameng.channels.alipay.adapter import AlipayAdapter, AlipayConfig
-from kameng.channels.ports import HostedCheckout, NotifyingChannel, PaymentChannel, RefundChannel
+from kameng.channels.ports import HostedCheckout, NotifyingChannel, PaymentChannel, RefundAnswer, RefundChannel
 from kameng.channels.protocol_sims.alipay import AlipaySimulator
 from kameng.channels.protocol_sims.server import new_key_pair
 from kameng.channels.protocol_sims.wechat import WeChatPaySimulator
@@ -78,6 +78,17 @@ def wire_channels(container: Container, adapters: Mapping[str, RealChannel]) -> 
     container.refunds = RoutedRefunds(
         local_refunds, adapters, lambda out_trade_no: trade_channel(container.uow(), out_trade_no)
     )
+
+
+def settle_abnormal_refund(
+    container: Container, out_refund_no: str, to_user_card: tuple[str, str, str] | None = None
+) -> RefundAnswer:
+    """An operator's step for a WeChat refund stuck in ABNORMAL: send it on to the consumer's bank
+    card (bank type, account, name) or to the merchant's account; the next poll sees it arrive."""
+    adapter = container.checkouts.get("wechat")
+    if not isinstance(adapter, WeChatPayAdapter):
+        raise SettingsError("KAMENG_CHANNELS: WeChat Pay is not configured")
+    return adapter.abnormal_refund(out_refund_no, to_user_card)
 
 
 def _public_url(settings: Settings) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from kameng import compose
 from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.worker import run_tick
 from tests.channels.alipay_support import AlipayWorld
@@ -119,3 +120,27 @@ def test_a_payment_for_a_trade_we_never_opened_is_sent_back(wired: TestClient, w
         assert (orphan.out_trade_no, orphan.amount_fen, orphan.out_refund_no) == ("PSTRANGER1", 4200, "OPSTRANGER1")
         assert orphan.status == "succeeded"
     assert wechat.sim.refunds["OPSTRANGER1"].amount == 4200
+
+
+def test_wechat_abnormal_refund_waits_and_is_settled_through_abnormal_refund(
+    wired: TestClient, wechat: WeChatWorld
+) -> None:
+    auth = consumer(wired)
+    order = order_at(wired, auth, "wechat")
+    pay_wechat(wired, wechat, order)
+    wechat.sim.script_refunds(order["out_trade_no"], ["PROCESSING", "ABNORMAL"])
+    ticket = ask_refund(wired, auth, order["order_no"])
+    container = container_of(wired)
+    run_tick(container, container.now())
+    for _ in range(3):  # ABNORMAL is not final: kameng keeps the refund under way and keeps asking
+        wechat.clock.now += timedelta(minutes=31)
+        run_tick(container, container.now())
+        assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunding"
+    [out_refund_no] = wechat.sim.refunds
+    assert wechat.sim.refunds[out_refund_no].status == "ABNORMAL"
+    answer = compose.settle_abnormal_refund(container, out_refund_no, ("ICBC_DEBIT", "6222020200112233445", "张三"))
+    assert answer.channel_status == "PROCESSING"
+    wechat.clock.now += timedelta(minutes=31)
+    run_tick(container, container.now())
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunded"
+    assert wechat.sim.refunds[out_refund_no].abnormal_to == "USER_BANK_CARD"

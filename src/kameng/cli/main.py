@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kameng.cli.channels import channels_app
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
 from kameng.scenarios.services import simulate_paths
@@ -91,6 +92,7 @@ outbox_app = typer.Typer(
     help="Work queued for after the commit (refunds to send, messages to deliver).", no_args_is_help=True
 )
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(channels_app, name="channels")
 
 
 def _container(settings: Settings) -> Container:
