@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -29,10 +29,14 @@ from kameng.channels.simulator import pages as simulator_pages
 from kameng.channels.simulator.payer import simulate_payer
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.channels.simulator.refunds import SimulatorRefunds
-from kameng.channels.wechatpay.adapter import WeChatPayAdapter, WeChatPayConfig
+from kameng.channels.wechatpay.adapter import WeChatPayAdapter
+from kameng.channels.wechatpay.config import WeChatPayConfig
 from kameng.container import Container
 from kameng.demo import Payer, seed_aftersales_demo, seed_demo
+from kameng.domain.model import Channel
+from kameng.domain.reconciliation import Finding
 from kameng.messages.senders import LogSender
+from kameng.payouts.reconcile import reconcile_day
 from kameng.payouts.services import trade_channel
 from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
@@ -89,6 +93,14 @@ def settle_abnormal_refund(
     if not isinstance(adapter, WeChatPayAdapter):
         raise SettingsError("KAMENG_CHANNELS: WeChat Pay is not configured")
     return adapter.abnormal_refund(out_refund_no, to_user_card)
+
+
+def reconcile_channel(container: Container, channel: str, day: date) -> list[Finding]:
+    """The channel's bill of ``day`` (downloaded through its SDK) against our records of it."""
+    adapter = container.checkouts.get(channel)
+    if not isinstance(adapter, WeChatPayAdapter | AlipayAdapter):
+        raise SettingsError(f"KAMENG_CHANNELS: {channel} is not configured")
+    return reconcile_day(container.uow(), Channel(channel), day, adapter.trade_bill(day))
 
 
 def _public_url(settings: Settings) -> str:

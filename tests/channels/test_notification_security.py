@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from kameng.channels.protocol_sims.wechat import WeChatPaySimulator
+from kameng.channels.protocol_sims.wechat_books import trade_body
 from kameng.platform.ledger_models import JournalEntry
 from tests.channels.alipay_support import AlipayWorld
 from tests.channels.app_support import API, consumer, order_at, status
@@ -77,7 +78,7 @@ def test_wechat_signed_with_another_key(
         wechat.sim.mchid, wechat.sim.appid, wechat.sim.platform.public_pem, wechat.sim.apiv3_key
     )
     wechat.sim.pay(wechat_order["out_trade_no"], deliver=False)
-    resource = wechat.sim._trade_body(wechat.sim.trades[wechat_order["out_trade_no"]])
+    resource = trade_body(wechat.sim.trades[wechat_order["out_trade_no"]], wechat.sim.appid, wechat.sim.mchid)
     headers, body = impostor.notification("TRANSACTION.SUCCESS", "transaction", resource, at=wechat.clock.now)
     headers["Wechatpay-Serial"] = wechat.sim.public_key_id  # claims WeChat's key
     answer = refused(wired, caplog, lambda: post_wechat(wired, headers, body), "signature or resource does not verify")
@@ -89,7 +90,7 @@ def test_wechat_stale_timestamp(
     wired: TestClient, wechat: WeChatWorld, wechat_order: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     wechat.sim.pay(wechat_order["out_trade_no"], deliver=False)
-    resource = wechat.sim._trade_body(wechat.sim.trades[wechat_order["out_trade_no"]])
+    resource = trade_body(wechat.sim.trades[wechat_order["out_trade_no"]], wechat.sim.appid, wechat.sim.mchid)
     headers, body = wechat.sim.notification(
         "TRANSACTION.SUCCESS", "transaction", resource, at=wechat.clock.now - timedelta(minutes=6)
     )

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from kameng.channels.protocol_sims.server import new_key_pair
 from kameng.channels.protocol_sims.wechat import WeChatPaySimulator
-from kameng.channels.wechatpay.adapter import WeChatPayAdapter, WeChatPayConfig
+from kameng.channels.wechatpay.adapter import WeChatPayAdapter
+from kameng.channels.wechatpay.config import WeChatPayConfig
 
 
 @dataclass

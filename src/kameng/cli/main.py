@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kameng.cli.channels import channels_app
+from kameng.cli.channels import channels_app, reconcile
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
 from kameng.scenarios.services import simulate_paths
@@ -93,6 +93,7 @@ outbox_app = typer.Typer(
 )
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
+app.command("reconcile")(reconcile)
 
 
 def _container(settings: Settings) -> Container:

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
 from alipay import AliPay
 
+from kameng.channels.alipay.bill import BillError, parse_bill_zip
 from kameng.channels.ports import (
     ABNORMAL,
     PROCESSING,
@@ -45,6 +47,7 @@ from kameng.channels.ports import (
 )
 from kameng.domain.channel_limits import refund_refusal
 from kameng.domain.money import MoneyError, format_yuan, parse_yuan
+from kameng.domain.reconciliation import BillLine
 from kameng.platform.i18n import translate
 
 log = logging.getLogger("kameng.channels.alipay")
@@ -238,6 +241,27 @@ class AlipayAdapter:
         if answer.get("refund_status") == "REFUND_SUCCESS":
             return RefundAnswer(SUCCESS, str(answer.get("trade_no") or ""), channel_status="REFUND_SUCCESS")
         return RefundAnswer(PROCESSING, str(answer.get("trade_no") or ""), channel_status="NOT_YET")
+
+    def trade_bill(self, day: date) -> list[BillLine]:
+        """The day's bill: its address asked of the gateway, the zip downloaded and read."""
+        answer = self._call(
+            "bill",
+            self._sdk.server_api,
+            api_name="alipay.data.dataservice.bill.downloadurl.query",
+            biz_content={"bill_type": "trade", "bill_date": day.isoformat()},
+        )
+        url = answer.get("bill_download_url")
+        if answer.get("code") != OK or not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ChannelRefused("channels.refusal.bill", str(answer.get("sub_code")))
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:  # scheme checked above
+                content = response.read()
+        except OSError as error:
+            raise ChannelUnavailable(f"alipay bill: {type(error).__name__}") from None
+        try:
+            return parse_bill_zip(content)
+        except BillError as error:
+            raise ChannelRefused("channels.refusal.bill", str(error)) from None
 
     # ---------------------------------------------------------------------------------------
     # Notifications (trade_status_sync)

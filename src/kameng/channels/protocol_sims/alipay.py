@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from kameng.channels.protocol_sims.alipay_bill import bill_zip
 from kameng.channels.protocol_sims.server import KeyPair, LocalServer, Received, Reply, new_key_pair, post
 from kameng.domain.money import format_yuan, parse_yuan
 
@@ -83,6 +84,7 @@ class AlipaySimulator:
         self.misbehave = AliMisbehaviour()
         self.sent: list[tuple[dict[str, str], int, bytes]] = []
         self.requests: list[dict[str, str]] = []
+        self.bills: dict[str, bytes] = {}
         self._lock = threading.RLock()
         self._server = LocalServer(self._handle, port)
 
@@ -163,6 +165,11 @@ class AlipaySimulator:
             params.update({k: v[0] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()})
         if split.path == "/pay/confirm":
             return self._confirm(params)
+        if split.path == "/bill/download":
+            bill = self.bills.get(params.get("token", ""))
+            if bill is None:
+                return Reply(404, b"not found", {"Content-Type": "text/plain"})
+            return Reply(200, bill, {"Content-Type": "application/zip"})
         if split.path != "/gateway.do":
             return Reply(404, b"not found", {"Content-Type": "text/plain"})
         method = params.get("method", "")
@@ -186,6 +193,7 @@ class AlipaySimulator:
                 "alipay.trade.close": self._close,
                 "alipay.trade.refund": self._refund,
                 "alipay.trade.fastpay.refund.query": self._refund_query,
+                "alipay.data.dataservice.bill.downloadurl.query": self._bill_url,
             }
             if method not in routes:
                 return self._answer(response_type, self._failure("40004", "isv.invalid-method", "不存在的方法名"))
@@ -227,6 +235,13 @@ class AlipaySimulator:
         back = trade.return_url or "/"
         query = urlencode({"out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no})
         return Reply(303, b"", {"Location": f"{back}{'&' if '?' in back else '?'}{query}"})
+
+    def _bill_url(self, biz: dict[str, str]) -> dict[str, str]:
+        token = secrets.token_urlsafe(16)
+        self.bills[token] = bill_zip(
+            self.app_id, str(biz.get("bill_date", "")), self.trades.values(), self.refunds.values()
+        )
+        return {"code": "10000", "msg": "Success", "bill_download_url": f"{self.base_url}/bill/download?token={token}"}
 
     def _query(self, biz: dict[str, str]) -> dict[str, str]:
         trade = self.trades.get(str(biz.get("out_trade_no", "")))

@@ -10,6 +10,8 @@ trade: a refund's states are a script (``["PROCESSING", "SUCCESS"]`` by default;
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import html
 import json
 import secrets
@@ -17,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.exceptions import InvalidSignature
@@ -26,43 +28,17 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kameng.channels.protocol_sims.server import KeyPair, LocalServer, Received, Reply, new_key_pair, post
+from kameng.channels.protocol_sims.wechat_books import (
+    SimRefund,
+    SimTrade,
+    bill_csv,
+    refund_body,
+    trade_body,
+    wechat_time,
+)
 from kameng.domain.channel_limits import MAX_PARTIAL_REFUNDS, MIN_GAP_BETWEEN_REFUNDS, REFUND_WINDOW
 
-CHINA = timezone(timedelta(hours=8))
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
-
-
-def wechat_time(moment: datetime) -> str:
-    return moment.astimezone(CHINA).isoformat(timespec="seconds")
-
-
-@dataclass
-class SimTrade:
-    out_trade_no: str
-    description: str
-    total: int
-    notify_url: str
-    token: str
-    state: str = "NOTPAY"  # NOTPAY, SUCCESS, CLOSED, REFUND
-    transaction_id: str = ""
-    success_time: datetime | None = None
-    refunded: int = 0
-    refund_count: int = 0
-    last_refund_at: datetime | None = None
-
-
-@dataclass
-class SimRefund:
-    out_refund_no: str
-    refund_id: str
-    out_trade_no: str
-    amount: int
-    status: str
-    script: list[str]
-    created_at: datetime
-    success_time: datetime | None = None
-    abnormal_to: str | None = None
-    bank_account: str | None = None
 
 
 @dataclass
@@ -98,6 +74,7 @@ class WeChatPaySimulator:
         self.misbehave = Misbehaviour()
         self.sent: list[tuple[dict[str, str], bytes, int]] = []  # notifications: headers, body, our answer
         self.requests: list[Received] = []
+        self.bills: dict[str, bytes] = {}
         self._lock = threading.RLock()
         self._server = LocalServer(self._handle, port)
 
@@ -133,7 +110,7 @@ class WeChatPaySimulator:
                 trade.state = "SUCCESS"
                 trade.transaction_id = "4200" + secrets.token_hex(12)
                 trade.success_time = self.clock()
-            resource = self._trade_body(trade)
+            resource = trade_body(trade, self.appid, self.mchid)
         notices = [self.notification("TRANSACTION.SUCCESS", "transaction", resource)]
         if self.misbehave.notify_twice:
             notices.append(notices[0])
@@ -205,7 +182,7 @@ class WeChatPaySimulator:
                     return self._error(400, "ORDERPAID", "订单已支付")
                 trade.state = "CLOSED"
                 return self._signed(204, "")
-            return self._json(200, self._trade_body(trade))
+            return self._json(200, trade_body(trade, self.appid, self.mchid))
         if request.method == "POST" and path == "/v3/refund/domestic/refunds":
             return self._refund(json.loads(request.body))
         if parts[:4] == ["v3", "refund", "domestic", "refunds"] and len(parts) == 5 and request.method == "GET":
@@ -213,9 +190,27 @@ class WeChatPaySimulator:
             if refund is None:
                 return self._error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
             self._advance(refund)
-            return self._json(200, self._refund_body(refund))
+            return self._json(200, refund_body(refund, self.trades[refund.out_trade_no]))
         if parts[:4] == ["v3", "refund", "domestic", "refunds"] and parts[5:] == ["apply-abnormal-refund"]:
             return self._abnormal(parts[4], json.loads(request.body))
+        if path == "/v3/bill/tradebill":
+            query = parse_qs(urlsplit(request.path).query)
+            content = gzip.compress(self.bill_csv(query.get("bill_date", [""])[0]).encode("utf-8"))
+            token = secrets.token_urlsafe(16)
+            self.bills[token] = content
+            return self._json(
+                200,
+                {
+                    "hash_type": "SHA1",
+                    "hash_value": hashlib.sha1(content).hexdigest(),  # WeChat's own choice
+                    "download_url": f"{self.base_url}/v3/billdownload/file?token={token}",
+                },
+            )
+        if path == "/v3/billdownload/file":
+            stored = self.bills.get(parse_qs(urlsplit(request.path).query).get("token", [""])[0])
+            if stored is None:
+                return self._error(404, "NO_STATEMENT_EXIST", "账单不存在")
+            return Reply(200, stored, {"Content-Type": "application/octet-stream"})
         return self._error(404, "NOT_FOUND", "接口不存在")
 
     def _native(self, data: dict[str, object]) -> Reply:
@@ -244,7 +239,7 @@ class WeChatPaySimulator:
         out_refund_no = str(data["out_refund_no"])
         existing = self.refunds.get(out_refund_no)
         if existing is not None:  # the same number names the same refund, whatever it came to
-            return self._json(200, self._refund_body(existing))
+            return self._json(200, refund_body(existing, self.trades[existing.out_trade_no]))
         trade = self.trades.get(str(data.get("out_trade_no") or ""))
         amount = data.get("amount")
         if trade is None or trade.state not in {"SUCCESS", "REFUND"} or not isinstance(amount, dict):
@@ -272,7 +267,7 @@ class WeChatPaySimulator:
         trade.state = "REFUND"
         if row.status == "SUCCESS":
             row.success_time = now
-        return self._json(200, self._refund_body(row))
+        return self._json(200, refund_body(row, trade))
 
     def _advance(self, refund: SimRefund) -> None:
         """A query reveals the next scripted state; a closed refund gives its money back to the trade."""
@@ -305,12 +300,23 @@ class WeChatPaySimulator:
         refund.abnormal_to = kind
         refund.status = "PROCESSING"
         refund.script = ["SUCCESS"]
-        return self._json(200, self._refund_body(refund))
+        return self._json(200, refund_body(refund, self.trades[refund.out_trade_no]))
 
     def _decrypt(self, text: str) -> str:
         assert isinstance(self._platform_key, rsa.RSAPrivateKey)
         oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
         return self._platform_key.decrypt(base64.b64decode(text), oaep).decode()
+
+    def bill_csv(self, bill_date: str) -> str:
+        with self._lock:
+            return bill_csv(
+                bill_date,
+                self.appid,
+                self.mchid,
+                list(self.trades.values()),
+                list(self.refunds.values()),
+                dict(self.trades),
+            )
 
     # ---------------------------------------------------------------------------------------
     # The payer's page (what the WeChat app shows after scanning the code)
@@ -390,50 +396,3 @@ class WeChatPaySimulator:
 
     def _error(self, status: int, code: str, message: str) -> Reply:
         return self._json(status, {"code": code, "message": message})
-
-    def _trade_body(self, trade: SimTrade) -> dict[str, object]:
-        body: dict[str, object] = {
-            "appid": self.appid,
-            "mchid": self.mchid,
-            "out_trade_no": trade.out_trade_no,
-            "trade_type": "NATIVE",
-            "trade_state": trade.state,
-            "trade_state_desc": {"NOTPAY": "未支付", "CLOSED": "已关闭", "REFUND": "转入退款"}.get(
-                trade.state, "支付成功"
-            ),
-            "amount": {"total": trade.total, "currency": "CNY", "payer_total": trade.total, "payer_currency": "CNY"},
-        }
-        if trade.transaction_id:
-            body["transaction_id"] = trade.transaction_id
-            body["bank_type"] = "OTHERS"
-            body["payer"] = {"openid": "o-sim-" + trade.token[:8]}
-        if trade.success_time is not None:
-            body["success_time"] = wechat_time(trade.success_time)
-        return body
-
-    def _refund_body(self, refund: SimRefund) -> dict[str, object]:
-        trade = self.trades[refund.out_trade_no]
-        body: dict[str, object] = {
-            "refund_id": refund.refund_id,
-            "out_refund_no": refund.out_refund_no,
-            "transaction_id": trade.transaction_id,
-            "out_trade_no": trade.out_trade_no,
-            "channel": "ORIGINAL",
-            "user_received_account": "支付用户零钱",
-            "create_time": wechat_time(refund.created_at),
-            "status": refund.status,
-            "funds_account": "AVAILABLE",
-            "amount": {
-                "total": trade.total,
-                "refund": refund.amount,
-                "payer_total": trade.total,
-                "payer_refund": refund.amount,
-                "settlement_refund": refund.amount,
-                "settlement_total": trade.total,
-                "discount_refund": 0,
-                "currency": "CNY",
-            },
-        }
-        if refund.success_time is not None:
-            body["success_time"] = wechat_time(refund.success_time)
-        return body

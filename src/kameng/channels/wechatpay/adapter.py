@@ -18,6 +18,7 @@ What the SDK does not do, the adapter does:
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
@@ -25,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,7 +46,10 @@ from kameng.channels.ports import (
     RefundAnswer,
     RefundNotice,
 )
+from kameng.channels.wechatpay.bill import BillError, parse_trade_bill
+from kameng.channels.wechatpay.config import WeChatPayConfig
 from kameng.domain.channel_limits import refund_refusal
+from kameng.domain.reconciliation import BillLine
 from kameng.platform.i18n import translate
 
 log = logging.getLogger("kameng.channels.wechatpay")
@@ -53,24 +57,6 @@ log = logging.getLogger("kameng.channels.wechatpay")
 GATEWAY_ATTRIBUTE = "_gate_way"  # wechatpayv3 2.0.x sets it in Core.__init__
 NOTIFICATION_WINDOW = timedelta(minutes=5)
 TIMEOUT = (5, 20)  # seconds to connect, to read
-
-
-@dataclass(frozen=True, slots=True)
-class WeChatPayConfig:
-    mchid: str
-    appid: str
-    private_key_pem: str  # PKCS#8: the SDK refuses PKCS#1
-    cert_serial_no: str
-    apiv3_key: str
-    public_key_pem: str  # WeChat Pay's platform public key (public-key mode)
-    public_key_id: str
-    notify_url: str
-    gateway: str = "https://api.mch.weixin.qq.com"
-    # Development only: the local simulator's page that plays the payer's phone after a scan.
-    scan_page: str | None = None
-
-    def __repr__(self) -> str:  # never print a key
-        return f"WeChatPayConfig(mchid={self.mchid!r}, gateway={self.gateway!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +254,23 @@ class WeChatPayAdapter:
         if code != 200:
             raise ChannelRefused("channels.refusal.refund", f"{data.get('code')}: {data.get('message')}")
         return self._answer(data)
+
+    def trade_bill(self, day: date) -> list[BillLine]:
+        """The day's trade bill, downloaded (gzip) and read (:mod:`kameng.channels.wechatpay.bill`)."""
+        code, data = self._call("trade_bill", self._sdk.trade_bill, bill_date=day.isoformat())
+        if code != 200 or not isinstance(data.get("download_url"), str):
+            raise ChannelRefused("channels.refusal.bill", str(data.get("code")))
+        try:
+            code, content = self._sdk.download_bill(data["download_url"])
+            text = gzip.decompress(content).decode("utf-8")
+        except Exception as error:  # requests, gzip, a non-bytes answer
+            raise ChannelUnavailable(f"wechatpay bill: {type(error).__name__}") from None
+        if code != 200:
+            raise ChannelUnavailable(f"wechatpay bill: HTTP {code}")
+        try:
+            return parse_trade_bill(text)
+        except BillError as error:
+            raise ChannelRefused("channels.refusal.bill", str(error)) from None
 
     # ---------------------------------------------------------------------------------------
     # Notifications
