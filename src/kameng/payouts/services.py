@@ -33,6 +33,7 @@ from kameng.platform.ledger import post_entry
 from kameng.platform.outbox import LEASE
 
 log = logging.getLogger("kameng.payouts")
+LOCAL_TRANSACTION_PREFIX = "SIM"  # the local simulator's transaction ids (channels/simulator/payments.py)
 UowFactory = Callable[[], UnitOfWork]
 
 
@@ -210,9 +211,15 @@ def apply_refund_notice(uow_factory: UowFactory, notice: RefundNotice, now: date
 
 
 def trade_channel(uow: UnitOfWork, out_trade_no: str) -> str | None:
-    """Which channel holds a trade of ours (a payment, or an orphan payment we send back)."""
+    """Which real channel holds a trade of ours (a payment, or an orphan payment we send back);
+    None for a trade the local simulator took (its transaction ids start with ``SIM``: the demo
+    data and the local pay page), whose refund goes back through the simulator."""
     with uow:
-        channel = uow.session.scalar(select(PaymentRow.channel).where(PaymentRow.out_trade_no == out_trade_no))
-        if channel is not None:
-            return channel.value
+        payment = uow.session.execute(
+            select(PaymentRow.channel, PaymentRow.channel_txn_no).where(PaymentRow.out_trade_no == out_trade_no)
+        ).one_or_none()
+        if payment is not None:
+            return (
+                None if (payment.channel_txn_no or "").startswith(LOCAL_TRANSACTION_PREFIX) else payment.channel.value
+            )
         return uow.session.scalar(select(OrphanPaymentRow.channel).where(OrphanPaymentRow.out_trade_no == out_trade_no))
