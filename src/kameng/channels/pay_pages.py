@@ -1,6 +1,6 @@
 """Paying at a real channel: ``/pay/channel/<out_trade_no>`` sends the payer where the trade's
 channel takes the money: WeChat Pay's code to scan (drawn here as an image), Alipay's cashier (a
-redirect), or the local simulator's page for a channel without a real adapter."""
+link to it), or the local simulator's page for a channel without a real adapter."""
 
 from __future__ import annotations
 
@@ -56,7 +56,14 @@ def pay_at_channel(out_trade_no: OutTradeNo, request: Request, container: Contai
     except (ChannelUnavailable, ChannelRefused):
         raise Conflict(ErrorCode.CHANNEL_UNAVAILABLE, "channels.refusal.payment", "channel") from None
     if checkout.redirect_url:
-        return redirect(checkout.redirect_url)
+        # A link, not a redirect: this page is reached from the checkout form, and the site's CSP
+        # (form-action 'self') rightly stops a form's navigation from ending at another origin.
+        return render(
+            request,
+            "channels/pay_alipay.html",
+            {"view": view, "payment": payment, "cashier": checkout.redirect_url},
+            user=user,
+        )
     qr = base64.b64encode(checkout.qr_png or b"").decode()
     return render(
         request,
