@@ -224,3 +224,23 @@ def test_alipay_stale_and_replayed(
     caplog.clear()
     again = refused(wired, caplog, lambda: post_alipay(wired, second), "replayed notification")
     assert again.text == "success"
+
+
+HOSTILE_BODIES = [b"", b"\x00", b"{}", b'{"id":"\x00"}', b"\xff\xfe", b"a=\x00&sign=%00", b"x" * 100_000, b"[1e999]"]
+
+
+@pytest.mark.parametrize("channel", ["wechat", "alipay"])
+def test_hostile_notifications_are_refused_never_a_server_error(wired: TestClient, channel: str) -> None:
+    before = entries(wired)
+    for body in HOSTILE_BODIES:
+        for headers in ({}, {"Wechatpay-Timestamp": "\x00", "Wechatpay-Signature": "%%%", "Wechatpay-Serial": "x"}):
+            answer = wired.post(f"{API}/payments/notify/{channel}", content=body, headers=headers)
+            assert answer.status_code in {200, 400}, (body[:20], answer.status_code, answer.text[:200])
+            assert answer.text in {"fail"} or answer.json()["code"] == "FAIL"
+    assert entries(wired) == before
+
+
+def test_notifications_to_a_channel_not_configured_or_unknown(client: TestClient) -> None:
+    assert client.post(f"{API}/payments/notify/wechat", content=b"{}").status_code == 404
+    unknown = client.post(f"{API}/payments/notify/%00bank", content=b"{}")
+    assert unknown.status_code in {404, 422}
