@@ -17,8 +17,16 @@ from fastapi import APIRouter
 
 from kameng.channels import notify as channel_notify
 from kameng.channels import pay_pages as channel_pay_pages
+from kameng.channels import reconcile_pages as channel_reconcile_pages
 from kameng.channels.alipay.adapter import AlipayAdapter, AlipayConfig
-from kameng.channels.ports import HostedCheckout, NotifyingChannel, PaymentChannel, RefundAnswer, RefundChannel
+from kameng.channels.ports import (
+    BillingChannel,
+    HostedCheckout,
+    NotifyingChannel,
+    PaymentChannel,
+    RefundAnswer,
+    RefundChannel,
+)
 from kameng.channels.protocol_sims.alipay import AlipaySimulator
 from kameng.channels.protocol_sims.server import new_key_pair
 from kameng.channels.protocol_sims.wechat import WeChatPaySimulator
@@ -67,7 +75,7 @@ def build(settings: Settings, real_channels: bool = True) -> Container:
     return container
 
 
-class RealChannel(NotifyingChannel, HostedCheckout, RefundChannel, Protocol):
+class RealChannel(NotifyingChannel, HostedCheckout, RefundChannel, BillingChannel, Protocol):
     """What the WeChat Pay and Alipay adapters both are."""
 
 
@@ -78,6 +86,7 @@ def wire_channels(container: Container, adapters: Mapping[str, RealChannel]) -> 
     local_refunds = getattr(container.refunds, "local", container.refunds)
     container.notifiers = dict(adapters)
     container.checkouts = dict(adapters)
+    container.bills = dict(adapters)
     container.payments = RoutedPayments(local_payments)
     container.refunds = RoutedRefunds(
         local_refunds, adapters, lambda out_trade_no: trade_channel(container.uow(), out_trade_no)
@@ -97,10 +106,10 @@ def settle_abnormal_refund(
 
 def reconcile_channel(container: Container, channel: str, day: date) -> list[Finding]:
     """The channel's bill of ``day`` (downloaded through its SDK) against our records of it."""
-    adapter = container.checkouts.get(channel)
-    if not isinstance(adapter, WeChatPayAdapter | AlipayAdapter):
+    billing = container.bills.get(channel)
+    if billing is None:
         raise SettingsError(f"KAMENG_CHANNELS: {channel} is not configured")
-    return reconcile_day(container.uow(), Channel(channel), day, adapter.trade_bill(day))
+    return reconcile_day(container.uow(), Channel(channel), day, billing.trade_bill(day))
 
 
 def _public_url(settings: Settings) -> str:
@@ -177,7 +186,13 @@ def _secret(path: Path | None, variable: str) -> str:
 def channel_routers() -> Sequence[APIRouter]:
     """The pages and API of the configured channels that are served by kameng itself: the
     simulator's pay page and payer endpoint (outside production only; see the handlers)."""
-    return [simulator_pages.router, simulator_api.router, channel_notify.router, channel_pay_pages.router]
+    return [
+        simulator_pages.router,
+        simulator_api.router,
+        channel_notify.router,
+        channel_pay_pages.router,
+        channel_reconcile_pages.router,
+    ]
 
 
 def simulator_payer(channel: PaymentChannel) -> Payer:

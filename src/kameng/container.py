@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kameng.channels.ports import HostedCheckout, NotifyingChannel, PaymentChannel, RefundChannel
+from kameng.channels.ports import BillingChannel, HostedCheckout, NotifyingChannel, PaymentChannel, RefundChannel
 from kameng.domain.calendar import WorkCalendar
 from kameng.messages.senders import Sender
 from kameng.platform.db.uow import UnitOfWork
@@ -39,6 +39,8 @@ class Container:
     notifiers: dict[str, NotifyingChannel] = field(default_factory=dict)
     # The real channels that take payments for trades of their channel (/pay/channel/<out_trade_no>).
     checkouts: dict[str, HostedCheckout] = field(default_factory=dict)
+    # The real channels whose daily bills can be reconciled (`kameng reconcile`, /staff/reconcile).
+    bills: dict[str, BillingChannel] = field(default_factory=dict)
     # What to stop with the process (the local protocol simulators' servers).
     closers: list[Callable[[], None]] = field(default_factory=list)
     # Tests replace the clock to move time; everything that needs "now" asks here.

@@ -14,6 +14,7 @@ from kameng import compose
 from kameng.channels.alipay.bill import parse_bill_zip
 from kameng.channels.protocol_sims.alipay_bill import bill_zip
 from kameng.channels.wechatpay.bill import BillError, parse_trade_bill
+from kameng.demo import DEMO_PASSWORD
 from kameng.domain.reconciliation import BillLine, LineKind
 from kameng.worker import run_tick
 from tests.channels.alipay_support import AlipayWorld
@@ -21,6 +22,7 @@ from tests.channels.app_support import API, ask_refund, consumer, order_at
 from tests.channels.test_through_the_app import pay_wechat
 from tests.channels.wechat_support import WeChatWorld
 from tests.support.apps import container_of
+from tests.support.pages import log_in
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -115,3 +117,28 @@ def test_alipay_bill_is_a_zip_of_gbk_csv_read_through_the_sdk(wired: TestClient,
     }
     raw = bill_zip("app", "2026-11-20", [], [])
     assert parse_bill_zip(raw) == []
+
+
+def test_the_operator_page_shows_each_difference_in_words(wired: TestClient, wechat: WeChatWorld) -> None:
+    noon = bill_noon()
+    wechat.clock.now = noon
+    wechat.adapter.create_native("PGHOST0002", "?", 777, noon + timedelta(minutes=15))
+    wechat.sim.pay("PGHOST0002", deliver=False)
+    assert log_in(wired, "agent@kameng.test", DEMO_PASSWORD, "/staff").status_code == 303
+    day = noon.astimezone(CHINA).date().isoformat()
+    page = wired.get("/staff/reconcile", params={"channel": "wechat", "date": day})
+    assert page.status_code == 200
+    assert 'data-difference="missing_here"' in page.text
+    assert "渠道有、我方无" in page.text
+    assert "PGHOST0002" in page.text
+    assert "missing_here</td>" not in page.text  # the words, not the code
+    bad = wired.get("/staff/reconcile", params={"channel": "wechat", "date": "2026-13-45"})
+    assert "请选择已配置的渠道" in bad.text
+
+
+def test_the_operator_page_is_for_staff_and_says_when_no_channel_is_configured(client: TestClient) -> None:
+    assert client.get("/staff/reconcile", follow_redirects=False).status_code in {303, 403, 404}
+    assert log_in(client, "agent@kameng.test", DEMO_PASSWORD, "/staff").status_code == 303
+    page = client.get("/staff/reconcile")
+    assert page.status_code == 200
+    assert "没有配置真实支付渠道" in page.text

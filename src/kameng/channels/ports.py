@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
+
+from kameng.domain.reconciliation import BillLine
 
 # A refund's state at the channel, spelled as WeChat Pay spells it.
 PROCESSING, SUCCESS, ABNORMAL = "PROCESSING", "SUCCESS", "ABNORMAL"
@@ -130,3 +132,10 @@ class HostedCheckout(Protocol):
     checkout: asking again is harmless)."""
 
     def checkout(self, out_trade_no: str, subject: str, amount_fen: int, expires_at: datetime) -> Checkout: ...
+
+
+class BillingChannel(Protocol):
+    """A real channel's bill of one day, read into reconciliation lines. Raises
+    :class:`ChannelUnavailable` or :class:`ChannelRefused`."""
+
+    def trade_bill(self, day: date) -> list[BillLine]: ...
