@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -45,7 +46,7 @@ from kameng.domain.model import Channel
 from kameng.domain.reconciliation import Finding
 from kameng.messages.senders import LogSender
 from kameng.payouts.reconcile import reconcile_day
-from kameng.payouts.services import trade_channel
+from kameng.payouts.services import refund_history, trade_channel
 from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
@@ -170,7 +171,15 @@ def _channel_adapters(settings: Settings, container: Container) -> dict[str, Rea
             return_url=alipay_return,
             gateway=settings.alipay_gateway,
         )
-    return {"wechat": WeChatPayAdapter(wechat), "alipay": AlipayAdapter(alipay, clock=container.now)}
+    history = partial(_refund_history, container)
+    return {
+        "wechat": WeChatPayAdapter(wechat, refund_history=history),
+        "alipay": AlipayAdapter(alipay, clock=container.now),
+    }
+
+
+def _refund_history(container: Container, out_trade_no: str, besides: str) -> tuple[int, datetime | None]:
+    return refund_history(container.uow(), out_trade_no, besides)
 
 
 def _secret(path: Path | None, variable: str) -> str:

@@ -144,3 +144,17 @@ def test_wechat_abnormal_refund_waits_and_is_settled_through_abnormal_refund(
     run_tick(container, container.now())
     assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunded"
     assert wechat.sim.refunds[out_refund_no].abnormal_to == "USER_BANK_CARD"
+
+
+def test_the_refund_history_the_wechat_limits_count(wired: TestClient, wechat: WeChatWorld) -> None:
+    from kameng.payouts.services import refund_history
+
+    auth = consumer(wired)
+    order = order_at(wired, auth, "wechat")
+    pay_wechat(wired, wechat, order)
+    ask_refund(wired, auth, order["order_no"])
+    container = container_of(wired)
+    run_tick(container, container.now())
+    [sent] = wechat.sim.refunds
+    assert refund_history(container.uow(), order["out_trade_no"], "R-other") == (1, container.now())
+    assert refund_history(container.uow(), order["out_trade_no"], sent) == (0, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -134,3 +134,17 @@ def test_channel_failures_are_retried_later_not_failed(wechat: WeChatWorld) -> N
     with pytest.raises(ChannelUnavailable):
         wechat.adapter.request_refund("R1", "P20261120001", 3000, wechat.clock.now)
     assert wechat.adapter.request_refund("R1", "P20261120001", 3000, wechat.clock.now).status == PROCESSING
+
+
+def test_the_partial_refund_limits_are_checked_before_calling(wechat: WeChatWorld) -> None:
+    paid_trade(wechat)
+    history: dict[str, tuple[int, datetime | None]] = {"P20261120001": (50, None)}
+    adapter = WeChatPayAdapter(wechat.adapter.config, refund_history=lambda trade, _besides: history[trade])
+    before = len(wechat.sim.requests)
+    fifty = adapter.request_refund("R51", "P20261120001", 100, wechat.clock.now)
+    assert (fifty.status, fifty.failure) == (ABNORMAL, "该订单的部分退款已达 50 次上限，支付渠道不再受理")
+    history["P20261120001"] = (1, wechat.clock.now - timedelta(seconds=30))
+    with pytest.raises(ChannelUnavailable, match="too_soon"):  # the outbox tries again in a minute, same number
+        adapter.request_refund("R2", "P20261120001", 100, wechat.clock.now)
+    assert all("/refund/" not in r.path for r in wechat.sim.requests[before:])  # only trade queries went out
+    assert wechat.sim.refunds == {}

@@ -223,3 +223,18 @@ def trade_channel(uow: UnitOfWork, out_trade_no: str) -> str | None:
                 None if (payment.channel_txn_no or "").startswith(LOCAL_TRANSACTION_PREFIX) else payment.channel.value
             )
         return uow.session.scalar(select(OrphanPaymentRow.channel).where(OrphanPaymentRow.out_trade_no == out_trade_no))
+
+
+def refund_history(uow: UnitOfWork, out_trade_no: str, besides: str) -> tuple[int, datetime | None]:
+    """How many refunds of this trade the channel has accepted (other than ``besides``) and when
+    the last one was sent: what WeChat Pay's limits (50 partial refunds, one a minute) count."""
+    with uow:
+        rows = uow.session.execute(
+            select(RefundRow.accepted_at).where(
+                RefundRow.out_trade_no == out_trade_no,
+                RefundRow.out_refund_no != besides,
+                RefundRow.accepted_at.is_not(None),
+            )
+        ).all()
+        times = [row.accepted_at for row in rows if row.accepted_at is not None]
+        return len(times), max(times, default=None)

@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -98,8 +98,15 @@ class WeChatPayAdapter:
 
     name = "wechat"
 
-    def __init__(self, config: WeChatPayConfig, remembered_notices: int = 10_000) -> None:
+    def __init__(
+        self,
+        config: WeChatPayConfig,
+        remembered_notices: int = 10_000,
+        refund_history: Callable[[str, str], tuple[int, datetime | None]] | None = None,
+    ) -> None:
         self.config = config
+        # (out_trade_no, out_refund_no) → refunds of the trade already accepted, and the last one's time
+        self._refund_history = refund_history
         self._sdk = WeChatPay(
             wechatpay_type=WeChatPayType.NATIVE,
             mchid=config.mchid,
@@ -189,8 +196,9 @@ class WeChatPayAdapter:
     def request_refund(self, out_refund_no: str, out_trade_no: str, amount_fen: int, now: datetime) -> RefundAnswer:
         """The port's refund: a refusal for good (a limit, a trade not paid) is answered as a failed
         refund with the reason in words, so that the consumer is offered another way at once."""
+        so_far, last = self._refund_history(out_trade_no, out_refund_no) if self._refund_history else (0, None)
         try:
-            return self.refund(out_refund_no, out_trade_no, amount_fen, now)
+            return self.refund(out_refund_no, out_trade_no, amount_fen, now, so_far, last)
         except ChannelRefused as refused:
             log.info("wechatpay refund %s refused: %s", out_refund_no, refused)
             return RefundAnswer(ABNORMAL, "", translate(refused.key, "zh"), channel_status="REFUSED")
