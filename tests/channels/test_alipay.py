@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import urllib.request
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
 
 from kameng.channels.alipay.adapter import RefundSync
-from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS, PaymentNotification
+from kameng.channels.ports import ABNORMAL, PROCESSING, SUCCESS, NothingToApply, PaymentNotification
 from tests.channels.alipay_support import AlipayWorld
 
 
@@ -112,3 +114,13 @@ def test_closing_an_unpaid_trade(alipay: AlipayWorld) -> None:
     assert alipay.adapter.close("P9") is True
     paid_trade(alipay, "P10")
     assert alipay.adapter.close("P10") is False
+
+
+def test_a_wait_buyer_pay_notification_is_received_and_changes_nothing(alipay: AlipayWorld) -> None:
+    alipay.adapter.page_pay_url("P11", "月度会员", 100, alipay.clock.now)
+    fields = {"out_trade_no": "P11", "trade_status": "WAIT_BUYER_PAY", "total_amount": "1.00"}
+    notice = alipay.sim.notification(fields)
+    body = urlencode(notice).encode()
+    with pytest.raises(NothingToApply):
+        alipay.adapter.read_notification({}, body, alipay.clock.now)
+    assert alipay.adapter.acknowledge(True).body == b"success"

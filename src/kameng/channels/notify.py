@@ -17,7 +17,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from kameng.channels.ports import Acknowledgement, BadSignature, RefundNotice
+from kameng.channels.ports import Acknowledgement, BadSignature, NothingToApply, RefundNotice
 from kameng.orders.payments import apply_payment_notification
 from kameng.payouts.services import apply_refund_notice
 from kameng.platform.errors import ServiceError, not_found
@@ -55,6 +55,9 @@ async def channel_notify(channel: Literal["wechat", "alipay"], request: Request,
     now = container.now()
     try:
         read = notifier.read_notification(dict(request.headers), body, now)
+    except NothingToApply as nothing:
+        log.info("%s notification received, nothing to apply: %s", channel, nothing)
+        return _answer(notifier.acknowledge(True))
     except BadSignature as refused:
         reason = str(refused)
         log.warning("%s notification refused, nothing changed: %s", channel, reason)
@@ -70,6 +73,9 @@ async def channel_notify(channel: Literal["wechat", "alipay"], request: Request,
         # Verified, but it does not match our records (amount, trade, channel): nothing changed,
         # staff must look; retrying would not change the answer.
         log.error("%s notification for %s changed nothing: %s", channel, read.out_trade_no, error.code)
+        notifier.remember(read.notice_id, now)
         return _answer(notifier.acknowledge(True))
+    # Remembered only now: a notification whose application failed is taken again on the retry.
+    notifier.remember(read.notice_id, now)
     log.info("%s notification for %s: %s", channel, read.out_trade_no, result)
     return _answer(notifier.acknowledge(True))

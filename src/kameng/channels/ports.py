@@ -24,6 +24,10 @@ class BadSignature(ValueError):
     """A notification whose signature or body does not check out: nothing in it is believed."""
 
 
+class NothingToApply(ValueError):
+    """A genuine notification that changes nothing here (Alipay's WAIT_BUYER_PAY): received."""
+
+
 class ChannelUnavailable(RuntimeError):
     """A real channel gave no usable answer (network, 5xx, a rate limit): try again later with the
     same idempotency key. The outbox retries a handler that raises it."""
@@ -48,6 +52,7 @@ class PaymentNotification:
     succeeded: bool
     at: datetime
     failure: str | None = None
+    notice_id: str = ""  # a real channel's notification id (remembered once applied)
 
 
 class PaymentChannel(Protocol):
@@ -90,6 +95,7 @@ class RefundNotice:
     out_refund_no: str
     out_trade_no: str
     answer: RefundAnswer
+    notice_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,11 @@ class NotifyingChannel(Protocol):
     ) -> PaymentNotification | RefundNotice: ...
 
     def acknowledge(self, accepted: bool, reason: str = "") -> Acknowledgement: ...
+
+    def remember(self, notice_id: str, now: datetime) -> None:
+        """The notification was applied (or verified and found not applicable): a replay of it
+        is refused from now on."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.request
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,6 +31,7 @@ from urllib.parse import parse_qs
 from alipay import AliPay
 
 from kameng.channels.alipay.bill import BillError, parse_bill_zip
+from kameng.channels.notices import SeenNotices
 from kameng.channels.ports import (
     ABNORMAL,
     PROCESSING,
@@ -41,6 +41,7 @@ from kameng.channels.ports import (
     ChannelRefused,
     ChannelUnavailable,
     Checkout,
+    NothingToApply,
     PaymentNotification,
     RefundAnswer,
     RefundNotice,
@@ -90,6 +91,7 @@ class RefundSync:
     refunded_total_fen: int
     at: datetime
     full: bool
+    notice_id: str = ""
 
 
 class _BeijingAliPay(AliPay):  # type: ignore[misc]  # the SDK is untyped
@@ -132,7 +134,7 @@ class AlipayAdapter:
         )
         self._sdk.clock = self._clock
         retarget(self._sdk, config.gateway)
-        self._seen: OrderedDict[str, datetime] = OrderedDict()
+        self._seen = SeenNotices(remembered)
         self._remembered = remembered
         self._sent_at: dict[str, datetime] = {}
         self._sent_trade: dict[str, str] = {}
@@ -285,15 +287,7 @@ class AlipayAdapter:
             raise BadSignature("no notify_time") from None
         if abs(now - stamp) > NOTIFICATION_WINDOW:
             raise BadSignature("stale notification")
-        notice_id = data.get("notify_id", "")
-        if not notice_id:
-            raise BadSignature("no notify_id")
-        with self._lock:
-            if notice_id in self._seen:
-                raise BadSignature("replayed notification")
-            self._seen[notice_id] = now
-            while len(self._seen) > self._remembered:
-                self._seen.popitem(last=False)
+        self._seen.check(data.get("notify_id", ""))
         return data
 
     def read_notification_form(self, form: dict[str, str], now: datetime) -> PaymentNotification | RefundSync:
@@ -308,8 +302,11 @@ class AlipayAdapter:
                     refunded_total_fen=refunded,
                     at=beijing(data.get("gmt_refund", data["notify_time"])),
                     full=data.get("trade_status") == "TRADE_CLOSED",
+                    notice_id=data.get("notify_id", ""),
                 )
             status = data["trade_status"]
+            if status == "WAIT_BUYER_PAY":
+                raise NothingToApply("the trade waits for the payer")
             return PaymentNotification(
                 out_trade_no=data["out_trade_no"],
                 transaction_id=data["trade_no"],
@@ -335,8 +332,11 @@ class AlipayAdapter:
         read = self.read_notification_form(form, now)
         if isinstance(read, RefundSync):
             answer = RefundAnswer(SUCCESS, "", channel_status="TRADE_CLOSED" if read.full else "REFUND_FEE")
-            return RefundNotice(read.out_request_no, read.out_trade_no, answer)
-        return read
+            return RefundNotice(read.out_request_no, read.out_trade_no, answer, read.notice_id)
+        return replace(read, notice_id=form.get("notify_id", ""))
+
+    def remember(self, notice_id: str, now: datetime) -> None:
+        self._seen.remember(notice_id, now)
 
     def acknowledge(self, accepted: bool, reason: str = "") -> Acknowledgement:
         """Alipay stops sending once it reads the text ``success``; anything else is retried

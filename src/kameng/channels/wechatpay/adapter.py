@@ -22,8 +22,6 @@ import gzip
 import io
 import json
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +31,7 @@ from urllib.parse import urlsplit
 import qrcode
 from wechatpayv3 import WeChatPay, WeChatPayType
 
+from kameng.channels.notices import SeenNotices
 from kameng.channels.ports import (
     ABNORMAL,
     PROCESSING,
@@ -120,9 +119,7 @@ class WeChatPayAdapter:
             timeout=TIMEOUT,
         )
         retarget(self._sdk, config.gateway)
-        self._seen: OrderedDict[str, datetime] = OrderedDict()
-        self._seen_limit = remembered_notices
-        self._seen_lock = threading.Lock()
+        self._seen = SeenNotices(remembered_notices)
 
     # ---------------------------------------------------------------------------------------
     # Calls
@@ -302,14 +299,7 @@ class WeChatPayAdapter:
         if not result or not isinstance(result.get("resource"), dict):
             raise BadSignature("signature or resource does not verify")
         notice_id = str(result.get("id") or "")
-        if not notice_id:
-            raise BadSignature("no notification id")
-        with self._seen_lock:
-            if notice_id in self._seen:
-                raise BadSignature("replayed notification")
-            self._seen[notice_id] = now
-            while len(self._seen) > self._seen_limit:
-                self._seen.popitem(last=False)
+        self._seen.check(notice_id)
         return Notice(notice_id, str(result.get("event_type")), result["resource"])
 
     def read_notification(
@@ -320,6 +310,9 @@ class WeChatPayAdapter:
         if notice.event_type.startswith("REFUND."):
             return self._refund_notice(notice)
         return self._payment_notice(notice, now)
+
+    def remember(self, notice_id: str, now: datetime) -> None:
+        self._seen.remember(notice_id, now)
 
     def acknowledge(self, accepted: bool, reason: str = "") -> Acknowledgement:
         """WeChat Pay takes 200 (or 204) as received; anything else is retried, at most 15 times
@@ -350,6 +343,7 @@ class WeChatPayAdapter:
             succeeded=trade.state == "SUCCESS",
             at=trade.success_time or now,
             failure=None if trade.state == "SUCCESS" else trade.state,
+            notice_id=notice.notice_id,
         )
 
     def _refund_notice(self, notice: Notice) -> RefundNotice:
@@ -360,7 +354,7 @@ class WeChatPayAdapter:
         resource.setdefault("status", resource.get("refund_status"))
         try:
             answer = self._answer(resource)
-            return RefundNotice(str(resource["out_refund_no"]), str(resource["out_trade_no"]), answer)
+            return RefundNotice(str(resource["out_refund_no"]), str(resource["out_trade_no"]), answer, notice.notice_id)
         except (KeyError, TypeError, ValueError):
             raise BadSignature("notification body is malformed") from None
 
