@@ -24,7 +24,7 @@ class BadSignature(ValueError):
     """A notification whose signature or body does not check out: nothing in it is believed."""
 
 
-class NothingToApply(ValueError):
+class NothingToApply(Exception):
     """A genuine notification that changes nothing here (Alipay's WAIT_BUYER_PAY): received."""
 
 
