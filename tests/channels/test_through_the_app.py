@@ -158,3 +158,33 @@ def test_the_refund_history_the_wechat_limits_count(wired: TestClient, wechat: W
     [sent] = wechat.sim.refunds
     assert refund_history(container.uow(), order["out_trade_no"], "R-other") == (1, container.now())
     assert refund_history(container.uow(), order["out_trade_no"], sent) == (0, None)
+
+
+def test_wechat_refund_notification_settles_the_refund_without_waiting_for_the_poll(
+    wired: TestClient, wechat: WeChatWorld
+) -> None:
+    auth = consumer(wired)
+    order = order_at(wired, auth, "wechat")
+    pay_wechat(wired, wechat, order)
+    ticket = ask_refund(wired, auth, order["order_no"])
+    container = container_of(wired)
+    run_tick(container, container.now())
+    [refund] = wechat.sim.refunds.values()
+    refund.status = "SUCCESS"
+    resource = {
+        "mchid": wechat.sim.mchid,
+        "out_trade_no": order["out_trade_no"],
+        "transaction_id": wechat.sim.trades[order["out_trade_no"]].transaction_id,
+        "out_refund_no": refund.out_refund_no,
+        "refund_id": refund.refund_id,
+        "refund_status": "SUCCESS",
+        "amount": {"total": order["amount_fen"], "refund": refund.amount, "payer_total": order["amount_fen"]},
+    }
+    headers, body = wechat.sim.notification("REFUND.SUCCESS", "refund", resource)
+    answer = wired.post(f"{API}/payments/notify/wechat", content=body, headers=headers)
+    assert answer.status_code == 200
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunded"
+    # The same notification again: refused as a replay, answered as received, nothing changes.
+    again = wired.post(f"{API}/payments/notify/wechat", content=body, headers=headers)
+    assert again.status_code == 200
+    assert ticket_status(wired, auth, ticket["ticket_no"]) == "refunded"
