@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from typer.testing import CliRunner
 
 from kameng import compose
 from kameng.cli.main import app
+from kameng.payouts.models import OrphanPaymentRow
 from kameng.settings import Settings
 
 
@@ -46,3 +48,27 @@ def test_without_real_channels_reconcile_and_abnormal_refund_say_so(env: dict[st
     refund = CliRunner().invoke(app, ["channels", "abnormal-refund", "R1", "--to-merchant"], env=off)
     assert refund.exit_code == 1
     assert "WeChat Pay is not configured" in refund.output
+
+
+def test_a_difference_exits_1_and_is_printed(env: dict[str, str]) -> None:
+    container = compose.build(Settings.from_env({**env, "KAMENG_CHANNELS": "off"}))
+    try:
+        with container.uow() as uow:
+            uow.session.add(
+                OrphanPaymentRow(
+                    channel="wechat",
+                    out_trade_no="PONLYOURS1",
+                    transaction_id="4200x",
+                    amount_fen=990,
+                    out_refund_no="OPONLYOURS1",
+                    status="pending",
+                    received_at=datetime(2026, 11, 20, 4, 0, tzinfo=UTC),  # noon in Beijing
+                )
+            )
+            uow.commit()
+    finally:
+        container.dispose()
+    result = CliRunner().invoke(app, ["reconcile", "--channel", "wechat", "--date", "2026-11-20"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "missing_there\tpayment\tPONLYOURS1\tours=9.90 SUCCESS\ttheirs=-" in result.output
+    assert "1 difference(s)" in result.output
