@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
+# WeChat Pay and Alipay run through their SDKs against local protocol simulators (KAMENG_CHANNELS=off
+# to leave every channel on the plain local simulator).
 run: install
-	$(VENV)/bin/kameng serve
+	KAMENG_CHANNELS=$${KAMENG_CHANNELS:-simulators} $(VENV)/bin/kameng serve
 
 test: install
 	$(VENV)/bin/ruff check src tests bench

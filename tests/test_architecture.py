@@ -27,6 +27,10 @@ BREAKS = {
     "domain-pure": ("domain/money.py", "import sqlalchemy"),
     "platform-shared": ("platform/errors.py", "from kameng.orders import models"),
     "simulator-composed": ("orders/checkout.py", "from kameng.channels.simulator import payments"),
+    "protocol-simulators-composed": (
+        "channels/wechatpay/adapter.py",
+        "from kameng.channels.protocol_sims import wechat",
+    ),
     "entry-points-private": ("aftersales/queries.py", "from kameng.orders import pages"),
     "entry-points-independent": ("aftersales/api.py", "from kameng.orders import api"),
     "services-know-no-http": ("orders/checkout.py", "import fastapi"),

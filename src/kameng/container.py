@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kameng.channels.ports import PaymentChannel, RecurringCharges, RefundChannel
+from kameng.channels.ports import (
+    BillingChannel,
+    HostedCheckout,
+    NotifyingChannel,
+    PaymentChannel,
+    RecurringCharges,
+    RefundChannel,
+)
 from kameng.domain.calendar import WorkCalendar
 from kameng.messages.senders import ChatSender, Sender
 from kameng.platform.db.uow import UnitOfWork
@@ -38,6 +45,14 @@ class Container:
     sender: Sender
     # The operators' chat for notices (the Telegram bot), when one is set up.
     chat: ChatSender | None = None
+    # The real channels whose notifications reach /api/v1/payments/notify/<name> (none by default).
+    notifiers: dict[str, NotifyingChannel] = field(default_factory=dict)
+    # The real channels that take payments for trades of their channel (/pay/channel/<out_trade_no>).
+    checkouts: dict[str, HostedCheckout] = field(default_factory=dict)
+    # The real channels whose daily bills can be reconciled (`kameng reconcile`, /staff/reconcile).
+    bills: dict[str, BillingChannel] = field(default_factory=dict)
+    # What to stop with the process (the local protocol simulators' servers).
+    closers: list[Callable[[], None]] = field(default_factory=list)
     # Tests replace the clock to move time; everything that needs "now" asks here.
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -49,4 +64,7 @@ class Container:
         return self.clock()
 
     def dispose(self) -> None:
+        for close in self.closers:
+            close()
+        self.closers.clear()
         self.engine.dispose()

@@ -15,7 +15,7 @@ from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
 from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
-from kameng.payouts.models import RefundRow
+from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.platform.db.base import Base
 from kameng.platform.drafts import FormDraft
 from kameng.platform.heartbeat import WorkerHeartbeat
@@ -44,6 +44,7 @@ __all__ = [
     "MessageRow",
     "OrderEventRow",
     "OrderRow",
+    "OrphanPaymentRow",
     "OutboxRow",
     "PaymentRow",
     "Placement",
@@ -117,4 +118,6 @@ PLACEMENT: dict[str, Placement] = {
     "webhook_endpoints": Placement.COORDINATOR,
     "webhook_deliveries": Placement.COORDINATOR,
     "webhook_attempts": Placement.COORDINATOR,
+    # Money that reached us for a trade we never opened: nobody's yet, until it is sent back.
+    "orphan_payments": Placement.COORDINATOR,
 }

@@ -136,6 +136,26 @@ class Settings(BaseSettings):
     renewal_offer_zh: str = ""
     renewal_offer_en: str = ""
 
+    # --- Real payment channels: WeChat Pay and Alipay (docs/channels.md) ----------------------
+    # "off": every channel is the local simulator (tests, the demo data); "simulators": WeChat
+    # Pay and Alipay through their real SDKs to local protocol simulators started in-process
+    # (`make run`; refused in production); "real": through the SDKs to the gateways below.
+    channels: Literal["off", "simulators", "real"] = "off"
+    # Where the channels reach us (notify URLs, Alipay's return URL); empty: http://host:port.
+    public_url: str = ""
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""
+    wechatpay_cert_serial_no: str = ""
+    wechatpay_private_key_file: Path | None = None  # PKCS#8 PEM
+    wechatpay_apiv3_key_file: Path | None = None  # the 32-character APIv3 key
+    wechatpay_public_key_file: Path | None = None  # WeChat Pay's platform public key (PEM)
+    wechatpay_public_key_id: str = ""
+    wechatpay_gateway: str = "https://api.mch.weixin.qq.com"
+    alipay_app_id: str = ""
+    alipay_private_key_file: Path | None = None  # the app's private key (PEM)
+    alipay_public_key_file: Path | None = None  # Alipay's public key (PEM)
+    alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+
     @property
     def production(self) -> bool:
         return self.environment == "production"
@@ -147,6 +167,11 @@ class Settings(BaseSettings):
         "redis_url",
         "telegram_bot_token",
         "smtp_password",
+        "wechatpay_private_key_file",
+        "wechatpay_apiv3_key_file",
+        "wechatpay_public_key_file",
+        "alipay_private_key_file",
+        "alipay_public_key_file",
         mode="before",
     )
     @classmethod
@@ -160,11 +185,24 @@ class Settings(BaseSettings):
         "operator_email",
         "operator_notice_events",
         "smtp_host",
+        "channels",
+        "wechatpay_mchid",
+        "wechatpay_appid",
+        "wechatpay_cert_serial_no",
+        "wechatpay_public_key_id",
+        "wechatpay_gateway",
+        "alipay_app_id",
+        "alipay_gateway",
         mode="before",
     )
     @classmethod
     def _trimmed(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _a_base_url(cls, value: Any) -> Any:
+        return value.strip().rstrip("/") if isinstance(value, str) else value
 
     @field_validator("renewal_offer_zh", "renewal_offer_en", mode="before")
     @classmethod
@@ -222,6 +260,14 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
+    def _production_pays_through_real_channels(self) -> Settings:
+        if self.production and self.channels == "simulators":
+            raise ValueError("KAMENG_CHANNELS: production refuses the channel simulators (use real)")
+        if self.production and self.channels == "real" and _local(self.wechatpay_gateway, self.alipay_gateway):
+            raise ValueError("KAMENG_WECHATPAY_GATEWAY / KAMENG_ALIPAY_GATEWAY: production refuses a local gateway")
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:
         secret = self.secret_key.get_secret_value()
         if self.production and (secret == DEVELOPMENT_SECRET or len(secret) < 32):
@@ -253,6 +299,10 @@ class Settings(BaseSettings):
                 return cls()
         except ValidationError as error:
             raise SettingsError(_explain(error)) from None
+
+
+def _local(*urls: str) -> bool:
+    return any(host in url for url in urls for host in ("://127.", "://localhost", "://[::1]"))
 
 
 @contextmanager

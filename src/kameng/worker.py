@@ -25,7 +25,7 @@ from kameng.messages.tasks import NoticeRoutes, deliver_message_handler, operato
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.usage import expire_memberships
 from kameng.payouts.services import poll_refunds
-from kameng.payouts.tasks import send_refund_handler
+from kameng.payouts.tasks import refund_orphan_handler, send_refund_handler
 from kameng.platform.heartbeat import Beat, record_beat
 from kameng.platform.outbox import Handler, OutboxKind, process_outbox
 from kameng.subscriptions.renewals import RenewalRules, sweep_renewals
@@ -47,6 +47,7 @@ def outbox_handlers(container: Container) -> dict[str, Handler]:
         OutboxKind.DELIVER_WEBHOOK: deliver_webhook_handler(container.uow, settings.webhook_timeout_seconds),
         OutboxKind.OPERATOR_NOTICE: operator_notice_handler(notice_routes(container), container.sender),
         OutboxKind.CHARGE_RENEWAL: charge_renewal_handler(container.uow, container.charges, renewal_rules(container)),
+        OutboxKind.REFUND_ORPHAN: refund_orphan_handler(container.uow, container.refunds),
     }
 
 

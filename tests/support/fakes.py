@@ -35,7 +35,7 @@ class ScriptedRefundChannel:
         self.refunds[out_refund_no] = scripted
         return scripted
 
-    def query_refund(self, out_refund_no: str, now: datetime) -> RefundAnswer | None:
+    def query_refund(self, out_refund_no: str, now: datetime, out_trade_no: str | None = None) -> RefundAnswer | None:
         return self.refunds.get(out_refund_no)
 
     def settle(self, out_refund_no: str, answer: RefundAnswer) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kameng.cli.channels import channels_app, reconcile
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
 from kameng.scenarios.services import simulate_paths
@@ -95,6 +96,8 @@ outbox_app = typer.Typer(
     help="Work queued for after the commit (refunds to send, messages to deliver).", no_args_is_help=True
 )
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(channels_app, name="channels")
+app.command("reconcile")(reconcile)
 
 
 def _configure_logging(settings: Settings) -> None:

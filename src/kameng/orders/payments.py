@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from kameng.catalog.models import CouponRow
-from kameng.channels.ports import BadSignature, PaymentChannel
+from kameng.channels.ports import BadSignature, PaymentChannel, PaymentNotification
 from kameng.domain.model import (
     Channel,
     EventType,
@@ -33,6 +33,7 @@ from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow, PaymentRow
 from kameng.orders.queries import visible_order
 from kameng.payouts.models import RefundRow
+from kameng.payouts.orphans import record_orphan
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
@@ -164,13 +165,29 @@ def handle_payment_notification(
         note = channel.verify(body, signature)
     except BadSignature as error:
         raise InvalidInput(ErrorCode.BAD_SIGNATURE, "error.bad_signature", "signature", error=error) from None
+    return apply_payment_notification(uow, note, now)
+
+
+def apply_payment_notification(
+    uow: UnitOfWork, note: PaymentNotification, now: datetime, orphans_of: str | None = None
+) -> str:
+    """Apply a verified payment notification once (see :func:`handle_payment_notification`).
+
+    With ``orphans_of`` (a real channel's name), money for a trade we never opened is not refused
+    but recorded and sent back (``orphan``): the channel has taken it, and nothing was sold."""
     with uow:
         session = uow.session
         payment = session.scalar(
             select(PaymentRow).where(PaymentRow.out_trade_no == note.out_trade_no).with_for_update()
         )
         if payment is None:
-            raise not_found("payment")
+            if orphans_of is None or not note.succeeded:
+                raise not_found("payment")
+            result = record_orphan(uow, orphans_of, note, now)
+            uow.commit()
+            return result
+        if orphans_of is not None and payment.channel.value != orphans_of:
+            raise InvalidInput(ErrorCode.CHANNEL_MISMATCH, "channels.error.channel_mismatch", "channel")
         if note.amount_fen != payment.amount_fen:
             raise InvalidInput(ErrorCode.AMOUNT_MISMATCH, "error.amount_mismatch", "amount")
         if payment.status is not PaymentStatus.PENDING and not (

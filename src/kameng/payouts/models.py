@@ -10,6 +10,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,4 +44,24 @@ class RefundRow(Base):
     failure: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
+
+
+class OrphanPaymentRow(Base):
+    """Money a channel says it took for a trade we never opened (no payment row of ours). Nothing
+    was sold, so nothing is kept: it is booked as owed back and refunded under ``out_refund_no``
+    (``O`` + the channel's trade number), the same on every retry."""
+
+    __tablename__ = "orphan_payments"
+    __table_args__ = (UniqueConstraint("channel", "out_trade_no"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    out_trade_no: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    out_refund_no: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending, processing, succeeded, failed
+    refund_id: Mapped[str | None] = mapped_column(String(64))
+    failure: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.refunds import close_after_refund, post_refund_paid
 from kameng.aftersales.tickets import move_ticket, notify
-from kameng.channels.ports import PROCESSING, RefundAnswer, RefundChannel
+from kameng.channels.ports import PROCESSING, RefundAnswer, RefundChannel, RefundNotice
 from kameng.domain.aftersales import ChannelAnswer, plan_payout_answer, refund_step
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import OrderEventType
@@ -25,9 +25,9 @@ from kameng.domain.states import REFUND, RefundStatus, refund_poll_delay_minutes
 from kameng.domain.tickets import TicketStatus
 from kameng.messages.services import tell
 from kameng.orders.history import add_order_event
-from kameng.orders.models import OrderRow
+from kameng.orders.models import OrderRow, PaymentRow
 from kameng.orders.payments import late_payment_params
-from kameng.payouts.models import RefundRow
+from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
 from kameng.platform.outbox import LEASE
@@ -35,6 +35,7 @@ from kameng.wallet.balance import WITHDRAWAL_PURPOSE, lock_balance
 from kameng.wallet.legs import settle_leg
 
 log = logging.getLogger("kameng.payouts")
+LOCAL_TRANSACTION_PREFIX = "SIM"  # the local simulator's transaction ids (channels/simulator/payments.py)
 UowFactory = Callable[[], UnitOfWork]
 
 
@@ -64,12 +65,12 @@ def poll_refunds(
             .limit(batch)
             .with_for_update(skip_locked=True)
         ).all()
-        due = [(row.id, row.out_refund_no) for row in rows]
+        due = [(row.id, row.out_refund_no, row.out_trade_no) for row in rows]
         for row in rows:
             row.next_poll_at = now + LEASE  # lease: another worker leaves it alone meanwhile
         uow.commit()
-    for refund_id, out_refund_no in due:
-        answer = channel.query_refund(out_refund_no, now)
+    for refund_id, out_refund_no, out_trade_no in due:
+        answer = channel.query_refund(out_refund_no, now, out_trade_no)
         if answer is not None:
             _apply_answer(uow_factory(), refund_id, answer, now, calendar)
     return len(due)
@@ -230,3 +231,46 @@ def refunds_in_flight(uow: UnitOfWork) -> tuple[int, datetime | None]:
             )
         ).one()
     return int(count or 0), oldest
+
+
+def apply_refund_notice(uow_factory: UowFactory, notice: RefundNotice, now: datetime, calendar: WorkCalendar) -> str:
+    """A refund's state told by the channel's verified notification, applied as a poll's answer
+    would be (once: a settled refund stays settled). Returns ``applied`` or ``unknown``."""
+    with uow_factory() as uow:
+        refund = uow.session.scalar(select(RefundRow).where(RefundRow.out_refund_no == notice.out_refund_no))
+        if refund is None or refund.out_trade_no != notice.out_trade_no:
+            log.warning("refund notice for %s (%s): no such refund of ours", notice.out_refund_no, notice.out_trade_no)
+            return "unknown"
+        refund_id = refund.id
+    _apply_answer(uow_factory(), refund_id, notice.answer, now, calendar)
+    return "applied"
+
+
+def trade_channel(uow: UnitOfWork, out_trade_no: str) -> str | None:
+    """Which real channel holds a trade of ours (a payment, or an orphan payment we send back);
+    None for a trade the local simulator took (its transaction ids start with ``SIM``: the demo
+    data and the local pay page), whose refund goes back through the simulator."""
+    with uow:
+        payment = uow.session.execute(
+            select(PaymentRow.channel, PaymentRow.channel_txn_no).where(PaymentRow.out_trade_no == out_trade_no)
+        ).one_or_none()
+        if payment is not None:
+            return (
+                None if (payment.channel_txn_no or "").startswith(LOCAL_TRANSACTION_PREFIX) else payment.channel.value
+            )
+        return uow.session.scalar(select(OrphanPaymentRow.channel).where(OrphanPaymentRow.out_trade_no == out_trade_no))
+
+
+def refund_history(uow: UnitOfWork, out_trade_no: str, besides: str) -> tuple[int, datetime | None]:
+    """How many refunds of this trade the channel has accepted (other than ``besides``) and when
+    the last one was sent: what WeChat Pay's limits (50 partial refunds, one a minute) count."""
+    with uow:
+        rows = uow.session.execute(
+            select(RefundRow.accepted_at).where(
+                RefundRow.out_trade_no == out_trade_no,
+                RefundRow.out_refund_no != besides,
+                RefundRow.accepted_at.is_not(None),
+            )
+        ).all()
+        times = [row.accepted_at for row in rows if row.accepted_at is not None]
+        return len(times), max(times, default=None)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from kameng.channels.ports import RefundChannel
 from kameng.domain.calendar import WorkCalendar
+from kameng.payouts.orphans import send_orphan_refund
 from kameng.payouts.services import send_refund
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.outbox import Handler, OutboxTask
@@ -20,5 +21,15 @@ def send_refund_handler(
 ) -> Handler:
     def send(task: OutboxTask, now: datetime) -> None:
         send_refund(uow_factory, int(str(task.payload["refund_id"])), now, channel, calendar)
+
+    return send
+
+
+def refund_orphan_handler(uow_factory: Callable[[], UnitOfWork], channel: RefundChannel) -> Handler:
+    """``OutboxKind.REFUND_ORPHAN``: raises while the channel is still processing, so the outbox
+    asks again on its back-off with the same refund number."""
+
+    def send(task: OutboxTask, now: datetime) -> None:
+        send_orphan_refund(uow_factory, int(str(task.payload["orphan_id"])), now, channel)
 
     return send

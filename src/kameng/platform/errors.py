@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     BAD_SCOPE = "bad_scope"
     BAD_SEARCH = "bad_search"
     BAD_SIGNATURE = "bad_signature"
+    CHANNEL_UNAVAILABLE = "channel_unavailable"  # a real channel could not start the payment now
+    CHANNEL_MISMATCH = "channel_mismatch"  # a real channel's notification about another channel's trade
     BAD_TEXT = "bad_text"
     BAD_URL = "bad_url"
     BAD_WEBHOOK_EVENT = "bad_webhook_event"

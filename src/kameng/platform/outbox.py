@@ -47,6 +47,7 @@ class OutboxKind(StrEnum):
     DELIVER_WEBHOOK = "webhook"  # webhooks: the first attempt of a delivery (retries are the worker's)
     OPERATOR_NOTICE = "operator_notice"  # messages: tell the operators by Telegram or e-mail
     CHARGE_RENEWAL = "charge_renewal"  # subscriptions: ask the channel for a renewal's charge
+    REFUND_ORPHAN = "refund_orphan"  # payouts: send back money paid for a trade we never opened
 
 
 class OutboxRow(Base):

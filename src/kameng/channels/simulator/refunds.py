@@ -66,7 +66,7 @@ class SimulatorRefunds:
                 return self.request_refund(out_refund_no, out_trade_no, amount_fen, now)
             return self._answer(row)
 
-    def query_refund(self, out_refund_no: str, now: datetime) -> RefundAnswer | None:
+    def query_refund(self, out_refund_no: str, now: datetime, out_trade_no: str | None = None) -> RefundAnswer | None:
         with self._sessions() as session, session.begin():
             row = session.scalar(select(SimRefund).where(SimRefund.out_refund_no == out_refund_no))
             return None if row is None else self._settle(row, now)

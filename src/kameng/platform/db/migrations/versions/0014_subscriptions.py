@@ -6,7 +6,7 @@ SMS codes of the step-up check before a cancellation (a keyed hash only). Orders
 auto-renewal on get their subscription here, their consent's terms marked as not recorded.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-06 10:41:53
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import kameng.platform.db.types
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,109 @@
+"""What both protocol simulators share: a threaded HTTP server on 127.0.0.1 and RSA keys."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    """An RSA key pair in PEM: the private key as PKCS#8 (what WeChat Pay requires)."""
+
+    private_pem: str
+    public_pem: str
+
+
+def new_key_pair() -> KeyPair:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return KeyPair(private, public)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    method: str
+    path: str  # with its query string, as signed
+    headers: dict[str, str]
+    body: bytes
+
+
+Handler = Callable[[Received], Reply]
+
+
+class LocalServer:
+    """A ThreadingHTTPServer on a free port of 127.0.0.1 that hands every request to ``handle``."""
+
+    def __init__(self, handle: Handler, port: int = 0) -> None:
+        outer = handle
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                received = Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                reply = outer(received)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # quiet: the tests read the simulator's own records instead
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="channel-simulator", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> LocalServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():  # shutdown() waits for serve_forever, which must be running
+            self._server.shutdown()
+        self._server.server_close()
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 10) -> tuple[int, bytes]:
+    """POST as the channel posts a notification; returns the status and body of the answer."""
+    if urlsplit(url).scheme not in {"http", "https"}:
+        raise ValueError(f"not a notify URL: {url!r}")
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as error:
+        return int(error.code), bytes(error.read())
