@@ -35,6 +35,7 @@ from kameng.platform.i18n import localtime
 from kameng.platform.ledger import post_entry
 from kameng.subscriptions.models import RenewalChargeRow, SubscriptionRow
 from kameng.subscriptions.renewals import RenewalRules, UowFactory, charge_out_trade_no
+from kameng.webhooks import events as webhooks
 
 # A charge this close to the old term's end continues it without a gap.
 ON_TIME = timedelta(hours=1)
@@ -186,6 +187,19 @@ def _renewed(
     membership.expires_at = term_end(product_to_domain(product), start, SHANGHAI)
     still_renewing = sub.status is SubscriptionStatus.ACTIVE
     membership.renews_at = membership.expires_at if still_renewing else None
+    webhooks.emit(
+        uow,
+        webhooks.EventType.SUBSCRIPTION_RENEWED,
+        sub.sub_no,
+        {
+            "subscription_no": sub.sub_no,
+            "order_no": order.order_no,
+            "period": charge.period,
+            "amount_fen": charge.amount_fen,
+            "out_trade_no": charge.out_trade_no,
+        },
+        now,
+    )
     post_entry(
         uow,
         kind="renewal",

@@ -27,6 +27,7 @@ from kameng.platform.i18n import localtime
 from kameng.settings import Settings
 from kameng.subscriptions.models import RenewalChargeRow, SubscriptionRow
 from kameng.subscriptions.stepup import CANCEL_AUTO_RENEWAL, StepUpFailed, check_code, check_password
+from kameng.webhooks import events as webhooks
 
 
 def renewal_offer(settings: Settings) -> dict[str, str] | None:
@@ -216,6 +217,13 @@ def _cancel(
     if membership is not None:
         membership.auto_renew = False
         membership.renews_at = None
+    webhooks.emit(
+        uow,
+        webhooks.EventType.SUBSCRIPTION_CANCELLED,
+        row.sub_no,
+        {"subscription_no": row.sub_no, "order_no": order.order_no, "cancellation_no": row.cancellation_no},
+        now,
+    )
     add_order_event(
         uow,
         order,

@@ -17,6 +17,7 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
 from kameng.wallet.balance import lock_balance, tell_withdrawal
 from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
+from kameng.webhooks import events as webhooks
 
 
 def settle_leg(uow: UnitOfWork, refund: RefundRow, order: OrderRow, paid: bool, now: datetime) -> None:
@@ -72,3 +73,16 @@ def settle_leg(uow: UnitOfWork, refund: RefundRow, order: OrderRow, paid: bool, 
         withdrawal.status = WITHDRAWAL.apply(withdrawal.status, "settle")
         withdrawal.settled_at = now
         tell_withdrawal(uow, withdrawal, "returned" if withdrawal.returned_fen else "paid", now)
+        webhooks.emit(
+            uow,
+            webhooks.EventType.WITHDRAWAL_COMPLETED,
+            withdrawal.withdrawal_no,
+            {
+                "withdrawal_no": withdrawal.withdrawal_no,
+                "asked_fen": withdrawal.asked_fen,
+                "payout_fen": withdrawal.payout_fen,
+                "fee_fen": withdrawal.fee_fen,
+                "returned_fen": withdrawal.returned_fen,
+            },
+            now,
+        )

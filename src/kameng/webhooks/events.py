@@ -27,8 +27,7 @@ class EventType(StrEnum):
     REFUND_ARRIVED = "refund.arrived"
     REFUND_FAILED = "refund.failed"
     TICKET_ESCALATED = "ticket.escalated"
-    # Emitted by the subscriptions and wallet features (being built): defined here so that an
-    # endpoint can already ask for them.
+    # Emitted by subscriptions/charges.py, subscriptions/services.py and wallet/legs.py.
     SUBSCRIPTION_RENEWED = "subscription.renewed"
     SUBSCRIPTION_CANCELLED = "subscription.cancelled"
     WITHDRAWAL_COMPLETED = "withdrawal.completed"
