@@ -3,7 +3,6 @@ the Bot API's path and JSON body) and to the e-mail Sender, for the events the o
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -41,7 +40,7 @@ def build(db_url: str, telegram: TelegramStandIn, **changes: object) -> Containe
         telegram_chat_id=CHAT,
         operator_email="ops@kameng.test",
     )
-    return compose.build(dataclasses.replace(settings, **changes))
+    return compose.build(settings.model_copy(update=changes))
 
 
 PARAMS: dict[NoticeEvent, dict[str, str | int]] = {
