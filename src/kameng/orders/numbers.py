@@ -36,5 +36,18 @@ def new_order_no(now: datetime) -> str:
     return body + _luhn_digit(body)
 
 
+# A number is drawn from 10^7 a day, so among a few thousand orders (or tickets) of one day two
+# draws meet sooner or later; the unique constraint refuses the second, and the use case draws
+# again in a new transaction. Three draws in a row that all meet taken numbers are not chance.
+NUMBER_DRAWS = 3
+
+
+def drew_a_taken_number(error: Exception, column: str) -> bool:
+    """The unique constraint on ``column`` (order_no, ticket_no…) refused a number drawn at random:
+    another row of the day has it. SQLite names the column, PostgreSQL the constraint, which holds
+    the column's name (uq_<table>_<column>)."""
+    return column in str(getattr(error, "orig", error))
+
+
 def order_no_is_valid(order_no: str) -> bool:
     return len(order_no) == 14 and order_no.isdigit() and _luhn_digit(order_no[:-1]) == order_no[-1]
