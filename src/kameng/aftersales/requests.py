@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
@@ -36,7 +35,7 @@ from kameng.domain.tickets import (
 )
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
-from kameng.orders.numbers import NUMBER_DRAWS, drew_a_taken_number, new_order_no
+from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
@@ -94,14 +93,7 @@ def submit_request_replayable(
     if key is not None:
         key = inputs.clean_text(key, inputs.IDEMPOTENCY_KEY, "idempotency_key")
     command = replace(command, description=description, idempotency_key=key)
-    for draw in range(1, NUMBER_DRAWS + 1):
-        try:
-            return _submit(uow, viewer, command, now, calendar)
-        except IntegrityError as error:
-            # The transaction was rolled back whole: draw the ticket number again.
-            if draw == NUMBER_DRAWS or not drew_a_taken_number(error, "ticket_no"):
-                raise
-    raise AssertionError("unreachable")
+    return draw_until_free("ticket_no", lambda: _submit(uow, viewer, command, now, calendar))
 
 
 def _submit(

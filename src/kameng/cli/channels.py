@@ -6,17 +6,10 @@ from typing import Annotated
 
 import typer
 
-from kameng.settings import Settings, SettingsError
+from kameng.cli.boot import container_or_exit, settings_or_exit
+from kameng.settings import SettingsError
 
 channels_app = typer.Typer(help="The real payment channels (WeChat Pay, Alipay).", no_args_is_help=True)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
 
 
 @channels_app.command("abnormal-refund")
@@ -35,11 +28,7 @@ def abnormal_refund(
     if card is not None and not all(card):
         typer.echo("error: give --bank-type, --account and --name, or --to-merchant", err=True)
         raise typer.Exit(2)
-    try:
-        container = compose.build(_settings())
-    except SettingsError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+    container = container_or_exit(settings_or_exit())
     try:
         answer = compose.settle_abnormal_refund(container, out_refund_no, card)
     except (ChannelRefused, ChannelUnavailable, SettingsError) as error:
@@ -72,11 +61,7 @@ def reconcile(
     except ValueError:
         typer.echo(f"error: --date must be YYYY-MM-DD, got {day!r}", err=True)
         raise typer.Exit(2) from None
-    try:
-        container = compose.build(_settings())
-    except SettingsError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+    container = container_or_exit(settings_or_exit())
     try:
         findings = compose.reconcile_channel(container, channel, bill_day)
     except (ChannelRefused, ChannelUnavailable, SettingsError) as error:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kameng.cli.boot import container_or_exit as _container
+from kameng.cli.boot import settings_or_exit as _settings
 from kameng.cli.channels import channels_app, reconcile
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
@@ -21,7 +23,6 @@ from kameng.settings import Settings, SettingsError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from kameng.container import Container
     from kameng.platform.db.uow import UnitOfWork
 
 # The database, web and worker modules are imported inside the commands that use them: every
@@ -32,14 +33,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -108,16 +101,6 @@ def _configure_logging(settings: Settings) -> None:
     if settings.metrics_token is not None:
         secrets.append(settings.metrics_token.get_secret_value())
     configure_logging(settings.log_format, settings.log_level, secrets)
-
-
-def _container(settings: Settings) -> Container:
-    from kameng import compose
-
-    try:
-        return compose.build(settings)
-    except (CalendarError, SettingsError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _uow(settings: Settings) -> UnitOfWork:

@@ -31,7 +31,7 @@ from kameng.domain.states import (
 from kameng.domain.users import Role
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
-from kameng.orders.numbers import NUMBER_DRAWS, drew_a_taken_number, new_order_no, payment_out_trade_no
+from kameng.orders.numbers import draw_until_free, new_order_no, payment_out_trade_no
 from kameng.orders.payments import settle
 from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
@@ -154,7 +154,7 @@ def place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channe
         key = inputs.clean_text(command.idempotency_key, inputs.IDEMPOTENCY_KEY, "idempotency_key")
         command = replace(command, idempotency_key=key)
     try:
-        return _place_order_drawing(uow, command, now, channel)
+        return draw_until_free("order_no", lambda: _place_order(uow, command, now, channel))
     except IntegrityError:
         # A concurrent retry with the same idempotency key won the insert: answer with its order.
         if command.idempotency_key is None:
@@ -164,20 +164,6 @@ def place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channe
             if existing is None:
                 raise
             return _replay(uow, existing, command, channel)
-
-
-def _place_order_drawing(
-    uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel
-) -> PlacedOrder:
-    """:func:`_place_order`, drawing the order number again when another order of the day has it
-    (the whole transaction is rolled back and made again)."""
-    for draw in range(1, NUMBER_DRAWS + 1):
-        try:
-            return _place_order(uow, command, now, channel)
-        except IntegrityError as error:
-            if draw == NUMBER_DRAWS or not drew_a_taken_number(error, "order_no"):
-                raise
-    raise AssertionError("unreachable")
 
 
 def _order_by_key(uow: UnitOfWork, user_id: int, key: str) -> OrderRow | None:

@@ -4,9 +4,15 @@ from them (our idempotency key at the channel)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
 
 from kameng.domain.calendar import SHANGHAI
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------------------------
 # Order numbers
@@ -42,11 +48,18 @@ def new_order_no(now: datetime) -> str:
 NUMBER_DRAWS = 3
 
 
-def drew_a_taken_number(error: Exception, column: str) -> bool:
-    """The unique constraint on ``column`` (order_no, ticket_no…) refused a number drawn at random:
-    another row of the day has it. SQLite names the column, PostgreSQL the constraint, which holds
-    the column's name (uq_<table>_<column>)."""
-    return column in str(getattr(error, "orig", error))
+def draw_until_free(column: str, attempt: Callable[[], T]) -> T:
+    """Run ``attempt``, one whole transaction that draws a number for ``column`` (order_no,
+    ticket_no…), and run it again with a new draw when the unique constraint on ``column`` refused
+    the number: another row of the day has it. SQLite names the column, PostgreSQL the constraint,
+    which holds the column's name (uq_<table>_<column>)."""
+    for draw in range(1, NUMBER_DRAWS + 1):
+        try:
+            return attempt()
+        except IntegrityError as error:
+            if draw == NUMBER_DRAWS or column not in str(error.orig):
+                raise
+    raise AssertionError("unreachable")
 
 
 def order_no_is_valid(order_no: str) -> bool:

@@ -37,10 +37,19 @@ def new_message_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
 
+_ENDPOINTS = ("webhooks", "enabled endpoints")
+
+
 def emit(uow: UnitOfWork, event_type: EventType, object_id: str, data: dict[str, Any], now: datetime) -> int:
     """Owe ``event_type`` about ``object_id`` (an order or ticket number …) to every endpoint that
     wants it, in the caller's open transaction. Returns how many deliveries were queued."""
-    endpoints = uow.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))).all()
+    # A refund request moves its ticket two or three times in one transaction, each move an event:
+    # the endpoints are read once per transaction (they do not change inside it).
+    if _ENDPOINTS not in uow.memo:
+        uow.memo[_ENDPOINTS] = list(
+            uow.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)))
+        )
+    endpoints: list[WebhookEndpoint] = uow.memo[_ENDPOINTS]
     queued = 0
     for endpoint in endpoints:
         if event_type.value not in endpoint.event_types:
