@@ -48,9 +48,9 @@ from kameng.domain.model import Channel
 from kameng.domain.reconciliation import Finding
 from kameng.messages.senders import ChatSender, LogSender, Sender, SmtpConfig, SmtpSender, SmtpTls
 from kameng.messages.telegram import TelegramBot
+from kameng.operator.calendar_admin import running_calendar
 from kameng.payouts.reconcile import reconcile_day
 from kameng.payouts.services import refund_history, trade_channel
-from kameng.platform.calendars import load_calendar
 from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
@@ -81,7 +81,8 @@ def build(settings: Settings, real_channels: bool = True) -> Container:
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        calendar=load_calendar(settings.calendar_file),
+        # The package and the overrides file, with the official years an operator loaded.
+        calendar=running_calendar(settings.calendar_file, UnitOfWork(session_factory)),
         payments=payments,
         refunds=refunds,
         charges=SimulatorCharges(session_factory),

@@ -14,6 +14,7 @@ from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
 from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
+from kameng.operator.calendar_models import CalendarYearRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.platform.db.base import Base
@@ -33,6 +34,7 @@ __all__ = [
     "AuthSession",
     "BalanceRow",
     "Base",
+    "CalendarYearRow",
     "CardKeyRow",
     "CouponRow",
     "EvidenceFile",
@@ -120,4 +122,6 @@ PLACEMENT: dict[str, Placement] = {
     "webhook_attempts": Placement.COORDINATOR,
     # Money that reached us for a trade we never opened: nobody's yet, until it is sent back.
     "orphan_payments": Placement.COORDINATOR,
+    # The official holiday schedules the operator loaded: a few rows, read by every node.
+    "calendar_years": Placement.REFERENCE,
 }

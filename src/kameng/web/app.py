@@ -29,6 +29,8 @@ from kameng.integrations import pages as integrations_pages
 from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
 from kameng.messages.inbox import unread_badge
+from kameng.operator import pages as operator_pages
+from kameng.operator.dashboard import calendar_provider
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.rate_limits = compose.rate_limits(settings)
     app.state.templates = make_templates()
     app.state.page_context = [unread_badge, pending_notice]
+    # The operator dashboard's warnings: each section adds its provider, (uow, now) -> warnings.
+    app.state.warning_providers = [calendar_provider(lambda: container.calendar)]
     app.add_middleware(SecurityHeaders, production=settings.production)
     app.add_middleware(
         SessionMiddleware,
@@ -105,6 +109,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         integrations_pages,
         webhooks_pages,
         subscriptions_pages,
+        operator_pages,
     ):
         app.include_router(module.router)
     for module in (
