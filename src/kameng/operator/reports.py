@@ -85,7 +85,9 @@ def _minutes_between(uow: UnitOfWork, later: Any, earlier: Any) -> SqlColumn[Any
     """Whole minutes from ``earlier`` to ``later``, in SQL."""
     if _dialect(uow) == "postgresql":
         return cast(func.floor(func.extract("epoch", later - earlier) / 60), Integer)
-    return cast((func.julianday(later) - func.julianday(earlier)) * 1440, Integer)
+    # Whole seconds, subtracted as integers (julianday's floating point makes 4 h 239.99 minutes).
+    seconds = cast(func.strftime("%s", later), Integer) - cast(func.strftime("%s", earlier), Integer)
+    return cast(seconds / 60, Integer)
 
 
 def _local_day(uow: UnitOfWork, column: Any) -> SqlColumn[Any]:
