@@ -84,7 +84,7 @@ def _bad(key: str, field: str = "schedule", **params: object) -> InvalidInput:
 
 def parse_year(text: str | None) -> int:
     value = (text or "").strip()
-    if not value.isdigit() or len(value) != 4 or not MIN_YEAR <= int(value) <= MAX_YEAR:
+    if not re.fullmatch(r"[0-9]{4}", value) or not MIN_YEAR <= int(value) <= MAX_YEAR:
         raise _bad("op.cal.error.year", "year", low=MIN_YEAR, high=MAX_YEAR)
     return int(value)
 

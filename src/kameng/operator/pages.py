@@ -6,6 +6,7 @@ Only operators see any of it; anyone else gets the site's 404 page, as if nothin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -411,7 +412,7 @@ def _calendar_page(
 def calendar_page(request: Request, container: ContainerDep, operator: User = OperatorUser) -> HTMLResponse:
     loaded = request.query_params.get("loaded", "")
     return _calendar_page(
-        request, container, operator, loaded=int(loaded) if loaded.isdigit() and len(loaded) == 4 else None
+        request, container, operator, loaded=int(loaded) if re.fullmatch(r"[0-9]{4}", loaded) else None
     )
 
 

@@ -147,7 +147,7 @@ def _before(value: str | None) -> int | None:
     text = (value or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
+    if not re.fullmatch(r"[0-9]{1,19}", text) or not 0 < int(text) <= MAX_ID:
         raise _bad("op.search.error.cursor", "before")
     return int(text)
 
