@@ -67,7 +67,9 @@ def seed_history(uow: UnitOfWork, make_user: Callable[..., User], now: datetime)
         ids = _product_ids(uow)
         orders: list[OrderRow] = []
 
-        def order(user: User, slug: str, amount: int, refunded: int, at: datetime, paid: bool = True, **extra: object) -> OrderRow:
+        def order(
+            user: User, slug: str, amount: int, refunded: int, at: datetime, paid: bool = True, **extra: object
+        ) -> OrderRow:
             product, policy = ids[slug]
             number = f"2603{next(_numbers):010d}"
             row = OrderRow(
@@ -138,7 +140,9 @@ def seed_history(uow: UnitOfWork, make_user: Callable[..., User], now: datetime)
             return row
 
         # t1: automatic approval, decided at once, money 2 hours later.
-        t1 = ticket(o1, Reason.CHANGED_MIND, S.REFUNDED, Decision.AUTO_APPROVE, now - DAY * 9 + HOUR, timedelta(0), 39900)
+        t1 = ticket(
+            o1, Reason.CHANGED_MIND, S.REFUNDED, Decision.AUTO_APPROVE, now - DAY * 9 + HOUR, timedelta(0), 39900
+        )
         # t2: reviewed for 10 hours, partly approved; money 30 hours after the request; breached.
         t2 = ticket(
             o2, Reason.NOT_AS_DESCRIBED, S.REFUNDED, Decision.REVIEW, now - DAY * 8 + HOUR, HOUR * 10, 10000, True
@@ -146,7 +150,9 @@ def seed_history(uow: UnitOfWork, make_user: Callable[..., User], now: datetime)
         # t3: reviewed, rejected after 4 hours, appealed, upheld (rejected_final).
         t3 = ticket(o3, Reason.CHANGED_MIND, S.REJECTED_FINAL, Decision.REVIEW, now - DAY * 7 + HOUR, HOUR * 4, None)
         # t4: the engine's rejection, appealed and overturned: approved after 20 hours (money not yet).
-        t4 = ticket(o4, Reason.PLATFORM_FAULT, S.REFUNDING, Decision.REJECT, now - DAY * 6 + HOUR, HOUR * 20, 5000, True)
+        t4 = ticket(
+            o4, Reason.PLATFORM_FAULT, S.REFUNDING, Decision.REJECT, now - DAY * 6 + HOUR, HOUR * 20, 5000, True
+        )
         # t5: still in review.
         ticket(o5, Reason.NOT_DELIVERED, S.IN_REVIEW, Decision.REVIEW, now - DAY * 5 + HOUR, None, None)
         uow.session.flush()

@@ -95,7 +95,8 @@ def test_a_wrong_schedule_is_refused_naming_the_line(
     assert refused.value.key == key
     for name, value in params.items():
         assert refused.value.params[name] == value
-    assert refused.value.message("zh") and refused.value.message("en")
+    assert refused.value.message("zh")
+    assert refused.value.message("en")
 
 
 @pytest.mark.parametrize("text", ["", "27", "20270", "1999", "2101", "２０２７", "2027\x00", "abcd"])

@@ -21,7 +21,8 @@ from decimal import Decimal
 
 from kameng.domain.calendar import SHANGHAI
 from kameng.domain.users import mask_email, mask_phone
-from kameng.operator.search import OrderLine, TicketLine
+from kameng.operator.search import OrderLine
+from kameng.operator.ticket_search import TicketLine
 from kameng.platform.i18n import Lang, label, translate
 
 BOM = "\ufeff"

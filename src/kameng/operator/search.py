@@ -1,4 +1,5 @@
-"""The operator's search over every order and every ticket: filters checked at the boundary,
+"""The operator's search over every order (and the filters of the ticket search, in
+:mod:`kameng.operator.ticket_search`): filters checked at the boundary,
 keyset pages (newest first, by id), and the totals of the whole filtered set in one aggregate.
 
 A search box reads what was typed as one kind of number: a ticket number (``AS…``), an order
@@ -21,7 +22,7 @@ from kameng.accounts.models import User
 from kameng.aftersales.models import Ticket
 from kameng.catalog.models import ProductRow
 from kameng.domain.calendar import SHANGHAI
-from kameng.domain.model import Channel, Decision, Reason
+from kameng.domain.model import Channel, Reason
 from kameng.domain.states import OrderStatus
 from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
@@ -234,7 +235,7 @@ class Page:
     next_before: int | None
 
 
-def _search_condition(search: Search, tickets: bool) -> ColumnElement[bool]:
+def search_condition(search: Search) -> ColumnElement[bool]:
     if search.kind == "ticket":
         return Ticket.ticket_no == search.value
     if search.kind == "order":
@@ -250,7 +251,7 @@ def _search_condition(search: Search, tickets: bool) -> ColumnElement[bool]:
 def _order_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.search:
-        conditions.append(_search_condition(filters.search, False))
+        conditions.append(search_condition(filters.search))
     if filters.status:
         conditions.append(OrderRow.status == OrderStatus(filters.status))
     if filters.product:
@@ -346,137 +347,6 @@ def iter_orders(uow: UnitOfWork, viewer: Viewer, filters: Filters, chunk: int = 
     while True:
         with uow:
             rows = _order_page(uow, cursor, chunk)
-        yield from rows
-        if len(rows) < chunk:
-            return
-        cursor = replace(cursor, before=rows[-1].id)
-
-
-# --------------------------------------------------------------------------------------------
-# Tickets
-
-
-@dataclass(frozen=True, slots=True)
-class TicketLine:
-    id: int
-    ticket_no: str
-    order_no: str
-    created_at: datetime
-    decided_at: datetime | None
-    product_slug: str
-    product_zh: str
-    product_en: str
-    reason: str
-    status: str
-    decision: str
-    quoted_fen: int
-    approved_fen: int | None
-    breached: bool
-    phone: str | None
-    email: str | None
-
-
-def _ticket_conditions(filters: Filters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if filters.search:
-        conditions.append(_search_condition(filters.search, True))
-    if filters.status:
-        conditions.append(Ticket.status == TicketStatus(filters.status))
-    if filters.product:
-        conditions.append(ProductRow.slug == filters.product)
-    if filters.reason:
-        conditions.append(Ticket.reason == Reason(filters.reason))
-    if filters.start:
-        conditions.append(Ticket.created_at >= filters.start)
-    if filters.end:
-        conditions.append(Ticket.created_at < filters.end)
-    return conditions
-
-
-def _ticket_joins(query: Any) -> Any:
-    return (
-        query.join(OrderRow, OrderRow.id == Ticket.order_id)
-        .join(ProductRow, ProductRow.id == OrderRow.product_id)
-        .join(User, User.id == Ticket.user_id)
-    )
-
-
-def _ticket_page(uow: UnitOfWork, filters: Filters, limit: int) -> list[TicketLine]:
-    query = _ticket_joins(
-        select(
-            Ticket.id,
-            Ticket.ticket_no,
-            OrderRow.order_no,
-            Ticket.created_at,
-            Ticket.decided_at,
-            ProductRow.slug,
-            ProductRow.name_zh,
-            ProductRow.name_en,
-            Ticket.reason,
-            Ticket.status,
-            Ticket.decision,
-            Ticket.quoted_fen,
-            Ticket.approved_fen,
-            Ticket.breached,
-            User.phone,
-            User.email,
-        )
-    ).where(*_ticket_conditions(filters))
-    if filters.before:
-        query = query.where(Ticket.id < filters.before)
-    return [
-        TicketLine(
-            row.id,
-            row.ticket_no,
-            row.order_no,
-            row.created_at,
-            row.decided_at,
-            row.slug,
-            row.name_zh,
-            row.name_en,
-            Reason(row.reason).value,
-            TicketStatus(row.status).value,
-            Decision(row.decision).value,
-            int(row.quoted_fen),
-            None if row.approved_fen is None else int(row.approved_fen),
-            bool(row.breached),
-            row.phone,
-            row.email,
-        )
-        for row in uow.session.execute(query.order_by(Ticket.id.desc()).limit(limit))
-    ]
-
-
-def ticket_totals(uow: UnitOfWork, filters: Filters) -> Totals:
-    query = _ticket_joins(
-        select(
-            func.count(Ticket.id),
-            func.coalesce(func.sum(Ticket.quoted_fen), 0),
-            func.coalesce(func.sum(Ticket.approved_fen), 0),
-            func.count(Ticket.id).filter(Ticket.breached.is_(True)),
-        )
-    ).where(*_ticket_conditions(filters))
-    count, quoted, approved, breached = uow.session.execute(query).one()
-    return Totals(int(count), int(quoted), int(approved), int(breached))
-
-
-def search_tickets(uow: UnitOfWork, viewer: Viewer, filters: Filters, limit: int = PAGE_SIZE) -> Page:
-    """One page of tickets (newest first); totals: count, quoted, approved, breached."""
-    require_operator(viewer)
-    limit = max(1, min(limit, 200))
-    with uow:
-        rows = _ticket_page(uow, filters, limit + 1)
-        totals = ticket_totals(uow, replace(filters, before=None))
-    more = len(rows) > limit
-    return Page(rows[:limit], totals, rows[limit - 1].id if more else None)
-
-
-def iter_tickets(uow: UnitOfWork, viewer: Viewer, filters: Filters, chunk: int = EXPORT_CHUNK) -> Iterator[TicketLine]:
-    require_operator(viewer)
-    cursor = replace(filters, before=None)
-    while True:
-        with uow:
-            rows = _ticket_page(uow, cursor, chunk)
         yield from rows
         if len(rows) < chunk:
             return

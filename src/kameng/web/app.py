@@ -29,7 +29,9 @@ from kameng.integrations import pages as integrations_pages
 from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
 from kameng.messages.inbox import unread_badge
+from kameng.operator import calendar_pages as operator_calendar_pages
 from kameng.operator import pages as operator_pages
+from kameng.operator import report_pages as operator_report_pages
 from kameng.operator.dashboard import calendar_provider
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         webhooks_pages,
         subscriptions_pages,
         operator_pages,
+        operator_report_pages,
+        operator_calendar_pages,
     ):
         app.include_router(module.router)
     for module in (
