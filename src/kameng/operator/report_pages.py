@@ -3,6 +3,7 @@ range, and each one's CSV (``/operator/reports/<name>.csv``), the same figures."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from kameng.domain.money import format_yuan
 from kameng.operator import charts, exports
 from kameng.operator.console import MAX_FIELD, OperatorUser, download, query_values, refusal
 from kameng.operator.reports import REPORTS, Reports, build_reports, period
-from kameng.platform.errors import ErrorCode, InvalidInput, NotFound
+from kameng.platform.errors import InvalidInput
 from kameng.platform.i18n import Lang, label, translate
 from kameng.web.deps import ContainerDep, request_lang, viewer_of
 from kameng.web.templating import render
@@ -197,13 +198,30 @@ def reports_page(request: Request, container: ContainerDep, operator: User = Ope
     return render(request, "operator/reports/reports.html", context, user=operator)
 
 
-@router.get("/operator/reports/{name}.csv", response_model=None)
-def report_csv(name: str, request: Request, container: ContainerDep, operator: User = OperatorUser) -> Response:
-    lang = request_lang(request)
-    result = _report_input(request, container, operator)
-    tables = report_tables(result, lang)
-    if name not in tables:
-        raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
-    header, rows = tables[name]
-    span = f"{result.span.first:%Y%m%d}-{result.span.last:%Y%m%d}"
-    return download(exports.csv_stream(header, rows), f"{name}-{span}.csv", exports.CSV_MEDIA_TYPE)
+# The reports' CSVs, one fixed address each (no path parameter: nothing typed reaches a lookup).
+CSV_REPORTS = (
+    "refunds_by_product",
+    "refunds_by_reason",
+    "decisions",
+    "timings",
+    "breaches",
+    "appeals",
+    "renewals",
+    "ledger",
+)
+
+
+def _report_csv(name: str) -> Callable[..., Response]:
+    def report_csv(request: Request, container: ContainerDep, operator: User = OperatorUser) -> Response:
+        lang = request_lang(request)
+        result = _report_input(request, container, operator)
+        header, rows = report_tables(result, lang)[name]
+        span = f"{result.span.first:%Y%m%d}-{result.span.last:%Y%m%d}"
+        return download(exports.csv_stream(header, rows), f"{name}-{span}.csv", exports.CSV_MEDIA_TYPE)
+
+    report_csv.__name__ = f"report_csv_{name}"
+    return report_csv
+
+
+for _name in CSV_REPORTS:
+    router.add_api_route(f"/operator/reports/{_name}.csv", _report_csv(_name), methods=["GET"], response_model=None)
