@@ -66,6 +66,11 @@ BENCHMARKS: list[Benchmark] = [
         "The renewal sweep over 1,000,000 subscriptions on PostgreSQL, then charges drained from the outbox",
         lazy("renewals", "bench_renewals"),
     ),
+    Benchmark(
+        "operator",
+        "The operator console over 1,000,000 orders on PostgreSQL: search and totals, exports, reports",
+        lazy("operator_console", "bench_operator"),
+    ),
 ]
 
 
