@@ -8,7 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -82,7 +82,7 @@ def test_warnings_are_sorted_urgent_first() -> None:
     def provide(uow: UnitOfWork, now: datetime) -> list[Warning]:
         return [Warning("a"), Warning("b", severity="high")]
 
-    found = collect_warnings([provide], lambda: None, datetime(2026, 1, 1))  # type: ignore[arg-type,return-value]
+    found = collect_warnings([provide], lambda: None, datetime(2026, 1, 1, tzinfo=UTC))  # type: ignore[arg-type,return-value]
     assert [w.key for w in found] == ["b", "a"]
 
 
