@@ -18,9 +18,10 @@ FONT = 'font-family="Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif"
 
 
 def nice_max(value: float) -> float:
-    """The axis' top: 1, 2 or 5 times a power of ten, at least ``value`` (and at least 1)."""
-    if value <= 1:
-        return 1.0
+    """The axis' top: 1, 2 or 5 times a power of ten, at least ``value``, and at least 5 so that
+    five ticks of a chart of small counts fall on whole numbers."""
+    if value <= 5:
+        return 5.0
     power = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 5, 10):
         if value <= step * power:
@@ -112,8 +113,8 @@ def line_chart(
     def y_of(v: float) -> float:
         return top + plot_h - plot_h * max(0.0, v) / top_value
 
-    for tick in range(5):
-        value = top_value * tick / 4
+    for tick in range(6):
+        value = top_value * tick / 5
         y = y_of(value)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#e3e6ec"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#5b6475">{_fmt(value)}</text>')

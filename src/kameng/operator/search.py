@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from kameng.accounts.models import User
 from kameng.aftersales.models import Ticket
@@ -241,11 +241,19 @@ def search_condition(search: Search) -> ColumnElement[bool]:
     if search.kind == "order":
         return OrderRow.order_no == search.value
     if search.kind == "order_prefix":
-        return OrderRow.order_no.startswith(search.value, autoescape=True)
+        return _order_no_prefix(search.value)
     if search.kind == "phone":
-        # An 11-digit number may be an order number's first digits too.
-        return or_(User.phone == search.value, OrderRow.order_no.startswith(search.value, autoescape=True))
-    return User.email == search.value
+        # An 11-digit number may be an order number's first digits too. Both halves are on the
+        # orders' own indexes (buyer, order number), so the database can OR two index scans.
+        buyer = select(User.id).where(User.phone == search.value).scalar_subquery()
+        return or_(OrderRow.user_id == buyer, _order_no_prefix(search.value))
+    return OrderRow.user_id.in_(select(User.id).where(User.email == search.value))
+
+
+def _order_no_prefix(digits: str) -> ColumnElement[bool]:
+    """Order numbers starting with ``digits``, as a range on the unique index (a LIKE would need
+    a pattern index on PostgreSQL): ``":"`` comes right after ``"9"``."""
+    return and_(OrderRow.order_no >= digits, OrderRow.order_no < digits + ":")
 
 
 def _order_conditions(filters: Filters) -> list[ColumnElement[bool]]:
