@@ -22,6 +22,7 @@ from kameng.aftersales.deadlines import run_deadlines
 from kameng.container import Container
 from kameng.messages.notices import check_backlog
 from kameng.messages.tasks import NoticeRoutes, deliver_message_handler, operator_notice_handler
+from kameng.operator.calendar_admin import refreshed_calendar
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.usage import expire_memberships
 from kameng.payouts.services import poll_refunds
@@ -79,6 +80,8 @@ class TickFailed(Exception):
 def _steps(container: Container) -> list[tuple[str, Callable[[datetime], dict[str, int]]]]:
     # Looked up at each tick (not bound at import), so that a test can make one step fail.
     return [
+        # First: a holiday schedule loaded on the console since the last tick is used from this one.
+        ("calendar", lambda now: _refresh_calendar(container)),
         ("expire_orders", lambda now: {"orders_expired": expire_unpaid_orders(container.uow(), now)}),
         # Before the expiries: a membership renewing now is asked for its charge before it lapses.
         ("renewals", lambda now: sweep_renewals(container.uow, now, renewal_rules(container))),
@@ -107,6 +110,13 @@ def _steps(container: Container) -> list[tuple[str, Callable[[datetime], dict[st
             },
         ),
     ]
+
+
+def _refresh_calendar(container: Container) -> dict[str, int]:
+    fresh = refreshed_calendar(container.calendar, container.settings.calendar_file, container.uow())
+    if fresh is not None:
+        container.calendar = fresh
+    return {}
 
 
 def run_tick(container: Container, now: datetime) -> dict[str, int]:

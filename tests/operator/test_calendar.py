@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from kameng.container import Container
 from kameng.demo import DEMO_PASSWORD
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.users import Role
@@ -29,6 +30,7 @@ from kameng.operator.calendar_models import CalendarYearRow
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import InvalidInput, NotFound
+from kameng.worker import run_tick
 from tests.support.apps import container_of
 from tests.support.pages import csrf_of, log_in
 
@@ -213,3 +215,21 @@ def test_a_tampered_or_missing_schedule_is_refused_at_load(client: TestClient) -
         403,
     }
     assert not container_of(client).calendar.has_official_data(2027)
+
+
+def test_the_worker_uses_a_year_loaded_by_another_process_from_its_next_tick(container: Container) -> None:
+    from kameng.accounts import services as accounts
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    before = container.calendar
+    run_tick(container, now)
+    assert container.calendar is before  # nothing loaded: nothing rebuilt
+    operator = accounts.sign_up(container.uow(), "ops@example.com", "long-enough-1", now, role=Role.OPERATOR)
+    store_schedule(container.uow(), Viewer(operator.id, Role.OPERATOR), parse_schedule(JSON_2027), "2027.json", now)
+    assert not container.calendar.has_official_data(2027)
+    run_tick(container, now)
+    assert container.calendar.has_official_data(2027)
+    assert container.calendar.is_working_day(date(2027, 9, 26))
+    rebuilt = container.calendar
+    run_tick(container, now)
+    assert container.calendar is rebuilt

@@ -184,10 +184,25 @@ def store_schedule(uow: UnitOfWork, viewer: Viewer, schedule: Schedule, source: 
         return row
 
 
-def stored_schedules(uow: UnitOfWork) -> list[Schedule]:
+Stamp = tuple[tuple[int, str], ...]  # each stored year with the time of its last load
+
+
+@dataclass
+class LoadedCalendar(WorkCalendar):
+    """A calendar with the stored years merged in, and which loads of them it holds (``stamp``):
+    a process compares it with the table's to know when to rebuild."""
+
+    stamp: Stamp = ()
+
+
+def _stamp(rows: Sequence[CalendarYearRow]) -> Stamp:
+    return tuple((row.year, row.loaded_at.isoformat()) for row in rows)
+
+
+def stored_schedules(uow: UnitOfWork) -> tuple[list[Schedule], Stamp]:
     with uow:
         rows = uow.session.scalars(select(CalendarYearRow).order_by(CalendarYearRow.year)).all()
-        return [
+        schedules = [
             Schedule(
                 row.year,
                 tuple(date.fromisoformat(d) for d in row.holidays),
@@ -195,9 +210,18 @@ def stored_schedules(uow: UnitOfWork) -> list[Schedule]:
             )
             for row in rows
         ]
+        return schedules, _stamp(rows)
 
 
-def merged_calendar(base: WorkCalendar, schedules: Sequence[Schedule]) -> WorkCalendar:
+def stored_stamp(uow: UnitOfWork) -> Stamp:
+    with uow:
+        rows = uow.session.execute(
+            select(CalendarYearRow.year, CalendarYearRow.loaded_at).order_by(CalendarYearRow.year)
+        ).all()
+        return tuple((year, loaded_at.isoformat()) for year, loaded_at in rows)
+
+
+def merged_calendar(base: WorkCalendar, schedules: Sequence[Schedule], stamp: Stamp = ()) -> LoadedCalendar:
     """``base`` (the package and the overrides file) with the stored years beneath the file's
     overrides: a date the file names keeps the file's answer."""
     overrides: dict[date, bool] = {}
@@ -206,7 +230,7 @@ def merged_calendar(base: WorkCalendar, schedules: Sequence[Schedule]) -> WorkCa
         overrides.update(dict.fromkeys(schedule.workdays, True))
     overrides.update(base.overrides)
     years = base.override_years | {schedule.year for schedule in schedules}
-    return WorkCalendar(overrides=overrides, override_years=frozenset(years), schedule=base.schedule)
+    return LoadedCalendar(overrides=overrides, override_years=frozenset(years), schedule=base.schedule, stamp=stamp)
 
 
 def running_calendar(calendar_file: Path | None, uow: UnitOfWork) -> WorkCalendar:
@@ -215,10 +239,22 @@ def running_calendar(calendar_file: Path | None, uow: UnitOfWork) -> WorkCalenda
     not yet migrated to hold stored years (``kameng migrate`` itself builds a container) has none."""
     base = load_calendar(calendar_file)
     try:
-        schedules = stored_schedules(uow)
+        schedules, stamp = stored_schedules(uow)
     except SQLAlchemyError:
         return base
-    return merged_calendar(base, schedules)
+    return merged_calendar(base, schedules, stamp)
+
+
+def refreshed_calendar(current: WorkCalendar, calendar_file: Path | None, uow: UnitOfWork) -> WorkCalendar | None:
+    """A new calendar when a year was loaded (in any process) since ``current`` was built, else
+    None: the worker asks at each tick (one small query), so a year loaded on the console is
+    used for deadlines and refunds without a restart."""
+    try:
+        if stored_stamp(uow) == getattr(current, "stamp", ()):
+            return None
+    except SQLAlchemyError:  # a database not migrated this far holds no stored years
+        return None
+    return running_calendar(calendar_file, uow)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,5 +119,5 @@ async def calendar_load(request: Request, container: ContainerDep, operator: Use
         )
     except InvalidInput as refused:
         return _calendar_page(request, container, operator, error=refusal(refused, lang), status=refused.status)
-    container.calendar = running_calendar(container.settings.calendar_file, container.uow())
+    container.calendar = running_calendar(container.settings.calendar_file, container.uow())  # at once, here
     return Response(status_code=303, headers={"Location": f"/operator/calendar?loaded={schedule.year}"})
