@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -32,6 +33,7 @@ from kameng.messages.inbox import unread_badge
 from kameng.operator import calendar_pages as operator_calendar_pages
 from kameng.operator import pages as operator_pages
 from kameng.operator import report_pages as operator_report_pages
+from kameng.operator.calendar_admin import refreshed_calendar
 from kameng.operator.dashboard import calendar_provider
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
@@ -52,6 +54,8 @@ from kameng.webhooks import api as webhooks_api
 from kameng.webhooks import pages as webhooks_pages
 from kameng.worker import Heartbeat, next_delay, tick_once, worker_name
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
@@ -62,14 +66,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_worker_loop(container)) if in_process_worker else None
+        # Embedded, the worker's tick refreshes the calendar; otherwise a light loop of its own does.
+        task = asyncio.create_task(_worker_loop(container) if in_process_worker else _calendar_loop(container))
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             container.dispose()
 
     app = FastAPI(
@@ -137,6 +141,22 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         app.include_router(router)
     install_error_handlers(app)
     return app
+
+
+async def _calendar_loop(container: Container, interval: float = 60.0) -> None:
+    """An API process without the worker: a holiday schedule loaded on the console (by any
+    process) is used here within a minute."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            fresh = await asyncio.to_thread(
+                refreshed_calendar, container.calendar, container.settings.calendar_file, container.uow()
+            )
+        except Exception:  # the database away for a moment: try again next time
+            log.exception("calendar refresh failed")
+            continue
+        if fresh is not None:
+            container.calendar = fresh
 
 
 async def _worker_loop(container: Container, interval: float = 5.0) -> None:
