@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from kameng.accounts.models import AuthSession, User
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
-from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
+from kameng.catalog.models import CardKeyImportRow, CouponRow, Merchant, PolicyVersion, ProductRow
 from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
@@ -33,6 +33,7 @@ __all__ = [
     "AuthSession",
     "BalanceRow",
     "Base",
+    "CardKeyImportRow",
     "CardKeyRow",
     "CouponRow",
     "EvidenceFile",
@@ -106,6 +107,8 @@ PLACEMENT: dict[str, Placement] = {
     "policy_versions": Placement.REFERENCE,
     "coupons": Placement.COORDINATOR,
     "card_keys": Placement.COORDINATOR,
+    # An operator's imports of card keys: beside the stock they fill.
+    "card_key_imports": Placement.COORDINATOR,
     "journal_entries": Placement.COORDINATOR,
     "journal_lines": Placement.COORDINATOR,
     "outbox": Placement.COORDINATOR,

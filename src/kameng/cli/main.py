@@ -110,9 +110,11 @@ def _uow(settings: Settings) -> UnitOfWork:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the migrations up to REVISION (default: head)."""
+    from kameng.compose import card_key_ring
     from kameng.platform.db import migrate
 
-    migrate.upgrade(_settings().database_url, revision)
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision, card_keys=card_key_ring(settings))
     typer.echo(f"database at {revision}")
 
 
