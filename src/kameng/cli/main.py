@@ -14,6 +14,7 @@ import typer
 
 from kameng.cli.boot import container_or_exit as _container
 from kameng.cli.boot import settings_or_exit as _settings
+from kameng.cli.card_keys import card_keys_app
 from kameng.cli.channels import channels_app, reconcile
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
@@ -90,6 +91,7 @@ outbox_app = typer.Typer(
 )
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
+app.add_typer(card_keys_app, name="card-keys")
 app.command("reconcile")(reconcile)
 
 

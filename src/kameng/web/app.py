@@ -21,6 +21,8 @@ from kameng.aftersales import api as aftersales_api
 from kameng.aftersales import pages as aftersales_pages
 from kameng.aftersales import staff_api as aftersales_staff_api
 from kameng.aftersales import staff_pages as aftersales_staff_pages
+from kameng.catalog import admin_api as catalog_admin_api
+from kameng.catalog import admin_pages as catalog_admin_pages
 from kameng.catalog import api as catalog_api
 from kameng.catalog import pages as catalog_pages
 from kameng.container import Container
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         integrations_pages,
         webhooks_pages,
         subscriptions_pages,
+        catalog_admin_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         integrations_api,
         webhooks_api,
         subscriptions_api,
+        catalog_admin_api,
         health,
         metrics,
     ):

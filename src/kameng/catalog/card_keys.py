@@ -1,0 +1,425 @@
+"""Card-key stock: imports (preview, then one transaction), stock per product, low-stock alerts,
+and the key ring's rotation.
+
+An import is read and checked first (:func:`preview_import`): every line at fault is named, a
+duplicate within the list and a key already in stock alike. Only a list with no fault is kept,
+as a ``previewed`` import whose keys wait encrypted; :func:`commit_import` then checks the stock
+again and puts every key in it in one transaction, or none. Committing the same import again
+(a double click, a retried request) answers what the first commit did.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+
+from kameng.catalog.models import CardKeyImportRow, ProductRow
+from kameng.domain.card_keys import (
+    IMPORT,
+    BadLine,
+    ImportStatus,
+    ParsedList,
+    parse_list,
+    with_stock_duplicates,
+)
+from kameng.domain.states import CardKeyStatus
+from kameng.domain.users import Role
+from kameng.orders.models import CardKeyRow
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError, not_found
+from kameng.platform.i18n import Lang, translate
+from kameng.platform.secrets_ring import card_key_ring
+
+# At the boundary: what one import may hold (a larger stock is several imports).
+MAX_IMPORT_BYTES = 1_000_000
+MAX_IMPORT_KEYS = 20_000
+# Fingerprints asked for per query (below every backend's limit on bound parameters).
+_CHUNK = 500
+SOURCES = frozenset({"paste", "csv", "api"})
+
+
+def require_operator(viewer: Viewer) -> None:
+    """The catalog's stock is the operators' alone: anyone else finds nothing here."""
+    if viewer.role is not Role.OPERATOR:
+        raise not_found("product")
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What an import would do: counts, and every line at fault with its number."""
+
+    product_id: int
+    lines: int
+    keys: int
+    problems: list[BadLine]
+    token: str | None = None  # set when the list had no fault and waits to be committed
+    status: ImportStatus | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.token is not None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    import_id: int
+    product_id: int
+    keys: int
+    committed_at: datetime
+    replayed: bool = False  # the import had been committed already: nothing was added this time
+
+
+class ImportRefused(InvalidInput):
+    """A list with lines at fault: nothing was imported. ``problems`` names every line."""
+
+    def __init__(self, problems: Sequence[BadLine], key: str = "catalogkeys.error.refused") -> None:
+        self.problems = list(problems)
+        super().__init__("card_keys_refused", key, "codes", count=len(self.problems), lines=_lines(self.problems))
+
+
+def _lines(problems: Sequence[BadLine], most: int = 20) -> str:
+    shown = ", ".join(str(bad.line) for bad in problems[:most])
+    return shown + (" …" if len(problems) > most else "")
+
+
+def problem_text(bad: BadLine, lang: Lang) -> str:
+    """One line's fault in words: "第 3 行:与第 1 行重复" / "Line 3: the same key as line 1"."""
+    return translate(f"catalogkeys.problem.{bad.problem.value}", lang, line=bad.line, first=bad.first_line or 0)
+
+
+def read_upload(data: bytes, field_name: str = "file") -> str:
+    """An uploaded CSV or text file as text (UTF-8, or GB18030 as Chinese spreadsheets save)."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidInput(ErrorCode.FILE_TOO_LARGE, "catalogkeys.error.too_large", field_name, most=MAX_IMPORT_BYTES)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput(ErrorCode.FILE_TYPE, "catalogkeys.error.not_text", field_name)
+
+
+def _parse(text: str, field_name: str) -> ParsedList:
+    if len(text.encode("utf-8")) > MAX_IMPORT_BYTES:
+        raise InvalidInput(ErrorCode.FILE_TOO_LARGE, "catalogkeys.error.too_large", field_name, most=MAX_IMPORT_BYTES)
+    if "\x00" in text:
+        raise InvalidInput(ErrorCode.BAD_TEXT, "catalogkeys.error.not_text", field_name)
+    parsed = parse_list(text)
+    if not parsed.keys and not parsed.problems:
+        raise InvalidInput(ErrorCode.EMPTY_FILE, "catalogkeys.error.empty", field_name)
+    if len(parsed.keys) > MAX_IMPORT_KEYS:
+        raise InvalidInput(ErrorCode.OUT_OF_RANGE, "catalogkeys.error.too_many", field_name, most=MAX_IMPORT_KEYS)
+    return parsed
+
+
+def _in_stock(uow: UnitOfWork, fingerprints: Sequence[str]) -> set[int]:
+    """Positions in ``fingerprints`` of keys already in stock (whatever their status: a key sold,
+    or revoked, is never sold again)."""
+    found: set[str] = set()
+    for start in range(0, len(fingerprints), _CHUNK):
+        chunk = fingerprints[start : start + _CHUNK]
+        found.update(uow.session.scalars(select(CardKeyRow.fingerprint).where(CardKeyRow.fingerprint.in_(chunk))))
+    return {index for index, value in enumerate(fingerprints) if value in found}
+
+
+def _card_key_product(uow: UnitOfWork, product_id: int) -> ProductRow:
+    product = uow.session.get(ProductRow, product_id)
+    if product is None:
+        raise not_found("product")
+    if not product.uses_card_keys:
+        raise InvalidInput("not_card_key_product", "catalogkeys.error.no_card_keys", "product_id")
+    return product
+
+
+def preview_import(
+    uow: UnitOfWork,
+    operator: Viewer,
+    product_id: int,
+    text: str,
+    source: str,
+    now: datetime,
+    idempotency_key: str | None = None,
+    keep: bool = True,
+) -> ImportPreview:
+    """Read and check ``text``; when no line is at fault, keep it as a previewed import (its keys
+    encrypted) and answer its token, which :func:`commit_import` takes. ``keep=False`` only
+    checks (the API's ``preview``): nothing is stored."""
+    require_operator(operator)
+    if source not in SOURCES:
+        raise InvalidInput(ErrorCode.BAD_TEXT, "catalogkeys.error.source", "source")
+    parsed = _parse(text, "file" if source == "csv" else "codes")
+    with uow:
+        _card_key_product(uow, product_id)
+        ring = card_key_ring(uow.session)
+        checked = with_stock_duplicates(parsed, _in_stock(uow, [ring.fingerprint(k.code) for k in parsed.keys]))
+        if checked.problems or not keep:
+            return ImportPreview(product_id, checked.lines, len(checked.keys), checked.problems)
+        codes = [k.code for k in checked.keys]
+        token = idempotency_key or secrets.token_urlsafe(24)
+        row = CardKeyImportRow(
+            product_id=product_id,
+            created_by=operator.user_id,
+            idempotency_key=token,
+            content_hash=_content_hash(uow, product_id, codes),
+            status=ImportStatus.PREVIEWED,
+            source=source,
+            line_count=checked.lines,
+            key_count=len(codes),
+            pending=ring.seal(json.dumps(codes)),
+            created_at=now,
+        )
+        uow.session.add(row)
+        uow.commit()
+        return ImportPreview(product_id, checked.lines, len(codes), [], token, ImportStatus.PREVIEWED)
+
+
+def _content_hash(uow: UnitOfWork, product_id: int, codes: Iterable[str]) -> str:
+    return card_key_ring(uow.session).fingerprint(f"{product_id}\n" + "\n".join(codes))
+
+
+def _import_row(uow: UnitOfWork, operator: Viewer, token: str, lock: bool = False) -> CardKeyImportRow | None:
+    query = select(CardKeyImportRow).where(
+        CardKeyImportRow.created_by == operator.user_id, CardKeyImportRow.idempotency_key == token
+    )
+    return uow.session.scalar(query.with_for_update() if lock else query)
+
+
+def commit_import(uow: UnitOfWork, operator: Viewer, token: str, now: datetime) -> ImportResult:
+    """Put every key of the previewed import ``token`` in stock, in one transaction, or none.
+
+    The stock is checked again (another import may have brought the same key since the preview):
+    a fault now refuses the import for good, naming its lines; preview the list again."""
+    require_operator(operator)
+    with uow:
+        row = _import_row(uow, operator, token, lock=True)
+        if row is None:
+            raise not_found("card_key_import")
+        if row.status is ImportStatus.COMMITTED:
+            assert row.committed_at is not None
+            return ImportResult(row.id, row.product_id, row.key_count, row.committed_at, replayed=True)
+        if row.status is ImportStatus.REFUSED:
+            raise Conflict(ErrorCode.INVALID_TRANSITION, "catalogkeys.error.import_refused", "token")
+        ring = card_key_ring(uow.session)
+        codes: list[str] = json.loads(ring.unseal(row.pending))
+        fingerprints = [ring.fingerprint(code) for code in codes]
+        taken = _in_stock(uow, fingerprints)
+        if taken:
+            parsed = parse_list("\n".join(codes))
+            problems = with_stock_duplicates(parsed, taken).problems
+            row.status = IMPORT.apply(row.status, "refuse")
+            row.pending = ""
+            uow.commit()
+            raise ImportRefused(problems, "catalogkeys.error.refused_at_commit")
+        for code, fingerprint in zip(codes, fingerprints, strict=True):
+            uow.session.add(
+                CardKeyRow(
+                    product_id=row.product_id,
+                    secret=ring.encrypt(code),
+                    fingerprint=fingerprint,
+                    ring_tag=ring.tag,
+                    status=CardKeyStatus.AVAILABLE,
+                    import_id=row.id,
+                    created_at=now,
+                )
+            )
+        row.status = IMPORT.apply(row.status, "commit")
+        row.pending = ""
+        row.committed_at = now
+        try:
+            uow.commit()
+        except IntegrityError:
+            # Another import committed one of these keys between our check and our commit: the
+            # unique fingerprint refused the whole transaction. Nothing was added.
+            raise Conflict(ErrorCode.IDENTIFIER_TAKEN, "catalogkeys.error.raced", "token") from None
+        return ImportResult(row.id, row.product_id, len(codes), now)
+
+
+def import_card_keys(
+    uow: UnitOfWork, operator: Viewer, product_id: int, text: str, idempotency_key: str, now: datetime
+) -> ImportResult:
+    """The API's import in one call: preview and commit under the client's ``Idempotency-Key``.
+    A retry with the same key and list answers the first import; the same key with another list
+    is refused."""
+    require_operator(operator)
+    parsed = _parse(text, "codes")
+    with uow:
+        existing = _import_row(uow, operator, idempotency_key)
+        same = existing is not None and existing.content_hash == _content_hash(
+            uow, product_id, [k.code for k in parsed.keys]
+        )
+    if existing is not None:
+        if not same or existing.product_id != product_id:
+            raise Conflict(ErrorCode.IDEMPOTENCY_KEY_REUSED, "error.idempotency_key_reused", "Idempotency-Key")
+        return commit_import(uow, operator, idempotency_key, now)
+    preview = preview_import(uow, operator, product_id, text, "api", now, idempotency_key)
+    if not preview.ok:
+        raise ImportRefused(preview.problems)
+    return commit_import(uow, operator, idempotency_key, now)
+
+
+# --------------------------------------------------------------------------------------------
+# Stock and alerts
+
+
+@dataclass(frozen=True, slots=True)
+class Stock:
+    available: int = 0
+    reserved: int = 0
+    delivered: int = 0  # delivered or revealed: sold
+    revoked: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.available + self.reserved + self.delivered + self.revoked
+
+
+def _stock_query(product_ids: Sequence[int] | None = None):  # type: ignore[no-untyped-def]
+    def count(*statuses: CardKeyStatus):  # type: ignore[no-untyped-def]
+        return func.coalesce(func.sum(case((CardKeyRow.status.in_(statuses), 1), else_=0)), 0)
+
+    query = select(
+        CardKeyRow.product_id,
+        count(CardKeyStatus.AVAILABLE),
+        count(CardKeyStatus.RESERVED),
+        count(CardKeyStatus.DELIVERED, CardKeyStatus.REVEALED),
+        count(CardKeyStatus.REVOKED),
+    ).group_by(CardKeyRow.product_id)
+    if product_ids is not None:
+        query = query.where(CardKeyRow.product_id.in_(product_ids))
+    return query
+
+
+def stock_in(uow: UnitOfWork) -> dict[int, Stock]:
+    """Card-key stock per product id, inside an open unit of work (one grouped query)."""
+    return {int(pid): Stock(int(a), int(r), int(d), int(v)) for pid, a, r, d, v in uow.session.execute(_stock_query())}
+
+
+def stock_by_product(uow: UnitOfWork) -> dict[int, Stock]:
+    with uow:
+        return stock_in(uow)
+
+
+@dataclass(frozen=True, slots=True)
+class LowStock:
+    product_id: int
+    slug: str
+    name_zh: str
+    name_en: str
+    available: int
+    threshold: int
+
+    @property
+    def url(self) -> str:
+        return f"/operator/catalog/products/{self.product_id}"
+
+
+def low_stock_alerts(uow: UnitOfWork) -> list[LowStock]:
+    """Products on sale that deliver card keys and have fewer available than their threshold
+    (0: never alert), fewest first. For the operator's dashboard and the catalog page."""
+    with uow:
+        return low_stock_in(uow)
+
+
+def low_stock_in(uow: UnitOfWork) -> list[LowStock]:
+    stock = stock_in(uow)
+    products = uow.session.scalars(
+        select(ProductRow).where(
+            ProductRow.active.is_(True), ProductRow.uses_card_keys.is_(True), ProductRow.low_stock_threshold > 0
+        )
+    ).all()
+    alerts = [
+        LowStock(p.id, p.slug, p.name_zh, p.name_en, stock.get(p.id, Stock()).available, p.low_stock_threshold)
+        for p in products
+        if stock.get(p.id, Stock()).available < p.low_stock_threshold
+    ]
+    return sorted(alerts, key=lambda alert: (alert.available, alert.product_id))
+
+
+# --------------------------------------------------------------------------------------------
+# Rotation
+
+
+@dataclass
+class Rotation:
+    rows: int = 0
+    batches: int = 0
+    imports: int = 0
+    left: int = field(default=0)
+
+
+def rotate_batch(uow: UnitOfWork, batch: int = 500) -> int:
+    """Re-encrypt (and fingerprint again) up to ``batch`` card keys not yet written by the ring's
+    newest key; one transaction. Answers how many; 0 means none is left."""
+    with uow:
+        ring = card_key_ring(uow.session)
+        query = select(CardKeyRow).where(CardKeyRow.ring_tag != ring.tag).order_by(CardKeyRow.id).limit(batch)
+        if uow.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = uow.session.scalars(query).all()
+        for row in rows:
+            code = ring.decrypt(row.secret)
+            row.secret, row.fingerprint, row.ring_tag = ring.encrypt(code), ring.fingerprint(code), ring.tag
+        uow.commit()
+        return len(rows)
+
+
+def rotate_pending_imports(uow: UnitOfWork) -> int:
+    """Previewed imports' waiting keys, sealed again with the newest key."""
+    with uow:
+        ring = card_key_ring(uow.session)
+        rows = uow.session.scalars(
+            select(CardKeyImportRow).where(CardKeyImportRow.status == ImportStatus.PREVIEWED).with_for_update()
+        ).all()
+        for row in rows:
+            if row.pending:
+                row.pending = ring.reseal(row.pending)
+        uow.commit()
+        return len(rows)
+
+
+def left_to_rotate(uow: UnitOfWork) -> int:
+    with uow:
+        ring = card_key_ring(uow.session)
+        return uow.session.scalar(select(func.count(CardKeyRow.id)).where(CardKeyRow.ring_tag != ring.tag)) or 0
+
+
+def rotate_card_keys(uow: UnitOfWork, batch: int = 500, most_batches: int | None = None) -> Rotation:
+    """Every card key under the ring's newest key, batch by batch (each its own transaction, so
+    an interrupted rotation keeps what it did and the next run goes on from there)."""
+    done = Rotation(imports=rotate_pending_imports(uow))
+    while most_batches is None or done.batches < most_batches:
+        count = rotate_batch(uow, batch)
+        if count == 0:
+            break
+        done.rows += count
+        done.batches += 1
+    done.left = left_to_rotate(uow)
+    return done
+
+
+__all__ = [
+    "MAX_IMPORT_BYTES",
+    "MAX_IMPORT_KEYS",
+    "ImportPreview",
+    "ImportRefused",
+    "ImportResult",
+    "LowStock",
+    "Rotation",
+    "ServiceError",
+    "Stock",
+    "commit_import",
+    "import_card_keys",
+    "low_stock_alerts",
+    "preview_import",
+    "problem_text",
+    "read_upload",
+    "rotate_card_keys",
+    "stock_by_product",
+]
