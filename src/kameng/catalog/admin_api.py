@@ -255,6 +255,7 @@ def card_key_stock(product_id: IdPath, user: CurrentUser, container: ContainerDe
     "/products/{product_id}/card-keys",
     tags=["operator"],
     summary="Import card keys (all or none)",
+    response_model=ImportOut,
     responses={**RESPONSES, 422: {"model": ImportOut, "description": "Lines at fault: nothing imported"}},
 )
 def import_keys(
