@@ -152,7 +152,7 @@ def test_the_api_import_replays_its_idempotency_key_and_refuses_it_for_another_l
 def test_a_csv_file_with_a_header_and_a_bom_is_read_from_its_first_column(
     uow: UnitOfWork, operator: Viewer, now: datetime
 ) -> None:
-    data = "\ufeff卡密,备注\nCSV-0001,first\n\"CSV-0002\",second\n".encode()
+    data = '\ufeff卡密,备注\nCSV-0001,first\n"CSV-0002",second\n'.encode()
     preview = preview_import(uow, operator, _product_id(uow), read_upload(data), "csv", now)
     assert (preview.ok, preview.keys, preview.lines) == (True, 2, 3)
     chinese = "卡密\nGBK-0001\n".encode("gb18030")

@@ -75,8 +75,7 @@ def upgrade() -> None:
     with op.batch_alter_table("card_key_imports") as batch:
         batch.create_index(batch.f("ix_card_key_imports_product_id"), ["product_id"], unique=False)
 
-    with op.batch_alter_table("products") as batch:
-        batch.add_column(sa.Column("low_stock_threshold", sa.Integer(), server_default="5", nullable=False))
+    op.add_column("products", sa.Column("low_stock_threshold", sa.Integer(), server_default="5", nullable=False))
 
     with op.batch_alter_table("card_keys") as batch:
         batch.add_column(sa.Column("secret", sa.Text(), nullable=True))
@@ -142,8 +141,9 @@ def downgrade() -> None:
         batch.drop_column("secret")
         batch.alter_column("code", existing_type=sa.String(length=120), nullable=False)
         batch.create_unique_constraint("uq_card_keys_code", ["code"])
-    with op.batch_alter_table("products") as batch:
-        batch.drop_column("low_stock_threshold")
+    # Not a batch: on SQLite a batch copies the table and drops the old one, which the rows that
+    # point at products (orders, policies) forbid. SQLite 3.35+ drops a column in place.
+    op.execute("ALTER TABLE products DROP COLUMN low_stock_threshold")
     with op.batch_alter_table("card_key_imports") as batch:
         batch.drop_index("ix_card_key_imports_product_id")
     op.drop_table("card_key_imports")
