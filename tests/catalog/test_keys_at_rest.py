@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.secrets_ring import CardKeyRing, RingError
 from kameng.settings import Settings, SettingsError
 
+WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 IMPORTED = [f"SECRET-{n:04d}-XYZ" for n in range(1, 41)]
 
 
@@ -142,7 +143,7 @@ def test_the_migration_encrypts_the_keys_stored_before_it_and_the_downgrade_give
         with engine.begin() as conn:
             conn.execute(
                 text("INSERT INTO merchants (name_zh, name_en, created_at) VALUES ('m', 'm', :t)"),
-                {"t": datetime(2026, 1, 1)},
+                {"t": WHEN},
             )
             conn.execute(
                 text(
@@ -151,7 +152,7 @@ def test_the_migration_encrypts_the_keys_stored_before_it_and_the_downgrade_give
                     " sort_order, created_at) VALUES ('g', 1, 'virtual_goods', 'g', 'g', '', '', 100, false,"
                     " '{}', 0, false, true, true, 0, :t)"
                 ),
-                {"t": datetime(2026, 1, 1)},
+                {"t": WHEN},
             )
             for code in ("OLD-KEY-0001", "OLD-KEY-0002"):
                 conn.execute(
@@ -159,7 +160,7 @@ def test_the_migration_encrypts_the_keys_stored_before_it_and_the_downgrade_give
                         "INSERT INTO card_keys (product_id, code, status, created_at)"
                         " VALUES (1, :code, 'available', :t)"
                     ),
-                    {"code": code, "t": datetime(2026, 1, 1)},
+                    {"code": code, "t": WHEN},
                 )
         migrate.upgrade(empty_db_url, card_keys=ring)
         assert "code" not in {column["name"] for column in inspect(engine).get_columns("card_keys")}
