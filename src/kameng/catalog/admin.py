@@ -210,6 +210,14 @@ def _apply(row: ProductRow, checked: CheckedProduct) -> None:
         setattr(row, name, getattr(checked, name))
 
 
+def _locked_product(uow: UnitOfWork, product_id: int) -> ProductRow:
+    # FOR UPDATE OF products: the merchant comes joined (outer), which PostgreSQL cannot lock.
+    row = uow.session.scalar(select(ProductRow).where(ProductRow.id == product_id).with_for_update(of=ProductRow))
+    if row is None:
+        raise not_found("product")
+    return row
+
+
 def create_product(uow: UnitOfWork, operator: Viewer, form: ProductForm, now: datetime) -> ProductRow:
     require_operator(operator)
     with uow:
@@ -227,9 +235,7 @@ def update_product(uow: UnitOfWork, operator: Viewer, product_id: int, form: Pro
     """Edit a product; orders already placed keep their own price, terms and policy version."""
     require_operator(operator)
     with uow:
-        row = uow.session.get(ProductRow, product_id, with_for_update=True)
-        if row is None:
-            raise not_found("product")
+        row = _locked_product(uow, product_id)
         checked = check_product(uow, form, row)
         _apply(row, checked)
         uow.commit()
@@ -240,9 +246,7 @@ def set_on_sale(uow: UnitOfWork, operator: Viewer, product_id: int, on_sale: boo
     """On or off sale; setting what is already set changes nothing."""
     require_operator(operator)
     with uow:
-        row = uow.session.get(ProductRow, product_id, with_for_update=True)
-        if row is None:
-            raise not_found("product")
+        row = _locked_product(uow, product_id)
         row.active = on_sale
         uow.commit()
         return row
