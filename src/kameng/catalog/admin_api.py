@@ -27,7 +27,10 @@ from kameng.catalog.card_keys import (
     require_operator,
 )
 from kameng.domain.card_keys import BadLine
+from kameng.domain.model import MAX_TERM_DAYS
 from kameng.domain.money import format_yuan
+from kameng.platform import inputs
+from kameng.platform.inputs import BenefitName, Description, RowId, SlugText, YuanText, limits, text_validator
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
 from kameng.web.errors import ERROR_RESPONSE, Text
@@ -41,35 +44,33 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     409: ERROR_RESPONSE,
     422: ERROR_RESPONSE,
 }
-Short = Annotated[str, Field(max_length=200)]
-BenefitName = Annotated[str, Field(max_length=40)]
-BenefitCount = Annotated[int, Field(ge=1, le=100_000)]
-Long = Annotated[str, Field(max_length=2000)]
-Number = Annotated[str, Field(max_length=40, description='Yuan as exact decimal text, e.g. "25.00"')]
+Name = Annotated[str, text_validator(admin.NAME), limits(admin.NAME)]
+Choice = Annotated[str, text_validator(inputs.CHOICE), limits(inputs.CHOICE)]
+BenefitCount = Annotated[int, Field(ge=1, le=admin.MAX_BENEFIT_COUNT)]
 
 
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    slug: Annotated[str, Field(min_length=1, max_length=80, description="lowercase letters, digits and -")]
-    merchant_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
-    kind: Annotated[str, Field(max_length=40, description="membership, virtual_goods or recharge")]
-    name_zh: Short
-    name_en: Short
-    description_zh: Long = ""
-    description_en: Long = ""
-    price: Number
-    term_unit: Annotated[str, Field(max_length=20, description="days, months or permanent (memberships)")] = ""
-    term_value: Annotated[int | None, Field(ge=1, le=36500)] = None
+    slug: Annotated[SlugText, Field(description="lowercase letters, digits and -")]
+    merchant_id: RowId
+    kind: Annotated[Choice, Field(description="membership, virtual_goods or recharge")]
+    name_zh: Name
+    name_en: Name
+    description_zh: Description = ""
+    description_en: Description = ""
+    price: YuanText
+    term_unit: Annotated[Choice, Field(description="days, months or permanent (memberships)")] = ""
+    term_value: Annotated[int | None, Field(ge=1, le=MAX_TERM_DAYS)] = None
     promo: bool = False
-    benefits: Annotated[
-        dict[Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=1, le=100_000)]], Field(max_length=20)
-    ] = Field(default_factory=dict)
-    bonus: Number = "0"
+    benefits: Annotated[dict[BenefitName, BenefitCount], Field(max_length=admin.MAX_BENEFITS)] = Field(
+        default_factory=dict
+    )
+    bonus: YuanText = "0"
     renewable: bool = False
     uses_card_keys: bool = False
     on_sale: bool = True
-    low_stock_threshold: Annotated[int, Field(ge=0, le=1_000_000)] = 5
+    low_stock_threshold: Annotated[int, Field(ge=0, le=admin.MAX_THRESHOLD)] = 5
 
     def form(self) -> admin.ProductForm:
         return admin.ProductForm(
@@ -125,20 +126,32 @@ class SaleIn(BaseModel):
     on_sale: bool
 
 
+# A key as sent (checked line by line after, with the list's other faults); a CSV's text, lines
+# and tabs allowed, control characters not.
+CODE = inputs.TextRule(200)
+CSV_TEXT = inputs.TextRule(MAX_IMPORT_BYTES, multiline=True)
+
+
 class CardKeysIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     codes: Annotated[
-        list[Annotated[str, Field(max_length=200)]] | None,
+        list[Annotated[str, text_validator(CODE), limits(CODE)]] | None,
         Field(max_length=MAX_IMPORT_KEYS, description="The keys, one per item"),
     ] = None
     csv: Annotated[
-        str | None, Field(max_length=MAX_IMPORT_BYTES, description="A CSV file's text: the first column is the key")
+        str | None,
+        text_validator(CSV_TEXT),
+        Field(max_length=MAX_IMPORT_BYTES, description="A CSV file's text: the first column is the key"),
     ] = None
     preview: bool = Field(default=False, description="Only check: nothing is imported")
 
     def text(self) -> str:
         return self.csv if self.csv is not None else "\n".join(self.codes or [])
+
+    @property
+    def field(self) -> str:
+        return "csv" if self.csv is not None else "codes"
 
 
 class LineProblemOut(BaseModel):
@@ -203,6 +216,12 @@ def _problem_out(bad: BadLine) -> LineProblemOut:
     )
 
 
+def _refused(product_id: int, refused: ImportRefused) -> JSONResponse:
+    """The API's error answer (``{"error": ...}``), with every line at fault beside it."""
+    out = ImportOut(product_id=product_id, keys=0, imported=False, problems=[_problem_out(b) for b in refused.problems])
+    return JSONResponse({"error": refused.to_dict(), **out.model_dump(mode="json")}, status_code=refused.status)
+
+
 @router.get("/products", tags=["operator"], summary="Every product with its card-key stock", responses=RESPONSES)
 def list_products(user: CurrentUser, container: ContainerDep) -> list[AdminProductOut]:
     return [_product_out(item) for item in admin.admin_products(container.uow(), viewer_of(user))]
@@ -256,7 +275,12 @@ def card_key_stock(product_id: IdPath, user: CurrentUser, container: ContainerDe
     tags=["operator"],
     summary="Import card keys (all or none)",
     response_model=ImportOut,
-    responses={**RESPONSES, 422: {"model": ImportOut, "description": "Lines at fault: nothing imported"}},
+    responses={
+        **RESPONSES,
+        422: {
+            "description": '`{"error": {...}, "problems": [{line, problem, first_line, message}]}`: nothing imported'
+        },
+    },
 )
 def import_keys(
     product_id: IdPath,
@@ -274,17 +298,18 @@ def import_keys(
     text = body.text()
     if body.preview:
         require_operator(viewer)
-        checked = preview_import(container.uow(), viewer, product_id, text, "api", container.now(), keep=False)
-        out = ImportOut(product_id=product_id, keys=checked.keys, imported=False)
-        out.problems = [_problem_out(bad) for bad in checked.problems]
-        return JSONResponse(out.model_dump(mode="json"), status_code=422) if checked.problems else out
+        checked = preview_import(
+            container.uow(), viewer, product_id, text, "api", container.now(), keep=False, field_name=body.field
+        )
+        if checked.problems:
+            return _refused(product_id, ImportRefused(checked.problems, field_name=body.field))
+        return ImportOut(product_id=product_id, keys=checked.keys, imported=False)
     try:
-        result = import_card_keys(container.uow(), viewer, product_id, text, idempotency_key, container.now())
+        result = import_card_keys(
+            container.uow(), viewer, product_id, text, idempotency_key, container.now(), body.field
+        )
     except ImportRefused as refused:
-        out = ImportOut(product_id=product_id, keys=0, imported=False)
-        out.problems = [_problem_out(bad) for bad in refused.problems]
-        body_json = {**out.model_dump(mode="json"), **refused.to_dict()}
-        return JSONResponse(body_json, status_code=422)
+        return _refused(product_id, refused)
     return ImportOut(
         product_id=result.product_id,
         keys=result.keys,

@@ -23,7 +23,7 @@ from kameng.domain.model import ProductKind
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, require_operator, viewer_of
 from kameng.web.drafts import note
-from kameng.web.forms import field_error, form_typed, redirect
+from kameng.web.forms import StaffUser, field_error, form_typed, redirect
 from kameng.web.params import IdPath
 from kameng.web.templating import render
 
@@ -41,6 +41,10 @@ def _operator_page(user: OptionalUser) -> User:
 
 
 OperatorUser = Depends(_operator_page)
+# Addresses with a path parameter admit any staff member at first, so that a malformed address is
+# answered 422 naming its parameter (FastAPI reads dependencies before it checks parameters); the
+# services then answer 404 to anyone but an operator, as ``require_operator`` does.
+StaffFirst = StaffUser
 
 _FIELDS = (
     "slug",
@@ -129,7 +133,7 @@ async def create_product(request: Request, container: ContainerDep, staff: User 
 
 @router.get(BASE + "/products/{product_id}", response_class=HTMLResponse)
 def product_page(
-    product_id: IdPath, request: Request, container: ContainerDep, staff: User = OperatorUser
+    product_id: IdPath, request: Request, container: ContainerDep, staff: User = StaffFirst
 ) -> HTMLResponse:
     product = admin.admin_product(container.uow(), viewer_of(staff), product_id)
     return _product_page(request, container, staff, admin.form_of(product.row), product)
@@ -137,7 +141,7 @@ def product_page(
 
 @router.post(BASE + "/products/{product_id}", dependencies=[CsrfChecked])
 async def update_product(
-    product_id: IdPath, request: Request, container: ContainerDep, staff: User = OperatorUser
+    product_id: IdPath, request: Request, container: ContainerDep, staff: User = StaffFirst
 ) -> Response:
     typed = _product_form(await request.form())
     viewer = viewer_of(staff)
@@ -153,7 +157,7 @@ async def update_product(
 
 @router.post(BASE + "/products/{product_id}/sale", dependencies=[CsrfChecked])
 async def product_sale(
-    product_id: IdPath, request: Request, container: ContainerDep, staff: User = OperatorUser
+    product_id: IdPath, request: Request, container: ContainerDep, staff: User = StaffFirst
 ) -> Response:
     form = await request.form()
     on_sale = form.get("on_sale") == "1"
@@ -195,7 +199,7 @@ async def _import_text(form: FormData) -> tuple[str, str]:
 
 @router.post(BASE + "/products/{product_id}/card-keys/preview", dependencies=[CsrfChecked])
 async def preview_card_keys(
-    product_id: IdPath, request: Request, container: ContainerDep, staff: User = OperatorUser
+    product_id: IdPath, request: Request, container: ContainerDep, staff: User = StaffFirst
 ) -> Response:
     form = await request.form()
     viewer = viewer_of(staff)
@@ -214,7 +218,7 @@ async def preview_card_keys(
 
 @router.post(BASE + "/products/{product_id}/card-keys/commit", dependencies=[CsrfChecked])
 async def commit_card_keys(
-    product_id: IdPath, request: Request, container: ContainerDep, staff: User = OperatorUser
+    product_id: IdPath, request: Request, container: ContainerDep, staff: User = StaffFirst
 ) -> Response:
     form = await request.form()
     token = form.get("token")

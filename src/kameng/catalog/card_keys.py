@@ -31,6 +31,7 @@ from kameng.domain.card_keys import (
 from kameng.domain.states import CardKeyStatus
 from kameng.domain.users import Role
 from kameng.orders.models import CardKeyRow
+from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError, not_found
@@ -79,9 +80,18 @@ class ImportResult:
 class ImportRefused(InvalidInput):
     """A list with lines at fault: nothing was imported. ``problems`` names every line."""
 
-    def __init__(self, problems: Sequence[BadLine], key: str = "catalogkeys.error.refused") -> None:
+    def __init__(
+        self, problems: Sequence[BadLine], key: str = "catalogkeys.error.refused", field_name: str = "codes"
+    ) -> None:
         self.problems = list(problems)
-        super().__init__("card_keys_refused", key, "codes", count=len(self.problems), lines=_lines(self.problems))
+        super().__init__(
+            "card_keys_refused",
+            key,
+            field_name,
+            label=inputs.field_label(field_name),
+            count=len(self.problems),
+            lines=_lines(self.problems),
+        )
 
 
 def _lines(problems: Sequence[BadLine], most: int = 20) -> str:
@@ -147,6 +157,7 @@ def preview_import(
     now: datetime,
     idempotency_key: str | None = None,
     keep: bool = True,
+    field_name: str | None = None,
 ) -> ImportPreview:
     """Read and check ``text``; when no line is at fault, keep it as a previewed import (its keys
     encrypted) and answer its token, which :func:`commit_import` takes. ``keep=False`` only
@@ -154,7 +165,7 @@ def preview_import(
     require_operator(operator)
     if source not in SOURCES:
         raise InvalidInput(ErrorCode.BAD_TEXT, "catalogkeys.error.source", "source")
-    parsed = _parse(text, "file" if source == "csv" else "codes")
+    parsed = _parse(text, field_name or ("file" if source == "csv" else "codes"))
     with uow:
         _card_key_product(uow, product_id)
         ring = card_key_ring(uow.session)
@@ -242,13 +253,19 @@ def commit_import(uow: UnitOfWork, operator: Viewer, token: str, now: datetime) 
 
 
 def import_card_keys(
-    uow: UnitOfWork, operator: Viewer, product_id: int, text: str, idempotency_key: str, now: datetime
+    uow: UnitOfWork,
+    operator: Viewer,
+    product_id: int,
+    text: str,
+    idempotency_key: str,
+    now: datetime,
+    field_name: str = "codes",
 ) -> ImportResult:
     """The API's import in one call: preview and commit under the client's ``Idempotency-Key``.
     A retry with the same key and list answers the first import; the same key with another list
     is refused."""
     require_operator(operator)
-    parsed = _parse(text, "codes")
+    parsed = _parse(text, field_name)
     with uow:
         existing = _import_row(uow, operator, idempotency_key)
         same = existing is not None and existing.content_hash == _content_hash(
@@ -258,9 +275,9 @@ def import_card_keys(
         if not same or existing.product_id != product_id:
             raise Conflict(ErrorCode.IDEMPOTENCY_KEY_REUSED, "error.idempotency_key_reused", "Idempotency-Key")
         return commit_import(uow, operator, idempotency_key, now)
-    preview = preview_import(uow, operator, product_id, text, "api", now, idempotency_key)
+    preview = preview_import(uow, operator, product_id, text, "api", now, idempotency_key, field_name=field_name)
     if not preview.ok:
-        raise ImportRefused(preview.problems)
+        raise ImportRefused(preview.problems, field_name=field_name)
     return commit_import(uow, operator, idempotency_key, now)
 
 
