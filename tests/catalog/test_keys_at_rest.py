@@ -177,3 +177,40 @@ def test_the_migration_encrypts_the_keys_stored_before_it_and_the_downgrade_give
         assert codes == ["OLD-KEY-0001", "OLD-KEY-0002"]
     finally:
         engine.dispose()
+
+
+def test_kameng_card_keys_rotate_resumes_until_none_is_left(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kameng.cli.main import app
+    from kameng.demo import seed_catalog
+    from kameng.platform.secrets_ring import fernet_key_from
+
+    url = f"sqlite:///{tmp_path / 'kameng.db'}"
+    secret = "rotation-secret-" + "r" * 20
+    old = CardKeyRing.development(secret)
+    migrate.upgrade(url, card_keys=old)
+    engine = make_engine(url)
+    try:
+        assert seed_catalog(UnitOfWork(make_session_factory(engine, old)), WHEN)
+    finally:
+        engine.dispose()
+    new_key = Fernet.generate_key().decode()
+    env = {
+        "KAMENG_DATABASE_URL": url,
+        "KAMENG_SECRET_KEY": secret,
+        "KAMENG_CARD_KEY_KEYS": f"{new_key},{fernet_key_from(secret)}",
+        "KAMENG_CHANNELS": "off",
+    }
+    runner = CliRunner()
+    stopped = runner.invoke(app, ["card-keys", "rotate", "--batch", "10", "--batches", "2"], env=env)
+    assert stopped.exit_code == 3, stopped.output
+    assert "re-encrypted 20 card keys in 2 batches; 10 left" in stopped.output
+    finished = runner.invoke(app, ["card-keys", "rotate", "--batch", "10"], env=env)
+    assert finished.exit_code == 0, finished.output
+    assert "re-encrypted 10 card keys in 1 batches; 0 left" in finished.output
+    wrong = runner.invoke(
+        app, ["card-keys", "rotate"], env={**env, "KAMENG_CARD_KEY_KEYS": Fernet.generate_key().decode()}
+    )
+    assert wrong.exit_code == 1  # a ring that opens none of the keys: said, not a traceback
+    assert "no key of the ring" in wrong.output
