@@ -16,13 +16,12 @@ from kameng.catalog.card_keys import (
     ImportRefused,
     commit_import,
     import_card_keys,
-    low_stock_alerts,
     preview_import,
     problem_text,
     read_upload,
-    stock_by_product,
 )
 from kameng.catalog.models import CardKeyImportRow, ProductRow
+from kameng.catalog.stock import low_stock_alerts, stock_by_product
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.demo import card_key_code
 from kameng.domain.card_keys import LineProblem

@@ -16,7 +16,8 @@ from sqlalchemy import Engine, MetaData, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from kameng.accounts.models import User
-from kameng.catalog.card_keys import import_card_keys, left_to_rotate, rotate_card_keys
+from kameng.catalog.card_keys import import_card_keys
+from kameng.catalog.key_rotation import left_to_rotate, rotate_card_keys
 from kameng.catalog.models import ProductRow
 from kameng.demo import card_key_code
 from kameng.domain.users import Role

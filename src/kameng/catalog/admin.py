@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kameng.catalog.card_keys import Stock, require_operator, stock_in
+from kameng.catalog.card_keys import require_operator
 from kameng.catalog.models import Merchant, ProductRow
 from kameng.catalog.services import add_policy_version
+from kameng.catalog.stock import Stock, stock_in
 from kameng.domain.model import (
     MAX_TERM_DAYS,
     MAX_TERM_MONTHS,

@@ -18,14 +18,12 @@ from kameng.catalog.card_keys import (
     MAX_IMPORT_BYTES,
     MAX_IMPORT_KEYS,
     ImportRefused,
-    LowStock,
-    Stock,
     import_card_keys,
-    low_stock_alerts,
     preview_import,
     problem_text,
     require_operator,
 )
+from kameng.catalog.stock import LowStock, Stock, low_stock_alerts
 from kameng.domain.card_keys import BadLine
 from kameng.domain.model import MAX_TERM_DAYS
 from kameng.domain.money import format_yuan

@@ -14,11 +14,11 @@ from kameng.catalog.card_keys import (
     ImportPreview,
     ImportRefused,
     commit_import,
-    low_stock_alerts,
     preview_import,
     problem_text,
     read_upload,
 )
+from kameng.catalog.stock import low_stock_alerts
 from kameng.domain.model import ProductKind
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, require_operator, viewer_of

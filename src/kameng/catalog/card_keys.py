@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kameng.catalog.models import CardKeyImportRow, ProductRow
@@ -281,162 +281,16 @@ def import_card_keys(
     return commit_import(uow, operator, idempotency_key, now)
 
 
-# --------------------------------------------------------------------------------------------
-# Stock and alerts
-
-
-@dataclass(frozen=True, slots=True)
-class Stock:
-    available: int = 0
-    reserved: int = 0
-    delivered: int = 0  # delivered or revealed: sold
-    revoked: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.available + self.reserved + self.delivered + self.revoked
-
-
-def _stock_query(product_ids: Sequence[int] | None = None):  # type: ignore[no-untyped-def]
-    def count(*statuses: CardKeyStatus):  # type: ignore[no-untyped-def]
-        return func.coalesce(func.sum(case((CardKeyRow.status.in_(statuses), 1), else_=0)), 0)
-
-    query = select(
-        CardKeyRow.product_id,
-        count(CardKeyStatus.AVAILABLE),
-        count(CardKeyStatus.RESERVED),
-        count(CardKeyStatus.DELIVERED, CardKeyStatus.REVEALED),
-        count(CardKeyStatus.REVOKED),
-    ).group_by(CardKeyRow.product_id)
-    if product_ids is not None:
-        query = query.where(CardKeyRow.product_id.in_(product_ids))
-    return query
-
-
-def stock_in(uow: UnitOfWork) -> dict[int, Stock]:
-    """Card-key stock per product id, inside an open unit of work (one grouped query)."""
-    return {int(pid): Stock(int(a), int(r), int(d), int(v)) for pid, a, r, d, v in uow.session.execute(_stock_query())}
-
-
-def stock_by_product(uow: UnitOfWork) -> dict[int, Stock]:
-    with uow:
-        return stock_in(uow)
-
-
-@dataclass(frozen=True, slots=True)
-class LowStock:
-    product_id: int
-    slug: str
-    name_zh: str
-    name_en: str
-    available: int
-    threshold: int
-
-    @property
-    def url(self) -> str:
-        return f"/operator/catalog/products/{self.product_id}"
-
-
-def low_stock_alerts(uow: UnitOfWork) -> list[LowStock]:
-    """Products on sale that deliver card keys and have fewer available than their threshold
-    (0: never alert), fewest first. For the operator's dashboard and the catalog page."""
-    with uow:
-        return low_stock_in(uow)
-
-
-def low_stock_in(uow: UnitOfWork) -> list[LowStock]:
-    stock = stock_in(uow)
-    products = uow.session.scalars(
-        select(ProductRow).where(
-            ProductRow.active.is_(True), ProductRow.uses_card_keys.is_(True), ProductRow.low_stock_threshold > 0
-        )
-    ).all()
-    alerts = [
-        LowStock(p.id, p.slug, p.name_zh, p.name_en, stock.get(p.id, Stock()).available, p.low_stock_threshold)
-        for p in products
-        if stock.get(p.id, Stock()).available < p.low_stock_threshold
-    ]
-    return sorted(alerts, key=lambda alert: (alert.available, alert.product_id))
-
-
-# --------------------------------------------------------------------------------------------
-# Rotation
-
-
-@dataclass
-class Rotation:
-    rows: int = 0
-    batches: int = 0
-    imports: int = 0
-    left: int = field(default=0)
-
-
-def rotate_batch(uow: UnitOfWork, batch: int = 500) -> int:
-    """Re-encrypt (and fingerprint again) up to ``batch`` card keys not yet written by the ring's
-    newest key; one transaction. Answers how many; 0 means none is left."""
-    with uow:
-        ring = card_key_ring(uow.session)
-        query = select(CardKeyRow).where(CardKeyRow.ring_tag != ring.tag).order_by(CardKeyRow.id).limit(batch)
-        if uow.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = uow.session.scalars(query).all()
-        for row in rows:
-            code = ring.decrypt(row.secret)
-            row.secret, row.fingerprint, row.ring_tag = ring.encrypt(code), ring.fingerprint(code), ring.tag
-        uow.commit()
-        return len(rows)
-
-
-def rotate_pending_imports(uow: UnitOfWork) -> int:
-    """Previewed imports' waiting keys, sealed again with the newest key."""
-    with uow:
-        ring = card_key_ring(uow.session)
-        rows = uow.session.scalars(
-            select(CardKeyImportRow).where(CardKeyImportRow.status == ImportStatus.PREVIEWED).with_for_update()
-        ).all()
-        for row in rows:
-            if row.pending:
-                row.pending = ring.reseal(row.pending)
-        uow.commit()
-        return len(rows)
-
-
-def left_to_rotate(uow: UnitOfWork) -> int:
-    with uow:
-        ring = card_key_ring(uow.session)
-        return uow.session.scalar(select(func.count(CardKeyRow.id)).where(CardKeyRow.ring_tag != ring.tag)) or 0
-
-
-def rotate_card_keys(uow: UnitOfWork, batch: int = 500, most_batches: int | None = None) -> Rotation:
-    """Every card key under the ring's newest key, batch by batch (each its own transaction, so
-    an interrupted rotation keeps what it did and the next run goes on from there)."""
-    done = Rotation(imports=rotate_pending_imports(uow))
-    while most_batches is None or done.batches < most_batches:
-        count = rotate_batch(uow, batch)
-        if count == 0:
-            break
-        done.rows += count
-        done.batches += 1
-    done.left = left_to_rotate(uow)
-    return done
-
-
 __all__ = [
     "MAX_IMPORT_BYTES",
     "MAX_IMPORT_KEYS",
     "ImportPreview",
     "ImportRefused",
     "ImportResult",
-    "LowStock",
-    "Rotation",
     "ServiceError",
-    "Stock",
     "commit_import",
     "import_card_keys",
-    "low_stock_alerts",
     "preview_import",
     "problem_text",
     "read_upload",
-    "rotate_card_keys",
-    "stock_by_product",
 ]

@@ -21,7 +21,7 @@ def rotate(
     """Re-encrypt every card key with the newest key of KAMENG_CARD_KEY_KEYS (and fingerprint it
     again), in batches of one transaction each: an interrupted run keeps what it did, and the
     next run goes on from there. Once it reports 0 left, the older keys may be dropped."""
-    from kameng.catalog.card_keys import rotate_card_keys
+    from kameng.catalog.key_rotation import rotate_card_keys
     from kameng.platform.secrets_ring import RingError
 
     container = container_or_exit(settings_or_exit())
