@@ -66,6 +66,11 @@ BENCHMARKS: list[Benchmark] = [
         "The renewal sweep over 1,000,000 subscriptions on PostgreSQL, then charges drained from the outbox",
         lazy("renewals", "bench_renewals"),
     ),
+    Benchmark(
+        "card_keys",
+        "Card-key imports (20,000 keys: preview, commit, a duplicate refused) and the key ring's rotation",
+        lazy("card_keys", "bench_card_keys"),
+    ),
 ]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from kameng.catalog.models import CardKeyImportRow, ProductRow
@@ -228,18 +228,23 @@ def commit_import(uow: UnitOfWork, operator: Viewer, token: str, now: datetime) 
             row.pending = ""
             uow.commit()
             raise ImportRefused(problems, "catalogkeys.error.refused_at_commit")
-        for code, fingerprint in zip(codes, fingerprints, strict=True):
-            uow.session.add(
-                CardKeyRow(
-                    product_id=row.product_id,
-                    secret=ring.encrypt(code),
-                    fingerprint=fingerprint,
-                    ring_tag=ring.tag,
-                    status=CardKeyStatus.AVAILABLE,
-                    import_id=row.id,
-                    created_at=now,
-                )
-            )
+        # One multi-row INSERT (insertmanyvalues) rather than 20,000 ORM objects: the same
+        # transaction, a fraction of the time (docs/catalog.md has the figures).
+        uow.session.execute(
+            insert(CardKeyRow),
+            [
+                {
+                    "product_id": row.product_id,
+                    "secret": ring.encrypt(code),
+                    "fingerprint": fingerprint,
+                    "ring_tag": ring.tag,
+                    "status": CardKeyStatus.AVAILABLE,
+                    "import_id": row.id,
+                    "created_at": now,
+                }
+                for code, fingerprint in zip(codes, fingerprints, strict=True)
+            ],
+        )
         row.status = IMPORT.apply(row.status, "commit")
         row.pending = ""
         row.committed_at = now
