@@ -162,3 +162,16 @@ def test_the_catalog_pages_are_the_operators_alone(client: TestClient) -> None:
     assert client.get("/operator/catalog").status_code == 404
     assert client.get("/operator/catalog/products/1").status_code == 404
     assert client.get("/operator/catalog/products/new").status_code == 404
+
+
+def test_an_upload_larger_than_an_import_is_refused_before_it_is_read(client: TestClient) -> None:
+    sign_in(client, OPERATOR, DEMO_PASSWORD)
+    game = _game_id(client, _operator(client))
+    csrf = csrf_of(client.get(f"/operator/catalog/products/{game}").text)
+    answer = client.post(
+        f"/operator/catalog/products/{game}/card-keys/preview",
+        data={"csrf": csrf},
+        files={"file": ("keys.csv", b"K" * 1_100_000, "text/csv")},
+    )
+    assert answer.status_code == 422
+    assert "文件太大" in answer.text

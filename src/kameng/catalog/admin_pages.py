@@ -197,7 +197,18 @@ async def _import_text(form: FormData) -> tuple[str, str]:
     return (pasted if isinstance(pasted, str) else ""), "paste"
 
 
-@router.post(BASE + "/products/{product_id}/card-keys/preview", dependencies=[CsrfChecked])
+def _not_too_large(request: Request) -> None:
+    """Before the form is read (the CSRF check reads it): an upload announced larger than an
+    import may be is refused without receiving it."""
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > MAX_IMPORT_BYTES + _FORM_OVERHEAD:
+        raise InvalidInput(ErrorCode.FILE_TOO_LARGE, "catalogkeys.error.too_large", "file", most=MAX_IMPORT_BYTES)
+
+
+_FORM_OVERHEAD = 64_000  # the pasted list's field and the multipart framing beside the file
+
+
+@router.post(BASE + "/products/{product_id}/card-keys/preview", dependencies=[Depends(_not_too_large), CsrfChecked])
 async def preview_card_keys(
     product_id: IdPath, request: Request, container: ContainerDep, staff: User = StaffFirst
 ) -> Response:
