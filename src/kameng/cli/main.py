@@ -102,6 +102,9 @@ def _configure_logging(settings: Settings) -> None:
     secrets = [settings.secret_key.get_secret_value()]
     if settings.metrics_token is not None:
         secrets.append(settings.metrics_token.get_secret_value())
+    secrets += settings.card_key_ring_keys
+    if settings.card_key_fingerprint_key is not None:
+        secrets.append(settings.card_key_fingerprint_key.get_secret_value())
     configure_logging(settings.log_format, settings.log_level, secrets)
 
 
