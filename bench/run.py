@@ -71,6 +71,11 @@ BENCHMARKS: list[Benchmark] = [
         "The operator console over 1,000,000 orders on PostgreSQL: search and totals, exports, reports",
         lazy("operator_console", "bench_operator"),
     ),
+    Benchmark(
+        "card_keys",
+        "Card-key imports (20,000 keys: preview, commit, a duplicate refused) and the key ring's rotation",
+        lazy("card_keys", "bench_card_keys"),
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ import pytest
 from kameng.settings import DEVELOPMENT_SECRET, Settings, SettingsError, environment_variables
 
 GOOD_SECRET = "a3f9c1e07b5d42e8a6f0b9c3d7e1f5a2"
+CARD_KEY_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 
 def test_an_empty_environment_gives_the_development_defaults() -> None:
@@ -85,7 +86,9 @@ def test_production_refuses_a_short_secret() -> None:
 
 
 def test_production_accepts_a_long_random_secret() -> None:
-    settings = Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": GOOD_SECRET})
+    settings = Settings.from_env(
+        {"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": GOOD_SECRET, "KAMENG_CARD_KEY_KEYS": CARD_KEY_KEY}
+    )
 
     assert settings.production
     assert settings.secret_key.get_secret_value() == GOOD_SECRET
@@ -120,7 +123,9 @@ def test_outside_production_the_database_is_prepared_unless_told_not_to() -> Non
 
 
 def test_production_never_prepares_the_database_by_default() -> None:
-    settings = Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": GOOD_SECRET})
+    settings = Settings.from_env(
+        {"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": GOOD_SECRET, "KAMENG_CARD_KEY_KEYS": CARD_KEY_KEY}
+    )
 
     assert not settings.auto_prepare
 

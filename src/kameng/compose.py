@@ -55,6 +55,7 @@ from kameng.platform.db import migrate
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.rate_limits import RateLimits
+from kameng.platform.secrets_ring import CardKeyRing
 from kameng.settings import Settings, SettingsError
 
 
@@ -73,7 +74,7 @@ def build(settings: Settings, real_channels: bool = True) -> Container:
     """Everything a process needs, built once from settings. ``real_channels=False`` keeps every
     channel on the local simulator whatever the settings say (loading the demo data)."""
     engine = _engine(settings)
-    session_factory = make_session_factory(engine)
+    session_factory = make_session_factory(engine, card_key_ring(settings))
     simulator_models.install(engine)
     payments: PaymentChannel = SimulatorChannel(settings.secret_key.get_secret_value())
     refunds: RefundChannel = SimulatorRefunds(session_factory)
@@ -92,6 +93,11 @@ def build(settings: Settings, real_channels: bool = True) -> Container:
     if real_channels and settings.channels != "off":
         wire_channels(container, _channel_adapters(settings, container))
     return container
+
+
+def card_key_ring(settings: Settings) -> CardKeyRing:
+    """The card keys' key ring of these settings (docs/catalog.md)."""
+    return CardKeyRing.from_settings(settings)
 
 
 def operator_chat(settings: Settings) -> ChatSender | None:
@@ -277,7 +283,7 @@ def prepare_database(settings: Settings, with_demo: bool = True, now: datetime |
     """Migrate to head; load the demo data into an empty database unless in production or told
     not to. Returns whether demo data was loaded."""
     _engine(settings).dispose()  # the driver is there (else a clear SettingsError) before Alembic runs
-    migrate.upgrade(settings.database_url)
+    migrate.upgrade(settings.database_url, card_keys=card_key_ring(settings))
     if settings.production or not with_demo:
         return False
     container = build(settings, real_channels=False)

@@ -28,6 +28,7 @@ from kameng.orders.usage import record_usage
 from kameng.payouts.services import poll_refunds
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.secrets_ring import card_key_ring
 from kameng.worker import drain_outbox
 
 DEMO_PASSWORD = "kameng-demo-2026"
@@ -165,11 +166,15 @@ def seed_catalog(uow: UnitOfWork, now: datetime) -> bool:
             session.add(row)
             session.flush()
             add_policy_version(uow, row.id, demo.policy, now)
+            ring = card_key_ring(session)
             for index in range(demo.card_keys):
+                code = card_key_code(demo.slug, index + 1)
                 session.add(
                     CardKeyRow(
                         product_id=row.id,
-                        code=card_key_code(demo.slug, index + 1),
+                        secret=ring.encrypt(code),
+                        fingerprint=ring.fingerprint(code),
+                        ring_tag=ring.tag,
                         status=CardKeyStatus.AVAILABLE,
                         created_at=now,
                     )

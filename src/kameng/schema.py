@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from kameng.accounts.models import AuthSession, User
 from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
-from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
+from kameng.catalog.models import CardKeyImportRow, CouponRow, Merchant, PolicyVersion, ProductRow
 from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.operator.calendar_models import CalendarYearRow
@@ -35,6 +35,7 @@ __all__ = [
     "BalanceRow",
     "Base",
     "CalendarYearRow",
+    "CardKeyImportRow",
     "CardKeyRow",
     "CouponRow",
     "EvidenceFile",
@@ -108,6 +109,8 @@ PLACEMENT: dict[str, Placement] = {
     "policy_versions": Placement.REFERENCE,
     "coupons": Placement.COORDINATOR,
     "card_keys": Placement.COORDINATOR,
+    # An operator's imports of card keys: beside the stock they fill.
+    "card_key_imports": Placement.COORDINATOR,
     "journal_entries": Placement.COORDINATOR,
     "journal_lines": Placement.COORDINATOR,
     "outbox": Placement.COORDINATOR,

@@ -155,6 +155,15 @@ class Settings(BaseSettings):
     alipay_public_key_file: Path | None = None  # Alipay's public key (PEM)
     alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
 
+    # --- Card keys at rest (docs/catalog.md) ---------------------------------------------------
+    # Fernet keys, comma-separated, newest first: the newest encrypts, any decrypts; after adding
+    # one in front run `kameng card-keys rotate`, then drop the old one. Unset (development and
+    # tests only; production refuses to start): derived from KAMENG_SECRET_KEY.
+    card_key_keys: SecretStr | None = None
+    # The key of the card keys' fingerprints (the duplicate check); unset: derived from
+    # KAMENG_SECRET_KEY. Changing it (or the secret key) needs `kameng card-keys rotate`.
+    card_key_fingerprint_key: SecretStr | None = None
+
     @property
     def production(self) -> bool:
         return self.environment == "production"
@@ -171,6 +180,8 @@ class Settings(BaseSettings):
         "wechatpay_public_key_file",
         "alipay_private_key_file",
         "alipay_public_key_file",
+        "card_key_keys",
+        "card_key_fingerprint_key",
         mode="before",
     )
     @classmethod
@@ -246,6 +257,36 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("card_key_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # Imported here, like the rate limits' package: `kameng simulate` reads no card key.
+        from kameng.platform.secrets_ring import RingError, check_fernet_key
+
+        if value is None:
+            return None
+        keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+        for position, key in enumerate(keys, start=1):
+            try:
+                check_fernet_key(key)
+            except RingError as error:
+                raise ValueError(f"key {position}: {error}") from None
+        if not keys:
+            return None
+        return SecretStr(",".join(keys))
+
+    @field_validator("card_key_fingerprint_key")
+    @classmethod
+    def _a_long_fingerprint_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("needs at least 32 characters")
+        return value
+
+    @property
+    def card_key_ring_keys(self) -> list[str]:
+        """The ring's Fernet keys, newest first (empty: derive one from the secret key)."""
+        return self.card_key_keys.get_secret_value().split(",") if self.card_key_keys else []
+
     @model_validator(mode="before")
     @classmethod
     def _production_prepares_nothing_by_default(cls, data: Any) -> Any:
@@ -275,6 +316,11 @@ class Settings(BaseSettings):
         secret = self.secret_key.get_secret_value()
         if self.production and (secret == DEVELOPMENT_SECRET or len(secret) < 32):
             raise ValueError("KAMENG_SECRET_KEY: production needs a random secret of at least 32 characters")
+        if self.production and self.card_key_keys is None:
+            raise ValueError(
+                "KAMENG_CARD_KEY_KEYS: production needs its own card-key encryption key"
+                " (python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+            )
         return self
 
     @classmethod
@@ -332,7 +378,14 @@ def _explain(error: ValidationError) -> str:
         return message
     field = str(location[0])
     name = field if field.startswith(ENV_PREFIX) else variable_name(field) if field in Settings.model_fields else field
-    if field in {"secret_key", "metrics_token", "telegram_bot_token", "smtp_password"}:
+    if field in {
+        "secret_key",
+        "metrics_token",
+        "telegram_bot_token",
+        "smtp_password",
+        "card_key_keys",
+        "card_key_fingerprint_key",
+    }:
         return f"{name}: {message}"
     return f"{name}: {message}, got {problem.get('input')!r}"
 

@@ -15,6 +15,7 @@ from kameng.channels.wechatpay.adapter import WeChatPayAdapter
 from kameng.settings import Settings, SettingsError
 
 SECRET = "a3f9c1e07b5d42e8a6f0b9c3d7e1f5a2"
+CARD_KEY_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 
 def test_channels_are_off_unless_asked() -> None:
@@ -28,11 +29,23 @@ def test_an_unknown_channels_mode_is_refused_naming_the_variable() -> None:
 
 def test_production_refuses_the_channel_simulators() -> None:
     with pytest.raises(SettingsError, match="refuses the channel simulators"):
-        Settings.from_env({"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": SECRET, "KAMENG_CHANNELS": "simulators"})
+        Settings.from_env(
+            {
+                "KAMENG_ENV": "production",
+                "KAMENG_SECRET_KEY": SECRET,
+                "KAMENG_CARD_KEY_KEYS": CARD_KEY_KEY,
+                "KAMENG_CHANNELS": "simulators",
+            }
+        )
 
 
 def test_production_refuses_a_local_gateway() -> None:
-    env = {"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": SECRET, "KAMENG_CHANNELS": "real"}
+    env = {
+        "KAMENG_ENV": "production",
+        "KAMENG_SECRET_KEY": SECRET,
+        "KAMENG_CARD_KEY_KEYS": CARD_KEY_KEY,
+        "KAMENG_CHANNELS": "real",
+    }
     with pytest.raises(SettingsError, match="local gateway"):
         Settings.from_env({**env, "KAMENG_WECHATPAY_GATEWAY": "http://127.0.0.1:9000"})
     assert Settings.from_env(env).wechatpay_gateway == "https://api.mch.weixin.qq.com"

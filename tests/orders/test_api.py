@@ -16,6 +16,7 @@ from kameng.web.app import create_app
 from kameng.worker import run_tick
 from tests.support.apps import app_settings, container_of
 
+CARD_KEY_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # production needs its own card-key key
 API = "/api/v1"
 _phones = itertools.count(13700000100)
 
@@ -424,7 +425,11 @@ def test_money_arriving_after_the_order_expired_is_sent_back_and_the_books_balan
 
 
 def test_the_payer_simulator_is_not_offered_in_production(db_url: str) -> None:
-    with TestClient(create_app(app_settings(db_url, KAMENG_ENV="production", KAMENG_AUTO_PREPARE="0"))) as client:
+    with TestClient(
+        create_app(
+            app_settings(db_url, KAMENG_ENV="production", KAMENG_AUTO_PREPARE="0", KAMENG_CARD_KEY_KEYS=CARD_KEY_KEY)
+        )
+    ) as client:
         answer = client.post(f"{API}/payments/simulator/P00000000000000/pay")
     assert answer.status_code == 404
 

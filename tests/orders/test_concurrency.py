@@ -100,7 +100,7 @@ def _check_exactly_twenty_sold(
         assert {k.status for k in keys} == {CardKeyStatus.DELIVERED}
         assert len({k.order_id for k in keys}) == KEYS  # no order got two keys
         assert {k.order_id for k in keys} == {o.id for o in placed}  # every paid order got one
-        assert len({k.code for k in keys}) == KEYS  # no key went to two orders
+        assert len({k.fingerprint for k in keys}) == KEYS  # no key went to two orders
         available = session.scalar(
             select(func.count(CardKeyRow.id)).where(
                 CardKeyRow.product_id == product_id, CardKeyRow.status == CardKeyStatus.AVAILABLE

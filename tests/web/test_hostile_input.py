@@ -66,6 +66,18 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "EndpointIn": {"url": "http://127.0.0.1:9/hooks", "event_types": ["order.paid"], "description": "ERP"},
     "EndpointPatch": {"event_types": ["order.paid"], "enabled": True},
     "CancelIn": {"code": "123456", "password": PASSWORD, "reason": "不需要了"},
+    "ProductIn": {
+        "slug": "hostile-test",
+        "merchant_id": 1,
+        "kind": "virtual_goods",
+        "name_zh": "测试",
+        "name_en": "Test",
+        "price": "1.00",
+        "uses_card_keys": True,
+        "benefits": {"points": 5},
+    },
+    "SaleIn": {"on_sale": True},
+    "CardKeysIn": {"codes": ["HOSTILE-0001"], "preview": True},
 }
 # Bodies that are not a model: the scenario (its own cases below) and the channels' signed
 # notifications (a NUL there breaks the signature: 400; the real channels' in tests/channels).
@@ -76,7 +88,7 @@ OWN_CASES = {
 }
 STAFF_PATHS = ("/approve", "/reject", "/ask-info", "/staff/", "/events")
 # What only an operator reaches: API keys, what keys open, webhooks, disabling an account.
-OPERATOR_PATHS = (f"{API}/integrations/", f"{API}/webhooks/", f"{API}/staff/users/")
+OPERATOR_PATHS = (f"{API}/integrations/", f"{API}/webhooks/", f"{API}/staff/users/", f"{API}/operator/")
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,6 +139,7 @@ def world(client: TestClient) -> World:
         "endpoint_id": endpoint["id"],
         "delivery_id": delivery,
         "user_id": agent,
+        "product_id": 7,  # game-points-50, which delivers card keys
     }
     return World(consumer, staff, values, operator)
 

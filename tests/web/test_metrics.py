@@ -15,7 +15,12 @@ from kameng.worker import Heartbeat, run_tick, tick_once, worker_name
 from tests.aftersales.test_api import consumer, in_review, move_clock, paid_order
 from tests.support.apps import SECRET, app_settings, container_of
 
-PRODUCTION = {"KAMENG_ENV": "production", "KAMENG_SECRET_KEY": SECRET, "KAMENG_AUTO_PREPARE": "0"}
+PRODUCTION = {
+    "KAMENG_ENV": "production",
+    "KAMENG_SECRET_KEY": SECRET,
+    "KAMENG_AUTO_PREPARE": "0",
+    "KAMENG_CARD_KEY_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+}
 
 
 def scrape(client: TestClient, **headers: str) -> dict[str, list[Sample]]:

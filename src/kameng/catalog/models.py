@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kameng.domain.card_keys import ImportStatus
 from kameng.domain.model import CoolingOff, ProductKind, Proration
 from kameng.platform.db.base import Base, Id
 from kameng.platform.db.types import status_enum
@@ -50,6 +51,8 @@ class ProductRow(Base):
     uses_card_keys: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    # Card keys: fewer available than this raises the low-stock alert (0: never).
+    low_stock_threshold: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     created_at: Mapped[datetime]
 
     merchant: Mapped[Merchant] = relationship(lazy="joined")
@@ -86,3 +89,27 @@ class CouponRow(Base):
     expires_at: Mapped[datetime | None]
     used_by_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", use_alter=True), unique=True)
     created_at: Mapped[datetime]
+
+
+class CardKeyImportRow(Base):
+    """One import of card keys by an operator: previewed, then committed whole (or refused).
+
+    ``idempotency_key`` is the preview's token on a page, the ``Idempotency-Key`` header on the
+    API: the same import committed twice puts its keys in stock once. Until the commit the keys
+    wait in ``pending``, encrypted like the stock itself (one Fernet token of the list); the
+    commit empties it."""
+
+    __tablename__ = "card_key_imports"
+    __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(80))
+    content_hash: Mapped[str] = mapped_column(String(64))  # keyed fingerprint of the whole list
+    status: Mapped[ImportStatus] = mapped_column(status_enum(ImportStatus, "card_key_import_status"))
+    source: Mapped[str] = mapped_column(String(20))  # "paste", "csv" or "api"
+    line_count: Mapped[int]
+    key_count: Mapped[int]
+    pending: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    committed_at: Mapped[datetime | None]

@@ -14,6 +14,7 @@ import typer
 
 from kameng.cli.boot import container_or_exit as _container
 from kameng.cli.boot import settings_or_exit as _settings
+from kameng.cli.card_keys import card_keys_app
 from kameng.cli.channels import channels_app, reconcile
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
@@ -90,6 +91,7 @@ outbox_app = typer.Typer(
 )
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
+app.add_typer(card_keys_app, name="card-keys")
 app.command("reconcile")(reconcile)
 
 
@@ -100,6 +102,9 @@ def _configure_logging(settings: Settings) -> None:
     secrets = [settings.secret_key.get_secret_value()]
     if settings.metrics_token is not None:
         secrets.append(settings.metrics_token.get_secret_value())
+    secrets += settings.card_key_ring_keys
+    if settings.card_key_fingerprint_key is not None:
+        secrets.append(settings.card_key_fingerprint_key.get_secret_value())
     configure_logging(settings.log_format, settings.log_level, secrets)
 
 
@@ -110,9 +115,11 @@ def _uow(settings: Settings) -> UnitOfWork:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the migrations up to REVISION (default: head)."""
+    from kameng.compose import card_key_ring
     from kameng.platform.db import migrate
 
-    migrate.upgrade(_settings().database_url, revision)
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision, card_keys=card_key_ring(settings))
     typer.echo(f"database at {revision}")
 
 

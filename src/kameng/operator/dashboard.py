@@ -54,6 +54,27 @@ def calendar_provider(calendar: Callable[[], WorkCalendar]) -> WarningProvider:
     return provide
 
 
+def low_stock_provider(uow: UnitOfWork, now: datetime) -> list[Warning]:
+    """Card-key products on sale whose available keys fell below their threshold: a buyer would
+    soon pay for a key that is not there."""
+    from kameng.catalog.stock import low_stock_alerts
+
+    return [
+        Warning(
+            key="op.warn.low_stock",
+            params={
+                "name_zh": alert.name_zh,
+                "name_en": alert.name_en,
+                "available": alert.available,
+                "threshold": alert.threshold,
+            },
+            link=alert.url,
+            severity="high" if alert.available == 0 else "normal",
+        )
+        for alert in low_stock_alerts(uow)
+    ]
+
+
 def collect_warnings(
     providers: Sequence[WarningProvider], uow_factory: Callable[[], UnitOfWork], now: datetime
 ) -> list[Warning]:

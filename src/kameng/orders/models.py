@@ -113,11 +113,18 @@ class OrderEventRow(Base):
 
 
 class CardKeyRow(Base):
+    """A card key (卡密), stored encrypted (``kameng.platform.secrets_ring``): ``secret`` is a
+    Fernet token of the key, ``fingerprint`` a keyed hash of it that makes keys unique."""
+
     __tablename__ = "card_keys"
     __table_args__ = (Index("ix_card_keys_product_status", "product_id", "status"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    code: Mapped[str] = mapped_column(String(120), unique=True)
+    secret: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which (newest key, fingerprint key) wrote the row: `kameng card-keys rotate` redoes the rest.
+    ring_tag: Mapped[str] = mapped_column(String(16), index=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("card_key_imports.id"))
     status: Mapped[CardKeyStatus] = mapped_column(status_enum(CardKeyStatus, "card_key_status"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
     delivered_at: Mapped[datetime | None]

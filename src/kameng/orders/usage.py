@@ -31,6 +31,7 @@ from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
+from kameng.platform.secrets_ring import card_key_ring
 
 # --------------------------------------------------------------------------------------------
 # Usage: what the engine reads as evidence
@@ -129,12 +130,14 @@ def reveal_card_key(uow: UnitOfWork, viewer: Viewer, order_no: str, now: datetim
         key = uow.session.scalar(select(CardKeyRow).where(CardKeyRow.order_id == order.id).with_for_update())
         if key is None or not CARD_KEY.allows(key.status, "reveal"):
             raise Conflict(ErrorCode.NO_KEY, "error.no_key", None)
+        # Stored encrypted (platform/secrets_ring.py): decrypted here, for its buyer, and only here.
+        code = card_key_ring(uow.session).decrypt(key.secret)
         if key.status is CardKeyStatus.DELIVERED:
             key.status = CARD_KEY.apply(key.status, "reveal")
             key.revealed_at = now
             add_order_event(uow, order, OrderEventType.KEY_REVEALED, now, viewer.user_id, viewer.role)
             uow.commit()
-        return key.code
+        return code
 
 
 def expire_memberships(uow: UnitOfWork, now: datetime, batch: int = 200) -> int:

@@ -22,6 +22,8 @@ from kameng.aftersales import api as aftersales_api
 from kameng.aftersales import pages as aftersales_pages
 from kameng.aftersales import staff_api as aftersales_staff_api
 from kameng.aftersales import staff_pages as aftersales_staff_pages
+from kameng.catalog import admin_api as catalog_admin_api
+from kameng.catalog import admin_pages as catalog_admin_pages
 from kameng.catalog import api as catalog_api
 from kameng.catalog import pages as catalog_pages
 from kameng.container import Container
@@ -34,7 +36,7 @@ from kameng.operator import calendar_pages as operator_calendar_pages
 from kameng.operator import pages as operator_pages
 from kameng.operator import report_pages as operator_report_pages
 from kameng.operator.calendar_admin import refreshed_calendar
-from kameng.operator.dashboard import calendar_provider
+from kameng.operator.dashboard import calendar_provider, low_stock_provider
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.templates = make_templates()
     app.state.page_context = [unread_badge, pending_notice]
     # The operator dashboard's warnings: each section adds its provider, (uow, now) -> warnings.
-    app.state.warning_providers = [calendar_provider(lambda: container.calendar)]
+    app.state.warning_providers = [calendar_provider(lambda: container.calendar), low_stock_provider]
     app.add_middleware(SecurityHeaders, production=settings.production)
     app.add_middleware(
         SessionMiddleware,
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         operator_pages,
         operator_report_pages,
         operator_calendar_pages,
+        catalog_admin_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         integrations_api,
         webhooks_api,
         subscriptions_api,
+        catalog_admin_api,
         health,
         metrics,
     ):

@@ -147,6 +147,7 @@ def require_staff(user: OptionalUser) -> User:
 
 
 def require_operator(user: OptionalUser) -> User:
+    """The operator's console is for operators only; anyone else finds nothing there (404)."""
     if user is None or user.role is not Role.OPERATOR:
         raise HTTPException(status_code=404)
     return user

@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from kameng.platform.secrets_ring import SESSION_INFO_KEY, CardKeyRing
+
 
 def normalise_url(url: str) -> str:
     """``postgresql://`` means psycopg 3 here; relative SQLite paths are made absolute dirs."""
@@ -68,5 +70,10 @@ def make_engine(url: str, **options: Any) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, autoflush=True)
+def make_session_factory(engine: Engine, card_keys: CardKeyRing | None = None) -> sessionmaker[Session]:
+    """Sessions on ``engine`` carrying the card-key ring (``Session.info``). The composition root
+    always passes the ring of the settings; without one (a test's or a benchmark's own factory)
+    the development ring is used, the same one a development install without
+    ``KAMENG_CARD_KEY_KEYS`` derives from the development secret."""
+    ring = card_keys or CardKeyRing.development()
+    return sessionmaker(engine, expire_on_commit=False, autoflush=True, info={SESSION_INFO_KEY: ring})
