@@ -1,0 +1,316 @@
+"""The policy simulation: every refund request in the history replayed under a draft policy and
+under the product's current one, side by side.
+
+"Replayed" means the engine itself: each request (a ticket: its order, its reason, its moment) is
+given to :func:`kameng.domain.refund.quote_refund`, the function that decided it when it was
+submitted, once with each policy, over the order's real events. The route a request takes
+(auto-approve, review, reject) is the quote's decision, exactly as ``aftersales.requests`` turns it
+into a ticket's first move; nothing here decides anything on its own.
+
+The history is read in chunks by keyset pagination on the ticket id (the same query on SQLite and
+PostgreSQL, each chunk a short read), with the chunk's events in one query, so memory stays flat
+whatever the history's size: only the totals and the first few changed orders are kept; every
+changed order can be streamed to the caller (``on_change``) as it is found.
+
+Review workload in person-days = requests the policy sends to review × ``review_minutes`` (minutes
+a person spends on one review) ÷ ``workday_minutes`` (minutes of review work in a person's day);
+both are settings (``KAMENG_POLICY_REVIEW_MINUTES``, ``KAMENG_POLICY_WORKDAY_MINUTES``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from kameng.aftersales.models import Ticket
+from kameng.domain.calendar import SHANGHAI, WorkCalendar
+from kameng.domain.model import Coupon, Decision, Event, EventType, Order, Policy, Product, Reason, RefundRequest
+from kameng.domain.refund import Quote, quote_refund
+from kameng.operator.policies import Draft
+from kameng.orders.models import OrderEventRow, OrderRow
+from kameng.platform.db.uow import UnitOfWork
+
+DEFAULT_CHUNK = 5000
+DEFAULT_KEEP_CHANGES = 200
+_ENGINE_TYPES = [e.value for e in EventType]
+_EVENT_TYPE = {e.value: e for e in EventType}
+
+
+@dataclass(slots=True)
+class Tally:
+    """One policy's figures over the replayed history."""
+
+    requests: int = 0
+    auto_approved: int = 0
+    reviewed: int = 0
+    rejected: int = 0
+    refunded_fen: int = 0  # every request's refund (a review's at its quote, as approved on time)
+    auto_refunded_fen: int = 0  # of which paid without a person
+
+    def add(self, quote: Quote) -> None:
+        self.requests += 1
+        decision = quote.decision
+        if decision is Decision.AUTO_APPROVE:
+            self.auto_approved += 1
+            self.auto_refunded_fen += quote.refund
+        elif decision is Decision.REVIEW:
+            self.reviewed += 1
+        else:
+            self.rejected += 1
+        self.refunded_fen += quote.refund
+
+    def person_days(self, review_minutes: int, workday_minutes: int) -> Decimal:
+        """The review workload: reviewed requests × minutes per review ÷ minutes of a work day,
+        to two decimals (half up)."""
+        return (Decimal(self.reviewed * review_minutes) / Decimal(workday_minutes)).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    decision: Decision
+    refund_fen: int
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A request whose outcome the draft would change (its decision, its refund, or both)."""
+
+    ticket_no: str
+    order_no: str
+    reason: Reason
+    at: datetime
+    current: Outcome
+    draft: Outcome
+
+    @property
+    def delta_fen(self) -> int:
+        return self.draft.refund_fen - self.current.refund_fen
+
+
+@dataclass(slots=True)
+class SimulationResult:
+    current: Tally = field(default_factory=Tally)
+    draft: Tally = field(default_factory=Tally)
+    changed: int = 0
+    changes: list[Change] = field(default_factory=list)  # the first ``keep_changes`` of them
+    review_minutes: int = 15
+    workday_minutes: int = 420
+
+    @property
+    def requests(self) -> int:
+        return self.current.requests
+
+    def person_days(self, tally: Tally) -> Decimal:
+        return tally.person_days(self.review_minutes, self.workday_minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One historical refund request, with what the engine needs of its order."""
+
+    ticket_id: int
+    ticket_no: str
+    reason: Reason
+    at: datetime
+    order_id: int
+    order_no: str
+    order: Order
+
+
+def _order(amount: int, paid_at: datetime, channel: object, bonus: int, coupon: int, refundable: bool, renew: bool) -> Order:
+    # As orders.history.quote_for builds it for a live quote: the same fields, the same coupon.
+    return Order(
+        paid=amount,
+        paid_at=paid_at,
+        channel=channel,  # type: ignore[arg-type]  # the column's enum
+        bonus=bonus,
+        coupon=Coupon(coupon, refundable) if coupon else None,
+        auto_renew=renew,
+    )
+
+
+def _request_query(product_id: int, since: datetime | None, until: datetime | None) -> object:
+    query = (
+        select(
+            Ticket.id,
+            Ticket.ticket_no,
+            Ticket.reason,
+            Ticket.created_at,
+            OrderRow.id,
+            OrderRow.order_no,
+            OrderRow.amount_fen,
+            OrderRow.paid_at,
+            OrderRow.channel,
+            OrderRow.bonus_fen,
+            OrderRow.coupon_fen,
+            OrderRow.coupon_refundable,
+            OrderRow.auto_renew,
+        )
+        .join(OrderRow, OrderRow.id == Ticket.order_id)
+        .where(OrderRow.product_id == product_id, OrderRow.paid_at.is_not(None))
+    )
+    if since is not None:
+        query = query.where(Ticket.created_at >= since)
+    if until is not None:
+        query = query.where(Ticket.created_at < until)
+    return query
+
+
+def count_requests(uow: UnitOfWork, product_id: int, since: datetime | None, until: datetime | None = None) -> int:
+    """How many requests a simulation will replay (for a progress bar)."""
+    query = select(func.count()).select_from(Ticket).join(OrderRow, OrderRow.id == Ticket.order_id)
+    query = query.where(OrderRow.product_id == product_id, OrderRow.paid_at.is_not(None))
+    if since is not None:
+        query = query.where(Ticket.created_at >= since)
+    if until is not None:
+        query = query.where(Ticket.created_at < until)
+    with uow:
+        return int(uow.session.scalar(query) or 0)
+
+
+def history_chunks(
+    uow: UnitOfWork,
+    product_id: int,
+    since: datetime | None,
+    until: datetime | None = None,
+    chunk: int = DEFAULT_CHUNK,
+) -> Iterator[list[tuple[Request, list[Event]]]]:
+    """The history of refund requests of one product, ``chunk`` at a time, in ticket order, each
+    with its order's events (the engine's types only, in the order they happened). Each chunk is
+    read in its own short transaction, keyset-paged on the ticket id."""
+    after = 0
+    base = _request_query(product_id, since, until)
+    while True:
+        with uow:
+            session = uow.session
+            rows = session.execute(
+                base.where(Ticket.id > after).order_by(Ticket.id).limit(chunk)  # type: ignore[attr-defined]
+            ).all()
+            if not rows:
+                return
+            requests = [
+                Request(
+                    row[0],
+                    row[1],
+                    row[2],
+                    max(row[3], row[7]),  # as a live quote: never before the payment
+                    row[4],
+                    row[5],
+                    _order(row[6], row[7], row[8], row[9], row[10], row[11], row[12]),
+                )
+                for row in rows
+            ]
+            order_ids = sorted({request.order_id for request in requests})
+            events: dict[int, list[Event]] = {order_id: [] for order_id in order_ids}
+            event_rows = session.execute(
+                select(
+                    OrderEventRow.order_id,
+                    OrderEventRow.type,
+                    OrderEventRow.at,
+                    OrderEventRow.benefit,
+                    OrderEventRow.count,
+                    OrderEventRow.hours,
+                    OrderEventRow.amount_fen,
+                )
+                .where(OrderEventRow.order_id.in_(order_ids), OrderEventRow.type.in_(_ENGINE_TYPES))
+                .order_by(OrderEventRow.order_id, OrderEventRow.at, OrderEventRow.id)
+            )
+            for order_id, kind, at, benefit, count, hours, amount in event_rows:
+                events[order_id].append(
+                    Event(
+                        at=at,
+                        type=_EVENT_TYPE[kind],
+                        benefit=benefit,
+                        count=count,
+                        hours=Decimal(hours) if hours else Decimal(0),
+                        amount=amount,
+                    )
+                )
+        after = rows[-1][0]
+        yield [(request, events[request.order_id]) for request in requests]
+
+
+def _outcome(quote: Quote) -> Outcome:
+    return Outcome(quote.decision, quote.refund, quote.rules)
+
+
+def replay(
+    chunks: Iterator[list[tuple[Request, list[Event]]]],
+    product: Product,
+    draft: Policy,
+    current: Policy,
+    calendar: WorkCalendar,
+    *,
+    review_minutes: int,
+    workday_minutes: int,
+    keep_changes: int = DEFAULT_KEEP_CHANGES,
+    on_chunk: Callable[[int], None] | None = None,
+    on_change: Callable[[Change], None] | None = None,
+) -> SimulationResult:
+    """Every request of ``chunks`` through the engine under both policies; the totals, the first
+    ``keep_changes`` changed requests, and each change streamed to ``on_change``."""
+    result = SimulationResult(review_minutes=review_minutes, workday_minutes=workday_minutes)
+    for batch in chunks:
+        for request, events in batch:
+            asked = RefundRequest(at=request.at, reason=request.reason)
+            now = quote_refund(product, current, request.order, events, asked, calendar, SHANGHAI)
+            then = quote_refund(product, draft, request.order, events, asked, calendar, SHANGHAI)
+            result.current.add(now)
+            result.draft.add(then)
+            if now.decision is not then.decision or now.refund != then.refund:
+                result.changed += 1
+                change = Change(request.ticket_no, request.order_no, request.reason, request.at, _outcome(now), _outcome(then))
+                if len(result.changes) < keep_changes:
+                    result.changes.append(change)
+                if on_change is not None:
+                    on_change(change)
+        if on_chunk is not None:
+            on_chunk(len(batch))
+    return result
+
+
+def simulate(
+    uow: UnitOfWork,
+    draft: Draft,
+    calendar: WorkCalendar,
+    since: datetime | None,
+    until: datetime | None = None,
+    *,
+    review_minutes: int,
+    workday_minutes: int,
+    chunk: int = DEFAULT_CHUNK,
+    keep_changes: int = DEFAULT_KEEP_CHANGES,
+    on_chunk: Callable[[int], None] | None = None,
+    on_change: Callable[[Change], None] | None = None,
+) -> SimulationResult:
+    """The draft against its product's current version over the product's refund history."""
+    return replay(
+        history_chunks(uow, draft.product_id, since, until, chunk),
+        draft.product,
+        draft.policy,
+        draft.current,
+        calendar,
+        review_minutes=review_minutes,
+        workday_minutes=workday_minutes,
+        keep_changes=keep_changes,
+        on_chunk=on_chunk,
+        on_change=on_change,
+    )
+
+
+__all__ = [
+    "Change",
+    "Outcome",
+    "Request",
+    "SimulationResult",
+    "Tally",
+    "count_requests",
+    "history_chunks",
+    "replay",
+    "simulate",
+]
