@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from kameng.operator.policies import Draft
     from kameng.operator.simulation import Change, SimulationResult
 
-policy_app = typer.Typer(help="Refund policies: check a draft, simulate it over the history, publish it.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Refund policies: check a draft, simulate it over the history, publish it.", no_args_is_help=True
+)
 
 PolicyFile = Annotated[Path, typer.Option("--policy", help="The draft: a YAML file (docs/policies.md).")]
 LangOption = Annotated[str, typer.Option("--lang", help="zh (default) or en.")]
@@ -77,9 +79,7 @@ def check(path: PolicyFile, lang: LangOption = "zh") -> None:
 def simulate(
     path: PolicyFile,
     since: Annotated[str, typer.Option("--since", help="Replay the requests made on or after this day (YYYY-MM-DD).")],
-    until: Annotated[
-        str | None, typer.Option("--until", help="…and before this day (default: all of them).")
-    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="…and before this day (default: all of them).")] = None,
     changes_csv: Annotated[
         Path | None, typer.Option("--changes-csv", help="Write every changed request to this CSV file.")
     ] = None,
@@ -111,13 +111,15 @@ def simulate(
             )  # fmt: skip
 
         def write(change: Change) -> None:
-            if writer is not None:
-                writer.writerow(
-                    [change.ticket_no, change.order_no, change.reason.value, change.at.isoformat(),
-                     change.current.decision.value, format_yuan(change.current.refund_fen), ",".join(change.current.rules),
-                     change.draft.decision.value, format_yuan(change.draft.refund_fen), ",".join(change.draft.rules),
-                     format_yuan(change.delta_fen)]
-                )  # fmt: skip
+            if writer is None:
+                return
+            now, then = change.current, change.draft
+            writer.writerow(
+                [change.ticket_no, change.order_no, change.reason.value, change.at.isoformat(),
+                 now.decision.value, format_yuan(now.refund_fen), ",".join(now.rules),
+                 then.decision.value, format_yuan(then.refund_fen), ",".join(then.rules),
+                 format_yuan(change.delta_fen)]
+            )  # fmt: skip
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=True) as progress:

@@ -14,8 +14,9 @@ and every order keeps the version it was paid under.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -78,7 +79,7 @@ class Problem:
 
     field: str
     key: str
-    params: Mapping[str, object] = field(default_factory=dict)
+    params: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     def message(self, lang: Lang) -> str:
         return translate(self.key, lang, option=self.field, **self.params)
@@ -211,9 +212,15 @@ def check_draft(uow: UnitOfWork, values: Mapping[str, object]) -> Draft:
     given = {key: value for key, value in values.items() if key in OPTIONS and not _absent(value)}
     if "fee_max" in values and _absent(values["fee_max"]):
         given["fee_max"] = None  # empty: no upper clamp
-    days = _whole(given.get("cooling_off_days", current.cooling_off_days), "cooling_off_days", 0, MAX_COOLING_OFF_DAYS, problems)
-    cooling = _choice(given.get("cooling_off", current.cooling_off.value), "cooling_off", [c.value for c in CoolingOff], problems)
-    proration = _choice(given.get("proration", current.proration.value), "proration", [p.value for p in Proration], problems)
+    days = _whole(
+        given.get("cooling_off_days", current.cooling_off_days), "cooling_off_days", 0, MAX_COOLING_OFF_DAYS, problems
+    )
+    cooling = _choice(
+        given.get("cooling_off", current.cooling_off.value), "cooling_off", [c.value for c in CoolingOff], problems
+    )
+    proration = _choice(
+        given.get("proration", current.proration.value), "proration", [p.value for p in Proration], problems
+    )
     percent = _percent(given.get("fee_percent", current.fee_percent), "fee_percent", problems)
     fee_min = _yuan(given["fee_min"], "fee_min", problems) if "fee_min" in given else current.fee_min
     if "fee_max" in given:
@@ -228,7 +235,11 @@ def check_draft(uow: UnitOfWork, values: Mapping[str, object]) -> Draft:
         MAX_REVIEW_BUSINESS_DAYS,
         problems,
     )
-    trial = _flag(given.get("trial_counts_as_activation", current.trial_counts_as_activation), "trial_counts_as_activation", problems)
+    trial = _flag(
+        given.get("trial_counts_as_activation", current.trial_counts_as_activation),
+        "trial_counts_as_activation",
+        problems,
+    )
     if fee_min is not None and fee_max is not None and fee_min > fee_max:
         problems.append(Problem("fee_min", "policy.error.fee_min_above_max"))
     if proration == Proration.BY_MONTH.value and product.term is not None and product.term.days is not None:
@@ -237,8 +248,14 @@ def check_draft(uow: UnitOfWork, values: Mapping[str, object]) -> Draft:
         problems.append(Problem("proration", "policy.error.by_benefit"))
     if problems:
         raise DraftInvalid(problems)
-    assert days is not None and cooling and proration and percent is not None and fee_min is not None
-    assert review is not None and trial is not None and fee_max_ok
+    assert days is not None
+    assert cooling
+    assert proration
+    assert percent is not None
+    assert fee_min is not None
+    assert review is not None
+    assert trial is not None
+    assert fee_max_ok
     try:
         policy = Policy(
             cooling_off_days=days,
@@ -305,7 +322,9 @@ def list_policies(uow: UnitOfWork) -> list[PolicyListing]:
         for row in rows:
             version = current_policy(uow, row.id)
             out.append(
-                PolicyListing(row.slug, row.name_zh, row.name_en, row.kind.value, version.version, policy_to_domain(version))
+                PolicyListing(
+                    row.slug, row.name_zh, row.name_en, row.kind.value, version.version, policy_to_domain(version)
+                )
             )
         return out
 
@@ -320,7 +339,9 @@ def versions_of(uow: UnitOfWork, slug: str) -> list[PolicyVersion]:
             raise not_found("product")
         return list(
             uow.session.scalars(
-                select(PolicyVersion).where(PolicyVersion.product_id == product_id).order_by(PolicyVersion.version.desc())
+                select(PolicyVersion)
+                .where(PolicyVersion.product_id == product_id)
+                .order_by(PolicyVersion.version.desc())
             )
         )
 

@@ -122,7 +122,9 @@ class Request:
     order: Order
 
 
-def _order(amount: int, paid_at: datetime, channel: object, bonus: int, coupon: int, refundable: bool, renew: bool) -> Order:
+def _order(
+    amount: int, paid_at: datetime, channel: object, bonus: int, coupon: int, refundable: bool, renew: bool
+) -> Order:
     # As orders.history.quote_for builds it for a live quote: the same fields, the same coupon.
     return Order(
         paid=amount,
@@ -264,7 +266,9 @@ def replay(
             result.draft.add(then)
             if now.decision is not then.decision or now.refund != then.refund:
                 result.changed += 1
-                change = Change(request.ticket_no, request.order_no, request.reason, request.at, _outcome(now), _outcome(then))
+                change = Change(
+                    request.ticket_no, request.order_no, request.reason, request.at, _outcome(now), _outcome(then)
+                )
                 if len(result.changes) < keep_changes:
                     result.changes.append(change)
                 if on_change is not None:

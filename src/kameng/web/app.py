@@ -29,6 +29,8 @@ from kameng.integrations import pages as integrations_pages
 from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
 from kameng.messages.inbox import unread_badge
+from kameng.operator import policy_api as operator_policy_api
+from kameng.operator import policy_pages as operator_policy_pages
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         integrations_pages,
         webhooks_pages,
         subscriptions_pages,
+        operator_policy_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         integrations_api,
         webhooks_api,
         subscriptions_api,
+        operator_policy_api,
         health,
         metrics,
     ):

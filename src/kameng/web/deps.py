@@ -144,3 +144,10 @@ def require_staff(user: OptionalUser) -> User:
     if user is None or user.role is Role.CONSUMER:
         raise HTTPException(status_code=404)
     return user
+
+
+def require_operator(user: OptionalUser) -> User:
+    """The operator's console: anyone else (signed out, consumer, agent, supervisor) gets 404."""
+    if user is None or user.role is not Role.OPERATOR:
+        raise HTTPException(status_code=404)
+    return user
