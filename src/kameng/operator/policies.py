@@ -131,7 +131,7 @@ def load_document(text: str, source: str = "draft") -> dict[str, object]:
 
 
 def _whole(value: object, name: str, least: int, most: int, problems: list[Problem]) -> int | None:
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12:
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 12:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         problems.append(Problem(name, "policy.error.whole", {"least": least, "most": most}))
@@ -367,8 +367,8 @@ def publish(
     version adds nothing, so a retried publish (a double click) never makes two versions."""
     with uow:
         draft = check_draft(uow, values)
-        row = uow.session.get(ProductRow, draft.product_id, with_for_update=True)
-        assert row is not None
+        # Two operators publishing at once: the second waits here, then finds the first's version.
+        uow.session.execute(select(ProductRow.id).where(ProductRow.id == draft.product_id).with_for_update())
         latest = current_policy(uow, draft.product_id)
         if draft.policy == policy_to_domain(latest):
             return Published(draft.slug, latest.version, created=False)
