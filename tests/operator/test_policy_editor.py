@@ -250,7 +250,8 @@ def test_the_editor_pages_are_the_operators_and_show_each_problem_beside_its_opt
     assert 'href="/operator/policies/annual-card"' in listing.text
     editor = client.get("/operator/policies/annual-card")
     assert editor.status_code == 200
-    assert 'id="statutory-rules"' in editor.text and 'data-rule="S3"' in editor.text
+    assert 'id="statutory-rules"' in editor.text
+    assert 'data-rule="S3"' in editor.text
     assert client.get("/operator/policies/no-such-thing").status_code == 404
     fields = {
         "csrf": csrf_of(editor.text),
