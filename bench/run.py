@@ -66,6 +66,11 @@ BENCHMARKS: list[Benchmark] = [
         "The renewal sweep over 1,000,000 subscriptions on PostgreSQL, then charges drained from the outbox",
         lazy("renewals", "bench_renewals"),
     ),
+    Benchmark(
+        "policy_sim",
+        "The policy simulation over 1,000,000 refund requests read from PostgreSQL, beside pgbench",
+        lazy("policy_sim", "bench_policy_sim"),
+    ),
 ]
 
 

@@ -172,3 +172,24 @@ def test_another_products_requests_are_not_replayed(
     with uow:
         assert uow.session.scalar(select(ProductRow.id).where(ProductRow.slug == "monthly-pass")) == draft.product_id
     assert _run(uow, draft, None).requests == 0
+
+
+def test_worker_processes_give_the_same_figures_and_changes_in_the_same_order(
+    uow: UnitOfWork, db_url: str, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
+) -> None:
+    start = now - timedelta(days=500)
+    _history(uow, channel, make_user, start)
+    draft = draft_of(uow, {"product": PRODUCT, "fee_percent": "20", "fee_max": "", "cooling_off_days": "0"})
+    one = simulate(uow, draft, CALENDAR, start, review_minutes=30, workday_minutes=420, chunk=2)
+    heard: list[str] = []
+    progress: list[int] = []
+    two = simulate(
+        uow, draft, CALENDAR, start, review_minutes=30, workday_minutes=420, chunk=2, keep_changes=2,
+        processes=2, database_url=db_url, on_change=lambda c: heard.append(c.ticket_no), on_chunk=progress.append,
+    )  # fmt: skip
+    assert two.current == one.current
+    assert two.draft == one.draft
+    assert two.changed == one.changed >= 3
+    assert heard == [change.ticket_no for change in one.changes]
+    assert two.changes == one.changes[:2]
+    assert sum(progress) == len(CASES)

@@ -20,6 +20,8 @@ both are settings (``KAMENG_POLICY_REVIEW_MINUTES``, ``KAMENG_POLICY_WORKDAY_MIN
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import sys
+from multiprocessing import get_context
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +34,7 @@ from kameng.domain.model import Coupon, Decision, Event, EventType, Order, Polic
 from kameng.domain.refund import Quote, quote_refund
 from kameng.operator.policies import Draft
 from kameng.orders.models import OrderEventRow, OrderRow
+from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 
 DEFAULT_CHUNK = 5000
@@ -62,6 +65,14 @@ class Tally:
         else:
             self.rejected += 1
         self.refunded_fen += quote.refund
+
+    def merge(self, other: Tally) -> None:
+        self.requests += other.requests
+        self.auto_approved += other.auto_approved
+        self.reviewed += other.reviewed
+        self.rejected += other.rejected
+        self.refunded_fen += other.refunded_fen
+        self.auto_refunded_fen += other.auto_refunded_fen
 
     def person_days(self, review_minutes: int, workday_minutes: int) -> Decimal:
         """The review workload: reviewed requests × minutes per review ÷ minutes of a work day,
@@ -181,12 +192,17 @@ def history_chunks(
     since: datetime | None,
     until: datetime | None = None,
     chunk: int = DEFAULT_CHUNK,
+    *,
+    after: int = 0,
+    through: int | None = None,
 ) -> Iterator[list[tuple[Request, list[Event]]]]:
     """The history of refund requests of one product, ``chunk`` at a time, in ticket order, each
     with its order's events (the engine's types only, in the order they happened). Each chunk is
-    read in its own short transaction, keyset-paged on the ticket id."""
-    after = 0
+    read in its own short transaction, keyset-paged on the ticket id; ``after`` and ``through``
+    bound the ticket ids (a slice of the history, for one worker process)."""
     base = _request_query(product_id, since, until)
+    if through is not None:
+        base = base.where(Ticket.id <= through)  # type: ignore[attr-defined]
     while True:
         with uow:
             session = uow.session
@@ -291,19 +307,116 @@ def simulate(
     keep_changes: int = DEFAULT_KEEP_CHANGES,
     on_chunk: Callable[[int], None] | None = None,
     on_change: Callable[[Change], None] | None = None,
+    processes: int = 1,
+    database_url: str | None = None,
 ) -> SimulationResult:
-    """The draft against its product's current version over the product's refund history."""
+    """The draft against its product's current version over the product's refund history.
+
+    With ``processes`` > 1 (and the ``database_url`` to read from), the history is cut into
+    slices of ticket ids that worker processes replay side by side, each with its own connection;
+    the slices' results come back in ticket order, so the figures, the changes kept and the order
+    in which ``on_change`` hears of them are the same as with one process."""
+    if processes <= 1 or database_url is None:
+        return replay(
+            history_chunks(uow, draft.product_id, since, until, chunk),
+            draft.product,
+            draft.policy,
+            draft.current,
+            calendar,
+            review_minutes=review_minutes,
+            workday_minutes=workday_minutes,
+            keep_changes=keep_changes,
+            on_chunk=on_chunk,
+            on_change=on_change,
+        )
+    bounds = _id_bounds(uow, draft.product_id, since, until)
+    result = SimulationResult(review_minutes=review_minutes, workday_minutes=workday_minutes)
+    if bounds is None:
+        return result
+    job = _Job(database_url, draft, calendar, since, until, chunk, review_minutes, workday_minutes)
+    global _JOB
+    _JOB = job  # inherited by the forked workers: nothing to pickle but the slices' bounds
+    try:
+        with get_context("fork").Pool(processes, initializer=_worker_start) as pool:
+            for part in pool.imap(_replay_slice, _slices(*bounds, processes)):
+                result.current.merge(part.current)
+                result.draft.merge(part.draft)
+                result.changed += part.changed
+                for change in part.changes:
+                    if len(result.changes) < keep_changes:
+                        result.changes.append(change)
+                    if on_change is not None:
+                        on_change(change)
+                if on_chunk is not None:
+                    on_chunk(part.requests)
+    finally:
+        _JOB = None
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Worker processes
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    database_url: str
+    draft: Draft
+    calendar: WorkCalendar
+    since: datetime | None
+    until: datetime | None
+    chunk: int
+    review_minutes: int
+    workday_minutes: int
+
+
+_JOB: _Job | None = None
+_WORKER_UOW: Callable[[], UnitOfWork] | None = None
+# Requests per slice: small enough that a slice's changes (all of them come back to be streamed)
+# stay a few megabytes, large enough that the slices' overhead does not show.
+SLICE_REQUESTS = 20_000
+
+
+def _id_bounds(
+    uow: UnitOfWork, product_id: int, since: datetime | None, until: datetime | None
+) -> tuple[int, int, int] | None:
+    """(smallest ticket id, largest, how many) of the requests to replay; None when there are none."""
+    query = _request_query(product_id, since, until).with_only_columns(  # type: ignore[attr-defined]
+        func.min(Ticket.id), func.max(Ticket.id), func.count()
+    )
+    with uow:
+        low, high, count = uow.session.execute(query).one()
+    return None if low is None else (int(low), int(high), int(count))
+
+
+def _slices(low: int, high: int, count: int, processes: int) -> list[tuple[int, int]]:
+    """(after, through] ranges of ticket ids covering [low, high], about SLICE_REQUESTS each."""
+    pieces = max(processes * 4, -(-count // SLICE_REQUESTS))
+    width = max(1, -(-(high - low + 1) // pieces))
+    return [(start - 1, min(start + width - 1, high)) for start in range(low, high + 1, width)]
+
+
+def _worker_start() -> None:
+    global _WORKER_UOW
+    assert _JOB is not None
+    engine = make_engine(_JOB.database_url, pool_size=1, max_overflow=0)
+    factory = make_session_factory(engine)
+    _WORKER_UOW = lambda: UnitOfWork(factory)  # noqa: E731
+
+
+def _replay_slice(bounds: tuple[int, int]) -> SimulationResult:
+    assert _JOB is not None and _WORKER_UOW is not None
+    job, (after, through) = _JOB, bounds
+    draft = job.draft
     return replay(
-        history_chunks(uow, draft.product_id, since, until, chunk),
+        history_chunks(_WORKER_UOW(), draft.product_id, job.since, job.until, job.chunk, after=after, through=through),
         draft.product,
         draft.policy,
         draft.current,
-        calendar,
-        review_minutes=review_minutes,
-        workday_minutes=workday_minutes,
-        keep_changes=keep_changes,
-        on_chunk=on_chunk,
-        on_change=on_change,
+        job.calendar,
+        review_minutes=job.review_minutes,
+        workday_minutes=job.workday_minutes,
+        keep_changes=sys.maxsize,  # every change of the slice: the parent streams them, in order
     )
 
 
