@@ -19,12 +19,12 @@ both are settings (``KAMENG_POLICY_REVIEW_MINUTES``, ``KAMENG_POLICY_WORKDAY_MIN
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import sys
-from multiprocessing import get_context
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from multiprocessing import get_context
 
 from sqlalchemy import func, select
 
@@ -405,7 +405,8 @@ def _worker_start() -> None:
 
 
 def _replay_slice(bounds: tuple[int, int]) -> SimulationResult:
-    assert _JOB is not None and _WORKER_UOW is not None
+    assert _JOB is not None
+    assert _WORKER_UOW is not None
     job, (after, through) = _JOB, bounds
     draft = job.draft
     return replay(
