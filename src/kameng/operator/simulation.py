@@ -26,21 +26,15 @@ from datetime import datetime
 from decimal import Decimal
 from multiprocessing import get_context
 
-from sqlalchemy import func, select
-
-from kameng.aftersales.models import Ticket
 from kameng.domain.calendar import SHANGHAI, WorkCalendar
-from kameng.domain.model import Coupon, Decision, Event, EventType, Order, Policy, Product, Reason, RefundRequest
+from kameng.domain.model import Decision, Event, Policy, Product, Reason, RefundRequest
 from kameng.domain.refund import Quote, quote_refund
 from kameng.operator.policies import Draft
-from kameng.orders.models import OrderEventRow, OrderRow
+from kameng.operator.refund_history import DEFAULT_CHUNK, Request, count_requests, history_chunks, id_bounds
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 
-DEFAULT_CHUNK = 5000
 DEFAULT_KEEP_CHANGES = 200
-_ENGINE_TYPES = [e.value for e in EventType]
-_EVENT_TYPE = {e.value: e for e in EventType}
 
 
 @dataclass(slots=True)
@@ -120,139 +114,6 @@ class SimulationResult:
         return tally.person_days(self.review_minutes, self.workday_minutes)
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One historical refund request, with what the engine needs of its order."""
-
-    ticket_id: int
-    ticket_no: str
-    reason: Reason
-    at: datetime
-    order_id: int
-    order_no: str
-    order: Order
-
-
-def _order(
-    amount: int, paid_at: datetime, channel: object, bonus: int, coupon: int, refundable: bool, renew: bool
-) -> Order:
-    # As orders.history.quote_for builds it for a live quote: the same fields, the same coupon.
-    return Order(
-        paid=amount,
-        paid_at=paid_at,
-        channel=channel,  # type: ignore[arg-type]  # the column's enum
-        bonus=bonus,
-        coupon=Coupon(coupon, refundable) if coupon else None,
-        auto_renew=renew,
-    )
-
-
-def _request_query(product_id: int, since: datetime | None, until: datetime | None) -> object:
-    query = (
-        select(
-            Ticket.id,
-            Ticket.ticket_no,
-            Ticket.reason,
-            Ticket.created_at,
-            OrderRow.id,
-            OrderRow.order_no,
-            OrderRow.amount_fen,
-            OrderRow.paid_at,
-            OrderRow.channel,
-            OrderRow.bonus_fen,
-            OrderRow.coupon_fen,
-            OrderRow.coupon_refundable,
-            OrderRow.auto_renew,
-        )
-        .join(OrderRow, OrderRow.id == Ticket.order_id)
-        .where(OrderRow.product_id == product_id, OrderRow.paid_at.is_not(None))
-    )
-    if since is not None:
-        query = query.where(Ticket.created_at >= since)
-    if until is not None:
-        query = query.where(Ticket.created_at < until)
-    return query
-
-
-def count_requests(uow: UnitOfWork, product_id: int, since: datetime | None, until: datetime | None = None) -> int:
-    """How many requests a simulation will replay (for a progress bar)."""
-    query = select(func.count()).select_from(Ticket).join(OrderRow, OrderRow.id == Ticket.order_id)
-    query = query.where(OrderRow.product_id == product_id, OrderRow.paid_at.is_not(None))
-    if since is not None:
-        query = query.where(Ticket.created_at >= since)
-    if until is not None:
-        query = query.where(Ticket.created_at < until)
-    with uow:
-        return int(uow.session.scalar(query) or 0)
-
-
-def history_chunks(
-    uow: UnitOfWork,
-    product_id: int,
-    since: datetime | None,
-    until: datetime | None = None,
-    chunk: int = DEFAULT_CHUNK,
-    *,
-    after: int = 0,
-    through: int | None = None,
-) -> Iterator[list[tuple[Request, list[Event]]]]:
-    """The history of refund requests of one product, ``chunk`` at a time, in ticket order, each
-    with its order's events (the engine's types only, in the order they happened). Each chunk is
-    read in its own short transaction, keyset-paged on the ticket id; ``after`` and ``through``
-    bound the ticket ids (a slice of the history, for one worker process)."""
-    base = _request_query(product_id, since, until)
-    if through is not None:
-        base = base.where(Ticket.id <= through)  # type: ignore[attr-defined]
-    while True:
-        with uow:
-            session = uow.session
-            rows = session.execute(
-                base.where(Ticket.id > after).order_by(Ticket.id).limit(chunk)  # type: ignore[attr-defined]
-            ).all()
-            if not rows:
-                return
-            requests = [
-                Request(
-                    row[0],
-                    row[1],
-                    row[2],
-                    max(row[3], row[7]),  # as a live quote: never before the payment
-                    row[4],
-                    row[5],
-                    _order(row[6], row[7], row[8], row[9], row[10], row[11], row[12]),
-                )
-                for row in rows
-            ]
-            order_ids = sorted({request.order_id for request in requests})
-            events: dict[int, list[Event]] = {order_id: [] for order_id in order_ids}
-            event_rows = session.execute(
-                select(
-                    OrderEventRow.order_id,
-                    OrderEventRow.type,
-                    OrderEventRow.at,
-                    OrderEventRow.benefit,
-                    OrderEventRow.count,
-                    OrderEventRow.hours,
-                    OrderEventRow.amount_fen,
-                )
-                .where(OrderEventRow.order_id.in_(order_ids), OrderEventRow.type.in_(_ENGINE_TYPES))
-                .order_by(OrderEventRow.order_id, OrderEventRow.at, OrderEventRow.id)
-            )
-            for order_id, kind, at, benefit, count, hours, amount in event_rows:
-                events[order_id].append(
-                    Event(
-                        at=at,
-                        type=_EVENT_TYPE[kind],
-                        benefit=benefit,
-                        count=count,
-                        hours=Decimal(hours) if hours else Decimal(0),
-                        amount=amount,
-                    )
-                )
-        after = rows[-1][0]
-        yield [(request, events[request.order_id]) for request in requests]
-
-
 def _outcome(quote: Quote) -> Outcome:
     return Outcome(quote.decision, quote.refund, quote.rules)
 
@@ -329,7 +190,7 @@ def simulate(
             on_chunk=on_chunk,
             on_change=on_change,
         )
-    bounds = _id_bounds(uow, draft.product_id, since, until)
+    bounds = id_bounds(uow, draft.product_id, since, until)
     result = SimulationResult(review_minutes=review_minutes, workday_minutes=workday_minutes)
     if bounds is None:
         return result
@@ -375,18 +236,6 @@ _WORKER_UOW: Callable[[], UnitOfWork] | None = None
 # Requests per slice: small enough that a slice's changes (all of them come back to be streamed)
 # stay a few megabytes, large enough that the slices' overhead does not show.
 SLICE_REQUESTS = 20_000
-
-
-def _id_bounds(
-    uow: UnitOfWork, product_id: int, since: datetime | None, until: datetime | None
-) -> tuple[int, int, int] | None:
-    """(smallest ticket id, largest, how many) of the requests to replay; None when there are none."""
-    query = _request_query(product_id, since, until).with_only_columns(  # type: ignore[attr-defined]
-        func.min(Ticket.id), func.max(Ticket.id), func.count()
-    )
-    with uow:
-        low, high, count = uow.session.execute(query).one()
-    return None if low is None else (int(low), int(high), int(count))
 
 
 def _slices(low: int, high: int, count: int, processes: int) -> list[tuple[int, int]]:
