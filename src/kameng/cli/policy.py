@@ -85,6 +85,9 @@ def simulate(
     ] = None,
     show: Annotated[int, typer.Option("--show", min=0, max=10_000, help="Changed requests to list here.")] = 20,
     chunk: Annotated[int, typer.Option("--chunk", min=100, max=100_000, help="Requests read per query.")] = 5000,
+    processes: Annotated[
+        int, typer.Option("--processes", min=1, max=64, help="Worker processes replaying slices side by side.")
+    ] = 1,
     lang: LangOption = "zh",
 ) -> None:
     """Replay every refund request since a day under the draft and the current policy, side by side."""
@@ -136,6 +139,8 @@ def simulate(
                 keep_changes=show,
                 on_chunk=lambda n: progress.advance(task, n),
                 on_change=write,
+                processes=processes,
+                database_url=settings.database_url,
             )
         _print(result, draft, language)
     finally:
