@@ -66,6 +66,24 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "EndpointIn": {"url": "http://127.0.0.1:9/hooks", "event_types": ["order.paid"], "description": "ERP"},
     "EndpointPatch": {"event_types": ["order.paid"], "enabled": True},
     "CancelIn": {"code": "123456", "password": PASSWORD, "reason": "不需要了"},
+    **{
+        name: {
+            "cooling_off_days": 7,
+            "cooling_off": "full_if_unused",
+            "proration": "by_day",
+            "fee_percent": "5",
+            "fee_min": "0.00",
+            "fee_max": "20.00",
+            "review_business_days": 2,
+            "trial_counts_as_activation": True,
+            **extra,
+        }
+        for name, extra in (
+            ("DraftIn", {}),
+            ("SimulateIn", {"since": "2020-01-01", "until": "2030-01-01"}),
+            ("PublishIn", {"based_on": 1}),
+        )
+    },
 }
 # Bodies that are not a model: the scenario (its own cases below) and the channels' signed
 # notifications (a NUL there breaks the signature: 400; the real channels' in tests/channels).
@@ -76,7 +94,7 @@ OWN_CASES = {
 }
 STAFF_PATHS = ("/approve", "/reject", "/ask-info", "/staff/", "/events")
 # What only an operator reaches: API keys, what keys open, webhooks, disabling an account.
-OPERATOR_PATHS = (f"{API}/integrations/", f"{API}/webhooks/", f"{API}/staff/users/")
+OPERATOR_PATHS = (f"{API}/integrations/", f"{API}/webhooks/", f"{API}/staff/users/", f"{API}/operator/")
 
 
 # --------------------------------------------------------------------------------------------

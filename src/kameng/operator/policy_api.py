@@ -10,7 +10,8 @@ from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from kameng.accounts.models import User
 from kameng.catalog.models import PolicyVersion
@@ -31,6 +32,7 @@ from kameng.operator.policies import (
 from kameng.operator.simulation import SimulationResult, Tally, simulate
 from kameng.platform.errors import not_found
 from kameng.platform.i18n import rule_label, rule_summary
+from kameng.platform.inputs import AMOUNT_TEXT, TextProblem, check_text
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep
 from kameng.web.errors import ERROR_RESPONSE
@@ -38,7 +40,36 @@ from kameng.web.params import Slug
 
 router = APIRouter(prefix="/api/v1/operator/policies", tags=["operator: refund policies"])
 
-Short = Annotated[str, Field(max_length=40)]
+
+def _option_value(value: object) -> object:
+    """An option as sent: text (checked as any text field is: no NUL, at most 40 characters), a
+    whole number, true/false, or null. What it means is the editor's to check, option by option,
+    so that every problem names its option in the reader's language."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        try:
+            return check_text(value, AMOUNT_TEXT)
+        except TextProblem as problem:
+            raise PydanticCustomError(f"text_{problem.problem}", str(problem), problem.params) from None
+    raise PydanticCustomError("string_type", "must be text, a whole number, true or false")
+
+
+# One type per option (not a union, whose every branch would be reported as a problem of its own).
+OptionValue = Annotated[
+    object,
+    BeforeValidator(_option_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": AMOUNT_TEXT.max_length},
+                {"type": "integer"},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 API_CHANGES = 200
 RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "Not an operator, or no such product"},
@@ -59,14 +90,14 @@ class DraftIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")  # a statutory key is refused by name, not ignored
 
-    cooling_off_days: int | Short | None = None
-    cooling_off: Short | None = None
-    proration: Short | None = None
-    fee_percent: int | Short | None = None
-    fee_min: int | Short | None = None
-    fee_max: int | Short | None = Field(default=None, description="null: no upper clamp")
-    review_business_days: int | Short | None = None
-    trial_counts_as_activation: bool | Short | None = None
+    cooling_off_days: OptionValue = None
+    cooling_off: OptionValue = None
+    proration: OptionValue = None
+    fee_percent: OptionValue = None
+    fee_min: OptionValue = None
+    fee_max: OptionValue = Field(default=None, description="null: no upper clamp")
+    review_business_days: OptionValue = None
+    trial_counts_as_activation: OptionValue = None
 
     def values(self, slug: str) -> dict[str, object]:
         given = self.model_dump(exclude_unset=True)

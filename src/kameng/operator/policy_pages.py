@@ -120,7 +120,9 @@ def _product_name(container: Container, slug: str, lang: str) -> str:
 
 
 @router.get("/operator/policies/{slug}", response_class=HTMLResponse)
-def editor_page(slug: Slug, request: Request, container: ContainerDep, operator: User = OperatorUser) -> HTMLResponse:
+def editor_page(slug: Slug, request: Request, container: ContainerDep, user: OptionalUser) -> HTMLResponse:
+    # The check in the body, after the address's own: a malformed slug is told as such to anyone.
+    operator = _operator_page(user)
     draft = draft_of(container.uow(), {"product": slug}) if _exists(container, slug) else None
     if draft is None:
         raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
@@ -143,7 +145,8 @@ def _day(text: str) -> datetime | None:
 
 
 @router.post("/operator/policies/{slug}", response_class=HTMLResponse, dependencies=[CsrfChecked])
-async def editor_post(slug: Slug, request: Request, container: ContainerDep, operator: User = OperatorUser) -> Response:
+async def editor_post(slug: Slug, request: Request, container: ContainerDep, user: OptionalUser) -> Response:
+    operator = _operator_page(user)
     if not _exists(container, slug):
         raise NotFound(ErrorCode.NOT_FOUND, "error.not_found.2")
     form = await request.form()
