@@ -3,7 +3,9 @@ real orders, paid, activated and used, real refund requests with their tickets."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,6 +23,7 @@ from kameng.domain.model import Coupon, Decision, Order, Policy, Reason, RefundR
 from kameng.domain.refund import Quote, quote_refund
 from kameng.domain.users import Role
 from kameng.operator.policies import Draft, draft_of
+from kameng.operator.refund_history import read_ahead
 from kameng.operator.simulation import SimulationResult, count_requests, simulate
 from kameng.orders.history import engine_events, order_events
 from kameng.orders.usage import record_usage
@@ -193,3 +196,24 @@ def test_worker_processes_give_the_same_figures_and_changes_in_the_same_order(
     assert heard == [change.ticket_no for change in one.changes]
     assert two.changes == one.changes[:2]
     assert sum(progress) == len(CASES)
+
+
+def test_reading_ahead_hands_on_every_chunk_in_order_and_the_readers_failure_too() -> None:
+    assert list(read_ahead(iter(range(50)))) == list(range(50))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("the database went away")
+
+    chunks = read_ahead(failing())
+    assert next(chunks) == 1
+    with pytest.raises(RuntimeError, match="went away"):
+        next(chunks)
+    before = threading.active_count()
+    for item in read_ahead(iter(range(10**6))):
+        if item == 3:
+            break  # the reader is told to stop and ends
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before

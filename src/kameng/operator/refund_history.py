@@ -8,10 +8,13 @@ whatever the history's size. ``after``/``through`` bound the ids, for a worker's
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import func, select
 
@@ -21,6 +24,7 @@ from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.platform.db.uow import UnitOfWork
 
 DEFAULT_CHUNK = 5000
+T = TypeVar("T")
 _ENGINE_TYPES = [e.value for e in EventType]
 _EVENT_TYPE = {e.value: e for e in EventType}
 
@@ -128,8 +132,12 @@ def history_chunks(
                 )
                 for row in rows
             ]
-            order_ids = sorted({request.order_id for request in requests})
-            events: dict[int, list[Event]] = {order_id: [] for order_id in order_ids}
+            events: dict[int, list[Event]] = {request.order_id: [] for request in requests}
+            # The chunk's orders as a subquery (the same window of ticket ids), not a list of
+            # 5,000 bound ids that the driver would convert and the server parse at every chunk.
+            window = base.where(Ticket.id > after, Ticket.id <= rows[-1][0]).with_only_columns(  # type: ignore[attr-defined]
+                Ticket.order_id
+            )
             event_rows = session.execute(
                 select(
                     OrderEventRow.order_id,
@@ -140,7 +148,7 @@ def history_chunks(
                     OrderEventRow.hours,
                     OrderEventRow.amount_fen,
                 )
-                .where(OrderEventRow.order_id.in_(order_ids), OrderEventRow.type.in_(_ENGINE_TYPES))
+                .where(OrderEventRow.order_id.in_(window), OrderEventRow.type.in_(_ENGINE_TYPES))
                 .order_by(OrderEventRow.order_id, OrderEventRow.at, OrderEventRow.id)
             )
             for order_id, kind, at, benefit, count, hours, amount in event_rows:
@@ -170,4 +178,57 @@ def id_bounds(
     return None if low is None else (int(low), int(high), int(count))
 
 
-__all__ = ["DEFAULT_CHUNK", "Request", "count_requests", "history_chunks", "id_bounds", "request_query"]
+def read_ahead(chunks: Iterator[T]) -> Iterator[T]:
+    """``chunks``, the next one read by a thread while the caller works on this one: the time the
+    database takes to answer is hidden behind the engine's. A chunk's transaction is over before
+    it is handed on, so a caller that stops early leaves the thread holding nothing but a chunk;
+    it is told to stop and ends."""
+    box: queue.Queue[object] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for item in chunks:
+                while not stop.is_set():
+                    try:
+                        box.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(_END)
+        except BaseException as error:  # handed to the caller, raised there
+            box.put(_Failed(error))
+
+    thread = threading.Thread(target=pump, name="refund-history-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+
+
+_END = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: BaseException
+
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "Request",
+    "count_requests",
+    "history_chunks",
+    "id_bounds",
+    "read_ahead",
+    "request_query",
+]

@@ -30,7 +30,14 @@ from kameng.domain.calendar import SHANGHAI, WorkCalendar
 from kameng.domain.model import Decision, Event, Policy, Product, Reason, RefundRequest
 from kameng.domain.refund import Quote, quote_refund
 from kameng.operator.policies import Draft
-from kameng.operator.refund_history import DEFAULT_CHUNK, Request, count_requests, history_chunks, id_bounds
+from kameng.operator.refund_history import (
+    DEFAULT_CHUNK,
+    Request,
+    count_requests,
+    history_chunks,
+    id_bounds,
+    read_ahead,
+)
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 
@@ -179,7 +186,7 @@ def simulate(
     in which ``on_change`` hears of them are the same as with one process."""
     if processes <= 1 or database_url is None:
         return replay(
-            history_chunks(uow, draft.product_id, since, until, chunk),
+            read_ahead(history_chunks(uow, draft.product_id, since, until, chunk)),
             draft.product,
             draft.policy,
             draft.current,
@@ -259,7 +266,11 @@ def _replay_slice(bounds: tuple[int, int]) -> SimulationResult:
     job, (after, through) = _JOB, bounds
     draft = job.draft
     return replay(
-        history_chunks(_WORKER_UOW(), draft.product_id, job.since, job.until, job.chunk, after=after, through=through),
+        read_ahead(
+            history_chunks(
+                _WORKER_UOW(), draft.product_id, job.since, job.until, job.chunk, after=after, through=through
+            )
+        ),
         draft.product,
         draft.policy,
         draft.current,
