@@ -76,6 +76,11 @@ BENCHMARKS: list[Benchmark] = [
         "Card-key imports (20,000 keys: preview, commit, a duplicate refused) and the key ring's rotation",
         lazy("card_keys", "bench_card_keys"),
     ),
+    Benchmark(
+        "policy_sim",
+        "The policy simulation over 1,000,000 refund requests read from PostgreSQL, beside pgbench",
+        lazy("policy_sim", "bench_policy_sim"),
+    ),
 ]
 
 

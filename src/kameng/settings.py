@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     renewal_offer_zh: str = ""
     renewal_offer_en: str = ""
 
+    # --- Policy simulation (docs/policies.md): the review workload in person-days is the requests
+    # sent to review × minutes per review ÷ minutes of review work in a person's day.
+    policy_review_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    policy_workday_minutes: int = Field(default=420, ge=1, le=24 * 60)
+
     # --- Real payment channels: WeChat Pay and Alipay (docs/channels.md) ----------------------
     # "off": every channel is the local simulator (tests, the demo data); "simulators": WeChat
     # Pay and Alipay through their real SDKs to local protocol simulators started in-process

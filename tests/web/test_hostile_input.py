@@ -78,6 +78,24 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     },
     "SaleIn": {"on_sale": True},
     "CardKeysIn": {"codes": ["HOSTILE-0001"], "preview": True},
+    **{
+        name: {
+            "cooling_off_days": 7,
+            "cooling_off": "full_if_unused",
+            "proration": "by_day",
+            "fee_percent": "5",
+            "fee_min": "0.00",
+            "fee_max": "20.00",
+            "review_business_days": 2,
+            "trial_counts_as_activation": True,
+            **extra,
+        }
+        for name, extra in (
+            ("DraftIn", {}),
+            ("SimulateIn", {"since": "2020-01-01", "until": "2030-01-01"}),
+            ("PublishIn", {"based_on": 1}),
+        )
+    },
 }
 # Bodies that are not a model: the scenario (its own cases below) and the channels' signed
 # notifications (a NUL there breaks the signature: 400; the real channels' in tests/channels).

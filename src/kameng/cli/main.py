@@ -16,6 +16,7 @@ from kameng.cli.boot import container_or_exit as _container
 from kameng.cli.boot import settings_or_exit as _settings
 from kameng.cli.card_keys import card_keys_app
 from kameng.cli.channels import channels_app, reconcile
+from kameng.cli.policy import policy_app
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
 from kameng.scenarios.services import simulate_paths
@@ -92,6 +93,7 @@ outbox_app = typer.Typer(
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
 app.add_typer(card_keys_app, name="card-keys")
+app.add_typer(policy_app, name="policy")
 app.command("reconcile")(reconcile)
 
 

@@ -235,11 +235,7 @@ def used_share(
         return UsedShare(share(period.paid, used, total), f"{used} of {total} days", f"已用 {used}/{total} 天")
     if proration is Proration.BY_MONTH:
         months = term.months or 0
-        used = months
-        for k in range(1, months + 1):
-            if add_months(a, k, tz) >= end_of_use:
-                used = k
-                break
+        used = min(_months_begun(a, end_of_use, tz), months)
         return UsedShare(share(period.paid, used, months), f"{used} of {months} months", f"已用 {used}/{months} 个月")
     total = product.total_benefits
     counted = sum(
@@ -249,6 +245,17 @@ def used_share(
     )
     used = min(counted, total)
     return UsedShare(share(period.paid, used, total), f"{used} of {total} benefits", f"已用 {used}/{total} 次权益")
+
+
+def _months_begun(activation: datetime, end_of_use: datetime, tz: tzinfo) -> int:
+    """The smallest ``k ≥ 1`` with ``activation + k months ≥ end_of_use`` (RULES.md §4, by_month).
+
+    Found in at most two steps instead of trying k = 1, 2, …: ``activation + k months`` falls in
+    the k-th calendar month after the activation's, so for every k that lands in a month before
+    the end of use's it is earlier; the answer is the month difference, or the one after it."""
+    start, end = activation.astimezone(tz), end_of_use.astimezone(tz)
+    k = max(1, (end.year - start.year) * 12 + end.month - start.month)
+    return k if add_months(activation, k, tz) >= end_of_use else k + 1
 
 
 def _days_in_months(activation: datetime, months: int, tz: tzinfo) -> int:
