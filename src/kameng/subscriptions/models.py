@@ -65,6 +65,8 @@ class RenewalChargeRow(Base):
     period: Mapped[int] = mapped_column(Integer)  # 1 for the first renewal
     out_trade_no: Mapped[str] = mapped_column(String(40), unique=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    # Refunded of this charge so far: a renewal is its own refundable amount, against its own trade.
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[RenewalChargeStatus] = mapped_column(status_enum(RenewalChargeStatus, "renewal_charge_status"))
     renews_at: Mapped[datetime]  # the renewal this charge pays for (the old term's end)
     noticed: Mapped[bool]  # a reminder qualifying under S2 was sent before it
