@@ -154,7 +154,7 @@ def _sweep_range(
                     query.order_by(due_column, SubscriptionRow.id)
                     .limit(batch)
                     .with_for_update(of=SubscriptionRow, skip_locked=True)
-                ).tuples()
+                )
             ]
             if rows:
                 after = (rows[-1].due, rows[-1].sub_id)
@@ -301,7 +301,7 @@ def _load_products(uow: UnitOfWork, products: dict[int, dict[str, str]], wanted:
     if missing:
         for product_id, name_zh, name_en in uow.session.execute(
             select(ProductRow.id, ProductRow.name_zh, ProductRow.name_en).where(ProductRow.id.in_(missing))
-        ).tuples():
+        ):
             products[product_id] = {"zh": name_zh, "en": name_en}
 
 
