@@ -80,6 +80,7 @@ class _Due(NamedTuple):
     membership_id: int
     renews_at: datetime
     due: datetime
+    remind_at: datetime | None
     ended: bool  # the order was refunded or closed since: nothing is left to renew
     product_id: int
     paid_at: datetime | None
@@ -129,6 +130,7 @@ def _sweep_range(
                     MembershipRow.id,
                     MembershipRow.renews_at,
                     due_column,
+                    MembershipRow.remind_at,
                     or_(OrderRow.status != OrderStatus.PAID, MembershipRow.status == MembershipStatus.CLOSED),
                     OrderRow.product_id,
                     OrderRow.paid_at,
@@ -203,7 +205,8 @@ def _remind(uow: UnitOfWork, rows: list[_Due], now: datetime, products: dict[int
     owed = [row for row in rows if row.reminded_for != row.renews_at]
     session.execute(
         update(MembershipRow)
-        .where(MembershipRow.id.in_([row.membership_id for row in rows]))
+        # Never a later renewal's reminder, should one have been scheduled since the read.
+        .where(MembershipRow.id.in_([row.membership_id for row in rows]), MembershipRow.remind_at <= rows[-1].due)
         .values(remind_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -236,7 +239,7 @@ def _remind(uow: UnitOfWork, rows: list[_Due], now: datetime, products: dict[int
         now,
     )
     session.execute(
-        update(SubscriptionRow),  # by primary key, one executemany
+        update(SubscriptionRow),  # by primary key, one executemany: the time the message states
         [{"id": row.sub_id, "reminded_for": row.renews_at, "reminded_at": now, "updated_at": now} for row in owed],
     )
     return len(owed)
@@ -273,21 +276,29 @@ def _request_charges(uow: UnitOfWork, rows: list[_Due], now: datetime) -> None:
             }
         )
     created = session.execute(
-        insert(RenewalChargeRow).returning(
-            RenewalChargeRow.id, RenewalChargeRow.subscription_id, sort_by_parameter_order=True
-        ),
+        insert(RenewalChargeRow)
+        .execution_options(insertmanyvalues_page_size=1000)
+        .returning(RenewalChargeRow.id, RenewalChargeRow.subscription_id, sort_by_parameter_order=True),
         values,
     ).all()
     session.execute(
-        update(SubscriptionRow),  # by primary key, one executemany
-        [{"id": sub_id, "pending_charge_id": charge_id, "updated_at": now} for charge_id, sub_id in created],
-    )
-    session.execute(
-        update(MembershipRow)
-        .where(MembershipRow.id.in_([row.membership_id for row in rows]))
-        .values(remind_at=None)
+        update(SubscriptionRow)
+        .where(
+            SubscriptionRow.id.in_([sub_id for _, sub_id in created]),
+            RenewalChargeRow.subscription_id == SubscriptionRow.id,
+            RenewalChargeRow.period == SubscriptionRow.renewals + 1,
+        )
+        .values(pending_charge_id=RenewalChargeRow.id, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    unreminded = [row.membership_id for row in rows if row.remind_at is not None]
+    if unreminded:  # charged without its reminder: none is owed for this renewal any more
+        session.execute(
+            update(MembershipRow)
+            .where(MembershipRow.id.in_(unreminded))
+            .values(remind_at=None)
+            .execution_options(synchronize_session=False)
+        )
     enqueue_many(
         uow,
         OutboxKind.CHARGE_RENEWAL,
