@@ -106,7 +106,9 @@ def test_staff_approve_up_to_what_the_renewal_captured_never_beyond(
     assert refund.out_trade_no == charge.out_trade_no
 
 
-def test_a_renewal_charge_is_never_refunded_beyond_its_capture(container: Container, dearer_renewal: Subscribed) -> None:
+def test_a_renewal_charge_is_never_refunded_beyond_its_capture(
+    container: Container, dearer_renewal: Subscribed
+) -> None:
     with container.uow() as uow:
         charge = uow.session.scalar(select(RenewalChargeRow))
         assert charge is not None

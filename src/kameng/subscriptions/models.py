@@ -92,3 +92,15 @@ class SmsCodeRow(Base):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None]
+
+
+class StepUpFailureRow(Base):
+    """A wrong password given as the step-up check: counted per account to bound the guesses."""
+
+    __tablename__ = "step_up_failures"
+    __table_args__ = (Index("ix_step_up_failures_user_at", "user_id", "at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    method: Mapped[str] = mapped_column(String(16))  # password
+    purpose: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]

@@ -8,6 +8,8 @@ the renewals not reminded yet.
 ``renewal_charges.refunded_fen``: each renewal charge is its own refundable amount, refunded
 against its own trade (RULES.md S2), never beyond what it captured.
 
+``step_up_failures``: the wrong passwords given as the step-up check, to bound them per account.
+
 Revision ID: 0021
 Revises: 0016
 Create Date: 2026-12-06 14:00:00
@@ -37,9 +39,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("renewal_charges") as batch:
         batch.add_column(sa.Column("refunded_fen", sa.BigInteger(), server_default="0", nullable=False))
+    op.create_table(
+        "step_up_failures",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("method", sa.String(length=16), nullable=False),
+        sa.Column("purpose", sa.String(length=40), nullable=False),
+        sa.Column("at", kameng.platform.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_step_up_failures_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_step_up_failures")),
+    )
+    with op.batch_alter_table("step_up_failures") as batch:
+        batch.create_index("ix_step_up_failures_user_at", ["user_id", "at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("step_up_failures") as batch:
+        batch.drop_index("ix_step_up_failures_user_at")
+    op.drop_table("step_up_failures")
     with op.batch_alter_table("renewal_charges") as batch:
         batch.drop_column("refunded_fen")
     with op.batch_alter_table("memberships") as batch:
