@@ -78,10 +78,12 @@ def _populate(url: str, subscriptions: int) -> None:
             " 'alipay', 3000, 0, false, 3000, 0, 0, renews_at - interval '30 days', renews_at - interval '29 days',"
             " true, renews_at - interval '30 days', renews_at - interval '30 days', renews_at - interval '30 days'"
             " FROM bench_subs",
+            # remind_at: the renewal whose reminder is still owed (those beyond the next 6 days).
             "INSERT INTO memberships (order_id, user_id, product_id, status, activated_at, expires_at, auto_renew,"
-            " renews_at, created_at)"
+            " renews_at, remind_at, created_at)"
             " SELECT o.id, o.user_id, o.product_id, 'active', o.paid_at, o.paid_at + interval '30 days', true,"
-            " o.paid_at + interval '30 days', o.paid_at FROM orders o",
+            " o.paid_at + interval '30 days', CASE WHEN o.paid_at + interval '30 days' > :now + interval '6 days'"
+            " THEN o.paid_at + interval '30 days' END, o.paid_at FROM orders o",
             "INSERT INTO subscriptions (sub_no, user_id, order_id, status, price_fen, consent_at, consent_terms,"
             " renewals, reminded_for, reminded_at, created_at, updated_at)"
             " SELECT 'S' || o.order_no, o.user_id, o.id, 'active', 3000, o.created_at, '{}',"

@@ -23,7 +23,7 @@ from kameng.platform.heartbeat import WorkerHeartbeat
 from kameng.platform.idempotency import ApiIdempotency
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
 from kameng.platform.outbox import OutboxRow
-from kameng.subscriptions.models import RenewalChargeRow, SmsCodeRow, SubscriptionRow
+from kameng.subscriptions.models import RenewalChargeRow, SmsCodeRow, StepUpFailureRow, SubscriptionRow
 from kameng.wallet.models import WithdrawalLegRow, WithdrawalRow
 from kameng.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -56,6 +56,7 @@ __all__ = [
     "RefundRow",
     "RenewalChargeRow",
     "SmsCodeRow",
+    "StepUpFailureRow",
     "SubscriptionRow",
     "Ticket",
     "TicketTimeline",
@@ -104,6 +105,7 @@ PLACEMENT: dict[str, Placement] = {
     "subscriptions": Placement.BY_USER,
     "renewal_charges": Placement.BY_USER,
     "sms_codes": Placement.BY_USER,
+    "step_up_failures": Placement.BY_USER,
     "merchants": Placement.REFERENCE,
     "products": Placement.REFERENCE,
     "policy_versions": Placement.REFERENCE,

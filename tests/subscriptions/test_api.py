@@ -198,3 +198,21 @@ def test_an_operators_offer_stands_beside_the_cancel_button_not_instead_of_it(db
         form = client.get(f"/subscriptions/{m.sub_no}/cancel?lang=en").text
         assert "20% off the next term" in form
         assert 'id="confirm-cancel"' in form
+
+
+def test_wrong_passwords_over_the_api_say_the_tries_left_then_how_long_to_wait(client: TestClient) -> None:
+    m = member(client)
+    url = f"{API}/subscriptions/{m.sub_no}/cancel-auto-renewal"
+    for attempt in range(4):
+        wrong = client.post(url, json={"password": "guess"}, headers={**m.auth, "Idempotency-Key": f"p{attempt}"})
+        assert wrong.status_code == 422
+        assert wrong.json()["error"]["code"] == "step_up_failed"
+        assert f"{4 - attempt} tries left" in wrong.json()["error"]["message"]
+    locked = client.post(url, json={"password": "guess"}, headers={**m.auth, "Idempotency-Key": "p4"})
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "password_attempts_used"
+    wait = int(locked.headers["Retry-After"])
+    assert 14 * 60 < wait <= 15 * 60
+    assert "分钟" in locked.json()["error"]["message_zh"]
+    right = client.post(url, json={"password": PASSWORD}, headers={**m.auth, "Idempotency-Key": "p5"})
+    assert right.status_code == 429  # even the right one waits

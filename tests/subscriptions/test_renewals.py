@@ -21,6 +21,7 @@ from kameng.domain.model import Decision, Reason
 from kameng.domain.subscriptions import RenewalChargeStatus, SubscriptionStatus
 from kameng.platform.db.uow import UnitOfWork
 from kameng.settings import Settings
+from kameng.subscriptions.renewals import RenewalRules, sweep_renewals
 from kameng.subscriptions.services import CancelAutoRenewal, cancel_auto_renewal, subscription
 from kameng.worker import run_tick
 from tests.support.database import PASSWORD
@@ -208,3 +209,21 @@ def test_an_order_refunded_before_its_renewal_is_never_charged(
     assert [p.amount_fen for p in payments(uow(), subscribed.order_no)] == [3000]
     # The refund switched auto-renewal off with the membership: the consumer reads it as ended.
     assert subscription(uow(), subscribed.viewer, subscribed.sub_no).status is SubscriptionStatus.ENDED
+
+
+def test_a_sweep_reads_only_what_is_still_owed(container: Container, subscribed: Subscribed) -> None:
+    """``remind_at`` holds the renewal whose reminder is owed: cleared once reminded, so later
+    passes do not read the row again; set anew by the renewal for the next one."""
+    uow, renews_at = container.uow, subscribed.renews_at
+    assert membership(uow(), subscribed.order_no).remind_at == renews_at  # set at activation
+    assert run_tick(container, renews_at - 7 * DAY + SECOND)["renewal_reminders"] == 1
+    assert membership(uow(), subscribed.order_no).remind_at is None
+    again = sweep_renewals(container.uow, renews_at - 6 * DAY, RenewalRules())
+    assert again == {"renewal_reminders": 0, "renewal_charges": 0, "renewals_ended": 0, "renewal_retries": 0}
+
+    run_tick(container, renews_at + SECOND)
+    ms = membership(uow(), subscribed.order_no)
+    assert ms.renews_at == renews_at + 30 * DAY
+    assert ms.remind_at == ms.renews_at  # the next renewal is owed its reminder
+    assert run_tick(container, ms.renews_at - 7 * DAY + SECOND)["renewal_reminders"] == 1
+    assert len(events(uow(), subscribed.order_no, "renewal_notice")) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -166,3 +166,54 @@ def test_someone_elses_subscription_is_not_found(
     with pytest.raises(NotFound):
         cancel_auto_renewal(container.uow(), Viewer(other.id, Role.CONSUMER), command, now, SECRET)
     assert sub_row(container.uow(), subscribed.sub_no).status is SubscriptionStatus.ACTIVE
+
+
+def test_five_wrong_passwords_in_fifteen_minutes_then_a_wait_with_the_time_to_wait(
+    container: Container, subscribed: Subscribed, now: datetime
+) -> None:
+    for left in (4, 3, 2, 1):
+        with pytest.raises(InvalidInput) as refused:
+            _cancel(container, subscribed, now + timedelta(minutes=4 - left), password="guess")
+        assert refused.value.code == ErrorCode.STEP_UP_FAILED
+        assert f"还可再试 {left} 次" in refused.value.message_zh
+        assert f"{left} tries left" in refused.value.message_en
+    with pytest.raises(TooManyRequests) as locked:  # the fifth wrong one, at now + 4 min
+        _cancel(container, subscribed, now + timedelta(minutes=4), password="guess")
+    assert locked.value.code == ErrorCode.PASSWORD_ATTEMPTS_USED
+    assert locked.value.retry_after == 11 * 60  # until the first guess is 15 minutes old
+    later = now + timedelta(minutes=10)
+    with pytest.raises(TooManyRequests) as locked:  # even the right password waits, unchecked
+        _cancel(container, subscribed, later, password=PASSWORD)
+    assert locked.value.retry_after == 5 * 60
+    assert "5 分钟" in locked.value.message_zh
+    assert "SMS code" in locked.value.message_en
+    assert sub_row(container.uow(), subscribed.sub_no).status is SubscriptionStatus.ACTIVE
+    _cancel(container, subscribed, now + timedelta(minutes=15), password=PASSWORD)  # the first guess aged out
+    assert sub_row(container.uow(), subscribed.sub_no).status is SubscriptionStatus.CANCELLED
+
+
+def test_the_password_limit_is_per_account_and_leaves_the_sms_code_open(
+    container: Container,
+    channel: SimulatorChannel,
+    make_user: Callable[..., User],
+    subscribed: Subscribed,
+    now: datetime,
+) -> None:
+    for minute in range(5):
+        with pytest.raises((InvalidInput, TooManyRequests)):
+            _cancel(container, subscribed, now + timedelta(minutes=minute), password="guess")
+    other = subscribe(container.uow(), channel, make_user(), now)
+    _cancel(container, other, now + timedelta(minutes=5), password=PASSWORD)  # another account is not held up
+    code = _send(container, RecordingSender(), subscribed.user.id, now + timedelta(minutes=5))
+    _cancel(container, subscribed, now + timedelta(minutes=5), code=code)  # nor is the SMS code
+    assert sub_row(container.uow(), subscribed.sub_no).cancel_step_up == "sms_code"
+
+
+def test_password_waits_are_counted_over_a_rolling_window() -> None:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    failures = [start + timedelta(minutes=m) for m in (0, 1, 2, 3)]
+    assert rules.password_wait(failures, start + timedelta(minutes=3)) is None
+    failures.append(start + timedelta(minutes=3, seconds=30))
+    assert rules.password_wait(failures, start + timedelta(minutes=4)) == 11 * 60
+    assert rules.password_wait(failures, start + timedelta(minutes=14, seconds=59, microseconds=1)) == 1
+    assert rules.password_wait(failures, start + timedelta(minutes=15)) is None

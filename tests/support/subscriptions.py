@@ -30,10 +30,16 @@ class Subscribed:
 
 
 def subscribe(
-    uow: UnitOfWork, channel: SimulatorChannel, user: User, now: datetime, slug: str = "monthly-pass"
+    uow: UnitOfWork,
+    channel: SimulatorChannel,
+    user: User,
+    now: datetime,
+    slug: str = "monthly-pass",
+    coupon_code: str | None = None,
 ) -> Subscribed:
-    """``user`` buys ``slug`` with auto-renewal at ``now`` and activates it a minute later."""
-    placed = buy(uow, channel, user.id, slug, now, auto_renew=True)
+    """``user`` buys ``slug`` with auto-renewal at ``now`` (with ``coupon_code``, if given) and
+    activates it a minute later."""
+    placed = buy(uow, channel, user.id, slug, now, auto_renew=True, coupon_code=coupon_code)
     viewer = Viewer(user.id, Role.CONSUMER)
     record_usage(uow, viewer, placed.order_no, "activate", now + timedelta(minutes=1))
     return Subscribed(user, viewer, placed.order_no, f"S{placed.order_no}", membership(uow, placed.order_no).renews_at)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, select
 
 from kameng.aftersales.models import Ticket
-from kameng.aftersales.refunds import start_money
+from kameng.aftersales.refunds import refundable_fen, start_money
 from kameng.aftersales.tickets import apply_plan, lock_order, move_ticket
 from kameng.domain.aftersales import Note, plan_overdue_approval
 from kameng.domain.calendar import WorkCalendar
@@ -40,7 +40,7 @@ def run_deadlines(uow: UnitOfWork, now: datetime, calendar: WorkCalendar, batch:
 
     def approve(ticket: Ticket) -> None:
         order = lock_order(uow, ticket.order_id)
-        plan = plan_overdue_approval(ticket.quoted_fen, order.amount_fen - order.refunded_fen)
+        plan = plan_overdue_approval(ticket.quoted_fen, refundable_fen(uow, ticket, order))
         apply_plan(uow, ticket, plan, now, calendar, None)
         ticket.breached = True
         assert plan.approved_fen is not None

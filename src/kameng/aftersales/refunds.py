@@ -32,6 +32,7 @@ from kameng.platform.i18n import localtime
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
 from kameng.platform.outbox import OutboxKind, enqueue
+from kameng.subscriptions.refunds import refundable_of, renewal_asked_about, reserve_renewal_refund
 
 # --------------------------------------------------------------------------------------------
 # Money: reserve, pay out, close
@@ -43,9 +44,16 @@ def start_money(
     """Reserve the amount against what was captured, post it as owed to the consumer, and queue
     the payout. Runs inside the approving transaction, after the plan that approved it."""
     session = uow.session
-    if amount > order.amount_fen - order.refunded_fen:
-        raise Conflict(ErrorCode.EXCEEDS_CAPTURED, "error.exceeds_captured", "amount")
-    order.refunded_fen += amount
+    renewal = renewal_asked_about(uow, order.id, order.user_id, ticket.created_at)
+    if renewal is not None:
+        # A renewal is its own refundable amount, paid out against its own trade.
+        reserve_renewal_refund(renewal, amount)
+        out_trade_no = renewal.out_trade_no
+    else:
+        if amount > order.amount_fen - order.refunded_fen:
+            raise Conflict(ErrorCode.EXCEEDS_CAPTURED, "error.exceeds_captured", "amount")
+        order.refunded_fen += amount
+        out_trade_no = payment_out_trade_no(order.order_no)
     product = order.product
     owed = f"refunds_payable:{order.user_id}"
     source_kind = payout_source(product.kind, ticket.reason)
@@ -88,7 +96,14 @@ def start_money(
     if amount == 0:
         close_after_refund(uow, ticket, order, None, now, calendar)
         return
-    _new_refund(uow, ticket, order, amount, order.channel, now, calendar, attempt=1)
+    _new_refund(uow, ticket, order, amount, order.channel, out_trade_no, now, calendar, attempt=1)
+
+
+def refundable_fen(uow: UnitOfWork, ticket: Ticket, order: OrderRow) -> int:
+    """What the ticket's refund may still reach: the renewal it is about (its own capture), or
+    else the purchase."""
+    renewal = renewal_asked_about(uow, order.id, order.user_id, ticket.created_at)
+    return refundable_of(renewal) if renewal is not None else order.amount_fen - order.refunded_fen
 
 
 def _quoted_fee(ticket: Ticket) -> int:
@@ -106,6 +121,7 @@ def _new_refund(
     order: OrderRow,
     amount: int,
     channel: Channel,
+    out_trade_no: str,
     now: datetime,
     calendar: WorkCalendar,
     attempt: int | None = None,
@@ -118,7 +134,7 @@ def _new_refund(
         order_id=order.id,
         user_id=order.user_id,
         out_refund_no=f"R{ticket.ticket_no}{attempt:02d}",  # derived from our record: the idempotency key
-        out_trade_no=payment_out_trade_no(order.order_no),
+        out_trade_no=out_trade_no,  # the purchase's trade, or the renewal's it refunds
         channel=channel,
         amount_fen=amount,
         status=RefundStatus.PENDING,
@@ -272,10 +288,12 @@ def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: date
         if ticket.user_id != viewer.user_id:
             raise not_found("ticket")
         order = lock_order(uow, ticket.order_id)
-        failed = _failed_amount(uow, ticket)
+        failed = _failed_refund(uow, ticket)
         agreed = Note("timeline.balance_agreed")
-        move_ticket(uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed, agreed)
-        _new_refund(uow, ticket, order, failed, Channel.BALANCE, now, calendar)
+        move_ticket(
+            uow, ticket, "refund_to_balance", now, calendar, viewer, "用户同意退回平台余额", failed.amount_fen, agreed
+        )
+        _new_refund(uow, ticket, order, failed.amount_fen, Channel.BALANCE, failed.out_trade_no, now, calendar)
         _return_top_up_fee(uow, ticket, order, now)
         uow.commit()
         return ticket
@@ -310,17 +328,18 @@ def retry_refund(uow: UnitOfWork, actor: Viewer, ticket_no: str, now: datetime, 
     with uow:
         ticket = lock_ticket(uow, actor, ticket_no)
         order = lock_order(uow, ticket.order_id)
-        failed = _failed_amount(uow, ticket)
-        move_ticket(uow, ticket, "retry_refund", now, calendar, actor, "重新原路退款", failed, Note("timeline.retried"))
-        _new_refund(uow, ticket, order, failed, order.channel, now, calendar)
+        failed = _failed_refund(uow, ticket)
+        retried = Note("timeline.retried")
+        move_ticket(uow, ticket, "retry_refund", now, calendar, actor, "重新原路退款", failed.amount_fen, retried)
+        _new_refund(uow, ticket, order, failed.amount_fen, order.channel, failed.out_trade_no, now, calendar)
         uow.commit()
         return ticket
 
 
-def _failed_amount(uow: UnitOfWork, ticket: Ticket) -> int:
+def _failed_refund(uow: UnitOfWork, ticket: Ticket) -> RefundRow:
     last = uow.session.scalar(
         select(RefundRow).where(RefundRow.ticket_id == ticket.id).order_by(RefundRow.id.desc()).limit(1)
     )
     if last is None or last.status is not RefundStatus.FAILED:
         raise Conflict(ErrorCode.NO_FAILED_REFUND, "error.no_failed_refund", "ticket")
-    return last.amount_fen
+    return last

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from kameng.aftersales.models import Ticket
-from kameng.aftersales.refunds import start_money
+from kameng.aftersales.refunds import refundable_fen, start_money
 from kameng.aftersales.tickets import apply_plan, ensure_allowed, lock_order, lock_ticket, move_ticket, notify, refused
 from kameng.domain.aftersales import Notice, Refused, plan_approval, plan_rejection
 from kameng.domain.calendar import WorkCalendar
@@ -47,7 +47,7 @@ def approve(
             _check_appeal_decider(ticket, staff)
         order = lock_order(uow, ticket.order_id)
         try:
-            plan = plan_approval(ticket.quoted_fen, amount_fen, reason, order.amount_fen - order.refunded_fen)
+            plan = plan_approval(ticket.quoted_fen, amount_fen, reason, refundable_fen(uow, ticket, order))
         except Refused as error:
             raise refused(error) from None
         apply_plan(uow, ticket, plan, now, calendar, staff)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,3 +130,17 @@ def wait_for_new_code(sent_at: Sequence[datetime], now: datetime) -> CodeWait | 
     if len(recent) >= CODES_PER_DAY:
         return CodeWait("per_day", recent[-CODES_PER_DAY] + CODE_DAY - now)
     return None
+
+
+# The password step-up: at most 5 wrong passwords in a rolling 15 minutes per account, then a wait
+# until the oldest of them is 15 minutes old (argon2 makes each guess slow; this bounds them).
+PASSWORD_MAX_FAILURES = 5
+PASSWORD_WINDOW = timedelta(minutes=15)
+
+
+def password_wait(failed_at: Sequence[datetime], now: datetime) -> int | None:
+    """Seconds to wait before the password may be tried again, or None when it may be now."""
+    recent = sorted(at for at in failed_at if now - at < PASSWORD_WINDOW)
+    if len(recent) < PASSWORD_MAX_FAILURES:
+        return None
+    return max(1, math.ceil((recent[-PASSWORD_MAX_FAILURES] + PASSWORD_WINDOW - now).total_seconds()))

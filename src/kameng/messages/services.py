@@ -3,17 +3,17 @@ aftersales.tickets.notify for a ticket's steps), delivered by SMS from the outbo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from kameng.aftersales.models import Ticket
 from kameng.messages.models import MessageRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.i18n import in_every_language
-from kameng.platform.outbox import OutboxKind, enqueue
+from kameng.platform.outbox import OutboxKind, enqueue, enqueue_many
 
 
 def tell(
@@ -43,6 +43,29 @@ def tell(
     uow.session.add(message)
     enqueue(uow, OutboxKind.DELIVER_MESSAGE, f"deliver:{key}", {"message_key": key}, now)
     return message
+
+
+def tell_many(
+    uow: UnitOfWork, kind: str, text_key: str, told: Sequence[tuple[int, str, Mapping[str, object]]], now: datetime
+) -> None:
+    """:func:`tell` for a batch of ``(user_id, key, params)``, all of one kind: the messages and
+    their deliveries written as two multi-row INSERTs, in the caller's transaction."""
+    if not told:
+        return
+    uow.session.execute(
+        insert(MessageRow),
+        [
+            {
+                "key": key,
+                "user_id": user_id,
+                "kind": kind,
+                "texts": in_every_language(text_key, params),
+                "created_at": now,
+            }
+            for user_id, key, params in told
+        ],
+    )
+    enqueue_many(uow, OutboxKind.DELIVER_MESSAGE, [(f"deliver:{key}", {"message_key": key}) for _, key, _ in told], now)
 
 
 @dataclass(frozen=True)

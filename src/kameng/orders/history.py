@@ -3,10 +3,11 @@ engine's quote for the order as of a moment, read from that history."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from kameng.catalog.services import policy_to_domain, product_to_domain
 from kameng.domain.calendar import SHANGHAI, WorkCalendar
@@ -60,6 +61,36 @@ def add_order_event(
     )
     uow.session.add(event)
     return event
+
+
+def add_order_events(
+    uow: UnitOfWork, rows: Sequence[Mapping[str, object]], type_: OrderEventType | EventType, at: datetime
+) -> None:
+    """:func:`add_order_event` for a batch of the system's events of one type (each row names its
+    ``order_id``, ``user_id``, ``amount_fen`` and ``note``): one multi-row INSERT."""
+    if not rows:
+        return
+    kind = OrderEventType(type_.value).value
+    uow.session.execute(
+        insert(OrderEventRow),
+        [
+            {
+                "order_id": row["order_id"],
+                "user_id": row["user_id"],
+                "type": kind,
+                "at": at,
+                "actor_id": None,
+                "actor_role": "system",
+                "benefit": None,
+                "count": 1,
+                "hours": None,
+                "amount_fen": row["amount_fen"],
+                "note": str(row["note"])[:500],
+                "created_at": at,
+            }
+            for row in rows
+        ],
+    )
 
 
 def order_events(uow: UnitOfWork, order_id: int, user_id: int) -> list[OrderEventRow]:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -89,7 +90,18 @@ class MembershipRow(Base):
     expires_at: Mapped[datetime | None]
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
     renews_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The renewal time whose reminder is still owed (set with every new ``renews_at``, cleared by
+    # the renewal sweep once reminded): the sweep reads only these (kameng.subscriptions.renewals).
+    remind_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
+
+
+@event.listens_for(MembershipRow.renews_at, "set", active_history=True)
+def _owe_the_reminder(target: MembershipRow, value: datetime | None, old: object, _initiator: object) -> None:
+    """A new renewal time is owed its reminder: whoever moves ``renews_at`` (activation, a
+    renewal, a refund, a cancellation) moves ``remind_at`` with it."""
+    if value != old:
+        target.remind_at = value
 
 
 class OrderEventRow(Base):

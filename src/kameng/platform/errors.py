@@ -101,6 +101,7 @@ class ErrorCode(StrEnum):
     NO_PHONE = "no_phone"
     NOT_AUTO_RENEWING = "not_auto_renewing"
     STEP_UP_FAILED = "step_up_failed"
+    PASSWORD_ATTEMPTS_USED = "password_attempts_used"
     STEP_UP_REQUIRED = "step_up_required"
 
 

@@ -35,6 +35,8 @@ def auto_renewal_evidence(uow: UnitOfWork, order_id: int) -> dict[str, Any] | No
             {
                 "period": charge.period,
                 "amount_fen": charge.amount_fen,
+                "refunded_fen": charge.refunded_fen,
+                "out_trade_no": charge.out_trade_no,
                 "status": charge.status.value,
                 "attempts": charge.attempts,
                 "reminder_before_it": charge.noticed,

@@ -65,6 +65,8 @@ class RenewalChargeRow(Base):
     period: Mapped[int] = mapped_column(Integer)  # 1 for the first renewal
     out_trade_no: Mapped[str] = mapped_column(String(40), unique=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    # Refunded of this charge so far: a renewal is its own refundable amount, against its own trade.
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[RenewalChargeStatus] = mapped_column(status_enum(RenewalChargeStatus, "renewal_charge_status"))
     renews_at: Mapped[datetime]  # the renewal this charge pays for (the old term's end)
     noticed: Mapped[bool]  # a reminder qualifying under S2 was sent before it
@@ -90,3 +92,15 @@ class SmsCodeRow(Base):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None]
+
+
+class StepUpFailureRow(Base):
+    """A wrong password given as the step-up check: counted per account to bound the guesses."""
+
+    __tablename__ = "step_up_failures"
+    __table_args__ = (Index("ix_step_up_failures_user_at", "user_id", "at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    method: Mapped[str] = mapped_column(String(16))  # password
+    purpose: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]

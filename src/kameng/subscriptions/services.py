@@ -179,7 +179,11 @@ def cancel_auto_renewal(
                 raise failed.error from None
             step_up = "sms_code"
         elif command.password:
-            check_password(user, command.password)
+            try:
+                check_password(uow, user, CANCEL_AUTO_RENEWAL, command.password, now)
+            except StepUpFailed as failed:
+                uow.commit()  # the wrong password counts, even though the cancellation does not happen
+                raise failed.error from None
             step_up = "password"
         else:
             raise InvalidInput(ErrorCode.STEP_UP_REQUIRED, "sub.error.step_up_required", "code")

@@ -1,6 +1,7 @@
 """The step-up check before a cancellation takes effect: a 6-digit code sent by SMS, or the
 password. Codes are stored as a keyed hash, valid 5 minutes, at most 5 attempts each, at most one a
-minute and 10 a rolling day per phone, compared in constant time; every limit is answered with
+minute and 10 a rolling day per phone, compared in constant time; at most 5 wrong passwords a
+rolling 15 minutes per account; every limit is answered with
 what to do and how long to wait."""
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from kameng.domain.subscriptions import (
     CODE_DAY,
     CODE_MAX_ATTEMPTS,
     CODE_VALID_FOR,
+    PASSWORD_MAX_FAILURES,
+    PASSWORD_WINDOW,
     code_matches,
     hash_code,
     is_code_shaped,
     new_code,
+    password_wait,
     wait_for_new_code,
 )
 from kameng.domain.users import mask_phone
@@ -28,7 +32,7 @@ from kameng.messages.senders import Outgoing, Sender
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import ErrorCode, InvalidInput, TooManyRequests, not_found
 from kameng.platform.i18n import DEFAULT_LANG, translate
-from kameng.subscriptions.models import SmsCodeRow
+from kameng.subscriptions.models import SmsCodeRow, StepUpFailureRow
 
 CANCEL_AUTO_RENEWAL = "cancel_auto_renewal"
 
@@ -118,8 +122,37 @@ def check_code(uow: UnitOfWork, user: User, purpose: str, code: str, now: dateti
     row.used_at = now
 
 
-def check_password(user: User, password: str) -> None:
+def check_password(uow: UnitOfWork, user: User, purpose: str, password: str, now: datetime) -> None:
+    """Inside the caller's transaction: the account's password, at most 5 wrong ones in a rolling
+    15 minutes. A wrong one is recorded (raised as :class:`StepUpFailed`, so the caller keeps the
+    record); past the limit the answer is 429 with the seconds to wait, before any check."""
+    # The user's row is the lock: two guesses at once cannot both slip under the limit.
+    uow.session.scalar(select(User.id).where(User.id == user.id).with_for_update())
+    failed = uow.session.scalars(
+        select(StepUpFailureRow.at).where(
+            StepUpFailureRow.user_id == user.id,
+            StepUpFailureRow.method == "password",
+            StepUpFailureRow.at > now - PASSWORD_WINDOW,
+        )
+    ).all()
+    wait = password_wait(failed, now)
+    if wait is not None:
+        raise _password_locked(wait)
     try:
         hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise InvalidInput(ErrorCode.STEP_UP_FAILED, "sub.error.password_wrong", "password") from None
+        uow.session.add(StepUpFailureRow(user_id=user.id, method="password", purpose=purpose, at=now))
+        wait = password_wait([*failed, now], now)
+        if wait is not None:
+            raise StepUpFailed(_password_locked(wait)) from None
+        left = PASSWORD_MAX_FAILURES - len(failed) - 1
+        raise StepUpFailed(
+            InvalidInput(ErrorCode.STEP_UP_FAILED, "sub.error.password_wrong_left", "password", left=left)
+        ) from None
+
+
+def _password_locked(wait: int) -> TooManyRequests:
+    minutes = -(-wait // 60)
+    return TooManyRequests(
+        wait, ErrorCode.PASSWORD_ATTEMPTS_USED, "sub.error.password_attempts_used", "password", minutes=minutes
+    )
