@@ -7,6 +7,7 @@ application that imports the channel simulator (an import contract checks this).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -56,6 +57,8 @@ from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.rate_limits import RateLimits
 from kameng.settings import Settings, SettingsError
+
+log = logging.getLogger("kameng.compose")
 
 
 def _engine(settings: Settings) -> Engine:
@@ -187,9 +190,17 @@ def _channel_adapters(settings: Settings, container: Container) -> dict[str, Rea
             raise SettingsError("KAMENG_CHANNELS: production refuses the channel simulators")
         merchant, app = new_key_pair(), new_key_pair()
         apiv3_key = secrets.token_hex(16)
-        wechat_sim = WeChatPaySimulator("1900000109", "wx0sim0000000000", merchant.public_pem, apiv3_key).start()
-        alipay_sim = AlipaySimulator("2021000000000001", app.public_pem).start()
+        # Controls over HTTP (/__sim__/behaviour, 127.0.0.1 only): here, never in production.
+        wechat_sim = WeChatPaySimulator(
+            "1900000109", "wx0sim0000000000", merchant.public_pem, apiv3_key, controls=True
+        ).start()
+        alipay_sim = AlipaySimulator("2021000000000001", app.public_pem, controls=True).start()
         container.closers += [wechat_sim.stop, alipay_sim.stop]
+        log.info(
+            "channel simulators: WeChat Pay at %s, Alipay at %s (controls: POST <url>/__sim__/behaviour)",
+            wechat_sim.base_url,
+            alipay_sim.base_url,
+        )
         wechat = WeChatPayConfig(
             mchid=wechat_sim.mchid,
             appid=wechat_sim.appid,

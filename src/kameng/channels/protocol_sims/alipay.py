@@ -5,7 +5,11 @@ It checks the app's signature over every request's sorted parameters, answers
 payer a page for ``alipay.trade.page.pay``, and notifies ``trade_status_sync`` as Alipay does: a
 payment, a partial refund (``TRADE_SUCCESS`` with ``refund_fee``, ``gmt_refund``, ``out_biz_no``)
 and a full one (``TRADE_CLOSED``), signed over every field but ``sign`` and ``sign_type``, and
-expecting the text ``success``. A business failure is a signed ``code`` 40004.
+expecting the text ``success``. A business failure is a signed ``code`` 40004. A refund's
+``trade_status_sync`` is posted by itself once the refund's money has moved (at once with
+``fund_change=Y``, after the slow queries otherwise), twice if told to. Tests set the behaviour in
+Python; ``make run`` and browser tests over HTTP at ``/__sim__/behaviour`` (127.0.0.1 only, and
+only when started with ``controls``).
 """
 
 from __future__ import annotations
@@ -25,11 +29,24 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kameng.channels.protocol_sims.alipay_bill import bill_zip
-from kameng.channels.protocol_sims.server import KeyPair, LocalServer, Received, Reply, new_key_pair, post
+from kameng.channels.protocol_sims.server import (
+    CONTROL_PREFIX,
+    Deliveries,
+    KeyPair,
+    LocalServer,
+    Received,
+    Reply,
+    control_body,
+    control_refusal,
+    json_reply,
+    new_key_pair,
+    post,
+)
 from kameng.domain.money import format_yuan, parse_yuan
 
 CHINA = timezone(timedelta(hours=8))
 REQUEST_CLOCK_SKEW = timedelta(minutes=10)  # Alipay refuses a request stamped far from its own time
+MAX_SLOW_QUERIES = 20
 
 
 def alipay_time(moment: datetime) -> str:
@@ -70,11 +87,28 @@ class AliMisbehaviour:
     notify_twice: bool = False
     # out_trade_no → how many refund queries answer "not yet" before REFUND_SUCCESS (fund_change N)
     slow_refunds: dict[str, int] = field(default_factory=dict)
+    notify_refunds: bool = True  # post trade_status_sync when a refund's money has moved
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "fail_next": [{"method": m, "sub_code": c, "sub_msg": t} for m, c, t in self.fail_next],
+            "notify_twice": self.notify_twice,
+            "notify_refunds": self.notify_refunds,
+            "slow_refunds": dict(self.slow_refunds),
+        }
 
 
 class AlipaySimulator:
-    def __init__(self, app_id: str, app_public_pem: str, clock: Callable[[], datetime] | None = None, port: int = 0):
+    def __init__(
+        self,
+        app_id: str,
+        app_public_pem: str,
+        clock: Callable[[], datetime] | None = None,
+        port: int = 0,
+        controls: bool = False,
+    ) -> None:
         self.app_id = app_id
+        self.controls = controls
         self._app_key = serialization.load_pem_public_key(app_public_pem.encode())
         self.keys: KeyPair = new_key_pair()
         self._key = serialization.load_pem_private_key(self.keys.private_pem.encode(), password=None)
@@ -86,6 +120,7 @@ class AlipaySimulator:
         self.requests: list[dict[str, str]] = []
         self.bills: dict[str, bytes] = {}
         self._lock = threading.RLock()
+        self._deliveries = Deliveries()
         self._server = LocalServer(self._handle, port)
 
     @property
@@ -151,9 +186,27 @@ class AlipaySimulator:
         return params
 
     def deliver(self, url: str, params: dict[str, str]) -> int:
-        status, body = post(url, urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
-        self.sent.append((params, status, body))
+        try:
+            status, body = post(url, urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+        except OSError:
+            status, body = 0, b""  # nobody answered
+        with self._lock:
+            self.sent.append((params, status, body))
         return status
+
+    def wait_for_notifications(self) -> None:
+        """Until every notification queued so far has been posted (tests)."""
+        self._deliveries.join()
+
+    def _notify_refund(self, refund: AliRefund) -> None:
+        """Queue the refund's trade_status_sync (twice, the same notify_id, if told to)."""
+        trade = self.trades[refund.out_trade_no]
+        if not self.misbehave.notify_refunds or not trade.notify_url:
+            return
+        params = self.refund_notification(refund.out_trade_no, refund.out_request_no)
+        url = trade.notify_url
+        for _ in range(2 if self.misbehave.notify_twice else 1):
+            self._deliveries.submit(lambda: self.deliver(url, params))
 
     # ---------------------------------------------------------------------------------------
     # HTTP
@@ -170,6 +223,8 @@ class AlipaySimulator:
             if bill is None:
                 return Reply(404, b"not found", {"Content-Type": "text/plain"})
             return Reply(200, bill, {"Content-Type": "application/zip"})
+        if split.path.startswith(CONTROL_PREFIX):
+            return self._control(request, split.path)
         if split.path != "/gateway.do":
             return Reply(404, b"not found", {"Content-Type": "text/plain"})
         method = params.get("method", "")
@@ -272,12 +327,15 @@ class AlipaySimulator:
         if amount <= 0 or amount > trade.total - trade.refunded:
             return self._failure("40004", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
         slow = self.misbehave.slow_refunds.pop(trade.out_trade_no, 0)
-        self.refunds[(trade.out_trade_no, out_request_no)] = AliRefund(
+        refund = AliRefund(
             out_request_no, trade.out_trade_no, amount, self.clock(), settled=slow == 0, queries_until_settled=slow
         )
+        self.refunds[(trade.out_trade_no, out_request_no)] = refund
         trade.refunded += amount
         if trade.refunded == trade.total:
             trade.status = "TRADE_CLOSED"
+        if refund.settled:
+            self._notify_refund(refund)
         return self._refund_fields(trade, fund_change="Y" if slow == 0 else "N")
 
     def _refund_query(self, biz: dict[str, str]) -> dict[str, str]:
@@ -290,6 +348,7 @@ class AlipaySimulator:
             refund.settled = refund.queries_until_settled <= 0
             if not refund.settled:
                 return {"code": "10000", "msg": "Success", "out_trade_no": key[0], "out_request_no": key[1]}
+            self._notify_refund(refund)
         trade = self.trades[refund.out_trade_no]
         return {
             "code": "10000",
@@ -302,6 +361,68 @@ class AlipaySimulator:
             "refund_status": "REFUND_SUCCESS",
             "gmt_refund_pay": alipay_time(refund.at),
         }
+
+    # ---------------------------------------------------------------------------------------
+    # Control over HTTP (make run, testers, browser tests)
+
+    def _control(self, request: Received, path: str) -> Reply:
+        refused = control_refusal(request, self.controls)
+        if refused is not None:
+            return refused
+        if path != CONTROL_PREFIX + "behaviour" or request.method not in {"GET", "POST"}:
+            return json_reply(404, {"error": "no such control"})
+        if request.method == "POST":
+            data = control_body(request)
+            if isinstance(data, Reply):
+                return data
+            problem = self._set_behaviour(data)
+            if problem is not None:
+                return json_reply(400, {"error": problem[1], "field": problem[0]})
+        with self._lock:
+            return json_reply(200, self.misbehave.as_json())
+
+    def _set_behaviour(self, data: dict[str, object]) -> tuple[str, str] | None:
+        """Check every field first, then change them all: a bad request changes nothing."""
+        known = {"notify_twice", "notify_refunds", "fail_next", "slow_refunds"}
+        for name in data:
+            if name not in known:
+                return name, f"unknown field; known: {', '.join(sorted(known))}"
+        changes: dict[str, object] = {}
+        for flag in ("notify_twice", "notify_refunds"):
+            if flag in data:
+                if not isinstance(data[flag], bool):
+                    return flag, "true or false"
+                changes[flag] = data[flag]
+        if "fail_next" in data:
+            failures = data["fail_next"]
+            if not isinstance(failures, list):
+                return "fail_next", "a list of {method, sub_code, sub_msg}"
+            parsed: list[tuple[str, str, str]] = []
+            for item in failures:
+                if not isinstance(item, dict):
+                    return "fail_next", "a list of {method, sub_code, sub_msg}"
+                method, code = item.get("method"), item.get("sub_code", "ACQ.SYSTEM_ERROR")
+                text = item.get("sub_msg", "模拟故障")
+                if not isinstance(method, str) or not method.startswith("alipay."):
+                    return "fail_next.method", "an Alipay method, e.g. alipay.trade.refund"
+                if not isinstance(code, str) or not code or len(code) > 64:
+                    return "fail_next.sub_code", "Alipay's sub_code, e.g. ACQ.SYSTEM_ERROR"
+                if not isinstance(text, str) or len(text) > 128:
+                    return "fail_next.sub_msg", "a text of at most 128 characters"
+                parsed.append((method, code, text))
+            changes["fail_next"] = parsed
+        if "slow_refunds" in data:
+            slow = data["slow_refunds"]
+            if not isinstance(slow, dict):
+                return "slow_refunds", "an object: out_trade_no → queries before REFUND_SUCCESS"
+            for trade_no, count in slow.items():
+                if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_SLOW_QUERIES:
+                    return f"slow_refunds.{trade_no}", f"a number of queries from 0 to {MAX_SLOW_QUERIES}"
+            changes["slow_refunds"] = {str(k): int(v) for k, v in slow.items()}
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self.misbehave, name, value)
+        return None
 
     # ---------------------------------------------------------------------------------------
     # The protocol's envelope

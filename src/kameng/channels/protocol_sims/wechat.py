@@ -5,6 +5,9 @@ answers with the ``Wechatpay-*`` headers signed by the platform key it generated
 notifies with an AES-256-GCM ``resource`` under the merchant's APIv3 key. Its behaviour is set per
 trade: a refund's states are a script (``["PROCESSING", "SUCCESS"]`` by default; ``CLOSED`` and
 ``ABNORMAL`` on demand), a failure or a delay can be queued, a notification can be sent twice.
+When a refund reaches SUCCESS, ABNORMAL or CLOSED it posts ``REFUND.<state>`` to the refund's
+notify URL, as WeChat Pay does. Tests set the behaviour in Python; ``make run`` and browser tests
+over HTTP at ``/__sim__/behaviour`` (127.0.0.1 only, and only when started with ``controls``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kameng.channels.protocol_sims.server import KeyPair, LocalServer, Received, Reply, new_key_pair, post
+from kameng.channels.protocol_sims.server import (
+    CONTROL_PREFIX,
+    Deliveries,
+    KeyPair,
+    LocalServer,
+    Received,
+    Reply,
+    control_body,
+    control_refusal,
+    json_reply,
+    new_key_pair,
+    post,
+)
 from kameng.channels.protocol_sims.wechat_books import (
     SimRefund,
     SimTrade,
@@ -39,6 +54,9 @@ from kameng.channels.protocol_sims.wechat_books import (
 from kameng.domain.channel_limits import MAX_PARTIAL_REFUNDS, MIN_GAP_BETWEEN_REFUNDS, REFUND_WINDOW
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+REFUND_STATES = ("PROCESSING", "SUCCESS", "ABNORMAL", "CLOSED")
+NOTIFIED_REFUND_STATES = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED": "退款关闭"}
+MAX_DELAY_SECONDS = 30.0
 
 
 @dataclass
@@ -48,6 +66,17 @@ class Misbehaviour:
     fail_next: list[tuple[str, int, str]] = field(default_factory=list)  # (path prefix, status, code)
     delay_seconds: float = 0.0
     notify_twice: bool = False
+    notify_refunds: bool = True  # post REFUND.* when a refund settles
+    refund_states: list[str] | None = None  # every next refund's script, unless its trade has one
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "fail_next": [{"path": p, "status": s, "code": c} for p, s, c in self.fail_next],
+            "delay_seconds": self.delay_seconds,
+            "notify_twice": self.notify_twice,
+            "notify_refunds": self.notify_refunds,
+            "refund_states": self.refund_states,
+        }
 
 
 class WeChatPaySimulator:
@@ -61,8 +90,10 @@ class WeChatPaySimulator:
         apiv3_key: str,
         clock: Callable[[], datetime] | None = None,
         port: int = 0,
+        controls: bool = False,
     ) -> None:
         self.mchid, self.appid, self.apiv3_key = mchid, appid, apiv3_key
+        self.controls = controls
         self._merchant_key = serialization.load_pem_public_key(merchant_public_pem.encode())
         self.platform: KeyPair = new_key_pair()
         self._platform_key = serialization.load_pem_private_key(self.platform.private_pem.encode(), password=None)
@@ -76,6 +107,7 @@ class WeChatPaySimulator:
         self.requests: list[Received] = []
         self.bills: dict[str, bytes] = {}
         self._lock = threading.RLock()
+        self._deliveries = Deliveries()
         self._server = LocalServer(self._handle, port)
 
     # ---------------------------------------------------------------------------------------
@@ -120,9 +152,58 @@ class WeChatPaySimulator:
         return notices
 
     def deliver(self, url: str, headers: dict[str, str], body: bytes) -> int:
-        status, _ = post(url, body, {**headers, "Content-Type": "application/json"})
-        self.sent.append((headers, body, status))
+        try:
+            status, _ = post(url, body, {**headers, "Content-Type": "application/json"})
+        except OSError:
+            status = 0  # nobody answered
+        with self._lock:
+            self.sent.append((headers, body, status))
         return status
+
+    def wait_for_notifications(self) -> None:
+        """Until every notification queued so far has been posted (tests)."""
+        self._deliveries.join()
+
+    def refund_notification(self, refund: SimRefund) -> tuple[dict[str, str], bytes]:
+        """REFUND.SUCCESS, REFUND.ABNORMAL or REFUND.CLOSED for ``refund`` in its present state."""
+        trade = self.trades[refund.out_trade_no]
+        resource: dict[str, object] = {
+            "mchid": self.mchid,
+            "out_trade_no": trade.out_trade_no,
+            "transaction_id": trade.transaction_id,
+            "out_refund_no": refund.out_refund_no,
+            "refund_id": refund.refund_id,
+            "refund_status": refund.status,
+            "user_received_account": "支付用户零钱",
+            "amount": {
+                "total": trade.total,
+                "refund": refund.amount,
+                "payer_total": trade.total,
+                "payer_refund": refund.amount,
+            },
+        }
+        if refund.success_time is not None:
+            resource["success_time"] = wechat_time(refund.success_time)
+        return self.notification(f"REFUND.{refund.status}", "refund", resource)
+
+    def _notify_refund(self, refund: SimRefund) -> None:
+        """Queue the refund's notification (twice if told to) for after the current answer."""
+        if refund.status not in NOTIFIED_REFUND_STATES or not self.misbehave.notify_refunds:
+            return
+        url = refund.notify_url or self.trades[refund.out_trade_no].notify_url
+        if not url:
+            return
+        headers, body = self.refund_notification(refund)
+        for _ in range(2 if self.misbehave.notify_twice else 1):
+            self._deliveries.submit(lambda: self.deliver(url, headers, body))
+
+    def advance_refund(self, out_refund_no: str) -> SimRefund | None:
+        """The refund moves on to its next scripted state now, as time passing at WeChat would."""
+        with self._lock:
+            refund = self.refunds.get(out_refund_no)
+            if refund is not None:
+                self._advance(refund)
+            return refund
 
     def notification(
         self, event_type: str, original_type: str, resource: dict[str, object], at: datetime | None = None
@@ -137,7 +218,9 @@ class WeChatPaySimulator:
             "create_time": wechat_time(moment),
             "resource_type": "encrypt-resource",
             "event_type": event_type,
-            "summary": "支付成功" if original_type == "transaction" else "退款状态变更",
+            "summary": "支付成功"
+            if original_type == "transaction"
+            else NOTIFIED_REFUND_STATES.get(event_type.removeprefix("REFUND."), "退款状态变更"),
             "resource": {
                 "original_type": original_type,
                 "algorithm": "AEAD_AES_256_GCM",
@@ -158,6 +241,8 @@ class WeChatPaySimulator:
         if self.misbehave.delay_seconds:
             time.sleep(self.misbehave.delay_seconds)
         path = urlsplit(request.path).path
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(request, path)
         if path.startswith("/pay/scan"):
             return self._scan_page(request)
         if not self._authorized(request):
@@ -256,9 +341,18 @@ class WeChatPaySimulator:
             return self._error(403, "INVALID_REQUEST", "部分退款次数超过限制")
         if trade.last_refund_at is not None and now - trade.last_refund_at < MIN_GAP_BETWEEN_REFUNDS:
             return self._error(429, "FREQUENCY_LIMITED", "频率限制")
-        script = self.scripts.pop(trade.out_trade_no, ["PROCESSING", "SUCCESS"])
+        script = self.scripts.pop(trade.out_trade_no, None) or list(
+            self.misbehave.refund_states or ["PROCESSING", "SUCCESS"]
+        )
         row = SimRefund(
-            out_refund_no, "5030" + secrets.token_hex(12), trade.out_trade_no, refund, script[0], script[1:], now
+            out_refund_no,
+            "5030" + secrets.token_hex(12),
+            trade.out_trade_no,
+            refund,
+            script[0],
+            script[1:],
+            now,
+            notify_url=str(data.get("notify_url") or trade.notify_url),
         )
         self.refunds[out_refund_no] = row
         trade.refunded += refund
@@ -267,6 +361,9 @@ class WeChatPaySimulator:
         trade.state = "REFUND"
         if row.status == "SUCCESS":
             row.success_time = now
+        if row.status == "CLOSED":
+            trade.refunded -= refund
+        self._notify_refund(row)
         return self._json(200, refund_body(row, trade))
 
     def _advance(self, refund: SimRefund) -> None:
@@ -281,6 +378,7 @@ class WeChatPaySimulator:
         if refund.status == "CLOSED":
             trade = self.trades[refund.out_trade_no]
             trade.refunded -= refund.amount
+        self._notify_refund(refund)
 
     def _abnormal(self, refund_id: str, data: dict[str, object]) -> Reply:
         refund = next((r for r in self.refunds.values() if r.refund_id == refund_id), None)
@@ -306,6 +404,92 @@ class WeChatPaySimulator:
         assert isinstance(self._platform_key, rsa.RSAPrivateKey)
         oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
         return self._platform_key.decrypt(base64.b64decode(text), oaep).decode()
+
+    # ---------------------------------------------------------------------------------------
+    # Control over HTTP (make run, testers, browser tests)
+
+    def _control(self, request: Received, path: str) -> Reply:
+        refused = control_refusal(request, self.controls)
+        if refused is not None:
+            return refused
+        if path == CONTROL_PREFIX + "behaviour" and request.method == "GET":
+            with self._lock:
+                return json_reply(200, self.misbehave.as_json())
+        if path == CONTROL_PREFIX + "behaviour" and request.method == "POST":
+            data = control_body(request)
+            if isinstance(data, Reply):
+                return data
+            problem = self._set_behaviour(data)
+            if problem is not None:
+                return json_reply(400, {"error": problem[1], "field": problem[0]})
+            with self._lock:
+                return json_reply(200, self.misbehave.as_json())
+        parts = path.removeprefix(CONTROL_PREFIX).split("/")
+        if request.method == "POST" and len(parts) == 3 and parts[0] == "refunds" and parts[2] == "advance":
+            refund = self.advance_refund(parts[1])
+            if refund is None:
+                return json_reply(404, {"error": "no such refund", "field": "out_refund_no"})
+            return json_reply(200, {"out_refund_no": refund.out_refund_no, "status": refund.status})
+        return json_reply(404, {"error": "no such control"})
+
+    def _set_behaviour(self, data: dict[str, object]) -> tuple[str, str] | None:
+        """Check every field first, then change them all: a bad request changes nothing."""
+        known = {"delay_seconds", "notify_twice", "notify_refunds", "fail_next", "refund_states", "script"}
+        for name in data:
+            if name not in known:
+                return name, f"unknown field; known: {', '.join(sorted(known))}"
+        changes: dict[str, object] = {}
+        if "delay_seconds" in data:
+            delay = data["delay_seconds"]
+            if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY_SECONDS:
+                return "delay_seconds", f"a number of seconds from 0 to {MAX_DELAY_SECONDS:g}"
+            changes["delay_seconds"] = float(delay)
+        for flag in ("notify_twice", "notify_refunds"):
+            if flag in data:
+                if not isinstance(data[flag], bool):
+                    return flag, "true or false"
+                changes[flag] = data[flag]
+        if "fail_next" in data:
+            failures = data["fail_next"]
+            if not isinstance(failures, list):
+                return "fail_next", "a list of {path, status, code}"
+            parsed: list[tuple[str, int, str]] = []
+            for item in failures:
+                if not isinstance(item, dict):
+                    return "fail_next", "a list of {path, status, code}"
+                prefix, status, code = item.get("path"), item.get("status"), item.get("code", "SYSTEM_ERROR")
+                if not isinstance(prefix, str) or not prefix.startswith("/v3/"):
+                    return "fail_next.path", "an API path prefix starting with /v3/"
+                if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+                    return "fail_next.status", "an HTTP status from 400 to 599"
+                if not isinstance(code, str) or not code or len(code) > 32:
+                    return "fail_next.code", "WeChat's error code, e.g. SYSTEM_ERROR"
+                parsed.append((prefix, status, code))
+            changes["fail_next"] = parsed
+        if "refund_states" in data:
+            states = data["refund_states"]
+            if states is not None:
+                problem = _check_states(states)
+                if problem:
+                    return "refund_states", problem
+            changes["refund_states"] = states
+        script: tuple[str, list[str]] | None = None
+        if "script" in data:
+            item = data["script"]
+            if not isinstance(item, dict) or not isinstance(item.get("out_trade_no"), str) or not item["out_trade_no"]:
+                return "script.out_trade_no", "the trade whose next refund follows the script"
+            problem = _check_states(item.get("states"))
+            if problem:
+                return "script.states", problem
+            states_list = item["states"]
+            assert isinstance(states_list, list)
+            script = (str(item["out_trade_no"]), [str(state) for state in states_list])
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self.misbehave, name, value)
+            if script is not None:
+                self.script_refunds(*script)
+        return None
 
     def bill_csv(self, bill_date: str) -> str:
         with self._lock:
@@ -396,3 +580,13 @@ class WeChatPaySimulator:
 
     def _error(self, status: int, code: str, message: str) -> Reply:
         return self._json(status, {"code": code, "message": message})
+
+
+def _check_states(states: object) -> str | None:
+    """A refund script: one to six of WeChat's refund states; what is wrong with it, or None."""
+    if not isinstance(states, list) or not 1 <= len(states) <= 6:
+        return f"a list of one to six states among {', '.join(REFUND_STATES)}"
+    for state in states:
+        if state not in REFUND_STATES:
+            return f"unknown state {state!r}; one of {', '.join(REFUND_STATES)}"
+    return None
