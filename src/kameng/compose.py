@@ -22,6 +22,7 @@ from kameng.channels import notify as channel_notify
 from kameng.channels import pay_pages as channel_pay_pages
 from kameng.channels import reconcile_pages as channel_reconcile_pages
 from kameng.channels.alipay.adapter import AlipayAdapter, AlipayConfig
+from kameng.channels.notices import NoticeBook
 from kameng.channels.ports import (
     BillingChannel,
     HostedCheckout,
@@ -49,6 +50,7 @@ from kameng.domain.model import Channel
 from kameng.domain.reconciliation import Finding
 from kameng.messages.senders import ChatSender, LogSender, Sender, SmtpConfig, SmtpSender, SmtpTls
 from kameng.messages.telegram import TelegramBot
+from kameng.payouts.notices import StoredNotices
 from kameng.payouts.reconcile import reconcile_day
 from kameng.payouts.services import refund_history, trade_channel
 from kameng.platform.calendars import load_calendar
@@ -141,12 +143,17 @@ def rate_limits(settings: Settings, key_prefix: str = "kameng") -> RateLimits:
 class RealChannel(NotifyingChannel, HostedCheckout, RefundChannel, BillingChannel, Protocol):
     """What the WeChat Pay and Alipay adapters both are."""
 
+    def keep_notices_in(self, book: NoticeBook) -> None: ...
+
 
 def wire_channels(container: Container, adapters: Mapping[str, RealChannel]) -> None:
     """Put real channels behind the container's ports: their notifications and checkouts, and
     every payment and refund routed by its trade's channel (the local channel for the others)."""
     local_payments = getattr(container.payments, "local", container.payments)
     local_refunds = getattr(container.refunds, "local", container.refunds)
+    for name, adapter in adapters.items():
+        # Notification ids in the database: a replay is refused by every API process, after a restart too.
+        adapter.keep_notices_in(StoredNotices(container.uow, name))
     container.notifiers = dict(adapters)
     container.checkouts = dict(adapters)
     container.bills = dict(adapters)

@@ -15,7 +15,7 @@ from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
 from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
-from kameng.payouts.models import OrphanPaymentRow, RefundRow
+from kameng.payouts.models import AbnormalRefundAction, ChannelNoticeRow, OrphanPaymentRow, RefundRow
 from kameng.platform.db.base import Base
 from kameng.platform.drafts import FormDraft
 from kameng.platform.heartbeat import WorkerHeartbeat
@@ -28,12 +28,14 @@ from kameng.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpo
 
 __all__ = [
     "PLACEMENT",
+    "AbnormalRefundAction",
     "ApiIdempotency",
     "ApiKey",
     "AuthSession",
     "BalanceRow",
     "Base",
     "CardKeyRow",
+    "ChannelNoticeRow",
     "CouponRow",
     "EvidenceFile",
     "FormDraft",
@@ -120,4 +122,8 @@ PLACEMENT: dict[str, Placement] = {
     "webhook_attempts": Placement.COORDINATOR,
     # Money that reached us for a trade we never opened: nobody's yet, until it is sent back.
     "orphan_payments": Placement.COORDINATOR,
+    # A channel's notification ids, found by the id before anyone knows whose it is.
+    "channel_notices": Placement.COORDINATOR,
+    # A staff member's decision on a consumer's ABNORMAL refund: beside the refund.
+    "abnormal_refund_actions": Placement.BY_USER,
 }

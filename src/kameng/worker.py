@@ -24,6 +24,7 @@ from kameng.messages.notices import check_backlog
 from kameng.messages.tasks import NoticeRoutes, deliver_message_handler, operator_notice_handler
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.usage import expire_memberships
+from kameng.payouts.notices import purge_notices
 from kameng.payouts.services import poll_refunds
 from kameng.payouts.tasks import refund_orphan_handler, send_refund_handler
 from kameng.platform.heartbeat import Beat, record_beat
@@ -89,6 +90,7 @@ def _steps(container: Container) -> list[tuple[str, Callable[[datetime], dict[st
             "refund_polls",
             lambda now: {"refunds_polled": poll_refunds(container.uow, now, container.refunds, container.calendar)},
         ),
+        ("channel_notices", lambda now: {"channel_notices_forgotten": purge_notices(container.uow(), now)}),
         (
             "webhooks",
             lambda now: {

@@ -35,7 +35,6 @@ from kameng.wallet.balance import WITHDRAWAL_PURPOSE, lock_balance
 from kameng.wallet.legs import settle_leg
 
 log = logging.getLogger("kameng.payouts")
-LOCAL_TRANSACTION_PREFIX = "SIM"  # the local simulator's transaction ids (channels/simulator/payments.py)
 UowFactory = Callable[[], UnitOfWork]
 
 
@@ -247,17 +246,16 @@ def apply_refund_notice(uow_factory: UowFactory, notice: RefundNotice, now: date
 
 
 def trade_channel(uow: UnitOfWork, out_trade_no: str) -> str | None:
-    """Which real channel holds a trade of ours (a payment, or an orphan payment we send back);
-    None for a trade the local simulator took (its transaction ids start with ``SIM``: the demo
-    data and the local pay page), whose refund goes back through the simulator."""
+    """Which real channel holds a trade of ours, as our rows record it: the payment's ``gateway``
+    (the channel whose verified notification brought the money), or an orphan payment's channel.
+    None for a trade the local simulator took (demo data, the local pay page): its refund goes
+    back through the simulator."""
     with uow:
         payment = uow.session.execute(
-            select(PaymentRow.channel, PaymentRow.channel_txn_no).where(PaymentRow.out_trade_no == out_trade_no)
+            select(PaymentRow.id, PaymentRow.gateway).where(PaymentRow.out_trade_no == out_trade_no)
         ).one_or_none()
         if payment is not None:
-            return (
-                None if (payment.channel_txn_no or "").startswith(LOCAL_TRANSACTION_PREFIX) else payment.channel.value
-            )
+            return payment.gateway
         return uow.session.scalar(select(OrphanPaymentRow.channel).where(OrphanPaymentRow.out_trade_no == out_trade_no))
 
 
