@@ -255,7 +255,8 @@ def trade_channel(uow: UnitOfWork, out_trade_no: str) -> str | None:
             select(PaymentRow.id, PaymentRow.gateway).where(PaymentRow.out_trade_no == out_trade_no)
         ).one_or_none()
         if payment is not None:
-            return payment.gateway
+            gateway: str | None = payment.gateway
+            return gateway
         return uow.session.scalar(select(OrphanPaymentRow.channel).where(OrphanPaymentRow.out_trade_no == out_trade_no))
 
 
