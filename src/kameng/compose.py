@@ -18,6 +18,7 @@ from typing import Protocol
 from fastapi import APIRouter
 from sqlalchemy import Engine
 
+from kameng.channels import abnormal_pages as channel_abnormal_pages
 from kameng.channels import notify as channel_notify
 from kameng.channels import pay_pages as channel_pay_pages
 from kameng.channels import reconcile_pages as channel_reconcile_pages
@@ -278,6 +279,7 @@ def channel_routers() -> Sequence[APIRouter]:
         channel_notify.router,
         channel_pay_pages.router,
         channel_reconcile_pages.router,
+        channel_abnormal_pages.router,
     ]
 
 

@@ -41,6 +41,9 @@ class RefundRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None]
     channel_refund_no: Mapped[str | None] = mapped_column(String(64))
+    # The channel's own word in its last answer (WeChat's ABNORMAL is PROCESSING in kameng's
+    # words: a refund waiting for staff to send it on is found by this).
+    channel_status: Mapped[str | None] = mapped_column(String(32))
     failure: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]

@@ -27,6 +27,7 @@ from kameng.messages.services import tell
 from kameng.orders.history import add_order_event
 from kameng.orders.models import OrderRow, PaymentRow
 from kameng.orders.payments import late_payment_params
+from kameng.payouts.abnormal import pay_into_balance, sent_to_balance
 from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
@@ -88,7 +89,8 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
         ).one_or_none()
         if owners is None:
             return
-        if owners.purpose == WITHDRAWAL_PURPOSE:
+        to_balance = sent_to_balance(uow, refund_id)  # an ABNORMAL refund staff sent to the balance
+        if owners.purpose == WITHDRAWAL_PURPOSE or to_balance:
             # A withdrawal leg moves the consumer's balance: its lock comes first, as on every
             # path that does (wallet/services.py), so that an approval and an answer never deadlock.
             lock_balance(uow, owners.user_id, now)
@@ -101,6 +103,7 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
             return  # already settled by another worker or a callback
         assert order is not None
         refund.channel_refund_no = answer.refund_id
+        refund.channel_status = (answer.channel_status or answer.status)[:32]
         if refund.purpose == WITHDRAWAL_PURPOSE:
             _apply_withdrawal_answer(uow, refund, order, answer, now)
             uow.commit()
@@ -118,7 +121,9 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
             channel_no=answer.refund_id,
         )
         _apply_refund_change(refund, plan.refund_action, answer, now)
-        if plan.paid:
+        if plan.paid and to_balance:
+            pay_into_balance(uow, refund, order, now)
+        elif plan.paid:
             post_refund_paid(uow, refund, order, f"channel:{refund.channel.value}", now)
         if plan.move is not None:
             move = plan.move

@@ -5,6 +5,7 @@
   after the replay window).
 - ``abnormal_refund_actions``: one staff decision per WeChat refund stuck in ABNORMAL (to the
   consumer's bank card, or to their balance), the audit record of it.
+- ``refunds.channel_status``: the channel's own word in its last answer (WeChat's ABNORMAL).
 - ``payments.gateway``: the real channel whose verified notification brought the money (refunds
   are routed by it). Rows already there are filled once from what could be told before: a wechat
   or alipay payment whose transaction id is not the local simulator's (``SIM…``).
@@ -64,6 +65,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_abnormal_refund_actions_user_id"), "abnormal_refund_actions", ["user_id"], unique=False)
     with op.batch_alter_table("payments") as batch:
         batch.add_column(sa.Column("gateway", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("refunds") as batch:
+        batch.add_column(sa.Column("channel_status", sa.String(length=32), nullable=True))
     op.execute(
         "UPDATE payments SET gateway = CAST(channel AS VARCHAR(16)) WHERE channel IN ('wechat', 'alipay')"
         " AND channel_txn_no IS NOT NULL AND channel_txn_no NOT LIKE 'SIM%'"
@@ -71,6 +74,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("refunds") as batch:
+        batch.drop_column("channel_status")
     with op.batch_alter_table("payments") as batch:
         batch.drop_column("gateway")
     op.drop_index(op.f("ix_abnormal_refund_actions_user_id"), table_name="abnormal_refund_actions")
