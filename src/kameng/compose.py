@@ -200,9 +200,16 @@ def _channel_adapters(settings: Settings, container: Container) -> dict[str, Rea
         apiv3_key = secrets.token_hex(16)
         # Controls over HTTP (/__sim__/behaviour, 127.0.0.1 only): here, never in production.
         wechat_sim = WeChatPaySimulator(
-            "1900000109", "wx0sim0000000000", merchant.public_pem, apiv3_key, controls=True
+            "1900000109",
+            "wx0sim0000000000",
+            merchant.public_pem,
+            apiv3_key,
+            port=settings.wechatpay_simulator_port,
+            controls=True,
         ).start()
-        alipay_sim = AlipaySimulator("2021000000000001", app.public_pem, controls=True).start()
+        alipay_sim = AlipaySimulator(
+            "2021000000000001", app.public_pem, port=settings.alipay_simulator_port, controls=True
+        ).start()
         container.closers += [wechat_sim.stop, alipay_sim.stop]
         log.info(
             "channel simulators: WeChat Pay at %s, Alipay at %s (controls: POST <url>/__sim__/behaviour)",

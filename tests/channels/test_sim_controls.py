@@ -5,16 +5,20 @@ or notify twice. 127.0.0.1 only, and only on a simulator started with controls."
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kameng import compose
 from kameng.channels.ports import ABNORMAL, PROCESSING, ChannelUnavailable
 from kameng.channels.protocol_sims.server import Received, control_refusal
+from kameng.settings import Settings, SettingsError
 from tests.channels.alipay_support import AlipayWorld, alipay_world
 from tests.channels.test_alipay import paid_trade as alipay_paid
 from tests.channels.test_wechatpay import paid_trade as wechat_paid
@@ -161,3 +165,28 @@ def test_controls_answer_the_machine_itself_only() -> None:
     assert asked_from("::1") is None
     assert asked_from("192.168.1.20") == 403
     assert asked_from("") == 403
+
+
+def test_make_run_puts_the_simulators_on_the_ports_given_with_their_controls_on(tmp_path: Path) -> None:
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    settings = Settings.from_env(
+        {
+            "KAMENG_DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+            "KAMENG_CHANNELS": "simulators",
+            "KAMENG_WECHATPAY_SIMULATOR_PORT": str(ports[0]),
+            "KAMENG_ALIPAY_SIMULATOR_PORT": str(ports[1]),
+        }
+    )
+    container = compose.build(settings)
+    try:
+        for port in ports:
+            status, behaviour = control(f"http://127.0.0.1:{port}", "behaviour", {"notify_twice": True})
+            assert (status, behaviour["notify_twice"]) == (200, True)
+    finally:
+        container.dispose()
+    with pytest.raises(SettingsError):
+        Settings.from_env({"KAMENG_WECHATPAY_SIMULATOR_PORT": "70000"})
