@@ -66,6 +66,11 @@ BENCHMARKS: list[Benchmark] = [
         "The renewal sweep over 1,000,000 subscriptions on PostgreSQL, then charges drained from the outbox",
         lazy("renewals", "bench_renewals"),
     ),
+    Benchmark(
+        "notices",
+        "Channel notifications: de-duplication in the database (SQLite, PostgreSQL) beside WeChat's verification",
+        lazy("notices", "bench_notices"),
+    ),
 ]
 
 
