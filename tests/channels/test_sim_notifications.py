@@ -96,7 +96,7 @@ def test_wechat_simulator_posts_the_refund_notification_when_the_refund_settles(
     envelope = json.loads(body)
     assert envelope["event_type"] == event
     assert envelope["resource"]["algorithm"] == "AEAD_AES_256_GCM"
-    assert b"R1" not in body  # the refund travels encrypted
+    assert b"out_refund_no" not in body  # the refund travels encrypted (base64 has no "_")
     notice = wechat.adapter.read_notification(headers, body, wechat.clock.now)
     assert isinstance(notice, RefundNotice)
     assert (notice.out_refund_no, notice.out_trade_no) == ("R1", "P20261120001")
