@@ -12,7 +12,6 @@ over HTTP at ``/__sim__/behaviour`` (127.0.0.1 only, and only when started with 
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import html
@@ -21,14 +20,10 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives import serialization
 
 from kameng.channels.protocol_sims.server import (
     CONTROL_PREFIX,
@@ -37,9 +32,6 @@ from kameng.channels.protocol_sims.server import (
     LocalServer,
     Received,
     Reply,
-    control_body,
-    control_refusal,
-    json_reply,
     new_key_pair,
     post,
 )
@@ -51,35 +43,12 @@ from kameng.channels.protocol_sims.wechat_books import (
     trade_body,
     wechat_time,
 )
+from kameng.channels.protocol_sims.wechat_controls import Misbehaviour, WeChatControls
+from kameng.channels.protocol_sims.wechat_envelope import NOTIFIED_REFUND_STATES, WeChatEnvelope
 from kameng.domain.channel_limits import MAX_PARTIAL_REFUNDS, MIN_GAP_BETWEEN_REFUNDS, REFUND_WINDOW
 
-SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
-REFUND_STATES = ("PROCESSING", "SUCCESS", "ABNORMAL", "CLOSED")
-NOTIFIED_REFUND_STATES = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED": "退款关闭"}
-MAX_DELAY_SECONDS = 30.0
 
-
-@dataclass
-class Misbehaviour:
-    """What the simulator is told to do wrong next (tests and demos)."""
-
-    fail_next: list[tuple[str, int, str]] = field(default_factory=list)  # (path prefix, status, code)
-    delay_seconds: float = 0.0
-    notify_twice: bool = False
-    notify_refunds: bool = True  # post REFUND.* when a refund settles
-    refund_states: list[str] | None = None  # every next refund's script, unless its trade has one
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "fail_next": [{"path": p, "status": s, "code": c} for p, s, c in self.fail_next],
-            "delay_seconds": self.delay_seconds,
-            "notify_twice": self.notify_twice,
-            "notify_refunds": self.notify_refunds,
-            "refund_states": self.refund_states,
-        }
-
-
-class WeChatPaySimulator:
+class WeChatPaySimulator(WeChatEnvelope, WeChatControls):
     """The channel's side: its own books, its keys, its HTTP API and the payer's scan page."""
 
     def __init__(
@@ -204,33 +173,6 @@ class WeChatPaySimulator:
             if refund is not None:
                 self._advance(refund)
             return refund
-
-    def notification(
-        self, event_type: str, original_type: str, resource: dict[str, object], at: datetime | None = None
-    ) -> tuple[dict[str, str], bytes]:
-        """A signed notification as WeChat Pay posts it: the resource encrypted under the APIv3 key."""
-        moment = at or self.clock()
-        nonce = secrets.token_hex(6)  # 12 characters, as WeChat's
-        plain = json.dumps(resource, ensure_ascii=False).encode()
-        cipher = AESGCM(self.apiv3_key.encode()).encrypt(nonce.encode(), plain, original_type.encode())
-        envelope = {
-            "id": secrets.token_hex(16),
-            "create_time": wechat_time(moment),
-            "resource_type": "encrypt-resource",
-            "event_type": event_type,
-            "summary": "支付成功"
-            if original_type == "transaction"
-            else NOTIFIED_REFUND_STATES.get(event_type.removeprefix("REFUND."), "退款状态变更"),
-            "resource": {
-                "original_type": original_type,
-                "algorithm": "AEAD_AES_256_GCM",
-                "ciphertext": base64.b64encode(cipher).decode(),
-                "associated_data": original_type,
-                "nonce": nonce,
-            },
-        }
-        body = json.dumps(envelope, ensure_ascii=False).encode()
-        return self._signed_headers(body.decode(), moment), body
 
     # ---------------------------------------------------------------------------------------
     # HTTP
@@ -400,97 +342,6 @@ class WeChatPaySimulator:
         refund.script = ["SUCCESS"]
         return self._json(200, refund_body(refund, self.trades[refund.out_trade_no]))
 
-    def _decrypt(self, text: str) -> str:
-        assert isinstance(self._platform_key, rsa.RSAPrivateKey)
-        oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
-        return self._platform_key.decrypt(base64.b64decode(text), oaep).decode()
-
-    # ---------------------------------------------------------------------------------------
-    # Control over HTTP (make run, testers, browser tests)
-
-    def _control(self, request: Received, path: str) -> Reply:
-        refused = control_refusal(request, self.controls)
-        if refused is not None:
-            return refused
-        if path == CONTROL_PREFIX + "behaviour" and request.method == "GET":
-            with self._lock:
-                return json_reply(200, self.misbehave.as_json())
-        if path == CONTROL_PREFIX + "behaviour" and request.method == "POST":
-            data = control_body(request)
-            if isinstance(data, Reply):
-                return data
-            problem = self._set_behaviour(data)
-            if problem is not None:
-                return json_reply(400, {"error": problem[1], "field": problem[0]})
-            with self._lock:
-                return json_reply(200, self.misbehave.as_json())
-        parts = path.removeprefix(CONTROL_PREFIX).split("/")
-        if request.method == "POST" and len(parts) == 3 and parts[0] == "refunds" and parts[2] == "advance":
-            refund = self.advance_refund(parts[1])
-            if refund is None:
-                return json_reply(404, {"error": "no such refund", "field": "out_refund_no"})
-            return json_reply(200, {"out_refund_no": refund.out_refund_no, "status": refund.status})
-        return json_reply(404, {"error": "no such control"})
-
-    def _set_behaviour(self, data: dict[str, object]) -> tuple[str, str] | None:
-        """Check every field first, then change them all: a bad request changes nothing."""
-        known = {"delay_seconds", "notify_twice", "notify_refunds", "fail_next", "refund_states", "script"}
-        for name in data:
-            if name not in known:
-                return name, f"unknown field; known: {', '.join(sorted(known))}"
-        changes: dict[str, object] = {}
-        if "delay_seconds" in data:
-            delay = data["delay_seconds"]
-            if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY_SECONDS:
-                return "delay_seconds", f"a number of seconds from 0 to {MAX_DELAY_SECONDS:g}"
-            changes["delay_seconds"] = float(delay)
-        for flag in ("notify_twice", "notify_refunds"):
-            if flag in data:
-                if not isinstance(data[flag], bool):
-                    return flag, "true or false"
-                changes[flag] = data[flag]
-        if "fail_next" in data:
-            failures = data["fail_next"]
-            if not isinstance(failures, list):
-                return "fail_next", "a list of {path, status, code}"
-            parsed: list[tuple[str, int, str]] = []
-            for item in failures:
-                if not isinstance(item, dict):
-                    return "fail_next", "a list of {path, status, code}"
-                prefix, status, code = item.get("path"), item.get("status"), item.get("code", "SYSTEM_ERROR")
-                if not isinstance(prefix, str) or not prefix.startswith("/v3/"):
-                    return "fail_next.path", "an API path prefix starting with /v3/"
-                if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-                    return "fail_next.status", "an HTTP status from 400 to 599"
-                if not isinstance(code, str) or not code or len(code) > 32:
-                    return "fail_next.code", "WeChat's error code, e.g. SYSTEM_ERROR"
-                parsed.append((prefix, status, code))
-            changes["fail_next"] = parsed
-        if "refund_states" in data:
-            states = data["refund_states"]
-            if states is not None:
-                problem = _check_states(states)
-                if problem:
-                    return "refund_states", problem
-            changes["refund_states"] = states
-        script: tuple[str, list[str]] | None = None
-        if "script" in data:
-            item = data["script"]
-            if not isinstance(item, dict) or not isinstance(item.get("out_trade_no"), str) or not item["out_trade_no"]:
-                return "script.out_trade_no", "the trade whose next refund follows the script"
-            problem = _check_states(item.get("states"))
-            if problem:
-                return "script.states", problem
-            states_list = item["states"]
-            assert isinstance(states_list, list)
-            script = (str(item["out_trade_no"]), [str(state) for state in states_list])
-        with self._lock:
-            for name, value in changes.items():
-                setattr(self.misbehave, name, value)
-            if script is not None:
-                self.script_refunds(*script)
-        return None
-
     def bill_csv(self, bill_date: str) -> str:
         with self._lock:
             return bill_csv(
@@ -530,63 +381,3 @@ class WeChatPaySimulator:
             f'<p class="amount">¥{amount}</p>{action}</html>'
         )
         return Reply(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
-
-    # ---------------------------------------------------------------------------------------
-    # The protocol's envelope
-
-    def _authorized(self, request: Received) -> bool:
-        header = request.headers.get("authorization", "")
-        scheme, _, rest = header.partition(" ")
-        if scheme != SIGNATURE_TYPE:
-            return False
-        fields = dict(part.split("=", 1) for part in rest.split(",") if "=" in part)
-        values = {k.strip(): v.strip().strip('"') for k, v in fields.items()}
-        if values.get("mchid") != self.mchid:
-            return False
-        message = f"{request.method}\n{request.path}\n{values.get('timestamp')}\n{values.get('nonce_str')}\n"
-        message += request.body.decode() + "\n"
-        assert isinstance(self._merchant_key, rsa.RSAPublicKey)
-        try:
-            self._merchant_key.verify(
-                base64.b64decode(values.get("signature", "")), message.encode(), padding.PKCS1v15(), hashes.SHA256()
-            )
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
-    def _signed_headers(self, body: str, moment: datetime | None = None) -> dict[str, str]:
-        timestamp = str(int((moment or self.clock()).timestamp()))
-        nonce = secrets.token_hex(16)
-        assert isinstance(self._platform_key, rsa.RSAPrivateKey)
-        signature = self._platform_key.sign(
-            f"{timestamp}\n{nonce}\n{body}\n".encode(), padding.PKCS1v15(), hashes.SHA256()
-        )
-        return {
-            "Wechatpay-Timestamp": timestamp,
-            "Wechatpay-Nonce": nonce,
-            "Wechatpay-Signature": base64.b64encode(signature).decode(),
-            "Wechatpay-Serial": self.public_key_id,
-            "Wechatpay-Signature-Type": SIGNATURE_TYPE,
-        }
-
-    def _signed(self, status: int, body: str) -> Reply:
-        headers = self._signed_headers(body)
-        if body:
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        return Reply(status, body.encode(), headers)
-
-    def _json(self, status: int, data: dict[str, object]) -> Reply:
-        return self._signed(status, json.dumps(data, ensure_ascii=False))
-
-    def _error(self, status: int, code: str, message: str) -> Reply:
-        return self._json(status, {"code": code, "message": message})
-
-
-def _check_states(states: object) -> str | None:
-    """A refund script: one to six of WeChat's refund states; what is wrong with it, or None."""
-    if not isinstance(states, list) or not 1 <= len(states) <= 6:
-        return f"a list of one to six states among {', '.join(REFUND_STATES)}"
-    for state in states:
-        if state not in REFUND_STATES:
-            return f"unknown state {state!r}; one of {', '.join(REFUND_STATES)}"
-    return None
