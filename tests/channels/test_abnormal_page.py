@@ -54,9 +54,15 @@ def test_staff_send_an_abnormal_refund_on_to_the_consumers_bank_card(wired: Test
     assert f'data-refund-no="{out_refund_no}"' in page.text
     assert "异常退款" in page.text
     csrf = csrf_of(page.text)
-    card = {"destination": "bank_card", "bank_type": "ICBC_DEBIT", "account": "6222 0202 0011 2233 445", "name": "张三"}
+    card = {
+        "refund_no": out_refund_no,
+        "destination": "bank_card",
+        "bank_type": "ICBC_DEBIT",
+        "account": "6222 0202 0011 2233 445",
+        "name": "张三",
+    }
 
-    no_token = wired.post(f"{PAGE}/{out_refund_no}", data=card, follow_redirects=False)
+    no_token = wired.post(PAGE, data=card, follow_redirects=False)
     assert no_token.status_code in {303, 403}
     for bad, words in [
         ({"account": "6222-abc"}, "银行卡号应为 12 到 19 位数字"),
@@ -65,18 +71,21 @@ def test_staff_send_an_abnormal_refund_on_to_the_consumers_bank_card(wired: Test
         ({"name": ""}, "请填写持卡人姓名"),
         ({"destination": "cash"}, "请选择退到银行卡还是平台余额"),
     ]:
-        refused = wired.post(f"{PAGE}/{out_refund_no}", data={**card, **bad, "csrf": csrf}, follow_redirects=False)
+        refused = wired.post(PAGE, data={**card, **bad, "csrf": csrf}, follow_redirects=False)
         assert refused.status_code == 422, bad
         assert words in refused.text
         assert "6222 0202" not in refused.text  # the card number is never shown back
-    assert wired.post(f"{PAGE}/{'x' * 41}", data={**card, "csrf": csrf}).status_code in {404, 422}
-    unknown = wired.post(f"{PAGE}/RNOSUCH0001", data={**card, "csrf": csrf}, follow_redirects=False)
+    for hostile in ("x" * 41, "", "R\x00"):
+        refused = wired.post(PAGE, data={**card, "refund_no": hostile, "csrf": csrf}, follow_redirects=False)
+        assert refused.status_code == 422, hostile
+        assert "退款单号" in refused.text
+    unknown = wired.post(PAGE, data={**card, "refund_no": "RNOSUCH0001", "csrf": csrf}, follow_redirects=False)
     assert unknown.status_code == 404
     assert abnormal_calls(wechat) == 0
 
-    sent = wired.post(f"{PAGE}/{out_refund_no}", data={**card, "csrf": csrf}, follow_redirects=False)
+    sent = wired.post(PAGE, data={**card, "csrf": csrf}, follow_redirects=False)
     assert (sent.status_code, sent.headers["location"]) == (303, f"{PAGE}?sent={out_refund_no}")
-    again = wired.post(f"{PAGE}/{out_refund_no}", data={**card, "csrf": csrf}, follow_redirects=False)
+    again = wired.post(PAGE, data={**card, "csrf": csrf}, follow_redirects=False)
     assert again.status_code == 303  # a double submit: answered, nothing sent twice
     assert abnormal_calls(wechat) == 1
     at_wechat = wechat.sim.refunds[out_refund_no]
@@ -107,7 +116,11 @@ def test_staff_send_an_abnormal_refund_to_the_consumers_balance(wired: TestClien
     container = container_of(wired)
     assert log_in(wired, "agent@kameng.test", DEMO_PASSWORD, "/staff").status_code == 303
     csrf = csrf_of(wired.get(PAGE).text)
-    sent = wired.post(f"{PAGE}/{out_refund_no}", data={"destination": "balance", "csrf": csrf}, follow_redirects=False)
+    sent = wired.post(
+        PAGE,
+        data={"refund_no": out_refund_no, "destination": "balance", "csrf": csrf},
+        follow_redirects=False,
+    )
     assert sent.status_code == 303
     assert wechat.sim.refunds[out_refund_no].abnormal_to == "MERCHANT_BANK_CARD"
     wechat.clock.now += timedelta(minutes=2)
@@ -129,6 +142,7 @@ def test_the_page_in_english_and_without_wechat(client: TestClient) -> None:
     assert "No abnormal refund is waiting" in page.text
     assert "WeChat Pay is not configured" in page.text
     csrf = csrf_of(client.get("/staff/reconcile").text)
-    refused = client.post(f"{PAGE}/R0000000001", params={"lang": "en"}, data={"destination": "balance", "csrf": csrf})
+    form = {"refund_no": "R0000000001", "destination": "balance", "csrf": csrf}
+    refused = client.post(PAGE, params={"lang": "en"}, data=form)
     assert refused.status_code == 400
     assert "WeChat Pay is not configured: abnormal refunds cannot be sent on" in refused.text

@@ -3,13 +3,14 @@
 Each waiting refund with its one decision: send it on to the consumer's bank card (bank, card
 number, holder's name, checked here and sent encrypted by the SDK) or to the consumer's kameng
 balance. A POST carries the CSRF token and is idempotent (one decision per refund); the decision
-is the audit record (who, when, where to, the card's last four digits)."""
+is the audit record (who, when, where to, the card's last four digits). The refund is named by
+the form's ``refund_no`` (each row's form carries its own)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from kameng.accounts.models import User
@@ -17,7 +18,6 @@ from kameng.channels.wechatpay.adapter import WeChatPayAdapter
 from kameng.payouts.abnormal import BANK_TYPES, decision_from, send_on, waiting_refunds
 from kameng.platform import inputs
 from kameng.platform.errors import ErrorCode, ServiceError
-from kameng.platform.inputs import text_validator
 from kameng.web.deps import ContainerDep, CsrfChecked, request_lang
 from kameng.web.forms import StaffUser, field_error, form_text, form_typed, redirect
 from kameng.web.templating import render
@@ -27,11 +27,7 @@ PAGE = "/staff/abnormal-refunds"
 CARD_TEXT = inputs.TextRule(40)  # a card number as typed, spaces and dashes allowed, checked after
 NAME_TEXT = inputs.TextRule(30)
 
-RefundNo = Annotated[
-    str,
-    Path(min_length=1, max_length=inputs.OUT_TRADE_NO.max_length, description="our out_refund_no"),
-    text_validator(inputs.OUT_TRADE_NO),
-]
+REFUND_NO = inputs.TextRule(inputs.OUT_TRADE_NO.max_length, min_length=1)  # our out_refund_no
 
 
 def _page(
@@ -60,13 +56,13 @@ def abnormal_refunds_page(request: Request, container: ContainerDep, staff: User
     return _page(request, container, staff)
 
 
-@router.post(PAGE + "/{out_refund_no}", dependencies=[CsrfChecked])
-async def send_abnormal_refund_on(
-    out_refund_no: RefundNo, request: Request, container: ContainerDep, staff: User = StaffUser
-) -> Response:
+@router.post(PAGE, dependencies=[CsrfChecked])
+async def send_abnormal_refund_on(request: Request, container: ContainerDep, staff: User = StaffUser) -> Response:
     form = await request.form()
-    typed = {name: form_typed(form, name) for name in ("destination", "bank_type", "name")}
+    typed = {name: form_typed(form, name) for name in ("refund_no", "destination", "bank_type", "name")}
+    out_refund_no = typed["refund_no"][: REFUND_NO.max_length]
     try:
+        out_refund_no = form_text(form, "refund_no", REFUND_NO)
         decision = decision_from(
             form_text(form, "destination", inputs.CHOICE),
             form_text(form, "bank_type", inputs.CHOICE),
