@@ -81,6 +81,11 @@ BENCHMARKS: list[Benchmark] = [
         "The policy simulation over 1,000,000 refund requests read from PostgreSQL, beside pgbench",
         lazy("policy_sim", "bench_policy_sim"),
     ),
+    Benchmark(
+        "notices",
+        "Channel notifications: de-duplication in the database (SQLite, PostgreSQL) beside WeChat's verification",
+        lazy("notices", "bench_notices"),
+    ),
 ]
 
 

@@ -7,6 +7,7 @@ application that imports the channel simulator (an import contract checks this).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -17,10 +18,12 @@ from typing import Protocol
 from fastapi import APIRouter
 from sqlalchemy import Engine
 
+from kameng.channels import abnormal_pages as channel_abnormal_pages
 from kameng.channels import notify as channel_notify
 from kameng.channels import pay_pages as channel_pay_pages
 from kameng.channels import reconcile_pages as channel_reconcile_pages
 from kameng.channels.alipay.adapter import AlipayAdapter, AlipayConfig
+from kameng.channels.notices import NoticeBook
 from kameng.channels.ports import (
     BillingChannel,
     HostedCheckout,
@@ -49,6 +52,7 @@ from kameng.domain.reconciliation import Finding
 from kameng.messages.senders import ChatSender, LogSender, Sender, SmtpConfig, SmtpSender, SmtpTls
 from kameng.messages.telegram import TelegramBot
 from kameng.operator.calendar_admin import running_calendar
+from kameng.payouts.notices import StoredNotices
 from kameng.payouts.reconcile import reconcile_day
 from kameng.payouts.services import refund_history, trade_channel
 from kameng.platform.db import migrate
@@ -57,6 +61,8 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.rate_limits import RateLimits
 from kameng.platform.secrets_ring import CardKeyRing
 from kameng.settings import Settings, SettingsError
+
+log = logging.getLogger("kameng.compose")
 
 
 def _engine(settings: Settings) -> Engine:
@@ -145,12 +151,17 @@ def rate_limits(settings: Settings, key_prefix: str = "kameng") -> RateLimits:
 class RealChannel(NotifyingChannel, HostedCheckout, RefundChannel, BillingChannel, Protocol):
     """What the WeChat Pay and Alipay adapters both are."""
 
+    def keep_notices_in(self, book: NoticeBook) -> None: ...
+
 
 def wire_channels(container: Container, adapters: Mapping[str, RealChannel]) -> None:
     """Put real channels behind the container's ports: their notifications and checkouts, and
     every payment and refund routed by its trade's channel (the local channel for the others)."""
     local_payments = getattr(container.payments, "local", container.payments)
     local_refunds = getattr(container.refunds, "local", container.refunds)
+    for name, adapter in adapters.items():
+        # Notification ids in the database: a replay is refused by every API process, after a restart too.
+        adapter.keep_notices_in(StoredNotices(container.uow, name))
     container.notifiers = dict(adapters)
     container.checkouts = dict(adapters)
     container.bills = dict(adapters)
@@ -194,9 +205,24 @@ def _channel_adapters(settings: Settings, container: Container) -> dict[str, Rea
             raise SettingsError("KAMENG_CHANNELS: production refuses the channel simulators")
         merchant, app = new_key_pair(), new_key_pair()
         apiv3_key = secrets.token_hex(16)
-        wechat_sim = WeChatPaySimulator("1900000109", "wx0sim0000000000", merchant.public_pem, apiv3_key).start()
-        alipay_sim = AlipaySimulator("2021000000000001", app.public_pem).start()
+        # Controls over HTTP (/__sim__/behaviour, 127.0.0.1 only): here, never in production.
+        wechat_sim = WeChatPaySimulator(
+            "1900000109",
+            "wx0sim0000000000",
+            merchant.public_pem,
+            apiv3_key,
+            port=settings.wechatpay_simulator_port,
+            controls=True,
+        ).start()
+        alipay_sim = AlipaySimulator(
+            "2021000000000001", app.public_pem, port=settings.alipay_simulator_port, controls=True
+        ).start()
         container.closers += [wechat_sim.stop, alipay_sim.stop]
+        log.info(
+            "channel simulators: WeChat Pay at %s, Alipay at %s (controls: POST <url>/__sim__/behaviour)",
+            wechat_sim.base_url,
+            alipay_sim.base_url,
+        )
         wechat = WeChatPayConfig(
             mchid=wechat_sim.mchid,
             appid=wechat_sim.appid,
@@ -267,6 +293,7 @@ def channel_routers() -> Sequence[APIRouter]:
         channel_notify.router,
         channel_pay_pages.router,
         channel_reconcile_pages.router,
+        channel_abnormal_pages.router,
     ]
 
 

@@ -16,7 +16,7 @@ from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.operator.calendar_models import CalendarYearRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
-from kameng.payouts.models import OrphanPaymentRow, RefundRow
+from kameng.payouts.models import AbnormalRefundAction, ChannelNoticeRow, OrphanPaymentRow, RefundRow
 from kameng.platform.db.base import Base
 from kameng.platform.drafts import FormDraft
 from kameng.platform.heartbeat import WorkerHeartbeat
@@ -29,6 +29,7 @@ from kameng.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpo
 
 __all__ = [
     "PLACEMENT",
+    "AbnormalRefundAction",
     "ApiIdempotency",
     "ApiKey",
     "AuthSession",
@@ -37,6 +38,7 @@ __all__ = [
     "CalendarYearRow",
     "CardKeyImportRow",
     "CardKeyRow",
+    "ChannelNoticeRow",
     "CouponRow",
     "EvidenceFile",
     "FormDraft",
@@ -129,4 +131,8 @@ PLACEMENT: dict[str, Placement] = {
     "orphan_payments": Placement.COORDINATOR,
     # The official holiday schedules the operator loaded: a few rows, read by every node.
     "calendar_years": Placement.REFERENCE,
+    # A channel's notification ids, found by the id before anyone knows whose it is.
+    "channel_notices": Placement.COORDINATOR,
+    # A staff member's decision on a consumer's ABNORMAL refund: beside the refund.
+    "abnormal_refund_actions": Placement.BY_USER,
 }

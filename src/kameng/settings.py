@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     alipay_private_key_file: Path | None = None  # the app's private key (PEM)
     alipay_public_key_file: Path | None = None  # Alipay's public key (PEM)
     alipay_gateway: str = "https://openapi.alipay.com/gateway.do"
+    # With "simulators": the 127.0.0.1 ports of the two protocol simulators (0: any free port),
+    # so that a tester can reach their controls (POST /__sim__/behaviour) at a known address.
+    wechatpay_simulator_port: int = Field(default=0, ge=0, lt=65536)
+    alipay_simulator_port: int = Field(default=0, ge=0, lt=65536)
 
     # --- Card keys at rest (docs/catalog.md) ---------------------------------------------------
     # Fernet keys, comma-separated, newest first: the newest encrypts, any decrypts; after adding

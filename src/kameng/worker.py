@@ -25,6 +25,7 @@ from kameng.messages.tasks import NoticeRoutes, deliver_message_handler, operato
 from kameng.operator.calendar_admin import refreshed_calendar
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.usage import expire_memberships
+from kameng.payouts.notices import purge_notices
 from kameng.payouts.services import poll_refunds
 from kameng.payouts.tasks import refund_orphan_handler, send_refund_handler
 from kameng.platform.heartbeat import Beat, record_beat
@@ -92,6 +93,7 @@ def _steps(container: Container) -> list[tuple[str, Callable[[datetime], dict[st
             "refund_polls",
             lambda now: {"refunds_polled": poll_refunds(container.uow, now, container.refunds, container.calendar)},
         ),
+        ("channel_notices", lambda now: {"channel_notices_forgotten": purge_notices(container.uow(), now)}),
         (
             "webhooks",
             lambda now: {

@@ -2,16 +2,29 @@
 
 An id is remembered only once its notification has been applied (``remember``, called by the
 notify endpoint after the commit), so a notification whose application failed half-way is taken
-again when the channel retries it. Kept in memory, the newest ``limit`` ids of this process; across
-processes the applications themselves are idempotent."""
+again when the channel retries it. :class:`SeenNotices` keeps them in memory (an adapter on its
+own, in the adapter tests); inside kameng ``compose.wire_channels`` gives every adapter the
+database's book (``payouts.notices.StoredNotices``), shared by every API process and kept across
+restarts for the replay window."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 from datetime import datetime
+from typing import Protocol
 
 from kameng.channels.ports import BadSignature
+
+
+class NoticeBook(Protocol):
+    """Where a channel's applied notification ids are kept."""
+
+    def check(self, notice_id: str) -> None:
+        """Raise :class:`BadSignature` ("replayed notification") for an id already applied."""
+        ...
+
+    def remember(self, notice_id: str, now: datetime) -> None: ...
 
 
 class SeenNotices:

@@ -74,6 +74,10 @@ class PaymentRow(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[PaymentStatus] = mapped_column(status_enum(PaymentStatus, "payment_status"))
     channel_txn_no: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The real channel (wechat, alipay) whose verified notification brought the money: its refunds
+    # go back through that channel's adapter. None: the local simulator took it (demo data, the
+    # local pay page), and refunds go back through the simulator.
+    gateway: Mapped[str | None] = mapped_column(String(16))
     failure: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]

@@ -194,6 +194,8 @@ def apply_payment_notification(
             payment.status is PaymentStatus.FAILED and note.succeeded
         ):
             return "duplicate"
+        if orphans_of is not None:
+            payment.gateway = orphans_of  # its refunds go back through this channel's adapter
         order = session.scalar(select(OrderRow).where(OrderRow.id == payment.order_id).with_for_update(of=OrderRow))
         assert order is not None
         if not note.succeeded:

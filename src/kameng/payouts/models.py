@@ -41,6 +41,9 @@ class RefundRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None]
     channel_refund_no: Mapped[str | None] = mapped_column(String(64))
+    # The channel's own word in its last answer (WeChat's ABNORMAL is PROCESSING in kameng's
+    # words: a refund waiting for staff to send it on is found by this).
+    channel_status: Mapped[str | None] = mapped_column(String(32))
     failure: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
@@ -65,3 +68,38 @@ class OrphanPaymentRow(Base):
     failure: Mapped[str | None] = mapped_column(String(200))
     received_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]
+
+
+class ChannelNoticeRow(Base):
+    """A channel's notification we have applied (or verified and found nothing to apply), by the
+    channel's own id (WeChat Pay's ``id``, Alipay's ``notify_id``): a replay, to this process or
+    another, before or after a restart, is refused by the unique constraint. The worker deletes
+    rows older than the replay window (``channels.seen.REPLAY_WINDOW``): past it, the timestamp
+    check refuses the notification anyway."""
+
+    __tablename__ = "channel_notices"
+    __table_args__ = (UniqueConstraint("channel", "notice_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    notice_id: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AbnormalRefundAction(Base):
+    """A staff member's one decision on a WeChat refund stuck in ABNORMAL: sent on to the
+    consumer's bank card, or to the merchant's account and credited to the consumer's balance once
+    WeChat confirms. One row per refund (the unique constraint makes the action idempotent); it is
+    also the audit record: who, when, where to (the card's last four digits only)."""
+
+    __tablename__ = "abnormal_refund_actions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # the consumer's
+    destination: Mapped[str] = mapped_column(String(16))  # bank_card, balance
+    bank_type: Mapped[str | None] = mapped_column(String(32))
+    account_tail: Mapped[str | None] = mapped_column(String(4))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # sending, sent, refused
+    channel_status: Mapped[str | None] = mapped_column(String(32))
+    failure: Mapped[str | None] = mapped_column(String(200))

@@ -27,6 +27,7 @@ from kameng.messages.services import tell
 from kameng.orders.history import add_order_event
 from kameng.orders.models import OrderRow, PaymentRow
 from kameng.orders.payments import late_payment_params
+from kameng.payouts.abnormal import pay_into_balance, sent_to_balance
 from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import post_entry
@@ -35,7 +36,6 @@ from kameng.wallet.balance import WITHDRAWAL_PURPOSE, lock_balance
 from kameng.wallet.legs import settle_leg
 
 log = logging.getLogger("kameng.payouts")
-LOCAL_TRANSACTION_PREFIX = "SIM"  # the local simulator's transaction ids (channels/simulator/payments.py)
 UowFactory = Callable[[], UnitOfWork]
 
 
@@ -89,7 +89,8 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
         ).one_or_none()
         if owners is None:
             return
-        if owners.purpose == WITHDRAWAL_PURPOSE:
+        to_balance = sent_to_balance(uow, refund_id)  # an ABNORMAL refund staff sent to the balance
+        if owners.purpose == WITHDRAWAL_PURPOSE or to_balance:
             # A withdrawal leg moves the consumer's balance: its lock comes first, as on every
             # path that does (wallet/services.py), so that an approval and an answer never deadlock.
             lock_balance(uow, owners.user_id, now)
@@ -102,6 +103,7 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
             return  # already settled by another worker or a callback
         assert order is not None
         refund.channel_refund_no = answer.refund_id
+        refund.channel_status = (answer.channel_status or answer.status)[:32]
         if refund.purpose == WITHDRAWAL_PURPOSE:
             _apply_withdrawal_answer(uow, refund, order, answer, now)
             uow.commit()
@@ -119,7 +121,9 @@ def _apply_answer(uow: UnitOfWork, refund_id: int, answer: RefundAnswer, now: da
             channel_no=answer.refund_id,
         )
         _apply_refund_change(refund, plan.refund_action, answer, now)
-        if plan.paid:
+        if plan.paid and to_balance:
+            pay_into_balance(uow, refund, order, now)
+        elif plan.paid:
             post_refund_paid(uow, refund, order, f"channel:{refund.channel.value}", now)
         if plan.move is not None:
             move = plan.move
@@ -247,17 +251,17 @@ def apply_refund_notice(uow_factory: UowFactory, notice: RefundNotice, now: date
 
 
 def trade_channel(uow: UnitOfWork, out_trade_no: str) -> str | None:
-    """Which real channel holds a trade of ours (a payment, or an orphan payment we send back);
-    None for a trade the local simulator took (its transaction ids start with ``SIM``: the demo
-    data and the local pay page), whose refund goes back through the simulator."""
+    """Which real channel holds a trade of ours, as our rows record it: the payment's ``gateway``
+    (the channel whose verified notification brought the money), or an orphan payment's channel.
+    None for a trade the local simulator took (demo data, the local pay page): its refund goes
+    back through the simulator."""
     with uow:
         payment = uow.session.execute(
-            select(PaymentRow.channel, PaymentRow.channel_txn_no).where(PaymentRow.out_trade_no == out_trade_no)
+            select(PaymentRow.id, PaymentRow.gateway).where(PaymentRow.out_trade_no == out_trade_no)
         ).one_or_none()
         if payment is not None:
-            return (
-                None if (payment.channel_txn_no or "").startswith(LOCAL_TRANSACTION_PREFIX) else payment.channel.value
-            )
+            gateway: str | None = payment.gateway
+            return gateway
         return uow.session.scalar(select(OrphanPaymentRow.channel).where(OrphanPaymentRow.out_trade_no == out_trade_no))
 
 

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 from alipay import AliPay
 
 from kameng.channels.alipay.bill import BillError, parse_bill_zip
-from kameng.channels.notices import SeenNotices
+from kameng.channels.notices import NoticeBook, SeenNotices
 from kameng.channels.ports import (
     ABNORMAL,
     PROCESSING,
@@ -134,7 +134,7 @@ class AlipayAdapter:
         )
         self._sdk.clock = self._clock
         retarget(self._sdk, config.gateway)
-        self._seen = SeenNotices(remembered)
+        self._seen: NoticeBook = SeenNotices(remembered)
         self._remembered = remembered
         self._sent_at: dict[str, datetime] = {}
         self._sent_trade: dict[str, str] = {}
@@ -337,6 +337,10 @@ class AlipayAdapter:
 
     def remember(self, notice_id: str, now: datetime) -> None:
         self._seen.remember(notice_id, now)
+
+    def keep_notices_in(self, book: NoticeBook) -> None:
+        """De-duplicate against ``book`` from now on (the database's, shared by every process)."""
+        self._seen = book
 
     def acknowledge(self, accepted: bool, reason: str = "") -> Acknowledgement:
         """Alipay stops sending once it reads the text ``success``; anything else is retried

@@ -1,12 +1,11 @@
 """A local Alipay open gateway (``gateway.do``, RSA2) for development and tests.
 
-It checks the app's signature over every request's sorted parameters, answers
-``{"<method>_response": {...}, "sign": ...}`` signed with the key it generated at start, shows the
-payer a page for ``alipay.trade.page.pay``, and notifies ``trade_status_sync`` as Alipay does: a
-payment, a partial refund (``TRADE_SUCCESS`` with ``refund_fee``, ``gmt_refund``, ``out_biz_no``)
-and a full one (``TRADE_CLOSED``), signed over every field but ``sign`` and ``sign_type``, and
-expecting the text ``success``. A business failure is a signed ``code`` 40004.
-"""
+It checks the app's signature over every request's sorted parameters, answers signed
+``{"<method>_response": {...}, "sign": ...}`` (a business failure: ``code`` 40004), shows the payer
+a page for ``alipay.trade.page.pay``, and posts ``trade_status_sync`` as Alipay does, signed over
+every field but ``sign``/``sign_type``, expecting ``success``: a payment; a refund once its money
+has moved (``refund_fee``, ``gmt_refund``, ``out_biz_no``; ``TRADE_CLOSED`` once all is back),
+twice if told to. Behaviour and HTTP controls: ``alipay_controls.py``."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -25,7 +24,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kameng.channels.protocol_sims.alipay_bill import bill_zip
-from kameng.channels.protocol_sims.server import KeyPair, LocalServer, Received, Reply, new_key_pair, post
+from kameng.channels.protocol_sims.alipay_controls import AliMisbehaviour, AlipayControls
+from kameng.channels.protocol_sims.server import (
+    CONTROL_PREFIX,
+    Deliveries,
+    KeyPair,
+    LocalServer,
+    Received,
+    Reply,
+    new_key_pair,
+    post,
+)
 from kameng.domain.money import format_yuan, parse_yuan
 
 CHINA = timezone(timedelta(hours=8))
@@ -64,17 +73,17 @@ class AliRefund:
     queries_until_settled: int = 0
 
 
-@dataclass
-class AliMisbehaviour:
-    fail_next: list[tuple[str, str, str]] = field(default_factory=list)  # (method, sub_code, sub_msg)
-    notify_twice: bool = False
-    # out_trade_no → how many refund queries answer "not yet" before REFUND_SUCCESS (fund_change N)
-    slow_refunds: dict[str, int] = field(default_factory=dict)
-
-
-class AlipaySimulator:
-    def __init__(self, app_id: str, app_public_pem: str, clock: Callable[[], datetime] | None = None, port: int = 0):
+class AlipaySimulator(AlipayControls):
+    def __init__(
+        self,
+        app_id: str,
+        app_public_pem: str,
+        clock: Callable[[], datetime] | None = None,
+        port: int = 0,
+        controls: bool = False,
+    ) -> None:
         self.app_id = app_id
+        self.controls = controls
         self._app_key = serialization.load_pem_public_key(app_public_pem.encode())
         self.keys: KeyPair = new_key_pair()
         self._key = serialization.load_pem_private_key(self.keys.private_pem.encode(), password=None)
@@ -86,6 +95,7 @@ class AlipaySimulator:
         self.requests: list[dict[str, str]] = []
         self.bills: dict[str, bytes] = {}
         self._lock = threading.RLock()
+        self._deliveries = Deliveries()
         self._server = LocalServer(self._handle, port)
 
     @property
@@ -151,9 +161,27 @@ class AlipaySimulator:
         return params
 
     def deliver(self, url: str, params: dict[str, str]) -> int:
-        status, body = post(url, urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
-        self.sent.append((params, status, body))
+        try:
+            status, body = post(url, urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+        except OSError:
+            status, body = 0, b""  # nobody answered
+        with self._lock:
+            self.sent.append((params, status, body))
         return status
+
+    def wait_for_notifications(self) -> None:
+        """Until every notification queued so far has been posted (tests)."""
+        self._deliveries.join()
+
+    def _notify_refund(self, refund: AliRefund) -> None:
+        """Queue the refund's trade_status_sync (twice, the same notify_id, if told to)."""
+        trade = self.trades[refund.out_trade_no]
+        if not self.misbehave.notify_refunds or not trade.notify_url:
+            return
+        params = self.refund_notification(refund.out_trade_no, refund.out_request_no)
+        url = trade.notify_url
+        for _ in range(2 if self.misbehave.notify_twice else 1):
+            self._deliveries.submit(lambda: self.deliver(url, params))
 
     # ---------------------------------------------------------------------------------------
     # HTTP
@@ -170,6 +198,8 @@ class AlipaySimulator:
             if bill is None:
                 return Reply(404, b"not found", {"Content-Type": "text/plain"})
             return Reply(200, bill, {"Content-Type": "application/zip"})
+        if split.path.startswith(CONTROL_PREFIX):
+            return self._control(request, split.path)
         if split.path != "/gateway.do":
             return Reply(404, b"not found", {"Content-Type": "text/plain"})
         method = params.get("method", "")
@@ -272,12 +302,15 @@ class AlipaySimulator:
         if amount <= 0 or amount > trade.total - trade.refunded:
             return self._failure("40004", "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
         slow = self.misbehave.slow_refunds.pop(trade.out_trade_no, 0)
-        self.refunds[(trade.out_trade_no, out_request_no)] = AliRefund(
+        refund = AliRefund(
             out_request_no, trade.out_trade_no, amount, self.clock(), settled=slow == 0, queries_until_settled=slow
         )
+        self.refunds[(trade.out_trade_no, out_request_no)] = refund
         trade.refunded += amount
         if trade.refunded == trade.total:
             trade.status = "TRADE_CLOSED"
+        if refund.settled:
+            self._notify_refund(refund)
         return self._refund_fields(trade, fund_change="Y" if slow == 0 else "N")
 
     def _refund_query(self, biz: dict[str, str]) -> dict[str, str]:
@@ -290,6 +323,7 @@ class AlipaySimulator:
             refund.settled = refund.queries_until_settled <= 0
             if not refund.settled:
                 return {"code": "10000", "msg": "Success", "out_trade_no": key[0], "out_request_no": key[1]}
+            self._notify_refund(refund)
         trade = self.trades[refund.out_trade_no]
         return {
             "code": "10000",

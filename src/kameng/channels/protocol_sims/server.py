@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import queue
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -47,6 +50,7 @@ class Received:
     path: str  # with its query string, as signed
     headers: dict[str, str]
     body: bytes
+    client: str = ""  # the peer's address
 
 
 Handler = Callable[[Received], Reply]
@@ -64,7 +68,13 @@ class LocalServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                received = Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                received = Received(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    str(self.client_address[0]),
+                )
                 reply = outer(received)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
@@ -107,3 +117,61 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 10) ->
             return int(response.status), bytes(response.read())
     except urllib.error.HTTPError as error:
         return int(error.code), bytes(error.read())
+
+
+class Deliveries:
+    """The channel's notifications, posted one after the other on a thread of their own, after the
+    answer that caused them (a channel notifies asynchronously). ``join`` waits until all are sent."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Callable[[], object]] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="channel-simulator-notify", daemon=True)
+        self._thread.start()
+
+    def submit(self, send: Callable[[], object]) -> None:
+        self._queue.put(send)
+
+    def join(self) -> None:
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            send = self._queue.get()
+            try:
+                send()
+            except OSError:
+                pass  # nobody listening: the simulator's record of it says so (status 0)
+            finally:
+                self._queue.task_done()
+
+
+CONTROL_PREFIX = "/__sim__/"
+
+
+def control_refusal(request: Received, enabled: bool) -> Reply | None:
+    """The control endpoint answers only the machine itself, and only when the simulator was
+    started with controls (simulator mode outside production): otherwise 403/404 in words."""
+    if not enabled:
+        return json_reply(404, {"error": "controls are off"})
+    try:
+        loopback = ipaddress.ip_address(request.client).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        return json_reply(403, {"error": "controls answer 127.0.0.1 only"})
+    return None
+
+
+def json_reply(status: int, data: object) -> Reply:
+    return Reply(status, json.dumps(data, ensure_ascii=False).encode(), {"Content-Type": "application/json"})
+
+
+def control_body(request: Received) -> dict[str, object] | Reply:
+    """The control request's JSON object, or a 400 saying what is wrong."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return json_reply(400, {"error": "the body is not JSON"})
+    if not isinstance(data, dict):
+        return json_reply(400, {"error": "the body must be a JSON object"})
+    return data

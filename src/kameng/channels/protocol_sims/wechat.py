@@ -5,11 +5,13 @@ answers with the ``Wechatpay-*`` headers signed by the platform key it generated
 notifies with an AES-256-GCM ``resource`` under the merchant's APIv3 key. Its behaviour is set per
 trade: a refund's states are a script (``["PROCESSING", "SUCCESS"]`` by default; ``CLOSED`` and
 ``ABNORMAL`` on demand), a failure or a delay can be queued, a notification can be sent twice.
+When a refund reaches SUCCESS, ABNORMAL or CLOSED it posts ``REFUND.<state>`` to the refund's
+notify URL, as WeChat Pay does. Tests set the behaviour in Python; ``make run`` and browser tests
+over HTTP at ``/__sim__/behaviour`` (127.0.0.1 only, and only when started with ``controls``).
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import html
@@ -18,16 +20,21 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives import serialization
 
-from kameng.channels.protocol_sims.server import KeyPair, LocalServer, Received, Reply, new_key_pair, post
+from kameng.channels.protocol_sims.server import (
+    CONTROL_PREFIX,
+    Deliveries,
+    KeyPair,
+    LocalServer,
+    Received,
+    Reply,
+    new_key_pair,
+    post,
+)
 from kameng.channels.protocol_sims.wechat_books import (
     SimRefund,
     SimTrade,
@@ -36,21 +43,12 @@ from kameng.channels.protocol_sims.wechat_books import (
     trade_body,
     wechat_time,
 )
+from kameng.channels.protocol_sims.wechat_controls import Misbehaviour, WeChatControls
+from kameng.channels.protocol_sims.wechat_envelope import NOTIFIED_REFUND_STATES, WeChatEnvelope
 from kameng.domain.channel_limits import MAX_PARTIAL_REFUNDS, MIN_GAP_BETWEEN_REFUNDS, REFUND_WINDOW
 
-SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 
-
-@dataclass
-class Misbehaviour:
-    """What the simulator is told to do wrong next (tests and demos)."""
-
-    fail_next: list[tuple[str, int, str]] = field(default_factory=list)  # (path prefix, status, code)
-    delay_seconds: float = 0.0
-    notify_twice: bool = False
-
-
-class WeChatPaySimulator:
+class WeChatPaySimulator(WeChatEnvelope, WeChatControls):
     """The channel's side: its own books, its keys, its HTTP API and the payer's scan page."""
 
     def __init__(
@@ -61,8 +59,10 @@ class WeChatPaySimulator:
         apiv3_key: str,
         clock: Callable[[], datetime] | None = None,
         port: int = 0,
+        controls: bool = False,
     ) -> None:
         self.mchid, self.appid, self.apiv3_key = mchid, appid, apiv3_key
+        self.controls = controls
         self._merchant_key = serialization.load_pem_public_key(merchant_public_pem.encode())
         self.platform: KeyPair = new_key_pair()
         self._platform_key = serialization.load_pem_private_key(self.platform.private_pem.encode(), password=None)
@@ -76,6 +76,7 @@ class WeChatPaySimulator:
         self.requests: list[Received] = []
         self.bills: dict[str, bytes] = {}
         self._lock = threading.RLock()
+        self._deliveries = Deliveries()
         self._server = LocalServer(self._handle, port)
 
     # ---------------------------------------------------------------------------------------
@@ -120,34 +121,58 @@ class WeChatPaySimulator:
         return notices
 
     def deliver(self, url: str, headers: dict[str, str], body: bytes) -> int:
-        status, _ = post(url, body, {**headers, "Content-Type": "application/json"})
-        self.sent.append((headers, body, status))
+        try:
+            status, _ = post(url, body, {**headers, "Content-Type": "application/json"})
+        except OSError:
+            status = 0  # nobody answered
+        with self._lock:
+            self.sent.append((headers, body, status))
         return status
 
-    def notification(
-        self, event_type: str, original_type: str, resource: dict[str, object], at: datetime | None = None
-    ) -> tuple[dict[str, str], bytes]:
-        """A signed notification as WeChat Pay posts it: the resource encrypted under the APIv3 key."""
-        moment = at or self.clock()
-        nonce = secrets.token_hex(6)  # 12 characters, as WeChat's
-        plain = json.dumps(resource, ensure_ascii=False).encode()
-        cipher = AESGCM(self.apiv3_key.encode()).encrypt(nonce.encode(), plain, original_type.encode())
-        envelope = {
-            "id": secrets.token_hex(16),
-            "create_time": wechat_time(moment),
-            "resource_type": "encrypt-resource",
-            "event_type": event_type,
-            "summary": "支付成功" if original_type == "transaction" else "退款状态变更",
-            "resource": {
-                "original_type": original_type,
-                "algorithm": "AEAD_AES_256_GCM",
-                "ciphertext": base64.b64encode(cipher).decode(),
-                "associated_data": original_type,
-                "nonce": nonce,
+    def wait_for_notifications(self) -> None:
+        """Until every notification queued so far has been posted (tests)."""
+        self._deliveries.join()
+
+    def refund_notification(self, refund: SimRefund) -> tuple[dict[str, str], bytes]:
+        """REFUND.SUCCESS, REFUND.ABNORMAL or REFUND.CLOSED for ``refund`` in its present state."""
+        trade = self.trades[refund.out_trade_no]
+        resource: dict[str, object] = {
+            "mchid": self.mchid,
+            "out_trade_no": trade.out_trade_no,
+            "transaction_id": trade.transaction_id,
+            "out_refund_no": refund.out_refund_no,
+            "refund_id": refund.refund_id,
+            "refund_status": refund.status,
+            "user_received_account": "支付用户零钱",
+            "amount": {
+                "total": trade.total,
+                "refund": refund.amount,
+                "payer_total": trade.total,
+                "payer_refund": refund.amount,
             },
         }
-        body = json.dumps(envelope, ensure_ascii=False).encode()
-        return self._signed_headers(body.decode(), moment), body
+        if refund.success_time is not None:
+            resource["success_time"] = wechat_time(refund.success_time)
+        return self.notification(f"REFUND.{refund.status}", "refund", resource)
+
+    def _notify_refund(self, refund: SimRefund) -> None:
+        """Queue the refund's notification (twice if told to) for after the current answer."""
+        if refund.status not in NOTIFIED_REFUND_STATES or not self.misbehave.notify_refunds:
+            return
+        url = refund.notify_url or self.trades[refund.out_trade_no].notify_url
+        if not url:
+            return
+        headers, body = self.refund_notification(refund)
+        for _ in range(2 if self.misbehave.notify_twice else 1):
+            self._deliveries.submit(lambda: self.deliver(url, headers, body))
+
+    def advance_refund(self, out_refund_no: str) -> SimRefund | None:
+        """The refund moves on to its next scripted state now, as time passing at WeChat would."""
+        with self._lock:
+            refund = self.refunds.get(out_refund_no)
+            if refund is not None:
+                self._advance(refund)
+            return refund
 
     # ---------------------------------------------------------------------------------------
     # HTTP
@@ -158,6 +183,8 @@ class WeChatPaySimulator:
         if self.misbehave.delay_seconds:
             time.sleep(self.misbehave.delay_seconds)
         path = urlsplit(request.path).path
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(request, path)
         if path.startswith("/pay/scan"):
             return self._scan_page(request)
         if not self._authorized(request):
@@ -256,9 +283,18 @@ class WeChatPaySimulator:
             return self._error(403, "INVALID_REQUEST", "部分退款次数超过限制")
         if trade.last_refund_at is not None and now - trade.last_refund_at < MIN_GAP_BETWEEN_REFUNDS:
             return self._error(429, "FREQUENCY_LIMITED", "频率限制")
-        script = self.scripts.pop(trade.out_trade_no, ["PROCESSING", "SUCCESS"])
+        script = self.scripts.pop(trade.out_trade_no, None) or list(
+            self.misbehave.refund_states or ["PROCESSING", "SUCCESS"]
+        )
         row = SimRefund(
-            out_refund_no, "5030" + secrets.token_hex(12), trade.out_trade_no, refund, script[0], script[1:], now
+            out_refund_no,
+            "5030" + secrets.token_hex(12),
+            trade.out_trade_no,
+            refund,
+            script[0],
+            script[1:],
+            now,
+            notify_url=str(data.get("notify_url") or trade.notify_url),
         )
         self.refunds[out_refund_no] = row
         trade.refunded += refund
@@ -267,6 +303,9 @@ class WeChatPaySimulator:
         trade.state = "REFUND"
         if row.status == "SUCCESS":
             row.success_time = now
+        if row.status == "CLOSED":
+            trade.refunded -= refund
+        self._notify_refund(row)
         return self._json(200, refund_body(row, trade))
 
     def _advance(self, refund: SimRefund) -> None:
@@ -281,6 +320,7 @@ class WeChatPaySimulator:
         if refund.status == "CLOSED":
             trade = self.trades[refund.out_trade_no]
             trade.refunded -= refund.amount
+        self._notify_refund(refund)
 
     def _abnormal(self, refund_id: str, data: dict[str, object]) -> Reply:
         refund = next((r for r in self.refunds.values() if r.refund_id == refund_id), None)
@@ -301,11 +341,6 @@ class WeChatPaySimulator:
         refund.status = "PROCESSING"
         refund.script = ["SUCCESS"]
         return self._json(200, refund_body(refund, self.trades[refund.out_trade_no]))
-
-    def _decrypt(self, text: str) -> str:
-        assert isinstance(self._platform_key, rsa.RSAPrivateKey)
-        oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
-        return self._platform_key.decrypt(base64.b64decode(text), oaep).decode()
 
     def bill_csv(self, bill_date: str) -> str:
         with self._lock:
@@ -346,53 +381,3 @@ class WeChatPaySimulator:
             f'<p class="amount">¥{amount}</p>{action}</html>'
         )
         return Reply(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
-
-    # ---------------------------------------------------------------------------------------
-    # The protocol's envelope
-
-    def _authorized(self, request: Received) -> bool:
-        header = request.headers.get("authorization", "")
-        scheme, _, rest = header.partition(" ")
-        if scheme != SIGNATURE_TYPE:
-            return False
-        fields = dict(part.split("=", 1) for part in rest.split(",") if "=" in part)
-        values = {k.strip(): v.strip().strip('"') for k, v in fields.items()}
-        if values.get("mchid") != self.mchid:
-            return False
-        message = f"{request.method}\n{request.path}\n{values.get('timestamp')}\n{values.get('nonce_str')}\n"
-        message += request.body.decode() + "\n"
-        assert isinstance(self._merchant_key, rsa.RSAPublicKey)
-        try:
-            self._merchant_key.verify(
-                base64.b64decode(values.get("signature", "")), message.encode(), padding.PKCS1v15(), hashes.SHA256()
-            )
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
-    def _signed_headers(self, body: str, moment: datetime | None = None) -> dict[str, str]:
-        timestamp = str(int((moment or self.clock()).timestamp()))
-        nonce = secrets.token_hex(16)
-        assert isinstance(self._platform_key, rsa.RSAPrivateKey)
-        signature = self._platform_key.sign(
-            f"{timestamp}\n{nonce}\n{body}\n".encode(), padding.PKCS1v15(), hashes.SHA256()
-        )
-        return {
-            "Wechatpay-Timestamp": timestamp,
-            "Wechatpay-Nonce": nonce,
-            "Wechatpay-Signature": base64.b64encode(signature).decode(),
-            "Wechatpay-Serial": self.public_key_id,
-            "Wechatpay-Signature-Type": SIGNATURE_TYPE,
-        }
-
-    def _signed(self, status: int, body: str) -> Reply:
-        headers = self._signed_headers(body)
-        if body:
-            headers["Content-Type"] = "application/json; charset=utf-8"
-        return Reply(status, body.encode(), headers)
-
-    def _json(self, status: int, data: dict[str, object]) -> Reply:
-        return self._signed(status, json.dumps(data, ensure_ascii=False))
-
-    def _error(self, status: int, code: str, message: str) -> Reply:
-        return self._json(status, {"code": code, "message": message})

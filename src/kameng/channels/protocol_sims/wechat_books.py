@@ -40,6 +40,7 @@ class SimRefund:
     success_time: datetime | None = None
     abnormal_to: str | None = None
     bank_account: str | None = None
+    notify_url: str = ""
 
 
 BILL_HEADER = [

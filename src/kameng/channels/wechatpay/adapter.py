@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import qrcode
 from wechatpayv3 import WeChatPay, WeChatPayType
 
-from kameng.channels.notices import SeenNotices
+from kameng.channels.notices import NoticeBook, SeenNotices
 from kameng.channels.ports import (
     ABNORMAL,
     PROCESSING,
@@ -119,7 +119,7 @@ class WeChatPayAdapter:
             timeout=TIMEOUT,
         )
         retarget(self._sdk, config.gateway)
-        self._seen = SeenNotices(remembered_notices)
+        self._seen: NoticeBook = SeenNotices(remembered_notices)
 
     # ---------------------------------------------------------------------------------------
     # Calls
@@ -313,6 +313,10 @@ class WeChatPayAdapter:
 
     def remember(self, notice_id: str, now: datetime) -> None:
         self._seen.remember(notice_id, now)
+
+    def keep_notices_in(self, book: NoticeBook) -> None:
+        """De-duplicate against ``book`` from now on (the database's, shared by every process)."""
+        self._seen = book
 
     def acknowledge(self, accepted: bool, reason: str = "") -> Acknowledgement:
         """WeChat Pay takes 200 (or 204) as received; anything else is retried, at most 15 times
