@@ -11,7 +11,7 @@ against its own trade (RULES.md S2), never beyond what it captured.
 ``step_up_failures``: the wrong passwords given as the step-up check, to bound them per account.
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0020
 Create Date: 2026-12-06 14:00:00
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 import kameng.platform.db.types
 
 revision = "0021"
-down_revision = "0016"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@
   or alipay payment whose transaction id is not the local simulator's (``SIM…``).
 
 Revision ID: 0022
-Revises: 0016
+Revises: 0021
 Create Date: 2026-12-06 14:00:00
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 import kameng.platform.db.types
 
 revision = "0022"
-down_revision = "0016"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
