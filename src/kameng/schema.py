@@ -14,6 +14,7 @@ from kameng.aftersales.models import EvidenceFile, Ticket, TicketTimeline
 from kameng.catalog.models import CouponRow, Merchant, PolicyVersion, ProductRow
 from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
+from kameng.operator.mass_models import MassRefundItem, MassRefundRun, OutageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import OrphanPaymentRow, RefundRow
 from kameng.platform.db.base import Base
@@ -39,12 +40,15 @@ __all__ = [
     "FormDraft",
     "JournalEntry",
     "JournalLine",
+    "MassRefundItem",
+    "MassRefundRun",
     "MembershipRow",
     "Merchant",
     "MessageRow",
     "OrderEventRow",
     "OrderRow",
     "OrphanPaymentRow",
+    "OutageRow",
     "OutboxRow",
     "PaymentRow",
     "Placement",
@@ -120,4 +124,9 @@ PLACEMENT: dict[str, Placement] = {
     "webhook_attempts": Placement.COORDINATOR,
     # Money that reached us for a trade we never opened: nobody's yet, until it is sent back.
     "orphan_payments": Placement.COORDINATOR,
+    # Platform events and mass refunds (docs/mass-refunds.md): an outage and a run are the
+    # operator's records, not a consumer's; each order's outcome in a run sits with its consumer.
+    "platform_outages": Placement.COORDINATOR,
+    "mass_refund_runs": Placement.COORDINATOR,
+    "mass_refund_items": Placement.BY_USER,
 }

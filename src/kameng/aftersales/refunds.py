@@ -84,6 +84,18 @@ def start_money(
         lines=[(source, amount), (owed, -amount)],
         memo=f"ticket {ticket.ticket_no}",
     )
+    if source_kind is PayoutSource.PLATFORM_ADVANCE and amount:
+        # 先行赔付: the platform advanced the consumer's refund; the merchant owes it back.
+        post_entry(
+            uow,
+            kind="merchant_receivable",
+            key=f"merchant_receivable:{ticket.id}",
+            order_id=order.id,
+            user_id=order.user_id,
+            now=now,
+            lines=[(f"merchant_receivable:{product.merchant_id}", amount), (source, -amount)],
+            memo=f"advanced for ticket {ticket.ticket_no}, owed by merchant {product.merchant_id}",
+        )
     move_ticket(uow, ticket, "start_refund", now, calendar, None, amount_fen=amount)
     if amount == 0:
         close_after_refund(uow, ticket, order, None, now, calendar)

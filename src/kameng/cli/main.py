@@ -15,6 +15,7 @@ import typer
 from kameng.cli.boot import container_or_exit as _container
 from kameng.cli.boot import settings_or_exit as _settings
 from kameng.cli.channels import channels_app, reconcile
+from kameng.cli.refund import outage_app, refund_app
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
 from kameng.scenarios.services import simulate_paths
@@ -91,6 +92,8 @@ outbox_app = typer.Typer(
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
 app.command("reconcile")(reconcile)
+app.add_typer(refund_app, name="refund")
+app.add_typer(outage_app, name="outage")
 
 
 def _configure_logging(settings: Settings) -> None:

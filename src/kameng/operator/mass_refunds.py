@@ -1,0 +1,551 @@
+"""The mass refund (批量先行赔付) for a merchant that is gone: the merchant_gone event on every
+affected order, each order quoted by the engine (S5 with RULES.md section 3a), a ticket per order,
+and the approved ones paid through the normal payout path (platform advance, receivable from the
+merchant, the channel's refund through the outbox), each consumer told in their inbox.
+
+A run is a record processed in batches, each batch one transaction that locks the run row: the
+cursor, the counters, every ticket and every ledger entry of the batch commit together or not at
+all. Each order's outcome is a row unique on (run, order) and its ticket carries the idempotency
+key ``mass:<run>:<order>``: a run killed half-way and resumed starts after the last committed batch
+and never pays an order twice. The CLI runs the batches in the foreground (``kameng refund mass``);
+a run started from the operator's page is taken by the worker tick (:func:`continue_runs`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from kameng.aftersales import audit
+from kameng.aftersales.models import Ticket
+from kameng.aftersales.refunds import start_money
+from kameng.aftersales.tickets import apply_plan, remember_quote
+from kameng.catalog.models import Merchant, ProductRow
+from kameng.domain.aftersales import plan_submission
+from kameng.domain.calendar import WorkCalendar
+from kameng.domain.mass_refunds import RUN, ItemOutcome, RunStatus
+from kameng.domain.model import Decision, Event, EventType, Reason
+from kameng.domain.states import OrderStatus
+from kameng.domain.tickets import CLOSED, TicketStatus, auto_approve_at, end_of_day, priority_of
+from kameng.domain.users import Role
+from kameng.operator.mass_models import MassRefundItem, MassRefundRun
+from kameng.orders.history import add_order_event, quote_for
+from kameng.orders.models import OrderEventRow, OrderRow
+from kameng.orders.numbers import draw_until_free, new_order_no
+from kameng.platform import inputs
+from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
+
+DEFAULT_BATCH = 200
+# The most batches one worker tick takes from a run started on the page: the tick has other work.
+TICK_BATCHES = 5
+MAX_BATCH = 2000
+
+
+def event_note(run_id: int) -> str:
+    """The note on the merchant_gone event a run records: how a resumed run knows it is there."""
+    return f"mass_refund:{run_id}"
+
+
+def ticket_key(run_id: int, order_id: int) -> str:
+    """The idempotency key of the ticket a run opens for an order (unique per consumer)."""
+    return f"mass:{run_id}:{order_id}"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a run would do now, shown before it starts: the affected orders and the refunds quoted."""
+
+    merchant_id: int
+    merchant_zh: str
+    merchant_en: str
+    orders: int
+    quoted_fen: int  # the most that may be refunded, every order quoted
+    auto_count: int  # approved at once
+    auto_fen: int
+    review_count: int  # a person decides (the quote is the most they may grant)
+    review_fen: int
+    open_tickets: int  # already asked by the consumer: decided on their own ticket
+
+
+def _merchant(session: Session, merchant_id: object) -> Merchant:
+    number = inputs.clean_text(str(merchant_id), inputs.TextRule(18, min_length=1), "merchant")
+    if not number.isdigit():
+        raise InvalidInput(ErrorCode.BAD_NUMBER, "massrefund.error.merchant", "merchant")
+    merchant = session.get(Merchant, int(number)) if int(number) < 2**62 else None
+    if merchant is None:
+        raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_merchant", "merchant", merchant=number)
+    return merchant
+
+
+def _affected(merchant_id: int, after_id: int, limit: int | None = None) -> Select[tuple[int]]:
+    """Every order of the merchant that holds captured money not yet refunded, in id order."""
+    query = (
+        select(OrderRow.id)
+        .join(ProductRow, ProductRow.id == OrderRow.product_id)
+        .where(
+            ProductRow.merchant_id == merchant_id,
+            OrderRow.status == OrderStatus.PAID,
+            OrderRow.refunded_fen < OrderRow.amount_fen,
+            OrderRow.id > after_id,
+        )
+        .order_by(OrderRow.id)
+    )
+    return query.limit(limit) if limit is not None else query
+
+
+def _events_of(session: Session, orders: Sequence[OrderRow]) -> dict[int, list[OrderEventRow]]:
+    """The events of many orders in one query, each order's in the order they happened."""
+    found: dict[int, list[OrderEventRow]] = defaultdict(list)
+    if not orders:
+        return found
+    rows = session.scalars(
+        select(OrderEventRow)
+        .where(OrderEventRow.order_id.in_([order.id for order in orders]))
+        .order_by(OrderEventRow.order_id, OrderEventRow.at, OrderEventRow.id)
+    )
+    for row in rows:
+        found[row.order_id].append(row)
+    return found
+
+
+def _open_ticket_orders(session: Session, order_ids: Sequence[int]) -> set[int]:
+    if not order_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Ticket.order_id).where(
+                Ticket.order_id.in_(order_ids), Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL])
+            )
+        )
+    )
+
+
+def _gone_event(gone_at: datetime) -> OrderEventRow:
+    """A merchant_gone event not stored: what the engine reads for an order the run has not reached."""
+    return OrderEventRow(type=EventType.MERCHANT_GONE.value, at=gone_at, count=1, amount_fen=0, note="")
+
+
+def preview(
+    uow: UnitOfWork, merchant_id: object, now: datetime, calendar: WorkCalendar, chunk: int = 1000
+) -> Preview:
+    """Quote every affected order as the run will (the merchant gone at ``now``), in chunks, without
+    writing anything: the confirmation's count and total."""
+    with uow:
+        session = uow.session
+        merchant = _merchant(session, merchant_id)
+        totals = {"orders": 0, "quoted": 0, "auto": 0, "auto_fen": 0, "review": 0, "review_fen": 0, "open": 0}
+        after = 0
+        while True:
+            ids = list(session.scalars(_affected(merchant.id, after, chunk)))
+            if not ids:
+                break
+            after = ids[-1]
+            orders = list(session.scalars(select(OrderRow).where(OrderRow.id.in_(ids))))
+            events = _events_of(session, orders)
+            open_orders = _open_ticket_orders(session, ids)
+            for order in orders:
+                totals["orders"] += 1
+                if order.id in open_orders:
+                    totals["open"] += 1
+                    continue
+                known = [*events[order.id], _gone_event(now)]
+                quote = quote_for(order, known, now, Reason.MERCHANT_GONE, calendar)
+                if quote is None:
+                    continue
+                totals["quoted"] += quote.refund
+                if quote.decision is Decision.AUTO_APPROVE:
+                    totals["auto"] += 1
+                    totals["auto_fen"] += quote.refund
+                elif quote.decision is Decision.REVIEW:
+                    totals["review"] += 1
+                    totals["review_fen"] += quote.refund
+            session.expunge_all()  # a chunk at a time: memory stays flat for any number of orders
+        return Preview(
+            merchant.id,
+            merchant.name_zh,
+            merchant.name_en,
+            totals["orders"],
+            totals["quoted"],
+            totals["auto"],
+            totals["auto_fen"],
+            totals["review"],
+            totals["review_fen"],
+            totals["open"],
+        )
+
+
+def get_run(uow: UnitOfWork, run_id: object) -> MassRefundRun:
+    number = str(run_id)
+    if not number.isdigit() or len(number) > 18:
+        raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_run", "run", run=number[:20])
+    with uow:
+        run = uow.session.get(MassRefundRun, int(number))
+        if run is None:
+            raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_run", "run", run=number)
+        return run
+
+
+def list_runs(uow: UnitOfWork, limit: int = 50) -> list[tuple[MassRefundRun, Merchant]]:
+    with uow:
+        rows = uow.session.execute(
+            select(MassRefundRun, Merchant)
+            .join(Merchant, Merchant.id == MassRefundRun.merchant_id)
+            .order_by(MassRefundRun.id.desc())
+            .limit(limit)
+        ).all()
+        return [(run, merchant) for run, merchant in rows]
+
+
+def merchants(uow: UnitOfWork) -> list[Merchant]:
+    with uow:
+        return list(uow.session.scalars(select(Merchant).order_by(Merchant.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """An order the run did not pay at once, for the summary: a person has it next."""
+
+    order_no: str
+    ticket_no: str | None
+    outcome: ItemOutcome
+    amount_fen: int
+    rules: str
+
+
+def leftovers(uow: UnitOfWork, run_id: int, limit: int = 200) -> tuple[list[Leftover], dict[str, int]]:
+    """The orders of a run sent to a person (or left to the consumer's own ticket), and the count of
+    every outcome."""
+    with uow:
+        session = uow.session
+        counts = {
+            str(outcome): int(count)
+            for outcome, count in session.execute(
+                select(MassRefundItem.outcome, func.count(MassRefundItem.id))
+                .where(MassRefundItem.run_id == run_id)
+                .group_by(MassRefundItem.outcome)
+            )
+        }
+        rows = session.execute(
+            select(OrderRow.order_no, Ticket.ticket_no, MassRefundItem.outcome, MassRefundItem.amount_fen, MassRefundItem.rules)
+            .join(OrderRow, OrderRow.id == MassRefundItem.order_id)
+            .outerjoin(Ticket, Ticket.id == MassRefundItem.ticket_id)
+            .where(MassRefundItem.run_id == run_id, MassRefundItem.outcome != ItemOutcome.PAID)
+            .order_by(MassRefundItem.id)
+            .limit(limit)
+        ).all()
+        return [Leftover(*row) for row in rows], counts
+
+
+# --------------------------------------------------------------------------------------------
+# Starting, stopping
+
+
+def start_run(
+    uow: UnitOfWork,
+    actor: Viewer,
+    merchant_id: object,
+    now: datetime,
+    calendar: WorkCalendar,
+    note: str = "",
+    confirmed_orders: int | None = None,
+) -> MassRefundRun:
+    """Record the merchant as gone and open a run over its affected orders. ``confirmed_orders``
+    is the count the operator confirmed: if it changed since, nothing starts (the page shows the
+    new count). One open run per merchant: a second start answers with a Conflict naming it."""
+    if actor.role is not Role.OPERATOR:
+        raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_merchant", "merchant", merchant=str(merchant_id))
+    note = inputs.clean_text(note, inputs.NOTE, "note")
+    counted = preview(uow, merchant_id, now, calendar)
+    if confirmed_orders is not None and confirmed_orders != counted.orders:
+        raise Conflict(ErrorCode.QUOTE_CHANGED, "massrefund.error.count_changed", "orders", orders=counted.orders)
+    with uow:
+        session = uow.session
+        merchant = session.scalar(select(Merchant).where(Merchant.id == counted.merchant_id).with_for_update())
+        assert merchant is not None
+        open_run = session.scalar(
+            select(MassRefundRun.id).where(
+                MassRefundRun.merchant_id == merchant.id, MassRefundRun.status != RunStatus.DONE
+            )
+        )
+        if open_run is not None:
+            raise Conflict(ErrorCode.INVALID_TRANSITION, "massrefund.error.run_open", "merchant", run=open_run)
+        if merchant.gone_at is None:
+            merchant.gone_at = now
+        run = MassRefundRun(
+            merchant_id=merchant.id,
+            status=RunStatus.RUNNING,
+            gone_at=merchant.gone_at,
+            started_by=actor.user_id or None,
+            note=note,
+            orders_total=counted.orders,
+            quoted_fen=counted.quoted_fen,
+            cursor_order_id=0,
+            orders_done=0,
+            paid_count=0,
+            paid_fen=0,
+            review_count=0,
+            review_fen=0,
+            other_count=0,
+            batches=0,
+            notified=False,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(run)
+        uow.commit()
+        return run
+
+
+def change_run(uow: UnitOfWork, actor: Viewer, run_id: object, action: str, now: datetime) -> MassRefundRun:
+    """Stop a run, or resume a stopped one, through the run's transition table."""
+    if actor.role is not Role.OPERATOR:
+        raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_run", "run", run=str(run_id)[:20])
+    if action not in {"stop", "resume"}:
+        raise InvalidInput(ErrorCode.UNKNOWN_ACTION, "massrefund.error.action", "action")
+    found = get_run(uow, run_id)
+    with uow:
+        run = uow.session.scalar(select(MassRefundRun).where(MassRefundRun.id == found.id).with_for_update())
+        assert run is not None
+        if not RUN.allows(run.status, action):
+            raise Conflict(
+                ErrorCode.INVALID_TRANSITION, "massrefund.error.transition", "status", status=run.status.value
+            )
+        run.status = RUN.apply(run.status, action)
+        run.updated_at = now
+        uow.commit()
+        return run
+
+
+# --------------------------------------------------------------------------------------------
+# Batches
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    run_id: int
+    status: RunStatus
+    processed: int
+    orders_done: int
+    orders_total: int
+
+
+def run_batch(
+    uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, batch: int = DEFAULT_BATCH
+) -> BatchResult:
+    """Take the next ``batch`` affected orders of a running run, in one transaction. A number drawn
+    for a ticket that another transaction took in the meantime retries the whole batch."""
+    batch = max(1, min(batch, MAX_BATCH))
+    return draw_until_free("ticket_no", lambda: _batch(uow, run_id, now, calendar, batch))
+
+
+def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, batch: int) -> BatchResult:
+    with uow:
+        session = uow.session
+        run = session.scalar(select(MassRefundRun).where(MassRefundRun.id == run_id).with_for_update())
+        if run is None:
+            raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_run", "run", run=str(run_id))
+        if run.status is not RunStatus.RUNNING:
+            return BatchResult(run.id, run.status, 0, run.orders_done, run.orders_total)
+        ids = list(session.scalars(_affected(run.merchant_id, run.cursor_order_id, batch)))
+        if not ids:
+            run.status = RUN.apply(run.status, "finish")
+            run.finished_at = run.updated_at = now
+            uow.commit()
+            return BatchResult(run.id, run.status, 0, run.orders_done, run.orders_total)
+        orders = list(
+            session.scalars(
+                select(OrderRow).where(OrderRow.id.in_(ids)).order_by(OrderRow.id).with_for_update(of=OrderRow)
+            )
+        )
+        events = _events_of(session, orders)
+        open_orders = _open_ticket_orders(session, ids)
+        numbers = _free_ticket_numbers(session, len(orders), now)
+        operator = Viewer(run.started_by or 0, Role.OPERATOR)
+        for order in orders:
+            outcome, amount, rules, ticket_id = _one(
+                uow, run, order, events[order.id], order.id in open_orders, numbers, operator, now, calendar
+            )
+            session.add(
+                MassRefundItem(
+                    run_id=run.id,
+                    order_id=order.id,
+                    user_id=order.user_id,
+                    ticket_id=ticket_id,
+                    outcome=outcome,
+                    amount_fen=amount,
+                    rules=rules,
+                    created_at=now,
+                )
+            )
+            run.orders_done += 1
+            if outcome is ItemOutcome.PAID:
+                run.paid_count += 1
+                run.paid_fen += amount
+            elif outcome is ItemOutcome.REVIEW:
+                run.review_count += 1
+                run.review_fen += amount
+            else:
+                run.other_count += 1
+        run.cursor_order_id = ids[-1]
+        run.batches += 1
+        run.updated_at = now
+        uow.commit()
+        return BatchResult(run.id, run.status, len(orders), run.orders_done, run.orders_total)
+
+
+def _free_ticket_numbers(session: Session, count: int, now: datetime) -> list[str]:
+    """``count`` ticket numbers of the day that no ticket has: drawn, then checked in one query (a
+    run's tens of thousands of tickets would otherwise meet taken numbers in most batches)."""
+    chosen: set[str] = set()
+    while len(chosen) < count:
+        drawn = {"AS" + new_order_no(now) for _ in range(count - len(chosen))} - chosen
+        taken = set(session.scalars(select(Ticket.ticket_no).where(Ticket.ticket_no.in_(drawn))))
+        chosen |= drawn - taken
+    return list(chosen)
+
+
+def _one(
+    uow: UnitOfWork,
+    run: MassRefundRun,
+    order: OrderRow,
+    events: list[OrderEventRow],
+    has_open_ticket: bool,
+    numbers: list[str],
+    operator: Viewer,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> tuple[ItemOutcome, int, str, int | None]:
+    """One order: its merchant_gone event, its quote, its ticket, and the money if approved."""
+    session = uow.session
+    if order.status is not OrderStatus.PAID or order.refunded_fen >= order.amount_fen:
+        return ItemOutcome.NOT_REFUNDABLE, 0, "", None
+    if not any(event.type == EventType.MERCHANT_GONE.value for event in events):
+        events.append(
+            add_order_event(
+                uow, order, EventType.MERCHANT_GONE, run.gone_at, operator.user_id or None, Role.OPERATOR,
+                note=event_note(run.id),
+            )
+        )
+    if has_open_ticket:
+        return ItemOutcome.OPEN_TICKET, 0, "", None
+    quote = quote_for(order, events, now, Reason.MERCHANT_GONE, calendar)
+    assert quote is not None  # a paid order always has one
+    ticket = Ticket(
+        ticket_no=numbers.pop(),
+        order_id=order.id,
+        user_id=order.user_id,
+        reason=Reason.MERCHANT_GONE,
+        description=f"商家失联,平台先行赔付(批量退款 #{run.id}) / Merchant gone: mass refund #{run.id}",
+        status=TicketStatus.SUBMITTED,
+        decision=quote.decision,
+        rules=",".join(quote.rules),
+        quote=quote.to_dict(),
+        quoted_fen=quote.refund,
+        priority=priority_of(Reason.MERCHANT_GONE),
+        idempotency_key=ticket_key(run.id, order.id),
+        timeline_head="",
+        timeline_rows=0,
+        created_at=now,
+        updated_at=now,
+    )
+    ticket.order = order
+    session.add(ticket)
+    session.flush()
+    audit.append(
+        uow,
+        ticket,
+        at=now,
+        actor_id=operator.user_id or None,
+        actor_role=Role.OPERATOR.value,
+        action="submit",
+        from_status=None,
+        to_status=TicketStatus.SUBMITTED.value,
+        comment=ticket.description,
+        amount_fen=quote.refund,
+        quote=ticket.quote,
+    )
+    remember_quote(uow, order, Reason.MERCHANT_GONE, now, quote)
+    plan = plan_submission(
+        ticket.ticket_no,
+        quote.decision,
+        quote.refund,
+        quote.rules[0],
+        quote.explanation_zh,
+        quote.explanation_en,
+        quote.review_due,
+    )
+    if quote.review_due is not None:
+        ticket.due_at = end_of_day(quote.review_due)
+        ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
+    apply_plan(uow, ticket, plan, now, calendar, operator)
+    rules = ticket.rules
+    if plan.approved_fen is not None:
+        start_money(uow, ticket, order, plan.approved_fen, now, calendar)
+        if plan.approved_fen == 0:
+            return ItemOutcome.REJECTED, 0, rules, ticket.id
+        return ItemOutcome.PAID, plan.approved_fen, rules, ticket.id
+    if quote.decision is Decision.REVIEW:
+        return ItemOutcome.REVIEW, quote.refund, rules, ticket.id
+    return ItemOutcome.REJECTED, 0, rules, ticket.id
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+
+
+Progress = Callable[[BatchResult], None]
+
+
+def drive(
+    uow_factory: Callable[[], UnitOfWork],
+    run_id: int,
+    clock: Callable[[], datetime],
+    calendar: WorkCalendar,
+    batch: int = DEFAULT_BATCH,
+    on_progress: Progress | None = None,
+    max_batches: int | None = None,
+) -> BatchResult:
+    """Run batches until the run is done or stopped (or ``max_batches`` were taken); each batch is
+    its own transaction, so stopping the process anywhere loses at most the batch in flight."""
+    taken = 0
+    while True:
+        result = run_batch(uow_factory(), run_id, clock(), calendar, batch)
+        taken += 1
+        if on_progress is not None:
+            on_progress(result)
+        if result.status is not RunStatus.RUNNING or (max_batches is not None and taken >= max_batches):
+            return result
+
+
+def continue_runs(
+    uow_factory: Callable[[], UnitOfWork], now: datetime, calendar: WorkCalendar, batch: int = DEFAULT_BATCH
+) -> int:
+    """The worker's step: a few batches of the oldest running run (started on the page, or left by
+    a CLI that stopped). Returns the orders handled."""
+    with uow_factory() as uow:
+        run_id = uow.session.scalar(
+            select(MassRefundRun.id)
+            .where(MassRefundRun.status == RunStatus.RUNNING)
+            .order_by(MassRefundRun.id)
+            .limit(1)
+        )
+    if run_id is None:
+        return 0
+    handled = 0
+    for _ in range(TICK_BATCHES):
+        result = run_batch(uow_factory(), run_id, now, calendar, batch)
+        handled += result.processed
+        if result.status is not RunStatus.RUNNING:
+            break
+    return handled
