@@ -20,7 +20,8 @@ from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.mass_refunds import RunStatus
 from kameng.domain.users import Role
 from kameng.operator.mass_models import MassRefundItem
-from kameng.operator.mass_refunds import get_run, start_run
+from kameng.operator.mass_queries import get_run
+from kameng.operator.mass_refunds import start_run
 from kameng.payouts.models import RefundRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger_models import JournalEntry
@@ -85,10 +86,14 @@ def test_a_mass_refund_killed_half_way_and_restarted_pays_each_consumer_once(
 
     with uow:
         session = uow.session
-        per_order = session.execute(select(RefundRow.order_id, func.count(RefundRow.id)).group_by(RefundRow.order_id)).all()
-        assert len(per_order) == ORDERS and {n for _, n in per_order} == {1}
+        per_order = session.execute(
+            select(RefundRow.order_id, func.count(RefundRow.id)).group_by(RefundRow.order_id)
+        ).all()
+        assert len(per_order) == ORDERS
+        assert {n for _, n in per_order} == {1}
         tickets = session.execute(select(Ticket.order_id, func.count(Ticket.id)).group_by(Ticket.order_id)).all()
-        assert len(tickets) == ORDERS and {n for _, n in tickets} == {1}
+        assert len(tickets) == ORDERS
+        assert {n for _, n in tickets} == {1}
         approved = session.scalar(select(func.count(JournalEntry.id)).where(JournalEntry.kind == "refund_approved"))
         assert approved == ORDERS
         paid = session.scalar(select(func.sum(RefundRow.amount_fen)))

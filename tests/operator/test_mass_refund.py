@@ -18,7 +18,8 @@ from kameng.domain.model import Reason
 from kameng.domain.users import Role
 from kameng.messages.models import MessageRow
 from kameng.operator.mass_models import MassRefundItem
-from kameng.operator.mass_refunds import change_run, drive, get_run, preview, run_batch, start_run
+from kameng.operator.mass_queries import get_run, preview
+from kameng.operator.mass_refunds import change_run, drive, run_batch, start_run
 from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
@@ -87,9 +88,12 @@ def test_a_mass_refund_pays_every_affected_order_once_and_books_the_advance(
             (refund,) = session.scalars(select(RefundRow).where(RefundRow.order_id == item.order_id))
             assert refund.amount_fen == item.amount_fen
             gone = session.scalars(
-                select(OrderEventRow).where(OrderEventRow.order_id == item.order_id, OrderEventRow.type == "merchant_gone")
+                select(OrderEventRow).where(
+                    OrderEventRow.order_id == item.order_id, OrderEventRow.type == "merchant_gone"
+                )
             ).all()
-            assert len(gone) == 1 and gone[0].at == later
+            assert len(gone) == 1
+            assert gone[0].at == later
             assert session.scalar(select(MessageRow.id).where(MessageRow.ticket_id == ticket.id)) is not None
         sends = session.scalar(select(func.count(OutboxRow.id)).where(OutboxRow.kind == "send_refund"))
         assert sends == 5
@@ -124,7 +128,8 @@ def test_an_order_with_the_consumers_own_ticket_is_left_to_it(
     run = start_run(uow, op, MERCHANT, later, CALENDAR)
     drive(lambda: uow, run.id, lambda: later, CALENDAR)
     (item,) = items(uow, run.id)
-    assert item.outcome is ItemOutcome.OPEN_TICKET and item.ticket_id is None
+    assert item.outcome is ItemOutcome.OPEN_TICKET
+    assert item.ticket_id is None
     assert count(uow, Ticket) == 1  # no second ticket beside the consumer's
     assert count(uow, RefundRow) == 0
     with uow:  # the event is recorded all the same: staff deciding the ticket see it

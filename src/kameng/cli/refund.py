@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from kameng.operator.mass_models import MassRefundRun
 
 refund_app = typer.Typer(help="Mass refunds for a merchant that is gone (批量先行赔付).", no_args_is_help=True)
-outage_app = typer.Typer(help="Platform events: outages of a product, a merchant or the platform.", no_args_is_help=True)
+outage_app = typer.Typer(
+    help="Platform events: outages of a product, a merchant or the platform.", no_args_is_help=True
+)
 
 
 def _yuan(fen: int) -> str:
@@ -53,7 +55,8 @@ def _summary(run: MassRefundRun) -> None:
 def _drive(container: Container, run_id: int, batch: int) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from kameng.operator.mass_refunds import BatchResult, drive, get_run
+    from kameng.operator.mass_queries import get_run
+    from kameng.operator.mass_refunds import BatchResult, drive
 
     run = get_run(container.uow(), run_id)
     with Progress(
@@ -78,7 +81,8 @@ def mass(
     """Record the merchant as gone and refund every affected order: quoted by the engine (S5 with
     RULES.md section 3a), approved ones paid through the normal payout path (the platform advances
     them), each consumer told. Resumable: see ``kameng refund resume``."""
-    from kameng.operator.mass_refunds import preview, start_run
+    from kameng.operator.mass_queries import preview
+    from kameng.operator.mass_refunds import start_run
     from kameng.platform.errors import ServiceError
 
     container = container_or_exit(settings_or_exit())
@@ -117,7 +121,8 @@ def resume(
     """Go on with a run after a crash or a stop: it starts after the last committed batch and pays
     nobody twice."""
     from kameng.domain.mass_refunds import RunStatus
-    from kameng.operator.mass_refunds import change_run, get_run
+    from kameng.operator.mass_queries import get_run
+    from kameng.operator.mass_refunds import change_run
     from kameng.platform.errors import ServiceError
 
     container = container_or_exit(settings_or_exit())
@@ -150,7 +155,7 @@ def stop(run_id: Annotated[int, typer.Argument(help="The run's number.")]) -> No
 @refund_app.command("status")
 def status(run_id: Annotated[int | None, typer.Argument(help="The run's number (default: every run).")] = None) -> None:
     """A run's progress and totals, or every run's."""
-    from kameng.operator.mass_refunds import get_run, list_runs
+    from kameng.operator.mass_queries import get_run, list_runs
     from kameng.platform.errors import ServiceError
 
     container = container_or_exit(settings_or_exit())

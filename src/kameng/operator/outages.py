@@ -149,7 +149,7 @@ def _find(uow: UnitOfWork, key: str, command: OutageCommand) -> OutageRow | None
     )
 
 
-def _affected(outage: OutageRow) -> Select[tuple[OrderRow, MembershipRow]]:
+def _affected(outage: OutageRow) -> Select[OrderRow, MembershipRow]:
     """Paid orders whose membership was active during the outage and that lack its event."""
     marker = outage_note(outage.id)
     already = exists().where(

@@ -29,6 +29,7 @@ from kameng.integrations import pages as integrations_pages
 from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
 from kameng.messages.inbox import unread_badge
+from kameng.operator import mass_pages as operator_mass_pages
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         integrations_pages,
         webhooks_pages,
         subscriptions_pages,
+        operator_mass_pages,
     ):
         app.include_router(module.router)
     for module in (

@@ -144,3 +144,9 @@ def require_staff(user: OptionalUser) -> User:
     if user is None or user.role is Role.CONSUMER:
         raise HTTPException(status_code=404)
     return user
+
+
+def require_operator(user: OptionalUser) -> User:
+    if user is None or user.role is not Role.OPERATOR:
+        raise HTTPException(status_code=404)
+    return user
