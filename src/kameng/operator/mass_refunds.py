@@ -36,8 +36,8 @@ from kameng.operator.mass_models import MassRefundItem, MassRefundRun
 from kameng.operator.mass_queries import (
     affected_orders,
     events_of,
-    open_ticket_orders,
     get_run,
+    open_ticket_orders,
     preview,
 )
 from kameng.orders.history import add_order_event, quote_for
