@@ -86,7 +86,7 @@ def bench_mass_refund(quick: bool) -> dict[str, Any]:
                 "outbox",
                 "messages",
             ):
-                rows[table] = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+                rows[table] = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
         container.dispose()
         return {
             "orders": count,

@@ -26,6 +26,7 @@ from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow
 from kameng.orders.numbers import payment_out_trade_no
 from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
+from kameng.platform.db.ids import take_id
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, not_found
 from kameng.platform.i18n import localtime
@@ -126,6 +127,7 @@ def _new_refund(
     if attempt is None:
         attempt = (session.scalar(select(func.count(RefundRow.id)).where(RefundRow.ticket_id == ticket.id)) or 0) + 1
     refund = RefundRow(
+        id=take_id(uow, "refunds"),  # reserved by a caller adding many (a mass refund), else None
         ticket_id=ticket.id,
         order_id=order.id,
         user_id=order.user_id,
@@ -137,7 +139,8 @@ def _new_refund(
         created_at=now,
     )
     session.add(refund)
-    session.flush()
+    if refund.id is None:
+        session.flush()
     if channel is Channel.BALANCE:
         # The platform balance is ours: the money lands at once, no channel involved.
         refund.status = REFUND.apply(refund.status, "succeed")

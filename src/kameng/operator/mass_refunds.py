@@ -29,6 +29,7 @@ from kameng.domain.aftersales import plan_submission
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.mass_refunds import RUN, ItemOutcome, RunStatus
 from kameng.domain.model import Decision, EventType, Reason
+from kameng.domain.refund import Quote
 from kameng.domain.states import OrderStatus
 from kameng.domain.tickets import TicketStatus, auto_approve_at, end_of_day, priority_of
 from kameng.domain.users import Role
@@ -45,6 +46,7 @@ from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
+from kameng.platform.db.ids import reserve_ids
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
 
@@ -188,11 +190,24 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
         events = events_of(session, orders)
         open_orders = open_ticket_orders(session, ids)
         numbers = _free_ticket_numbers(session, len(orders), now)
+        # Ids drawn ahead: the batch's rows are then written at the commit, a few statements per
+        # table, instead of a flush per order (platform/db/ids.py).
+        reserve_ids(uow, "refunds", len(orders))
         operator = Viewer(run.started_by or 0, Role.OPERATOR)
-        for order in orders:
-            outcome, amount, rules, ticket_id = _one(
-                uow, run, order, events[order.id], order.id in open_orders, numbers, operator, now, calendar
-            )
+        opened = [
+            (order, _open(uow, run, order, events[order.id], order.id in open_orders, numbers, operator, now, calendar))
+            for order in orders
+        ]
+        # Every ticket of the batch in one statement: the rows below name them by id.
+        session.flush()
+        for order, step in opened:
+            ticket_id, rules = None, ""
+            if isinstance(step, ItemOutcome):
+                outcome, amount = step, 0
+            else:
+                ticket, quote = step
+                ticket_id, rules = ticket.id, ticket.rules
+                outcome, amount = _one(uow, ticket, quote, operator, now, calendar)
             session.add(
                 MassRefundItem(
                     run_id=run.id,
@@ -232,7 +247,7 @@ def _free_ticket_numbers(session: Session, count: int, now: datetime) -> list[st
     return list(chosen)
 
 
-def _one(
+def _open(
     uow: UnitOfWork,
     run: MassRefundRun,
     order: OrderRow,
@@ -242,11 +257,11 @@ def _one(
     operator: Viewer,
     now: datetime,
     calendar: WorkCalendar,
-) -> tuple[ItemOutcome, int, str, int | None]:
-    """One order: its merchant_gone event, its quote, its ticket, and the money if approved."""
-    session = uow.session
+) -> ItemOutcome | tuple[Ticket, Quote]:
+    """An order's merchant_gone event, its quote and its ticket (added, not yet written); or the
+    outcome when no ticket is opened."""
     if order.status is not OrderStatus.PAID or order.refunded_fen >= order.amount_fen:
-        return ItemOutcome.NOT_REFUNDABLE, 0, "", None
+        return ItemOutcome.NOT_REFUNDABLE
     if not any(event.type == EventType.MERCHANT_GONE.value for event in events):
         events.append(
             add_order_event(
@@ -260,7 +275,7 @@ def _one(
             )
         )
     if has_open_ticket:
-        return ItemOutcome.OPEN_TICKET, 0, "", None
+        return ItemOutcome.OPEN_TICKET
     quote = quote_for(order, events, now, Reason.MERCHANT_GONE, calendar)
     assert quote is not None  # a paid order always has one
     ticket = Ticket(
@@ -282,8 +297,21 @@ def _one(
         updated_at=now,
     )
     ticket.order = order
-    session.add(ticket)
-    session.flush()
+    uow.session.add(ticket)
+    return ticket, quote
+
+
+def _one(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    quote: Quote,
+    operator: Viewer,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> tuple[ItemOutcome, int]:
+    """One ticket, written: its timeline, the engine's decision, the consumer told, and the money
+    if approved (ledger, refund, outbox)."""
+    order = ticket.order
     audit.append(
         uow,
         ticket,
@@ -311,15 +339,14 @@ def _one(
         ticket.due_at = end_of_day(quote.review_due)
         ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
     apply_plan(uow, ticket, plan, now, calendar, operator)
-    rules = ticket.rules
     if plan.approved_fen is not None:
         start_money(uow, ticket, order, plan.approved_fen, now, calendar)
         if plan.approved_fen == 0:
-            return ItemOutcome.REJECTED, 0, rules, ticket.id
-        return ItemOutcome.PAID, plan.approved_fen, rules, ticket.id
+            return ItemOutcome.REJECTED, 0
+        return ItemOutcome.PAID, plan.approved_fen
     if quote.decision is Decision.REVIEW:
-        return ItemOutcome.REVIEW, quote.refund, rules, ticket.id
-    return ItemOutcome.REJECTED, 0, rules, ticket.id
+        return ItemOutcome.REVIEW, quote.refund
+    return ItemOutcome.REJECTED, 0
 
 
 # --------------------------------------------------------------------------------------------
