@@ -29,6 +29,7 @@ from kameng.integrations import pages as integrations_pages
 from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
 from kameng.messages.inbox import unread_badge
+from kameng.operator import mass_api as operator_mass_api
 from kameng.operator import mass_pages as operator_mass_pages
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         integrations_api,
         webhooks_api,
         subscriptions_api,
+        operator_mass_api,
         health,
         metrics,
     ):
