@@ -108,13 +108,16 @@ def test_an_outage_through_the_api_is_recorded_once(client: TestClient) -> None:
 def test_the_pages_start_a_run_show_its_progress_and_its_summary(client: TestClient) -> None:
     csrf = sign_in(client, "operator@kameng.test")
     listing = client.get("/operator/mass-refunds")
-    assert listing.status_code == 200 and 'id="mass-preview"' in listing.text
+    assert listing.status_code == 200
+    assert 'id="mass-preview"' in listing.text
     confirm = client.get("/operator/mass-refunds/confirm?merchant=1&note=%E5%95%86%E5%AE%B6%E8%B7%91%E8%B7%AF")
     assert confirm.status_code == 200
     orders = re.search(r'id="confirm-orders">(\d+)<', confirm.text)
-    assert orders is not None and int(orders.group(1)) > 0
+    assert orders is not None
+    assert int(orders.group(1)) > 0
     bad = client.get("/operator/mass-refunds/confirm?merchant=x1")
-    assert bad.status_code == 422 and 'id="error-form"' in bad.text
+    assert bad.status_code == 422
+    assert 'id="error-form"' in bad.text
     started = client.post(
         "/operator/mass-refunds",
         data={"csrf": csrf, "merchant": "1", "orders": orders.group(1), "note": ""},
@@ -123,11 +126,13 @@ def test_the_pages_start_a_run_show_its_progress_and_its_summary(client: TestCli
     assert started.status_code == 303, started.text[:500]
     run_url = started.headers["location"]
     running = client.get(run_url)
-    assert 'http-equiv="refresh"' in running.text and 'data-status="running"' in running.text
+    assert 'http-equiv="refresh"' in running.text
+    assert 'data-status="running"' in running.text
     finish_runs(client)
     done = client.get(run_url)
     assert 'http-equiv="refresh"' not in done.text
-    assert 'data-status="done"' in done.text and 'id="run-summary"' in done.text
+    assert 'data-status="done"' in done.text
+    assert 'id="run-summary"' in done.text
     assert client.get("/operator/mass-refunds/12345").status_code == 404
     stale = client.post(
         "/operator/mass-refunds", data={"csrf": csrf, "merchant": "1", "orders": "999999"}, follow_redirects=False
@@ -138,10 +143,12 @@ def test_the_pages_start_a_run_show_its_progress_and_its_summary(client: TestCli
 def test_the_outage_page_records_once_and_names_what_is_wrong(client: TestClient) -> None:
     csrf = sign_in(client, "operator@kameng.test")
     page = client.get("/operator/outages")
-    assert page.status_code == 200 and 'id="outage-form"' in page.text
+    assert page.status_code == 200
+    assert 'id="outage-form"' in page.text
     data = {"csrf": csrf, "scope": "platform", "starts_at": "2020-01-01T08:00", "ends_at": "2020-01-01T10:00"}
     first = client.post("/operator/outages", data=data)
-    assert first.status_code == 200 and 'id="outage-done"' in first.text
+    assert first.status_code == 200
+    assert 'id="outage-done"' in first.text
     again = client.post("/operator/outages", data=data)
     assert "已记录过" in again.text
     assert again.text.count('class="outage"') == 1

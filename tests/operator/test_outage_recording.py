@@ -108,7 +108,8 @@ def test_a_bad_outage_is_refused_naming_its_field(
     with pytest.raises(error) as raised:
         record_outage(uow, op, command, later)
     assert raised.value.field == field
-    assert raised.value.message_zh and raised.value.message_en
+    assert raised.value.message_zh
+    assert raised.value.message_en
     assert list_outages(uow) == []
 
 
