@@ -54,6 +54,20 @@ DEFAULT_BATCH = 200
 # The most batches one worker tick takes from a run started on the page: the tick has other work.
 TICK_BATCHES = 5
 MAX_BATCH = 2000
+# The rows one order adds at most, by table (a ticket approved at once and paid to its channel):
+# the batch draws their ids ahead (platform/db/ids.py).
+ROWS_PER_ORDER = {
+    "tickets": 1,
+    "ticket_timeline": 3,
+    "refunds": 1,
+    "messages": 2,
+    "outbox": 4,
+    "journal_entries": 2,
+    "journal_lines": 4,
+    "order_events": 1,
+    "mass_refund_items": 1,
+    "webhook_deliveries": 0,
+}
 
 
 def event_note(run_id: int) -> str:
@@ -192,7 +206,8 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
         numbers = _free_ticket_numbers(session, len(orders), now)
         # Ids drawn ahead: the batch's rows are then written at the commit, a few statements per
         # table, instead of a flush per order (platform/db/ids.py).
-        reserve_ids(uow, "refunds", len(orders))
+        for table, per_order in ROWS_PER_ORDER.items():
+            reserve_ids(uow, table, per_order * len(orders))
         operator = Viewer(run.started_by or 0, Role.OPERATOR)
         opened = [
             (order, _open(uow, run, order, events[order.id], order.id in open_orders, numbers, operator, now, calendar))
