@@ -56,14 +56,16 @@ def _merchant(session: Session, merchant_id: object) -> Merchant:
 
 
 def affected_orders(merchant_id: int, after_id: int, limit: int | None = None) -> Select[int]:
-    """Every order of the merchant that holds captured money not yet refunded, in id order."""
+    """Every paid order of the merchant with nothing refunded yet, in id order."""
     query = (
         select(OrderRow.id)
         .join(ProductRow, ProductRow.id == OrderRow.product_id)
         .where(
             ProductRow.merchant_id == merchant_id,
             OrderRow.status == OrderStatus.PAID,
-            OrderRow.refunded_fen < OrderRow.amount_fen,
+            # Nothing refunded yet: an order with a refund approved is on its way (its ticket is
+            # open) or closed once it arrives; the used share a prorated refund keeps is not owed.
+            OrderRow.refunded_fen == 0,
             OrderRow.id > after_id,
         )
         .order_by(OrderRow.id)

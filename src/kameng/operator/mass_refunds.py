@@ -275,7 +275,7 @@ def _open(
 ) -> ItemOutcome | tuple[Ticket, Quote]:
     """An order's merchant_gone event, its quote and its ticket (added, not yet written); or the
     outcome when no ticket is opened."""
-    if order.status is not OrderStatus.PAID or order.refunded_fen >= order.amount_fen:
+    if order.status is not OrderStatus.PAID or order.refunded_fen:
         return ItemOutcome.NOT_REFUNDABLE
     if not any(event.type == EventType.MERCHANT_GONE.value for event in events):
         events.append(
