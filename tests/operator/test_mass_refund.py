@@ -159,7 +159,15 @@ def test_a_stopped_run_takes_no_batch_until_resumed(
 
 @pytest.mark.parametrize(
     ("merchant", "error"),
-    [("", InvalidInput), ("abc", InvalidInput), ("99", NotFound), ("9" * 19, InvalidInput), ("1\x00", InvalidInput)],
+    [
+        ("", InvalidInput),
+        ("abc", InvalidInput),
+        ("99", NotFound),
+        ("9" * 19, InvalidInput),
+        ("1\x00", InvalidInput),
+        ("²", InvalidInput),  # a digit to str.isdigit(), not to int()
+        ("１", InvalidInput),
+    ],
 )
 def test_a_bad_merchant_is_refused_with_its_field(
     uow: UnitOfWork, now: datetime, merchant: str, error: type[Exception]
@@ -178,8 +186,9 @@ def test_a_changed_count_or_a_non_operator_starts_nothing(
         start_run(uow, operator(uow, now), MERCHANT, now, CALENDAR, confirmed_orders=4)
     with pytest.raises(NotFound):
         start_run(uow, staff(uow, now), MERCHANT, now, CALENDAR)
-    with pytest.raises(NotFound):
-        get_run(uow, "1; drop")
+    for run in ("1; drop", "²", "9" * 40):
+        with pytest.raises(NotFound):
+            get_run(uow, run)
     assert count(uow, MassRefundItem) == 0
 
 

@@ -85,6 +85,8 @@ def test_an_outage_of_one_product_leaves_the_others_alone(
         ("product", None, 1, 2, "target", InvalidInput),
         ("product", "no-such-card", 1, 2, "target", NotFound),
         ("merchant", "77", 1, 2, "target", NotFound),
+        ("merchant", "²", 1, 2, "target", NotFound),
+        ("product", "²", 1, 2, "target", NotFound),
         ("merchant", "x" * 81, 1, 2, "target", InvalidInput),
         ("platform", None, 3, 2, "ends_at", InvalidInput),
         ("platform", None, 1, 1, "ends_at", InvalidInput),

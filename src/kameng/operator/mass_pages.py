@@ -77,7 +77,7 @@ async def start_page(request: Request, container: ContainerDep, user: User = Ope
     try:
         merchant = form_text(form, "merchant", NUMBER)
         orders = form_text(form, "orders", NUMBER)
-        if not orders.isdigit():
+        if not (orders.isascii() and orders.isdigit()):
             raise InvalidInput(ErrorCode.BAD_NUMBER, "error.bad_number", "orders")
         note = form_text(form, "note", inputs.NOTE)
         run = start_run(

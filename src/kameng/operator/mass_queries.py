@@ -47,7 +47,7 @@ class Preview:
 
 def _merchant(session: Session, merchant_id: object) -> Merchant:
     number = inputs.clean_text(str(merchant_id), inputs.TextRule(18, min_length=1), "merchant")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise InvalidInput(ErrorCode.BAD_NUMBER, "massrefund.error.merchant", "merchant")
     merchant = session.get(Merchant, int(number)) if int(number) < 2**62 else None
     if merchant is None:
@@ -154,7 +154,7 @@ def preview(uow: UnitOfWork, merchant_id: object, now: datetime, calendar: WorkC
 
 def get_run(uow: UnitOfWork, run_id: object) -> MassRefundRun:
     number = str(run_id)
-    if not number.isdigit() or len(number) > 18:
+    if not (number.isascii() and number.isdigit()) or len(number) > 18:
         raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_run", "run", run=number[:20])
     with uow:
         run = uow.session.get(MassRefundRun, int(number))

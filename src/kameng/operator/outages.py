@@ -71,13 +71,13 @@ def _target(uow: UnitOfWork, scope: OutageScope, target: str | None) -> tuple[in
     session = uow.session
     if scope is OutageScope.PRODUCT:
         query = select(ProductRow.id).where(ProductRow.slug == text)
-        if text.isdigit() and len(text) < 18:
+        if (text.isascii() and text.isdigit()) and len(text) < 18:
             query = select(ProductRow.id).where(or_(ProductRow.slug == text, ProductRow.id == int(text)))
         product_id = session.scalar(query.limit(1))
         if product_id is None:
             raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_product", "target", product=text)
         return product_id, None
-    merchant = session.get(Merchant, int(text)) if text.isdigit() and len(text) < 18 else None
+    merchant = session.get(Merchant, int(text)) if (text.isascii() and text.isdigit()) and len(text) < 18 else None
     if merchant is None:
         raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_merchant", "target", merchant=text)
     return None, merchant.id
