@@ -39,7 +39,8 @@ def _admin(sql: str) -> None:
 def bench_mass_refund(quick: bool) -> dict[str, Any]:
     from sqlalchemy.engine import make_url
 
-    from kameng.operator.mass_refunds import drive, start_run
+    from kameng.operator.mass_refunds import start_run
+    from kameng.operator.mass_runner import drive
 
     count = int(os.environ.get("KAMENG_BENCH_MASS_ORDERS", "2000" if quick else "100000"))
     name = f"kameng_bench_{secrets.token_hex(4)}"

@@ -22,7 +22,7 @@ from kameng.aftersales.deadlines import run_deadlines
 from kameng.container import Container
 from kameng.messages.notices import check_backlog
 from kameng.messages.tasks import NoticeRoutes, deliver_message_handler, operator_notice_handler
-from kameng.operator.mass_refunds import continue_runs
+from kameng.operator.mass_runner import continue_runs
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.usage import expire_memberships
 from kameng.payouts.services import poll_refunds

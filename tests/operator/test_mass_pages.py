@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from kameng.demo import DEMO_PASSWORD
-from kameng.operator.mass_refunds import continue_runs
+from kameng.operator.mass_runner import continue_runs
 from tests.support.apps import container_of
 
 API = "/api/v1/operator"

@@ -19,7 +19,8 @@ from kameng.domain.users import Role
 from kameng.messages.models import MessageRow
 from kameng.operator.mass_models import MassRefundItem
 from kameng.operator.mass_queries import get_run, preview
-from kameng.operator.mass_refunds import change_run, drive, run_batch, start_run
+from kameng.operator.mass_refunds import change_run, run_batch, start_run
+from kameng.operator.mass_runner import drive
 from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from kameng import compose
-from kameng.operator import mass_refunds
+from kameng.operator import mass_refunds, mass_runner
 from kameng.settings import Settings
 
 CRASH_AFTER = int(os.environ.get("KAMENG_CRASH_AFTER_ORDERS", "0"))
@@ -38,7 +38,7 @@ def main() -> None:
     mass_refunds._one = crashing  # type: ignore[assignment]
     container = compose.build(Settings(database_url=url, environment="test", secret_key="test"))
     try:
-        result = mass_refunds.drive(container.uow, run_id, lambda: moment, container.calendar, batch)
+        result = mass_runner.drive(container.uow, run_id, lambda: moment, container.calendar, batch)
     finally:
         container.dispose()
     print(json.dumps({"status": result.status.value, "done": result.orders_done, "total": result.orders_total}))

@@ -56,7 +56,8 @@ def _drive(container: Container, run_id: int, batch: int) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kameng.operator.mass_queries import get_run
-    from kameng.operator.mass_refunds import BatchResult, drive
+    from kameng.operator.mass_refunds import BatchResult
+    from kameng.operator.mass_runner import drive
 
     run = get_run(container.uow(), run_id)
     with Progress(

@@ -78,7 +78,7 @@ async def start_page(request: Request, container: ContainerDep, user: User = Ope
         merchant = form_text(form, "merchant", NUMBER)
         orders = form_text(form, "orders", NUMBER)
         if not (orders.isascii() and orders.isdigit()):
-            raise InvalidInput(ErrorCode.BAD_NUMBER, "error.bad_number", "orders")
+            raise InvalidInput(ErrorCode.BAD_NUMBER, "massrefund.error.orders", "orders")
         note = form_text(form, "note", inputs.NOTE)
         run = start_run(
             container.uow(),

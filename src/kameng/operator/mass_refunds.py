@@ -8,12 +8,11 @@ cursor, the counters, every ticket and every ledger entry of the batch commit to
 all. Each order's outcome is a row unique on (run, order) and its ticket carries the idempotency
 key ``mass:<run>:<order>``: a run killed half-way and resumed starts after the last committed batch
 and never pays an order twice. The CLI runs the batches in the foreground (``kameng refund mass``);
-a run started from the operator's page is taken by the worker tick (:func:`continue_runs`).
+a run started from the operator's page is taken by the worker tick (:mod:`kameng.operator.mass_runner`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,8 +50,6 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
 
 DEFAULT_BATCH = 200
-# The most batches one worker tick takes from a run started on the page: the tick has other work.
-TICK_BATCHES = 5
 MAX_BATCH = 2000
 # The rows one order adds at most, by table (a ticket approved at once and paid to its channel):
 # the batch draws their ids ahead (platform/db/ids.py).
@@ -362,54 +359,3 @@ def _one(
     if quote.decision is Decision.REVIEW:
         return ItemOutcome.REVIEW, quote.refund
     return ItemOutcome.REJECTED, 0
-
-
-# --------------------------------------------------------------------------------------------
-# Running
-
-
-Progress = Callable[[BatchResult], None]
-
-
-def drive(
-    uow_factory: Callable[[], UnitOfWork],
-    run_id: int,
-    clock: Callable[[], datetime],
-    calendar: WorkCalendar,
-    batch: int = DEFAULT_BATCH,
-    on_progress: Progress | None = None,
-    max_batches: int | None = None,
-) -> BatchResult:
-    """Run batches until the run is done or stopped (or ``max_batches`` were taken); each batch is
-    its own transaction, so stopping the process anywhere loses at most the batch in flight."""
-    taken = 0
-    while True:
-        result = run_batch(uow_factory(), run_id, clock(), calendar, batch)
-        taken += 1
-        if on_progress is not None:
-            on_progress(result)
-        if result.status is not RunStatus.RUNNING or (max_batches is not None and taken >= max_batches):
-            return result
-
-
-def continue_runs(
-    uow_factory: Callable[[], UnitOfWork], now: datetime, calendar: WorkCalendar, batch: int = DEFAULT_BATCH
-) -> int:
-    """The worker's step: a few batches of the oldest running run (started on the page, or left by
-    a CLI that stopped). Returns the orders handled."""
-    with uow_factory() as uow:
-        run_id = uow.session.scalar(
-            select(MassRefundRun.id)
-            .where(MassRefundRun.status == RunStatus.RUNNING)
-            .order_by(MassRefundRun.id)
-            .limit(1)
-        )
-    if run_id is None:
-        return 0
-    handled = 0
-    for _ in range(TICK_BATCHES):
-        result = run_batch(uow_factory(), run_id, now, calendar, batch)
-        handled += result.processed
-        if result.status is not RunStatus.RUNNING:
-            break
-    return handled
