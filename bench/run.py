@@ -57,6 +57,11 @@ BENCHMARKS: list[Benchmark] = [
         lazy("checkout", "bench_checkout"),
     ),
     Benchmark(
+        "mass_refund",
+        "Mass refund of a gone merchant's orders on PostgreSQL (target: 100,000 in under 5 minutes)",
+        lazy("mass_refund", "bench_mass_refund"),
+    ),
+    Benchmark(
         "refunds",
         "Refund requests through the API on PostgreSQL, beside pgbench",
         lazy("refunds", "bench_refunds"),

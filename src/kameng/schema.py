@@ -15,6 +15,7 @@ from kameng.catalog.models import CardKeyImportRow, CouponRow, Merchant, PolicyV
 from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.operator.calendar_models import CalendarYearRow
+from kameng.operator.mass_models import MassRefundItem, MassRefundRun, OutageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import AbnormalRefundAction, ChannelNoticeRow, OrphanPaymentRow, RefundRow
 from kameng.platform.db.base import Base
@@ -44,12 +45,15 @@ __all__ = [
     "FormDraft",
     "JournalEntry",
     "JournalLine",
+    "MassRefundItem",
+    "MassRefundRun",
     "MembershipRow",
     "Merchant",
     "MessageRow",
     "OrderEventRow",
     "OrderRow",
     "OrphanPaymentRow",
+    "OutageRow",
     "OutboxRow",
     "PaymentRow",
     "Placement",
@@ -135,4 +139,9 @@ PLACEMENT: dict[str, Placement] = {
     "channel_notices": Placement.COORDINATOR,
     # A staff member's decision on a consumer's ABNORMAL refund: beside the refund.
     "abnormal_refund_actions": Placement.BY_USER,
+    # Platform events and mass refunds (docs/mass-refunds.md): an outage and a run are the
+    # operator's records, not a consumer's; each order's outcome in a run sits with its consumer.
+    "platform_outages": Placement.COORDINATOR,
+    "mass_refund_runs": Placement.COORDINATOR,
+    "mass_refund_items": Placement.BY_USER,
 }

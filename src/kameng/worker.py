@@ -23,6 +23,7 @@ from kameng.container import Container
 from kameng.messages.notices import check_backlog
 from kameng.messages.tasks import NoticeRoutes, deliver_message_handler, operator_notice_handler
 from kameng.operator.calendar_admin import refreshed_calendar
+from kameng.operator.mass_runner import continue_runs
 from kameng.orders.payments import expire_unpaid_orders
 from kameng.orders.usage import expire_memberships
 from kameng.payouts.notices import purge_notices
@@ -88,6 +89,11 @@ def _steps(container: Container) -> list[tuple[str, Callable[[datetime], dict[st
         ("renewals", lambda now: sweep_renewals(container.uow, now, renewal_rules(container))),
         ("expire_memberships", lambda now: {"memberships_expired": expire_memberships(container.uow(), now)}),
         ("deadlines", lambda now: run_deadlines(container.uow(), now, container.calendar)),
+        # Before the outbox: the refunds a mass-refund batch queues leave in the same tick.
+        (
+            "mass_refunds",
+            lambda now: {"mass_refund_orders": continue_runs(container.uow, now, container.calendar)},
+        ),
         ("outbox", lambda now: {"outbox_done": drain_outbox(container, now)}),
         (
             "refund_polls",

@@ -26,6 +26,7 @@ from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow
 from kameng.orders.numbers import payment_out_trade_no
 from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
+from kameng.platform.db.ids import take_id
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, not_found
 from kameng.platform.i18n import localtime
@@ -92,6 +93,18 @@ def start_money(
         lines=[(source, amount), (owed, -amount)],
         memo=f"ticket {ticket.ticket_no}",
     )
+    if source_kind is PayoutSource.PLATFORM_ADVANCE and amount:
+        # 先行赔付: the platform advanced the consumer's refund; the merchant owes it back.
+        post_entry(
+            uow,
+            kind="merchant_receivable",
+            key=f"merchant_receivable:{ticket.id}",
+            order_id=order.id,
+            user_id=order.user_id,
+            now=now,
+            lines=[(f"merchant_receivable:{product.merchant_id}", amount), (source, -amount)],
+            memo=f"advanced for ticket {ticket.ticket_no}, owed by merchant {product.merchant_id}",
+        )
     move_ticket(uow, ticket, "start_refund", now, calendar, None, amount_fen=amount)
     if amount == 0:
         close_after_refund(uow, ticket, order, None, now, calendar)
@@ -130,6 +143,7 @@ def _new_refund(
     if attempt is None:
         attempt = (session.scalar(select(func.count(RefundRow.id)).where(RefundRow.ticket_id == ticket.id)) or 0) + 1
     refund = RefundRow(
+        id=take_id(uow, "refunds"),  # reserved by a caller adding many (a mass refund), else None
         ticket_id=ticket.id,
         order_id=order.id,
         user_id=order.user_id,
@@ -141,7 +155,8 @@ def _new_refund(
         created_at=now,
     )
     session.add(refund)
-    session.flush()
+    if refund.id is None:
+        session.flush()
     if channel is Channel.BALANCE:
         # The platform balance is ours: the money lands at once, no channel involved.
         refund.status = REFUND.apply(refund.status, "succeed")

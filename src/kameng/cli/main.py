@@ -17,6 +17,7 @@ from kameng.cli.boot import settings_or_exit as _settings
 from kameng.cli.card_keys import card_keys_app
 from kameng.cli.channels import channels_app, reconcile
 from kameng.cli.policy import policy_app
+from kameng.cli.refund import outage_app, refund_app
 from kameng.domain.calendar import CalendarError
 from kameng.platform.calendars import load_calendar
 from kameng.scenarios.services import simulate_paths
@@ -95,6 +96,8 @@ app.add_typer(channels_app, name="channels")
 app.add_typer(card_keys_app, name="card-keys")
 app.add_typer(policy_app, name="policy")
 app.command("reconcile")(reconcile)
+app.add_typer(refund_app, name="refund")
+app.add_typer(outage_app, name="outage")
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -12,6 +12,8 @@ Accounts (debits positive, credits negative):
 - ``coupon_expense``               coupons the platform funds (expense)
 - ``bonus_expense``                bonus credit given with top-ups (expense)
 - ``late_payments``                money that arrived for an expired order, owed back (liability)
+- ``platform_advance``             refunds the platform advanced for a merchant that is gone (先行赔付)
+- ``merchant_receivable:<merchant>`` what a gone merchant owes the platform for those advances (asset)
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ from kameng.operator import policy_pages as operator_policy_pages
 from kameng.operator import report_pages as operator_report_pages
 from kameng.operator.calendar_admin import refreshed_calendar
 from kameng.operator.dashboard import calendar_provider, low_stock_provider
+from kameng.operator import mass_api as operator_mass_api
+from kameng.operator import mass_pages as operator_mass_pages
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         operator_calendar_pages,
         catalog_admin_pages,
         operator_policy_pages,
+        operator_mass_pages,
     ):
         app.include_router(module.router)
     for module in (
@@ -140,6 +143,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
         subscriptions_api,
         catalog_admin_api,
         operator_policy_api,
+        operator_mass_api,
         health,
         metrics,
     ):

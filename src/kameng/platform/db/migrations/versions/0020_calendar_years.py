@@ -1,7 +1,7 @@
 """calendar years: the official schedules an operator loads for years the package lacks
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-06 14:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import kameng.platform.db.types
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
