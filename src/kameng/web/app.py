@@ -33,14 +33,14 @@ from kameng.messages import api as messages_api
 from kameng.messages import pages as messages_pages
 from kameng.messages.inbox import unread_badge
 from kameng.operator import calendar_pages as operator_calendar_pages
+from kameng.operator import mass_api as operator_mass_api
+from kameng.operator import mass_pages as operator_mass_pages
 from kameng.operator import pages as operator_pages
 from kameng.operator import policy_api as operator_policy_api
 from kameng.operator import policy_pages as operator_policy_pages
 from kameng.operator import report_pages as operator_report_pages
 from kameng.operator.calendar_admin import refreshed_calendar
 from kameng.operator.dashboard import calendar_provider, low_stock_provider
-from kameng.operator import mass_api as operator_mass_api
-from kameng.operator import mass_pages as operator_mass_pages
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
 from kameng.scenarios import api as scenarios_api
