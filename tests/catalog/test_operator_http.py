@@ -122,6 +122,12 @@ def test_the_low_stock_alerts_reach_the_api_and_the_catalog_page(client: TestCli
     assert page.status_code == 200
     assert 'id="low-stock"' in page.text
     assert 'id="alert-game-points-50"' in page.text
+    # The console's home warns too, naming the product in the reader's language, with its link.
+    home = client.get("/operator")
+    assert 'data-key="op.warn.low_stock"' in home.text
+    assert f'href="/operator/catalog/products/{game}"' in home.text
+    assert product["name"]["zh"] in home.text
+    assert product["name"]["en"] in client.get("/operator?lang=en").text
 
 
 def test_the_pages_preview_then_commit_an_import_and_refuse_a_duplicate(client: TestClient) -> None:
