@@ -270,19 +270,10 @@ class Settings(BaseSettings):
     @classmethod
     def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
         # Imported here, like the rate limits' package: `kameng simulate` reads no card key.
-        from kameng.platform.secrets_ring import RingError, check_fernet_key
+        from kameng.platform.secrets_ring import parse_fernet_keys
 
-        if value is None:
-            return None
-        keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
-        for position, key in enumerate(keys, start=1):
-            try:
-                check_fernet_key(key)
-            except RingError as error:
-                raise ValueError(f"key {position}: {error}") from None
-        if not keys:
-            return None
-        return SecretStr(",".join(keys))
+        keys = parse_fernet_keys(value.get_secret_value()) if value is not None else []
+        return SecretStr(",".join(keys)) if keys else None
 
     @field_validator("card_key_fingerprint_key")
     @classmethod

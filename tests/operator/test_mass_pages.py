@@ -76,7 +76,8 @@ def test_a_mass_refund_through_the_api(client: TestClient) -> None:
     assert done["orders_done"] == orders
     assert sum(done["outcomes"].values()) == orders
     assert done["paid_count"] + done["review_count"] + done["other_count"] == orders
-    assert client.get(f"{API}/mass-refunds/nope", headers=operator).status_code == 404
+    assert client.get(f"{API}/mass-refunds/nope", headers=operator).status_code == 422  # not a number
+    assert client.get(f"{API}/mass-refunds/999999", headers=operator).status_code == 404
     assert client.post(f"{API}/mass-refunds/{run['id']}/explode", headers=operator).status_code == 422
     assert client.post(f"{API}/mass-refunds/{run['id']}/stop", headers=operator).status_code == 409
 

@@ -65,6 +65,15 @@ BASE_BODIES: dict[str, dict[str, Any]] = {
     "ApiKeyIn": {"name": "ERP", "scopes": ["orders:read"]},
     "EndpointIn": {"url": "http://127.0.0.1:9/hooks", "event_types": ["order.paid"], "description": "ERP"},
     "EndpointPatch": {"event_types": ["order.paid"], "enabled": True},
+    # A gone merchant that does not exist: whatever passes the boundary stops at the lookup.
+    "StartIn": {"merchant": "999999", "confirmed_orders": 0, "note": "商家跑路"},
+    "OutageIn": {
+        "scope": "product",
+        "target": "no-such-product",  # whatever passes the boundary stops at the lookup
+        "starts_at": "2026-11-01T00:00:00+08:00",
+        "ends_at": "2026-11-01T02:00:00+08:00",
+        "note": "机房断电",
+    },
     "CancelIn": {"code": "123456", "password": PASSWORD, "reason": "不需要了"},
     "ProductIn": {
         "slug": "hostile-test",
@@ -158,6 +167,8 @@ def world(client: TestClient) -> World:
         "delivery_id": delivery,
         "user_id": agent,
         "product_id": 7,  # game-points-50, which delivers card keys
+        "run_id": 999999,  # no such mass-refund run: a hostile value must be refused before the lookup
+        "action": "stop",
     }
     return World(consumer, staff, values, operator)
 

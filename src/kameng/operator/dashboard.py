@@ -29,6 +29,14 @@ class Warning:
     link: str | None = None
     severity: str = "normal"
 
+    def params_in(self, lang: str) -> dict[str, object]:
+        """The message's values for a reader: a value given per language (``{"zh": …, "en": …}``,
+        a product's name) becomes the reader's, so both catalogs name the same placeholders."""
+        return {
+            name: value.get(lang, value.get("zh")) if isinstance(value, Mapping) else value
+            for name, value in self.params.items()
+        }
+
 
 WarningProvider = Callable[[UnitOfWork, datetime], list[Warning]]
 
@@ -63,8 +71,7 @@ def low_stock_provider(uow: UnitOfWork, now: datetime) -> list[Warning]:
         Warning(
             key="op.warn.low_stock",
             params={
-                "name_zh": alert.name_zh,
-                "name_en": alert.name_en,
+                "name": {"zh": alert.name_zh, "en": alert.name_en},
                 "available": alert.available,
                 "threshold": alert.threshold,
             },

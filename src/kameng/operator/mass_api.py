@@ -21,9 +21,9 @@ from kameng.platform.errors import ErrorCode, NotFound
 from kameng.web.auth import CurrentUser
 from kameng.web.deps import ContainerDep, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
+from kameng.web.params import IdPath
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operator: outages and mass refunds"])
-RunId = Annotated[str, Field(max_length=20)]
 Merchant = Annotated[str, Field(min_length=1, max_length=18, pattern=r"^[0-9]+$", description="The merchant's id")]
 NOT_OPERATOR: dict[int | str, dict[str, Any]] = {
     404: {"description": "Not an operator, or no such run or merchant"},
@@ -152,7 +152,7 @@ def post_run(body: StartIn, user: CurrentUser, container: ContainerDep) -> RunOu
 
 
 @router.get("/mass-refunds/{run_id}", summary="A run's progress and summary", responses=NOT_OPERATOR)
-def get_mass_run(run_id: RunId, user: CurrentUser, container: ContainerDep) -> RunOut:
+def get_mass_run(run_id: IdPath, user: CurrentUser, container: ContainerDep) -> RunOut:
     _operator(user)
     return _run_out(get_run(container.uow(), run_id), container)
 
@@ -163,7 +163,7 @@ def get_mass_run(run_id: RunId, user: CurrentUser, container: ContainerDep) -> R
     responses={**NOT_OPERATOR, 409: {"description": "Not allowed in the run's state"}},
 )
 def post_run_action(
-    run_id: RunId, action: Literal["stop", "resume"], user: CurrentUser, container: ContainerDep
+    run_id: IdPath, action: Literal["stop", "resume"], user: CurrentUser, container: ContainerDep
 ) -> RunOut:
     _operator(user)
     return _run_out(change_run(container.uow(), viewer_of(user), run_id, action, container.now()))

@@ -21,6 +21,7 @@ from kameng.platform import inputs
 from kameng.platform.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from kameng.web.deps import ContainerDep, CsrfChecked, OptionalUser, request_lang, require_operator, viewer_of
 from kameng.web.forms import field_error, form_text, redirect
+from kameng.web.params import Action, IdPath
 from kameng.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +38,12 @@ def _operator_page(user: OptionalUser) -> User:
 
 
 OperatorUser = Depends(_operator_page)
+
+
+def _operator_of(user: User | None) -> User:
+    """For pages with a run's id in the address: the id is checked first (a malformed one is
+    answered 422 naming it), then the operator, inside the handler."""
+    return _operator_page(user)
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,7 +102,8 @@ async def start_page(request: Request, container: ContainerDep, user: User = Ope
 
 
 @router.get("/operator/mass-refunds/{run_id}", response_class=HTMLResponse)
-def run_page(run_id: str, request: Request, container: ContainerDep, user: User = OperatorUser) -> Response:
+def run_page(run_id: IdPath, request: Request, container: ContainerDep, signed_in: OptionalUser) -> Response:
+    user = _operator_of(signed_in)
     run = get_run(container.uow(), run_id)
     rows, outcomes = leftovers(container.uow(), run.id)
     context = {"run": run, "rows": rows, "outcomes": outcomes, "running": run.status is RunStatus.RUNNING}
@@ -104,8 +112,13 @@ def run_page(run_id: str, request: Request, container: ContainerDep, user: User 
 
 @router.post("/operator/mass-refunds/{run_id}/{action}", dependencies=[CsrfChecked])
 def run_action(
-    run_id: str, action: str, request: Request, container: ContainerDep, user: User = OperatorUser
+    run_id: IdPath,
+    action: Action,
+    request: Request,
+    container: ContainerDep,
+    signed_in: OptionalUser,
 ) -> Response:
+    user = _operator_of(signed_in)
     change_run(container.uow(), viewer_of(user), run_id, action[:20], container.now())
     return redirect(f"/operator/mass-refunds/{run_id}")
 

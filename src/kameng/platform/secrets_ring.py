@@ -70,6 +70,18 @@ def check_fernet_key(key: str) -> None:
         raise RingError("not a Fernet key (32 bytes in URL-safe base64, e.g. from Fernet.generate_key())") from None
 
 
+def parse_fernet_keys(text: str) -> list[str]:
+    """A comma-separated ring as its keys, newest first; a bad one is named by its position
+    (``ValueError``, never repeating the key)."""
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            check_fernet_key(key)
+        except RingError as error:
+            raise ValueError(f"key {position}: {error}") from None
+    return keys
+
+
 @dataclass(frozen=True)
 class CardKeyRing:
     """Encrypts, decrypts and fingerprints card keys. ``keys``: Fernet keys, newest first."""
