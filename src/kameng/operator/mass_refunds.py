@@ -48,6 +48,8 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.ids import reserve_ids
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from kameng.subscriptions.models import RenewalChargeRow
+from kameng.subscriptions.refunds import renewals_asked_about
 
 DEFAULT_BATCH = 200
 MAX_BATCH = 2000
@@ -212,6 +214,11 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
         ]
         # Every ticket of the batch in one statement: the rows below name them by id.
         session.flush()
+        # The renewals the tickets are about, looked up and locked for the whole batch at once
+        # (one query instead of one per ticket, each of which flushed the rows added so far).
+        renewals = renewals_asked_about(
+            uow, [(order.id, order.user_id) for order, step in opened if not isinstance(step, ItemOutcome)], now
+        )
         for order, step in opened:
             ticket_id, rules = None, ""
             if isinstance(step, ItemOutcome):
@@ -219,7 +226,7 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
             else:
                 ticket, quote = step
                 ticket_id, rules = ticket.id, ticket.rules
-                outcome, amount = _one(uow, ticket, quote, operator, now, calendar)
+                outcome, amount = _one(uow, ticket, quote, operator, now, calendar, renewals.get(order.id))
             session.add(
                 MassRefundItem(
                     run_id=run.id,
@@ -320,6 +327,7 @@ def _one(
     operator: Viewer,
     now: datetime,
     calendar: WorkCalendar,
+    renewal: RenewalChargeRow | None,
 ) -> tuple[ItemOutcome, int]:
     """One ticket, written: its timeline, the engine's decision, the consumer told, and the money
     if approved (ledger, refund, outbox)."""
@@ -352,7 +360,7 @@ def _one(
         ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
     apply_plan(uow, ticket, plan, now, calendar, operator)
     if plan.approved_fen is not None:
-        start_money(uow, ticket, order, plan.approved_fen, now, calendar)
+        start_money(uow, ticket, order, plan.approved_fen, now, calendar, renewal)
         if plan.approved_fen == 0:
             return ItemOutcome.REJECTED, 0
         return ItemOutcome.PAID, plan.approved_fen
