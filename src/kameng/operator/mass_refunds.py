@@ -45,6 +45,7 @@ from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
+from kameng.platform.db.bulk import write_new_rows
 from kameng.platform.db.ids import reserve_ids
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
@@ -67,6 +68,19 @@ ROWS_PER_ORDER = {
     "mass_refund_items": 1,
     "webhook_deliveries": 0,
 }
+# The tables a batch only adds rows to: written by multi-row inserts (platform/db/bulk.py).
+APPEND_ONLY = frozenset(
+    {
+        "ticket_timeline",
+        "refunds",
+        "messages",
+        "outbox",
+        "journal_entries",
+        "journal_lines",
+        "order_events",
+        "mass_refund_items",
+    }
+)
 
 
 def event_note(run_id: int) -> str:
@@ -213,6 +227,7 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
             for order in orders
         ]
         # Every ticket of the batch in one statement: the rows below name them by id.
+        write_new_rows(session, APPEND_ONLY)
         session.flush()
         # The renewals the tickets are about, looked up and locked for the whole batch at once
         # (one query instead of one per ticket, each of which flushed the rows added so far).
@@ -251,6 +266,9 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
         run.cursor_order_id = ids[-1]
         run.batches += 1
         run.updated_at = now
+        # The batch's new rows (all but the tickets, written above) as multi-row inserts; the
+        # tickets, orders and run changed go out with the commit's flush.
+        write_new_rows(session, APPEND_ONLY)
         uow.commit()
         return BatchResult(run.id, run.status, len(orders), run.orders_done, run.orders_total)
 
