@@ -54,7 +54,7 @@ def start_money(
     amount: int,
     now: datetime,
     calendar: WorkCalendar,
-    renewal: RenewalChargeRow | None | _LookUp = LOOK_UP,
+    renewal: RenewalChargeRow | _LookUp | None = LOOK_UP,
 ) -> None:
     """Reserve the amount against what was captured, post it as owed to the consumer, and queue
     the payout. Runs inside the approving transaction, after the plan that approved it.

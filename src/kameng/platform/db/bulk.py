@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Table, inspect, insert
+from sqlalchemy import Table, insert, inspect
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.interfaces import MANYTOONE
 
@@ -63,6 +63,7 @@ def _values(mapper: Mapper[Any], row: Any) -> dict[str, Any]:
         if relationship.direction is MANYTOONE and relationship.key in state:
             parent = state[relationship.key]
             for local, remote in relationship.local_remote_pairs:
-                assert local.key is not None and remote.key is not None
+                assert local.key is not None
+                assert remote.key is not None
                 values[local.key] = getattr(parent, remote.key) if parent is not None else None
     return values
