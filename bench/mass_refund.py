@@ -89,6 +89,19 @@ def bench_mass_refund(quick: bool) -> dict[str, Any]:
                 "messages",
             ):
                 rows[table] = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        # What `kameng ledger check` proves: every entry balances, the advances net to zero and the
+        # merchant owes the platform the run's paid total.
+        from kameng.operator.mass_queries import get_run
+        from kameng.platform.ledger import check_books
+
+        books = check_books(container.uow())
+        paid_fen = get_run(container.uow(), run.id).paid_fen
+        ledger = {
+            "balanced": books.ok,
+            "entries": books.entries,
+            "receivable_equals_paid": books.accounts.get("merchant_receivable:1", 0) == paid_fen,
+            "platform_advance_fen": books.accounts.get("platform_advance", 0),
+        }
         container.dispose()
         from checkout import run_pgbench
 
@@ -103,6 +116,7 @@ def bench_mass_refund(quick: bool) -> dict[str, Any]:
             "orders_per_second": round(count / ran, 1) if ran else 0,
             "status": result.status.value,
             "rows": rows,
+            "ledger": ledger,
             "pgbench": pgbench,
             "minutes_for_100000_at_this_rate": minutes_for_target,
             "targets": {"minutes_for_100000_max": 5, "met": minutes_for_target <= 5},

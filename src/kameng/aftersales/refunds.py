@@ -33,19 +33,37 @@ from kameng.platform.i18n import localtime
 from kameng.platform.ledger import post_entry
 from kameng.platform.ledger_models import BalanceRow
 from kameng.platform.outbox import OutboxKind, enqueue
+from kameng.subscriptions.models import RenewalChargeRow
 from kameng.subscriptions.refunds import refundable_of, renewal_asked_about, reserve_renewal_refund
 
 # --------------------------------------------------------------------------------------------
 # Money: reserve, pay out, close
 
 
+class _LookUp:
+    """Marks a renewal not looked up yet (``None`` is an answer: the request is about the purchase)."""
+
+
+LOOK_UP = _LookUp()
+
+
 def start_money(
-    uow: UnitOfWork, ticket: Ticket, order: OrderRow, amount: int, now: datetime, calendar: WorkCalendar
+    uow: UnitOfWork,
+    ticket: Ticket,
+    order: OrderRow,
+    amount: int,
+    now: datetime,
+    calendar: WorkCalendar,
+    renewal: RenewalChargeRow | _LookUp | None = LOOK_UP,
 ) -> None:
     """Reserve the amount against what was captured, post it as owed to the consumer, and queue
-    the payout. Runs inside the approving transaction, after the plan that approved it."""
+    the payout. Runs inside the approving transaction, after the plan that approved it.
+    ``renewal``: the renewal the ticket is about, when the caller has already looked it up (and
+    locked it) for many tickets at once (:func:`kameng.subscriptions.refunds.renewals_asked_about`);
+    by default it is looked up here."""
     session = uow.session
-    renewal = renewal_asked_about(uow, order.id, order.user_id, ticket.created_at)
+    if isinstance(renewal, _LookUp):
+        renewal = renewal_asked_about(uow, order.id, order.user_id, ticket.created_at)
     if renewal is not None:
         # A renewal is its own refundable amount, paid out against its own trade.
         reserve_renewal_refund(renewal, amount)

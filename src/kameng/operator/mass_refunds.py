@@ -45,9 +45,12 @@ from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
+from kameng.platform.db.bulk import write_new_rows
 from kameng.platform.db.ids import reserve_ids
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
+from kameng.subscriptions.models import RenewalChargeRow
+from kameng.subscriptions.refunds import renewals_asked_about
 
 DEFAULT_BATCH = 200
 MAX_BATCH = 2000
@@ -65,6 +68,19 @@ ROWS_PER_ORDER = {
     "mass_refund_items": 1,
     "webhook_deliveries": 0,
 }
+# The tables a batch only adds rows to: written by multi-row inserts (platform/db/bulk.py).
+APPEND_ONLY = frozenset(
+    {
+        "ticket_timeline",
+        "refunds",
+        "messages",
+        "outbox",
+        "journal_entries",
+        "journal_lines",
+        "order_events",
+        "mass_refund_items",
+    }
+)
 
 
 def event_note(run_id: int) -> str:
@@ -211,7 +227,13 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
             for order in orders
         ]
         # Every ticket of the batch in one statement: the rows below name them by id.
+        write_new_rows(session, APPEND_ONLY)
         session.flush()
+        # The renewals the tickets are about, looked up and locked for the whole batch at once
+        # (one query instead of one per ticket, each of which flushed the rows added so far).
+        renewals = renewals_asked_about(
+            uow, [(order.id, order.user_id) for order, step in opened if not isinstance(step, ItemOutcome)], now
+        )
         for order, step in opened:
             ticket_id, rules = None, ""
             if isinstance(step, ItemOutcome):
@@ -219,7 +241,7 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
             else:
                 ticket, quote = step
                 ticket_id, rules = ticket.id, ticket.rules
-                outcome, amount = _one(uow, ticket, quote, operator, now, calendar)
+                outcome, amount = _one(uow, ticket, quote, operator, now, calendar, renewals.get(order.id))
             session.add(
                 MassRefundItem(
                     run_id=run.id,
@@ -244,6 +266,9 @@ def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, 
         run.cursor_order_id = ids[-1]
         run.batches += 1
         run.updated_at = now
+        # The batch's new rows (all but the tickets, written above) as multi-row inserts; the
+        # tickets, orders and run changed go out with the commit's flush.
+        write_new_rows(session, APPEND_ONLY)
         uow.commit()
         return BatchResult(run.id, run.status, len(orders), run.orders_done, run.orders_total)
 
@@ -320,6 +345,7 @@ def _one(
     operator: Viewer,
     now: datetime,
     calendar: WorkCalendar,
+    renewal: RenewalChargeRow | None,
 ) -> tuple[ItemOutcome, int]:
     """One ticket, written: its timeline, the engine's decision, the consumer told, and the money
     if approved (ledger, refund, outbox)."""
@@ -352,7 +378,7 @@ def _one(
         ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
     apply_plan(uow, ticket, plan, now, calendar, operator)
     if plan.approved_fen is not None:
-        start_money(uow, ticket, order, plan.approved_fen, now, calendar)
+        start_money(uow, ticket, order, plan.approved_fen, now, calendar, renewal)
         if plan.approved_fen == 0:
             return ItemOutcome.REJECTED, 0
         return ItemOutcome.PAID, plan.approved_fen

@@ -5,6 +5,7 @@ purchase, and names the renewal's ``out_trade_no`` at the channel, not the first
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -31,6 +32,30 @@ def renewal_asked_about(uow: UnitOfWork, order_id: int, user_id: int, asked_at: 
         .limit(1)
         .with_for_update()
     )
+
+
+def renewals_asked_about(
+    uow: UnitOfWork, orders: Iterable[tuple[int, int]], asked_at: datetime
+) -> dict[int, RenewalChargeRow]:
+    """:func:`renewal_asked_about` for many orders (``(order_id, user_id)`` pairs) at once, in one
+    query, locked: the order ids that have such a renewal, each with the latest. An order missing
+    from the answer has none (its request is about the purchase)."""
+    pairs = set(orders)
+    if not pairs:
+        return {}
+    charges = uow.session.scalars(
+        select(RenewalChargeRow)
+        .where(
+            RenewalChargeRow.order_id.in_({order_id for order_id, _ in pairs}),
+            RenewalChargeRow.user_id.in_({user_id for _, user_id in pairs}),
+            RenewalChargeRow.status == RenewalChargeStatus.SUCCEEDED,
+            RenewalChargeRow.settled_at <= asked_at,
+        )
+        .order_by(RenewalChargeRow.settled_at, RenewalChargeRow.id)
+        .with_for_update()
+    )
+    # In ascending order, so the last one kept per order is the latest.
+    return {charge.order_id: charge for charge in charges if (charge.order_id, charge.user_id) in pairs}
 
 
 def refundable_of(charge: RenewalChargeRow) -> int:
