@@ -2,10 +2,12 @@
 under the product's current one, side by side.
 
 "Replayed" means the engine itself: each request (a ticket: its order, its reason, its moment) is
-given to :func:`kameng.domain.refund.quote_refund`, the function that decided it when it was
-submitted, once with each policy, over the order's real events. The route a request takes
-(auto-approve, review, reject) is the quote's decision, exactly as ``aftersales.requests`` turns it
-into a ticket's first move; nothing here decides anything on its own.
+given to the engine once with each policy, over the order's real events:
+:func:`kameng.domain.refund.decide_refund`, the decision of :func:`~kameng.domain.refund.quote_refund`
+(the function that decided the request when it was submitted) walked by the same code, without the
+explanation and dates a replay does not read. The route a request takes (auto-approve, review,
+reject) is that decision, exactly as ``aftersales.requests`` turns a quote into a ticket's first
+move; nothing here decides anything on its own.
 
 The history is read in chunks by keyset pagination on the ticket id (the same query on SQLite and
 PostgreSQL, each chunk a short read), with the chunk's events in one query, so memory stays flat
@@ -28,7 +30,7 @@ from multiprocessing import get_context
 
 from kameng.domain.calendar import SHANGHAI, WorkCalendar
 from kameng.domain.model import Decision, Event, Policy, Product, Reason, RefundRequest
-from kameng.domain.refund import Quote, quote_refund
+from kameng.domain.refund import Decided, decide_refund
 from kameng.operator.policies import Draft
 from kameng.operator.refund_history import (
     DEFAULT_CHUNK,
@@ -55,7 +57,7 @@ class Tally:
     refunded_fen: int = 0  # every request's refund (a review's at its quote, as approved on time)
     auto_refunded_fen: int = 0  # of which paid without a person
 
-    def add(self, quote: Quote) -> None:
+    def add(self, quote: Decided) -> None:
         self.requests += 1
         decision = quote.decision
         if decision is Decision.AUTO_APPROVE:
@@ -121,7 +123,7 @@ class SimulationResult:
         return tally.person_days(self.review_minutes, self.workday_minutes)
 
 
-def _outcome(quote: Quote) -> Outcome:
+def _outcome(quote: Decided) -> Outcome:
     return Outcome(quote.decision, quote.refund, quote.rules)
 
 
@@ -130,7 +132,6 @@ def replay(
     product: Product,
     draft: Policy,
     current: Policy,
-    calendar: WorkCalendar,
     *,
     review_minutes: int,
     workday_minutes: int,
@@ -144,8 +145,8 @@ def replay(
     for batch in chunks:
         for request, events in batch:
             asked = RefundRequest(at=request.at, reason=request.reason)
-            now = quote_refund(product, current, request.order, events, asked, calendar, SHANGHAI)
-            then = quote_refund(product, draft, request.order, events, asked, calendar, SHANGHAI)
+            now = decide_refund(product, current, request.order, events, asked, SHANGHAI)
+            then = decide_refund(product, draft, request.order, events, asked, SHANGHAI)
             result.current.add(now)
             result.draft.add(then)
             if now.decision is not then.decision or now.refund != then.refund:
@@ -183,14 +184,17 @@ def simulate(
     With ``processes`` > 1 (and the ``database_url`` to read from), the history is cut into
     slices of ticket ids that worker processes replay side by side, each with its own connection;
     the slices' results come back in ticket order, so the figures, the changes kept and the order
-    in which ``on_change`` hears of them are the same as with one process."""
+    in which ``on_change`` hears of them are the same as with one process.
+
+    ``calendar`` is not read: a decision does not depend on working days, only a quote's dates
+    do, and the replay makes no dates. It stays in the signature the callers share."""
+    del calendar
     if processes <= 1 or database_url is None:
         return replay(
             read_ahead(history_chunks(uow, draft.product_id, since, until, chunk)),
             draft.product,
             draft.policy,
             draft.current,
-            calendar,
             review_minutes=review_minutes,
             workday_minutes=workday_minutes,
             keep_changes=keep_changes,
@@ -201,7 +205,7 @@ def simulate(
     result = SimulationResult(review_minutes=review_minutes, workday_minutes=workday_minutes)
     if bounds is None:
         return result
-    job = _Job(database_url, draft, calendar, since, until, chunk, review_minutes, workday_minutes)
+    job = _Job(database_url, draft, since, until, chunk, review_minutes, workday_minutes)
     global _JOB
     _JOB = job  # inherited by the forked workers: nothing to pickle but the slices' bounds
     try:
@@ -230,7 +234,6 @@ def simulate(
 class _Job:
     database_url: str
     draft: Draft
-    calendar: WorkCalendar
     since: datetime | None
     until: datetime | None
     chunk: int
@@ -274,7 +277,6 @@ def _replay_slice(bounds: tuple[int, int]) -> SimulationResult:
         draft.product,
         draft.policy,
         draft.current,
-        job.calendar,
         review_minutes=job.review_minutes,
         workday_minutes=job.workday_minutes,
         keep_changes=sys.maxsize,  # every change of the slice: the parent streams them, in order
