@@ -15,7 +15,7 @@ docs/refund-rules-notes.md.
 
 from __future__ import annotations
 
-from calendar import monthrange
+from calendar import isleap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -178,13 +178,21 @@ class _Outcome:
 # Time helpers
 
 
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+# Pure, and asked twice with the same moment whenever one request is decided under two policies
+# (the policy simulation: the term's end and the months begun of one activation): the second
+# answer is looked up. A few hundred entries: one request's worth is all that is ever reused.
+@lru_cache(maxsize=512)
 def add_months(moment: datetime, months: int, tz: tzinfo) -> datetime:
     """Calendar months on the local wall clock; a day missing in the target month clamps to its
     last day (31 Jan + 1 month = 28/29 Feb)."""
     local = moment.astimezone(tz)
     carry, month0 = divmod(local.month - 1 + months, 12)
     year, month = local.year + carry, month0 + 1
-    return local.replace(year=year, month=month, day=min(local.day, monthrange(year, month)[1]))
+    last = 29 if month == 2 and isleap(year) else _MONTH_DAYS[month]
+    return local.replace(year=year, month=month, day=min(local.day, last))
 
 
 def term_end(product: Product, activation: datetime, tz: tzinfo) -> datetime | None:
@@ -271,6 +279,7 @@ def used_share(
     return UsedShare(share(period.paid, used, total), used, total, "benefits")
 
 
+@lru_cache(maxsize=512)  # pure; the same activation and moment under a second policy is looked up
 def _months_begun(activation: datetime, end_of_use: datetime, tz: tzinfo) -> int:
     """The smallest ``k ≥ 1`` with ``activation + k months ≥ end_of_use`` (RULES.md §4, by_month).
 
