@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Select, any_, bindparam, func, select
+from sqlalchemy import BigInteger, Select, any_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -117,6 +117,10 @@ def history_chunks(
     while True:
         with uow:
             session = uow.session
+            if _by_array(session):
+                # A chunk is a few milliseconds of index probes: parallel workers started for
+                # each of its two queries only cost the server CPU (65 → 42 ms a chunk).
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             rows = session.execute(
                 base.where(Ticket.id > after).order_by(Ticket.id).limit(chunk)  # type: ignore[attr-defined]
             ).all()
