@@ -181,10 +181,6 @@ class _Outcome:
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-# Pure, and asked twice with the same moment whenever one request is decided under two policies
-# (the policy simulation: the term's end and the months begun of one activation): the second
-# answer is looked up. A few hundred entries: one request's worth is all that is ever reused.
-@lru_cache(maxsize=512)
 def add_months(moment: datetime, months: int, tz: tzinfo) -> datetime:
     """Calendar months on the local wall clock; a day missing in the target month clamps to its
     last day (31 Jan + 1 month = 28/29 Feb)."""
