@@ -7,7 +7,8 @@ request (a ticket) at some moment of the past 400 days: about three in four acti
 payment, one in ten with an outage of 50 hours, one in twenty with a benefit used; reasons spread
 over all eight. Timed: ``kameng.operator.simulation.simulate`` (what ``kameng policy simulate``
 runs) replaying every request under a draft with a 20 % fee and no clamp and under the current
-version, through the engine, twice per request. Then pgbench TPC-B on the same server.
+version, through the engine's decision (``decide_refunds``: both policies, one walk of the order's
+story). Then pgbench TPC-B on the same server.
 
     .venv/bin/python bench/run.py --only policy_sim [--quick]
     .venv/bin/python bench/policy_sim.py [--quick]

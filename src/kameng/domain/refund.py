@@ -15,8 +15,8 @@ docs/refund-rules-notes.md.
 
 from __future__ import annotations
 
-from calendar import monthrange
-from collections.abc import Iterable, Sequence
+from calendar import isleap
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -136,22 +136,49 @@ class Period:
 
 @dataclass(slots=True)  # internal and built per quote: a frozen __init__ costs ~1 µs each
 class UsedShare:
+    """The consumed part of a period's price: ``used`` of ``total`` units (days, months or
+    benefits). Its wording is built only when a quote is explained (``detail_en``/``detail_zh``),
+    never for a bare decision."""
+
     amount: int
-    detail_en: str = ""
-    detail_zh: str = ""
+    used: int = 0
+    total: int = 0
+    unit: str = ""  # "days", "months", "benefits"; empty when nothing can be counted
+
+    @property
+    def detail_en(self) -> str:
+        return f"{self.used} of {self.total} {self.unit}" if self.unit else ""
+
+    @property
+    def detail_zh(self) -> str:
+        return f"已用 {self.used}/{self.total} {_UNIT_ZH[self.unit]}" if self.unit else ""
+
+
+_UNIT_ZH = {"days": "天", "months": "个月", "benefits": "次权益"}
+
+# A rule's words: the lines that make up the refund and the explanation in Chinese and English.
+Words = tuple[tuple[Line, ...], str, str]
 
 
 @dataclass(slots=True)  # internal and built per quote: a frozen __init__ costs ~1 µs each
 class _Outcome:
+    """What one rule decides: the decision and the refund, computed once, and how to say it.
+
+    ``words`` builds the lines and the explanation from the very amounts the rule computed; it is
+    called only by :func:`quote_refund` (the full quote), never by :func:`decide_refund`, so a
+    decision alone costs no text. The lines always add up to ``refund`` (checked)."""
+
     decision: Decision
     rule: str
-    lines: tuple[Line, ...]
-    zh: str
-    en: str
+    refund: int
+    words: Callable[[], Words]
 
 
 # --------------------------------------------------------------------------------------------
 # Time helpers
+
+
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def add_months(moment: datetime, months: int, tz: tzinfo) -> datetime:
@@ -160,7 +187,8 @@ def add_months(moment: datetime, months: int, tz: tzinfo) -> datetime:
     local = moment.astimezone(tz)
     carry, month0 = divmod(local.month - 1 + months, 12)
     year, month = local.year + carry, month0 + 1
-    return local.replace(year=year, month=month, day=min(local.day, monthrange(year, month)[1]))
+    last = 29 if month == 2 and isleap(year) else _MONTH_DAYS[month]
+    return local.replace(year=year, month=month, day=min(local.day, last))
 
 
 def term_end(product: Product, activation: datetime, tz: tzinfo) -> datetime | None:
@@ -232,11 +260,11 @@ def used_share(
     if proration is Proration.BY_DAY:
         total = term.days if term.days is not None else _days_in_months(a, term.months or 0, tz)
         used = min(max(_ceil_days(end_of_use - a), 1), total)
-        return UsedShare(share(period.paid, used, total), f"{used} of {total} days", f"已用 {used}/{total} 天")
+        return UsedShare(share(period.paid, used, total), used, total, "days")
     if proration is Proration.BY_MONTH:
         months = term.months or 0
         used = min(_months_begun(a, end_of_use, tz), months)
-        return UsedShare(share(period.paid, used, months), f"{used} of {months} months", f"已用 {used}/{months} 个月")
+        return UsedShare(share(period.paid, used, months), used, months, "months")
     total = product.total_benefits
     counted = sum(
         e.count
@@ -244,9 +272,10 @@ def used_share(
         if e.type is EventType.BENEFIT_USED and e.at <= end_of_use and e.benefit in product.benefits
     )
     used = min(counted, total)
-    return UsedShare(share(period.paid, used, total), f"{used} of {total} benefits", f"已用 {used}/{total} 次权益")
+    return UsedShare(share(period.paid, used, total), used, total, "benefits")
 
 
+@lru_cache(maxsize=512)  # pure; the same activation and moment under a second policy is looked up
 def _months_begun(activation: datetime, end_of_use: datetime, tz: tzinfo) -> int:
     """The smallest ``k ≥ 1`` with ``activation + k months ≥ end_of_use`` (RULES.md §4, by_month).
 
@@ -287,8 +316,14 @@ def _withheld(paid: int, rule: str) -> Line:
     return Line("not_refundable", -paid, f"withheld under {label_en(rule)}", f"依「{label_zh(rule)}」不予退还")
 
 
-def _full(decision: Decision, rule: str, period: Period, zh: str, en: str) -> _Outcome:
-    return _Outcome(decision, rule, (_paid_line(period.paid, period),), zh, en)
+def _full(decision: Decision, rule: str, period: Period, text: Callable[[], tuple[str, str]]) -> _Outcome:
+    """The whole price of the period back; ``text`` says why (built only for a full quote)."""
+
+    def words() -> Words:
+        zh, en = text()
+        return (_paid_line(period.paid, period),), zh, en
+
+    return _Outcome(decision, rule, period.paid, words)
 
 
 # The same few amounts recur in every sentence of a quote (and across quotes of one product):
@@ -310,7 +345,7 @@ def _statutory(
     tz: tzinfo,
 ) -> _Outcome | None:
     reason = request.reason
-    paid = _y(period.paid)
+    paid = period.paid
     if reason is Reason.NOT_DELIVERED:
         delivered = _has(period, EventType.DELIVERED) or period.activation is not None
         if not delivered:
@@ -318,16 +353,20 @@ def _statutory(
                 Decision.AUTO_APPROVE,
                 "S1",
                 period,
-                f"未到账(S1):没有发放或激活记录,全额退还 {paid} 元。",
-                f"Not delivered (rule S1): nothing was delivered or activated, so the full {paid} is refunded.",
+                lambda: (
+                    f"未到账(S1):没有发放或激活记录,全额退还 {_y(paid)} 元。",
+                    f"Not delivered (rule S1): nothing was delivered or activated, so the full {_y(paid)} is refunded.",
+                ),
             )
         return _full(
             Decision.REVIEW,
             "S1",
             period,
-            f"未到账(S1):记录显示已发放或已激活,需人工核实,核实后全额退还 {paid} 元。",
-            f"Not delivered (rule S1): our records show delivery or activation, so a person checks;"
-            f" if confirmed, the full {paid} is refunded.",
+            lambda: (
+                f"未到账(S1):记录显示已发放或已激活,需人工核实,核实后全额退还 {_y(paid)} 元。",
+                f"Not delivered (rule S1): our records show delivery or activation, so a person checks;"
+                f" if confirmed, the full {_y(paid)} is refunded.",
+            ),
         )
     if reason is Reason.RENEWAL_WITHOUT_NOTICE and period.is_renewal:
         assert period.previous_start is not None
@@ -342,9 +381,11 @@ def _statutory(
                 Decision.AUTO_APPROVE,
                 "S2",
                 period,
-                f"自动续费前未提前 {RENEWAL_NOTICE_DAYS} 天提醒(S2):本次续费 {paid} 元全额退还。",
-                f"Renewed without a reminder at least {RENEWAL_NOTICE_DAYS} days before (rule S2):"
-                f" the renewal's {paid} is refunded in full.",
+                lambda: (
+                    f"自动续费前未提前 {RENEWAL_NOTICE_DAYS} 天提醒(S2):本次续费 {_y(paid)} 元全额退还。",
+                    f"Renewed without a reminder at least {RENEWAL_NOTICE_DAYS} days before (rule S2):"
+                    f" the renewal's {_y(paid)} is refunded in full.",
+                ),
             )
         return None
     if reason is Reason.PLATFORM_FAULT:
@@ -354,25 +395,31 @@ def _statutory(
                 Decision.AUTO_APPROVE,
                 "S3",
                 period,
-                f"平台服务中断累计 {hours} 小时,超过 48 小时(S3):全额退还 {paid} 元,不收手续费。",
-                f"The platform was down {hours} hours in total, more than 48 (rule S3):"
-                f" the full {paid} is refunded, no fee.",
+                lambda: (
+                    f"平台服务中断累计 {hours} 小时,超过 48 小时(S3):全额退还 {_y(paid)} 元,不收手续费。",
+                    f"The platform was down {hours} hours in total, more than 48 (rule S3):"
+                    f" the full {_y(paid)} is refunded, no fee.",
+                ),
             )
         return _full(
             Decision.REVIEW,
             "S3",
             period,
-            f"平台违约或服务中断(S3):经核实后全额退还 {paid} 元,不收手续费,不受无理由期限限制。",
-            f"Platform fault (rule S3): once a person confirms it, the full {paid} is refunded,"
-            " no fee, whatever the cooling-off window.",
+            lambda: (
+                f"平台违约或服务中断(S3):经核实后全额退还 {_y(paid)} 元,不收手续费,不受无理由期限限制。",
+                f"Platform fault (rule S3): once a person confirms it, the full {_y(paid)} is refunded,"
+                " no fee, whatever the cooling-off window.",
+            ),
         )
     if reason is Reason.NOT_AS_DESCRIBED:
         return _full(
             Decision.REVIEW,
             "S4",
             period,
-            f"服务与描述不符(S4):经核实后全额退还 {paid} 元,不收手续费。",
-            f"Not as described (rule S4): once a person confirms it, the full {paid} is refunded, no fee.",
+            lambda: (
+                f"服务与描述不符(S4):经核实后全额退还 {_y(paid)} 元,不收手续费。",
+                f"Not as described (rule S4): once a person confirms it, the full {_y(paid)} is refunded, no fee.",
+            ),
         )
     if reason is Reason.MERCHANT_GONE:
         return _merchant_gone(product, policy, order, events, request, period, tz)
@@ -404,58 +451,85 @@ def _merchant_gone(
         return _Outcome(
             Decision.REVIEW,
             "S5",
-            (Line("paid", paid, "the most that may be granted", "最多可退金额"),),
-            f"商家失联(S5):已使用的部分无法计量,由专人核定金额,平台先行赔付,最多退还 {_y(paid)} 元。",
-            f"Merchant gone (rule S5): the use cannot be measured, so a person sets the amount;"
-            f" the platform advances it, up to {_y(paid)}.",
+            paid,
+            lambda: (
+                (Line("paid", paid, "the most that may be granted", "最多可退金额"),),
+                f"商家失联(S5):已使用的部分无法计量,由专人核定金额,平台先行赔付,最多退还 {_y(paid)} 元。",
+                f"Merchant gone (rule S5): the use cannot be measured, so a person sets the amount;"
+                f" the platform advances it, up to {_y(paid)}.",
+            ),
         )
     if product.kind is ProductKind.RECHARGE:
-        cash_spent, spent_line = _spending(order, period, _spent(period))
-        lines = (Line("paid", paid), spent_line)
-        refund = max(paid - cash_spent, 0)
+        spent = _spent(period)
+        cash_spent = _cash_spent(order, period, spent)
+        refund = paid - cash_spent
         return _Outcome(
             decision,
             "S5",
-            lines,
-            f"商家失联,平台先行赔付(S5):现金 {_y(paid)} 元,已消费的现金 {_y(cash_spent)} 元不退,"
-            f"退还 {_y(refund)} 元,不收手续费。",
-            f"Merchant gone, the platform pays in advance (rule S5): cash {_y(paid)}, less"
-            f" {_y(cash_spent)} of cash already spent, refund {_y(refund)}, no fee.",
+            refund,
+            lambda: (
+                (Line("paid", paid), _spent_line(order, spent, cash_spent)),
+                f"商家失联,平台先行赔付(S5):现金 {_y(paid)} 元,已消费的现金 {_y(cash_spent)} 元不退,"
+                f"退还 {_y(refund)} 元,不收手续费。",
+                f"Merchant gone, the platform pays in advance (rule S5): cash {_y(paid)}, less"
+                f" {_y(cash_spent)} of cash already spent, refund {_y(refund)}, no fee.",
+            ),
         )
     end = gone_at if gone_at is not None else request.at
     used = used_share(product, policy.proration, period, end, tz)
-    lines = (
-        _paid_line(paid, period),
-        Line("used_share", -used.amount, used.detail_en, used.detail_zh),
-    )
     refund = paid - used.amount
-    used_zh = f"扣除已使用部分 {_y(used.amount)} 元({used.detail_zh})" if used.detail_zh else "无已使用部分"
-    used_en = f"less {_y(used.amount)} used ({used.detail_en})" if used.detail_en else "nothing used"
-    return _Outcome(
-        decision,
-        "S5",
-        lines,
-        f"商家失联,平台先行赔付(S5):实付 {_y(paid)} 元,{used_zh},退还 {_y(refund)} 元,不收手续费。",
-        f"Merchant gone, the platform pays in advance (rule S5): paid {_y(paid)}, {used_en},"
-        f" refund {_y(refund)}, no fee.",
-    )
+
+    def words() -> Words:
+        lines = (
+            _paid_line(paid, period),
+            Line("used_share", -used.amount, used.detail_en, used.detail_zh),
+        )
+        used_zh = f"扣除已使用部分 {_y(used.amount)} 元({used.detail_zh})" if used.unit else "无已使用部分"
+        used_en = f"less {_y(used.amount)} used ({used.detail_en})" if used.unit else "nothing used"
+        return (
+            lines,
+            f"商家失联,平台先行赔付(S5):实付 {_y(paid)} 元,{used_zh},退还 {_y(refund)} 元,不收手续费。",
+            f"Merchant gone, the platform pays in advance (rule S5): paid {_y(paid)}, {used_en},"
+            f" refund {_y(refund)}, no fee.",
+        )
+
+    return _Outcome(decision, "S5", refund, words)
 
 
 def _spent(period: Period) -> int:
     return sum(e.amount for e in period.events if e.type is EventType.SPENT)
 
 
-def _spending(order: Order, period: Period, spent: int) -> tuple[int, Line]:
-    """Cash spent from a top-up (bonus credit is spent first, R2) and the line that says so."""
-    cash_spent = min(max(spent - order.bonus, 0), period.paid)
+def _cash_spent(order: Order, period: Period, spent: int) -> int:
+    """Cash spent from a top-up: bonus credit is spent first (R2)."""
+    return min(max(spent - order.bonus, 0), period.paid)
+
+
+def _spent_line(order: Order, spent: int, cash_spent: int) -> Line:
     from_bonus = min(spent, order.bonus)
-    line = Line(
+    return Line(
         "cash_spent",
         -cash_spent,
         f"spent {_y(spent)}, of which {_y(from_bonus)} from bonus credit",
         f"已消费 {_y(spent)} 元,其中赠送余额 {_y(from_bonus)} 元",
     )
-    return cash_spent, line
+
+
+def _refused(rule: str, period: Period, zh: str, en: str) -> _Outcome:
+    """Nothing refunded under ``rule``: the price, and the same amount withheld."""
+    paid = period.paid
+    return _Outcome(Decision.REJECT, rule, 0, lambda: ((_paid_line(paid, period), _withheld(paid, rule)), zh, en))
+
+
+def _fee_words(policy: Policy, base: int, base_zh: str) -> tuple[str, str]:
+    if not policy.fee_percent:
+        return "no fee", "不收手续费"
+    percent = f"{policy.fee_percent.normalize():f}"
+    return f"{percent}% of {_y(base)}", f"{base_zh} {_y(base)} 元的 {percent}%"
+
+
+_BASIS_ZH = {Proration.BY_DAY: "天", Proration.BY_MONTH: "月", Proration.BY_BENEFIT: "权益次数"}
+_BASIS_EN = {Proration.BY_DAY: "day", Proration.BY_MONTH: "month", Proration.BY_BENEFIT: "benefit"}
 
 
 def _membership(product: Product, policy: Policy, request: RefundRequest, period: Period, tz: tzinfo) -> _Outcome:
@@ -466,14 +540,15 @@ def _membership(product: Product, policy: Policy, request: RefundRequest, period
             Decision.AUTO_APPROVE,
             "P1",
             period,
-            f"会员尚未激活(P1):一键退订,全额退还 {_y(paid)} 元。",
-            f"Membership not activated yet (rule P1): one-click refund of the full {_y(paid)}.",
+            lambda: (
+                f"会员尚未激活(P1):一键退订,全额退还 {_y(paid)} 元。",
+                f"Membership not activated yet (rule P1): one-click refund of the full {_y(paid)}.",
+            ),
         )
     if product.promo:
-        return _Outcome(
-            Decision.REJECT,
+        return _refused(
             "P4",
-            (_paid_line(paid, period), _withheld(paid, "P4")),
+            period,
             "限时优惠/特价商品已激活(P4):此类商品仅在激活前可退,不予退款。",
             "Special-offer product already activated (rule P4): it is refundable only before"
             " activation, so there is no refund.",
@@ -481,10 +556,9 @@ def _membership(product: Product, policy: Policy, request: RefundRequest, period
     end = term_end(product, a, tz)
     if end is not None and request.at > end:
         ended = end.astimezone(tz).date().isoformat()
-        return _Outcome(
-            Decision.REJECT,
+        return _refused(
             "P5",
-            (_paid_line(paid, period), _withheld(paid, "P5")),
+            period,
             f"会员期限已于 {ended} 结束(P5):不予退款。",
             f"The membership term ended on {ended} (rule P5): there is nothing left to refund.",
         )
@@ -495,40 +569,41 @@ def _membership(product: Product, policy: Policy, request: RefundRequest, period
             Decision.REVIEW,
             "P6",
             period,
-            f"在 {days} 天无理由退订期内且未使用任何权益(P6):全额退还 {_y(paid)} 元,不收手续费。",
-            f"Within the {days}-day cooling-off window and no benefit used (rule P6):"
-            f" the full {_y(paid)} is refunded, no fee.",
+            lambda: (
+                f"在 {days} 天无理由退订期内且未使用任何权益(P6):全额退还 {_y(paid)} 元,不收手续费。",
+                f"Within the {days}-day cooling-off window and no benefit used (rule P6):"
+                f" the full {_y(paid)} is refunded, no fee.",
+            ),
         )
     if within and policy.cooling_off is CoolingOff.MINUS_USED_DAYS:
         used = used_share(product, Proration.BY_DAY, period, request.at, tz)
         refund = paid - used.amount
-        lines: tuple[Line, ...] = (
-            _paid_line(paid, period),
-            Line("used_share", -used.amount, used.detail_en, used.detail_zh),
-        )
-        if not used.detail_en:  # permanent: no days to divide
-            return _Outcome(
-                Decision.REVIEW,
-                "P7",
-                lines,
-                f"在 {days} 天无理由退订期内(P7):永久会员无天数可折算,全额退还 {_y(paid)} 元,不收手续费。",
-                f"Within the {days}-day cooling-off window (rule P7): a permanent membership has no days"
-                f" to divide, so the full {_y(paid)} is refunded, no fee.",
+
+        def cooling_off_words() -> Words:
+            lines = (
+                _paid_line(paid, period),
+                Line("used_share", -used.amount, used.detail_en, used.detail_zh),
             )
-        return _Outcome(
-            Decision.REVIEW,
-            "P7",
-            lines,
-            f"在 {days} 天无理由退订期内(P7):实付 {_y(paid)} 元,扣除{used.detail_zh}的费用"
-            f" {_y(used.amount)} 元,退还 {_y(refund)} 元,不收手续费。",
-            f"Within the {days}-day cooling-off window (rule P7): paid {_y(paid)}, less"
-            f" {_y(used.amount)} for {used.detail_en} used, refund {_y(refund)}, no fee.",
-        )
+            if not used.unit:  # permanent: no days to divide
+                return (
+                    lines,
+                    f"在 {days} 天无理由退订期内(P7):永久会员无天数可折算,全额退还 {_y(paid)} 元,不收手续费。",
+                    f"Within the {days}-day cooling-off window (rule P7): a permanent membership has no days"
+                    f" to divide, so the full {_y(paid)} is refunded, no fee.",
+                )
+            return (
+                lines,
+                f"在 {days} 天无理由退订期内(P7):实付 {_y(paid)} 元,扣除{used.detail_zh}的费用"
+                f" {_y(used.amount)} 元,退还 {_y(refund)} 元,不收手续费。",
+                f"Within the {days}-day cooling-off window (rule P7): paid {_y(paid)}, less"
+                f" {_y(used.amount)} for {used.detail_en} used, refund {_y(refund)}, no fee.",
+            )
+
+        return _Outcome(Decision.REVIEW, "P7", refund, cooling_off_words)
     if end is None:
-        return _Outcome(
-            Decision.REJECT,
+        return _refused(
             "P8",
-            (_paid_line(paid, period), _withheld(paid, "P8")),
+            period,
             "永久会员已激活(P8):没有可按期折算的剩余部分,不予退款。",
             "Permanent membership already activated (rule P8): there is no remaining term to prorate,"
             " so there is no refund.",
@@ -537,34 +612,31 @@ def _membership(product: Product, policy: Policy, request: RefundRequest, period
     left = paid - used.amount
     fee = clamp_fee(policy, left)
     refund = left - fee
-    fee_en = f"{policy.fee_percent.normalize():f}% of {_y(left)}" if policy.fee_percent else "no fee"
-    fee_zh = f"剩余 {_y(left)} 元的 {policy.fee_percent.normalize():f}%" if policy.fee_percent else "不收手续费"
-    lines = (
-        _paid_line(paid, period),
-        Line("used_share", -used.amount, used.detail_en, used.detail_zh),
-        Line("fee", -fee, fee_en, fee_zh),
-    )
-    basis_zh = {Proration.BY_DAY: "天", Proration.BY_MONTH: "月", Proration.BY_BENEFIT: "权益次数"}[policy.proration]
-    basis_en = {Proration.BY_DAY: "day", Proration.BY_MONTH: "month", Proration.BY_BENEFIT: "benefit"}[policy.proration]
-    head_zh = (
-        f"已激活会员按{basis_zh}折算(P9):实付 {_y(paid)} 元,{used.detail_zh}扣除 {_y(used.amount)} 元,"
-        f"手续费 {_y(fee)} 元,"
-    )
-    head_en = (
-        f"Activated membership prorated by {basis_en} (rule P9): paid {_y(paid)}, less {_y(used.amount)}"
-        f" for {used.detail_en} used and a fee of {_y(fee)},"
-    )
-    if refund <= 0:
-        return _Outcome(
-            Decision.REJECT,
-            "P9",
-            lines,
-            head_zh + "可退金额为 0.00 元,因此不予退款。",
-            head_en + " which leaves 0.00, so there is no refund.",
+
+    def prorated_words() -> Words:
+        fee_en, fee_zh = _fee_words(policy, left, "剩余")
+        lines = (
+            _paid_line(paid, period),
+            Line("used_share", -used.amount, used.detail_en, used.detail_zh),
+            Line("fee", -fee, fee_en, fee_zh),
         )
-    return _Outcome(
-        Decision.REVIEW, "P9", lines, head_zh + f"可退 {_y(refund)} 元。", head_en + f" refund {_y(refund)}."
-    )
+        head_zh = (
+            f"已激活会员按{_BASIS_ZH[policy.proration]}折算(P9):实付 {_y(paid)} 元,{used.detail_zh}扣除"
+            f" {_y(used.amount)} 元,手续费 {_y(fee)} 元,"
+        )
+        head_en = (
+            f"Activated membership prorated by {_BASIS_EN[policy.proration]} (rule P9): paid {_y(paid)},"
+            f" less {_y(used.amount)} for {used.detail_en} used and a fee of {_y(fee)},"
+        )
+        if refund <= 0:
+            return (
+                lines,
+                head_zh + "可退金额为 0.00 元,因此不予退款。",
+                head_en + " which leaves 0.00, so there is no refund.",
+            )
+        return lines, head_zh + f"可退 {_y(refund)} 元。", head_en + f" refund {_y(refund)}."
+
+    return _Outcome(Decision.REJECT if refund <= 0 else Decision.REVIEW, "P9", refund, prorated_words)
 
 
 def _virtual_goods(period: Period) -> _Outcome:
@@ -574,13 +646,14 @@ def _virtual_goods(period: Period) -> _Outcome:
             Decision.AUTO_APPROVE,
             "P2",
             period,
-            f"商品尚未发放(P2):一键退订,全额退还 {_y(paid)} 元。",
-            f"Not delivered yet (rule P2): one-click refund of the full {_y(paid)}.",
+            lambda: (
+                f"商品尚未发放(P2):一键退订,全额退还 {_y(paid)} 元。",
+                f"Not delivered yet (rule P2): one-click refund of the full {_y(paid)}.",
+            ),
         )
-    return _Outcome(
-        Decision.REJECT,
+    return _refused(
         "P3",
-        (_paid_line(paid, period), _withheld(paid, "P3")),
+        period,
         "虚拟商品已发放(P3):已交付的数字商品不适用七天无理由退货,不予退款;如未到账或商品有问题,请选择相应原因。",
         "Digital goods already delivered (rule P3): delivered digital goods are outside no-reason"
         " returns, so there is no refund; if they did not arrive or are faulty, choose that reason.",
@@ -597,41 +670,41 @@ def _recharge(policy: Policy, order: Order, request: RefundRequest, period: Peri
             Decision.AUTO_APPROVE,
             "R1",
             period,
-            f"充值 {days} 天内且未消费(R1):全额退还现金 {_y(paid)} 元,赠送余额一并收回。",
-            f"Top-up within {days} days and nothing spent (rule R1): the full {_y(paid)} of cash is"
-            " refunded; any bonus credit is withdrawn.",
+            lambda: (
+                f"充值 {days} 天内且未消费(R1):全额退还现金 {_y(paid)} 元,赠送余额一并收回。",
+                f"Top-up within {days} days and nothing spent (rule R1): the full {_y(paid)} of cash is"
+                " refunded; any bonus credit is withdrawn.",
+            ),
         )
-    cash_spent, spent_line = _spending(order, period, spent)
+    cash_spent = _cash_spent(order, period, spent)
     withdrawable = paid - cash_spent
     fee = clamp_fee(policy, withdrawable)
     refund = withdrawable - fee
-    fee_en = f"{policy.fee_percent.normalize():f}% of {_y(withdrawable)}" if policy.fee_percent else "no fee"
-    fee_zh = (
-        f"可提现 {_y(withdrawable)} 元的 {policy.fee_percent.normalize():f}%" if policy.fee_percent else "不收手续费"
-    )
-    lines = (
-        Line("paid", paid),
-        spent_line,
-        Line("fee", -fee, fee_en, fee_zh),
-    )
-    head_zh = (
-        f"余额提现(R2):现金 {_y(paid)} 元,消费时先用赠送余额,已用掉的现金 {_y(cash_spent)} 元不退,手续费 {_y(fee)} 元,"
-    )
-    head_en = (
-        f"Balance withdrawal (rule R2): cash {_y(paid)}; spending uses bonus credit first, so"
-        f" {_y(cash_spent)} of cash was spent; fee {_y(fee)},"
-    )
-    if refund <= 0:
-        return _Outcome(
-            Decision.REJECT,
-            "R2",
-            lines,
-            head_zh + "可退 0.00 元,因此不予退款。",
-            head_en + " which leaves 0.00, so there is no refund.",
+
+    def withdrawal_words() -> Words:
+        fee_en, fee_zh = _fee_words(policy, withdrawable, "可提现")
+        lines = (
+            Line("paid", paid),
+            _spent_line(order, spent, cash_spent),
+            Line("fee", -fee, fee_en, fee_zh),
         )
-    return _Outcome(
-        Decision.REVIEW, "R2", lines, head_zh + f"可退 {_y(refund)} 元。", head_en + f" refund {_y(refund)}."
-    )
+        head_zh = (
+            f"余额提现(R2):现金 {_y(paid)} 元,消费时先用赠送余额,已用掉的现金 {_y(cash_spent)} 元不退,"
+            f"手续费 {_y(fee)} 元,"
+        )
+        head_en = (
+            f"Balance withdrawal (rule R2): cash {_y(paid)}; spending uses bonus credit first, so"
+            f" {_y(cash_spent)} of cash was spent; fee {_y(fee)},"
+        )
+        if refund <= 0:
+            return (
+                lines,
+                head_zh + "可退 0.00 元,因此不予退款。",
+                head_en + " which leaves 0.00, so there is no refund.",
+            )
+        return lines, head_zh + f"可退 {_y(refund)} 元。", head_en + f" refund {_y(refund)}."
+
+    return _Outcome(Decision.REJECT if refund <= 0 else Decision.REVIEW, "R2", refund, withdrawal_words)
 
 
 def coupon_returned(coupon: Coupon | None, refund: int) -> bool:
@@ -675,22 +748,22 @@ def _by_policy(
     return _recharge(policy, order, request, period)
 
 
-def _refund_of(outcome: _Outcome, period: Period) -> int:
-    refund = sum(line.amount for line in outcome.lines)
+def _checked(outcome: _Outcome, period: Period) -> _Outcome:
+    refund = outcome.refund
     if not 0 <= refund <= period.paid:  # a broken rule, never a silent min(): fail loudly
         raise AssertionError(f"rule {outcome.rule} produced {refund} fen outside [0, {period.paid}]")
-    return refund
+    return outcome
 
 
 # RULES.md §3a: "faster" is the order of the decisions, auto_approve, then review, then reject.
 _SPEED: dict[Decision, int] = {Decision.AUTO_APPROVE: 0, Decision.REVIEW: 1, Decision.REJECT: 2}
 
 
-def _better(challenger: _Outcome, challenger_refund: int, incumbent: _Outcome, incumbent_refund: int) -> bool:
+def _better(challenger: _Outcome, incumbent: _Outcome) -> bool:
     """Whether the policy outcome beats the statutory one: a larger refund, or the same refund
     decided faster. A full tie keeps the statutory outcome."""
-    if challenger_refund != incumbent_refund:
-        return challenger_refund > incumbent_refund
+    if challenger.refund != incumbent.refund:
+        return challenger.refund > incumbent.refund
     return _SPEED[challenger.decision] < _SPEED[incumbent.decision]
 
 
@@ -707,9 +780,15 @@ _DECIDED_EN = {
 }
 
 
-def _policy_wins(reason: Reason, winner: _Outcome, won: int, statutory: _Outcome, lost: int) -> _Outcome:
+def _policy_wins(reason: Reason, winner: _Outcome, statutory: _Outcome) -> _Outcome:
     """The policy outcome, with a first sentence that says why it, not the reason the consumer
     chose, decides: the consumer should see that choosing that reason cost them nothing."""
+    return _Outcome(winner.decision, winner.rule, winner.refund, lambda: _why_policy_wins(reason, winner, statutory))
+
+
+def _why_policy_wins(reason: Reason, winner: _Outcome, statutory: _Outcome) -> Words:
+    won, lost = winner.refund, statutory.refund
+    lines, winner_zh, winner_en = winner.words()
     chose_zh, chose_en = REASON_NAMES[reason]
     s_zh, s_en = label_zh(statutory.rule), label_en(statutory.rule)
     p_zh, p_en = label_zh(winner.rule), label_en(winner.rule)
@@ -725,9 +804,9 @@ def _policy_wins(reason: Reason, winner: _Outcome, won: int, statutory: _Outcome
             f"under {s_en} it would be {_DECIDED_EN[statutory.decision]}; under {p_en} the same {_y(won)} is"
             f" {_DECIDED_EN[winner.decision]}, which is faster"
         )
-    zh = f"您选择的原因是「{chose_zh}」:{why_zh},因此按后者处理。" + winner.zh
-    en = f"You chose “{chose_en}”: {why_en}, so the latter applies. " + winner.en
-    return _Outcome(winner.decision, winner.rule, winner.lines, zh, en)
+    zh = f"您选择的原因是「{chose_zh}」:{why_zh},因此按后者处理。" + winner_zh
+    en = f"You chose “{chose_en}”: {why_en}, so the latter applies. " + winner_en
+    return lines, zh, en
 
 
 def review_business_days(policy: Policy, rule: str) -> int:
@@ -739,6 +818,81 @@ def review_business_days(policy: Policy, rule: str) -> int:
     return policy.review_business_days
 
 
+class Decided(NamedTuple):
+    """The engine's decision alone: what :func:`decide_refund` returns. The same decision, refund,
+    rule ids, price and period as the full :class:`Quote` of the same inputs, without its lines,
+    explanation and dates (tested, tests/domain/test_decide_refund.py)."""
+
+    decision: Decision
+    refund: int
+    rules: tuple[str, ...]
+    paid: int
+    period_index: int = 0
+
+
+def _decide(
+    product: Product,
+    policy: Policy,
+    order: Order,
+    events: Sequence[Event],
+    request: RefundRequest,
+    tz: tzinfo,
+    period: Period | None = None,
+) -> tuple[_Outcome, tuple[str, ...], Period]:
+    """The decision table walked once: the winning outcome, the rule ids, the period (split from
+    the order's story here unless the caller already did, for the same policy's trial rule)."""
+    if period is None:
+        period = latest_period(order, events, request.at, policy)
+    outcome = _statutory(product, policy, order, events, request, period, tz)
+    if outcome is None:
+        outcome = _checked(_by_policy(product, policy, order, request, period, tz), period)
+        return outcome, (outcome.rule,), period
+    # RULES.md §3a: the policy rules decide the same request as if it were a change of mind,
+    # and the consumer gets the better outcome. Only here, so a request the policy rules
+    # decide anyway is walked once (the engine's speed is benchmarked, bench/engine.py).
+    _checked(outcome, period)
+    other = _checked(_by_policy(product, policy, order, request, period, tz), period)
+    if _better(other, outcome):
+        outcome, other = _policy_wins(request.reason, other, outcome), outcome
+    return outcome, (outcome.rule, other.rule), period
+
+
+def decide_refund(
+    product: Product,
+    policy: Policy,
+    order: Order,
+    events: Sequence[Event],
+    request: RefundRequest,
+    tz: tzinfo,
+) -> Decided:
+    """The engine's decision for one request without its words or dates: what a replay of many
+    requests needs (the policy simulation). The same rules as :func:`quote_refund`, walked by the
+    same code; only the explanation, the lines' wording and the calendar are skipped. Pure."""
+    outcome, rules, period = _decide(product, policy, order, events, request, tz)
+    return Decided(outcome.decision, outcome.refund, rules, period.paid, period.index)
+
+
+def decide_refunds(
+    product: Product,
+    policies: Sequence[Policy],
+    order: Order,
+    events: Sequence[Event],
+    request: RefundRequest,
+    tz: tzinfo,
+) -> list[Decided]:
+    """:func:`decide_refund` under each of ``policies`` for one request (a policy simulation's
+    draft and current version): the order's story is split into periods once for all the
+    policies that read a trial the same way, the rest is walked per policy. Pure."""
+    periods: dict[bool, Period] = {}
+    decided = []
+    for policy in policies:
+        period = periods.get(policy.trial_counts_as_activation)
+        outcome, rules, period = _decide(product, policy, order, events, request, tz, period)
+        periods[policy.trial_counts_as_activation] = period
+        decided.append(Decided(outcome.decision, outcome.refund, rules, period.paid, period.index))
+    return decided
+
+
 def quote_refund(
     product: Product,
     policy: Policy,
@@ -748,27 +902,13 @@ def quote_refund(
     calendar: WorkCalendar,
     tz: tzinfo,
 ) -> Quote:
-    """The engine's answer for one request. Pure: same inputs, same quote."""
-    period = latest_period(order, events, request.at, policy)
-    outcome = _statutory(product, policy, order, events, request, period, tz)
-    rules: tuple[str, ...]
-    if outcome is None:
-        outcome = _by_policy(product, policy, order, request, period, tz)
-        refund = _refund_of(outcome, period)
-        rules = (outcome.rule,)
-    else:
-        # RULES.md §3a: the policy rules decide the same request as if it were a change of mind,
-        # and the consumer gets the better outcome. Only here, so a request the policy rules
-        # decide anyway is walked once (the engine's speed is benchmarked, bench/engine.py).
-        refund = _refund_of(outcome, period)
-        other = _by_policy(product, policy, order, request, period, tz)
-        other_refund = _refund_of(other, period)
-        if _better(other, other_refund, outcome, refund):
-            outcome, other = _policy_wins(request.reason, other, other_refund, outcome, refund), outcome
-            refund = other_refund
-        rules = (outcome.rule, other.rule)
-
-    lines = outcome.lines
+    """The engine's answer for one request: :func:`decide_refund`'s decision with its lines, its
+    explanation and its dates. Pure: same inputs, same quote."""
+    outcome, rules, period = _decide(product, policy, order, events, request, tz)
+    refund = outcome.refund
+    lines, zh, en = outcome.words()
+    if sum(line.amount for line in lines) != refund:  # the words must say the amount decided
+        raise AssertionError(f"rule {outcome.rule}: lines add up to {sum(line.amount for line in lines)}, not {refund}")
     # The coupon paid part of the purchase only: a renewal was charged in full cash, so refunding
     # it neither returns nor forfeits the purchase's coupon.
     coupon = _coupon_line(order, refund) if not period.is_renewal else None
@@ -779,7 +919,6 @@ def quote_refund(
     review_due: date | None = None
     arrival: ArrivalWindow | None = None
     warning_years: frozenset[int] = frozenset()
-    zh, en = outcome.zh, outcome.en
     if outcome.decision is Decision.REVIEW:
         due = calendar.add_working_days(request_day, review_business_days(policy, outcome.rule))
         review_due, warning_years = due.day, due.warning_years
@@ -818,6 +957,7 @@ def quote_refund(
 __all__ = [
     "ARRIVAL_WORKING_DAYS",
     "ArrivalWindow",
+    "Decided",
     "Line",
     "Period",
     "Quote",
@@ -826,6 +966,8 @@ __all__ = [
     "arrival_window",
     "clamp_fee",
     "coupon_returned",
+    "decide_refund",
+    "decide_refunds",
     "latest_period",
     "quote_refund",
     "term_end",

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Select, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
 
 from kameng.aftersales.models import Ticket
 from kameng.domain.model import Coupon, Event, EventType, Order, Reason
@@ -115,6 +117,10 @@ def history_chunks(
     while True:
         with uow:
             session = uow.session
+            if _by_array(session):
+                # A chunk is a few milliseconds of index probes: parallel workers started for
+                # each of its two queries only cost the server CPU (65 → 42 ms a chunk).
+                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
             rows = session.execute(
                 base.where(Ticket.id > after).order_by(Ticket.id).limit(chunk)  # type: ignore[attr-defined]
             ).all()
@@ -133,23 +139,9 @@ def history_chunks(
                 for row in rows
             ]
             events: dict[int, list[Event]] = {request.order_id: [] for request in requests}
-            # The chunk's orders as a subquery (the same window of ticket ids), not a list of
-            # 5,000 bound ids that the driver would convert and the server parse at every chunk.
-            window = base.where(Ticket.id > after, Ticket.id <= rows[-1][0]).with_only_columns(  # type: ignore[attr-defined]
-                Ticket.order_id
-            )
             event_rows = session.execute(
-                select(
-                    OrderEventRow.order_id,
-                    OrderEventRow.type,
-                    OrderEventRow.at,
-                    OrderEventRow.benefit,
-                    OrderEventRow.count,
-                    OrderEventRow.hours,
-                    OrderEventRow.amount_fen,
-                )
-                .where(OrderEventRow.order_id.in_(window), OrderEventRow.type.in_(_ENGINE_TYPES))
-                .order_by(OrderEventRow.order_id, OrderEventRow.at, OrderEventRow.id)
+                _events_query(session, base, after, rows[-1][0]),
+                {"order_ids": list(events)} if _by_array(session) else {},
             )
             for order_id, kind, at, benefit, count, hours, amount in event_rows:
                 events[order_id].append(
@@ -164,6 +156,40 @@ def history_chunks(
                 )
         after = rows[-1][0]
         yield [(request, events[request.order_id]) for request in requests]
+
+
+_EVENT_COLUMNS = (
+    OrderEventRow.order_id,
+    OrderEventRow.type,
+    OrderEventRow.at,
+    OrderEventRow.benefit,
+    OrderEventRow.count,
+    OrderEventRow.hours,
+    OrderEventRow.amount_fen,
+)
+_ORDER = (OrderEventRow.order_id, OrderEventRow.at, OrderEventRow.id)
+
+
+def _by_array(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _events_query(
+    session: Session, base: Any, after: int, last: int
+) -> Select[int, str, datetime, str | None, int, str | None, int]:
+    """The events of a chunk's orders, by order and time.
+
+    On PostgreSQL the chunk's order ids go as one array parameter (``= ANY(:order_ids)``): the
+    planner probes ``ix_order_events_order_at`` for each. The window of ticket ids as a subquery
+    (``IN (SELECT …)``), which reads the same on both backends, was planned on PostgreSQL as a
+    hash semi-join over sequential scans of ``orders`` and ``order_events``: every chunk read the
+    two whole tables, the server's time grew with the history and was most of a 1,000,000-request
+    run. SQLite keeps the subquery (it probes the index for it)."""
+    query = select(*_EVENT_COLUMNS).where(OrderEventRow.type.in_(_ENGINE_TYPES)).order_by(*_ORDER)
+    if _by_array(session):
+        return query.where(OrderEventRow.order_id == any_(bindparam("order_ids", type_=ARRAY(BigInteger))))
+    window = base.where(Ticket.id > after, Ticket.id <= last).with_only_columns(Ticket.order_id)
+    return query.where(OrderEventRow.order_id.in_(window))
 
 
 def id_bounds(
