@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
-from kameng.aftersales.refunds import start_money
-from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, notify, remember_quote
+from kameng.aftersales.refunds import carry_out_decision
+from kameng.aftersales.tickets import lock_ticket, move_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
 from kameng.catalog.services import policy_to_domain
-from kameng.domain.aftersales import Notice, plan_submission
+from kameng.domain.aftersales import Notice
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Decision, Reason
 from kameng.domain.refund import review_business_days
@@ -28,7 +28,6 @@ from kameng.domain.tickets import (
     CLOSED,
     TicketStatus,
     auto_approve_at,
-    end_of_day,
     priority_of,
     resume_due_at,
     review_due_at,
@@ -174,22 +173,7 @@ def _submit(
         )
         _store_uploads(uow, ticket, viewer, command.uploads, now)
         remember_quote(uow, order, command.reason, now, quote)  # computed once for the whole step
-        plan = plan_submission(
-            ticket.ticket_no,
-            quote.decision,
-            quote.refund,
-            quote.rules[0],
-            quote.explanation_zh,
-            quote.explanation_en,
-            quote.review_due,
-        )
-        if quote.review_due is not None:
-            # The deadline promised in the quote is the ticket's deadline, to the day.
-            ticket.due_at = end_of_day(quote.review_due)
-            ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
-        apply_plan(uow, ticket, plan, now, calendar, viewer)
-        if plan.approved_fen is not None:
-            start_money(uow, ticket, order, plan.approved_fen, now, calendar)
+        carry_out_decision(uow, ticket, order, quote, now, calendar, viewer)
         uow.commit()
         return ticket, False
 

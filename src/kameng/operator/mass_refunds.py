@@ -21,16 +21,15 @@ from sqlalchemy.orm import Session
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import Ticket
-from kameng.aftersales.refunds import start_money
-from kameng.aftersales.tickets import apply_plan, remember_quote
+from kameng.aftersales.refunds import carry_out_decision
+from kameng.aftersales.tickets import remember_quote
 from kameng.catalog.models import Merchant
-from kameng.domain.aftersales import plan_submission
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.mass_refunds import RUN, ItemOutcome, RunStatus
 from kameng.domain.model import Decision, EventType, Reason
 from kameng.domain.refund import Quote
 from kameng.domain.states import OrderStatus
-from kameng.domain.tickets import TicketStatus, auto_approve_at, end_of_day, priority_of
+from kameng.domain.tickets import TicketStatus, priority_of
 from kameng.domain.users import Role
 from kameng.operator.mass_models import MassRefundItem, MassRefundRun
 from kameng.operator.mass_queries import (
@@ -364,21 +363,8 @@ def _one(
         quote=ticket.quote,
     )
     remember_quote(uow, order, Reason.MERCHANT_GONE, now, quote)
-    plan = plan_submission(
-        ticket.ticket_no,
-        quote.decision,
-        quote.refund,
-        quote.rules[0],
-        quote.explanation_zh,
-        quote.explanation_en,
-        quote.review_due,
-    )
-    if quote.review_due is not None:
-        ticket.due_at = end_of_day(quote.review_due)
-        ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
-    apply_plan(uow, ticket, plan, now, calendar, operator)
+    plan = carry_out_decision(uow, ticket, order, quote, now, calendar, operator, renewal)
     if plan.approved_fen is not None:
-        start_money(uow, ticket, order, plan.approved_fen, now, calendar, renewal)
         if plan.approved_fen == 0:
             return ItemOutcome.REJECTED, 0
         return ItemOutcome.PAID, plan.approved_fen
