@@ -8,17 +8,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket
-from kameng.aftersales.tickets import apply_plan, lock_order, lock_ticket, move_ticket, notify
+from kameng.aftersales.tickets import lock_order, lock_ticket, move_ticket, notify
 from kameng.catalog.models import CouponRow
 from kameng.catalog.services import issue_returned_coupon
-from kameng.domain.aftersales import Note, Notice, PayoutSource, Plan, payout_source, plan_submission
+from kameng.domain.aftersales import Note, Notice, PayoutSource, payout_source
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Channel, Coupon, OrderEventType
 from kameng.domain.money import format_yuan, parse_yuan
 from kameng.domain.promises import returned_coupon_expiry
-from kameng.domain.refund import Quote, coupon_returned
+from kameng.domain.refund import coupon_returned
 from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, REFUND, RefundStatus
-from kameng.domain.tickets import TicketStatus, auto_approve_at, end_of_day
+from kameng.domain.tickets import TicketStatus
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow
 from kameng.orders.numbers import payment_out_trade_no
@@ -38,42 +38,11 @@ from kameng.subscriptions.refunds import refundable_of, renewal_asked_about, res
 # Money: reserve, pay out, close
 
 
-class _LookUp:
+class LookUp:
     """Marks a renewal not looked up yet (``None`` is an answer: the request is about the purchase)."""
 
 
-LOOK_UP = _LookUp()
-
-
-def carry_out_decision(
-    uow: UnitOfWork,
-    ticket: Ticket,
-    order: OrderRow,
-    quote: Quote,
-    now: datetime,
-    calendar: WorkCalendar,
-    actor: Viewer | None,
-    renewal: RenewalChargeRow | _LookUp | None = LOOK_UP,
-) -> Plan:
-    """The engine's decision on a just-submitted ticket, carried out: the review deadline the
-    quote promised becomes the ticket's (to the day), the plan's moves and messages are stored, and
-    an approval starts the money. One step for a consumer's own request and for a mass refund."""
-    plan = plan_submission(
-        ticket.ticket_no,
-        quote.decision,
-        quote.refund,
-        quote.rules[0],
-        quote.explanation_zh,
-        quote.explanation_en,
-        quote.review_due,
-    )
-    if quote.review_due is not None:
-        ticket.due_at = end_of_day(quote.review_due)
-        ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
-    apply_plan(uow, ticket, plan, now, calendar, actor)
-    if plan.approved_fen is not None:
-        start_money(uow, ticket, order, plan.approved_fen, now, calendar, renewal)
-    return plan
+LOOK_UP = LookUp()
 
 
 def start_money(
@@ -83,7 +52,7 @@ def start_money(
     amount: int,
     now: datetime,
     calendar: WorkCalendar,
-    renewal: RenewalChargeRow | _LookUp | None = LOOK_UP,
+    renewal: RenewalChargeRow | LookUp | None = LOOK_UP,
 ) -> None:
     """Reserve the amount against what was captured, post it as owed to the consumer, and queue
     the payout. Runs inside the approving transaction, after the plan that approved it.
@@ -91,7 +60,7 @@ def start_money(
     locked it) for many tickets at once (:func:`kameng.subscriptions.refunds.renewals_asked_about`);
     by default it is looked up here."""
     session = uow.session
-    if isinstance(renewal, _LookUp):
+    if isinstance(renewal, LookUp):
         renewal = renewal_asked_about(uow, order.id, order.user_id, ticket.created_at)
     if renewal is not None:
         # A renewal is its own refundable amount, paid out against its own trade.

@@ -15,19 +15,20 @@ from sqlalchemy import select
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
-from kameng.aftersales.refunds import carry_out_decision
-from kameng.aftersales.tickets import lock_ticket, move_ticket, notify, remember_quote
+from kameng.aftersales.refunds import LOOK_UP, LookUp, start_money
+from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
 from kameng.catalog.services import policy_to_domain
-from kameng.domain.aftersales import Notice
+from kameng.domain.aftersales import Notice, Plan, plan_submission
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Decision, Reason
-from kameng.domain.refund import review_business_days
+from kameng.domain.refund import Quote, review_business_days
 from kameng.domain.states import OrderStatus
 from kameng.domain.tickets import (
     CLOSED,
     TicketStatus,
     auto_approve_at,
+    end_of_day,
     priority_of,
     resume_due_at,
     review_due_at,
@@ -39,6 +40,7 @@ from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
+from kameng.subscriptions.models import RenewalChargeRow
 
 # An appeal says why, in a few words at least: an empty or one-word appeal gives the supervisor
 # nothing to decide on, and five characters are enough for a reason in Chinese.
@@ -56,6 +58,37 @@ class RefundRequestCommand:
     # engine still refunds exactly this, at once (a quote changed since the confirmation page was
     # shown, by an activation in another tab say, is shown again instead of being granted unseen).
     confirmed_one_click_fen: int | None = None
+
+
+def carry_out_decision(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    order: OrderRow,
+    quote: Quote,
+    now: datetime,
+    calendar: WorkCalendar,
+    actor: Viewer | None,
+    renewal: RenewalChargeRow | LookUp | None = LOOK_UP,
+) -> Plan:
+    """The engine's decision on a just-submitted ticket, carried out: the review deadline the
+    quote promised becomes the ticket's (to the day), the plan's moves and messages are stored, and
+    an approval starts the money. One step for a consumer's own request and for a mass refund."""
+    plan = plan_submission(
+        ticket.ticket_no,
+        quote.decision,
+        quote.refund,
+        quote.rules[0],
+        quote.explanation_zh,
+        quote.explanation_en,
+        quote.review_due,
+    )
+    if quote.review_due is not None:
+        ticket.due_at = end_of_day(quote.review_due)
+        ticket.auto_approve_at = auto_approve_at(calendar, ticket.due_at)
+    apply_plan(uow, ticket, plan, now, calendar, actor)
+    if plan.approved_fen is not None:
+        start_money(uow, ticket, order, plan.approved_fen, now, calendar, renewal)
+    return plan
 
 
 def _store_uploads(uow: UnitOfWork, ticket: Ticket, uploader: Viewer, uploads: list[Upload], now: datetime) -> None:

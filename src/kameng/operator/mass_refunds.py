@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import Ticket
-from kameng.aftersales.refunds import carry_out_decision
+from kameng.aftersales.requests import carry_out_decision
 from kameng.aftersales.tickets import remember_quote
 from kameng.catalog.models import Merchant
 from kameng.domain.calendar import WorkCalendar
