@@ -126,7 +126,6 @@ def run_simulation(url: str) -> dict[str, Any]:
         result = simulate(
             container.uow(),
             draft,
-            container.calendar,
             since,
             review_minutes=15,
             workday_minutes=420,

@@ -13,7 +13,6 @@ from kameng.operator.policies import draft_of
 from kameng.operator.simulation import simulate
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
-from tests.support.tickets import CALENDAR
 from tests.support.worlds import refunded_ticket
 
 STRICTER = "product: annual-card\nfee_percent: 40\nfee_max: null\ncooling_off_days: 0\n"
@@ -61,7 +60,7 @@ def test_simulate_prints_the_figures_and_writes_every_changed_order(database: st
     try:
         uow = lambda: UnitOfWork(make_session_factory(engine))  # noqa: E731
         draft = draft_of(uow(), {"product": "annual-card", "fee_percent": "40", "fee_max": None, "cooling_off_days": 0})
-        expected = simulate(uow(), draft, CALENDAR, None, review_minutes=15, workday_minutes=420)
+        expected = simulate(uow(), draft, None, review_minutes=15, workday_minutes=420)
     finally:
         engine.dispose()
     assert expected.changed >= 1

@@ -92,7 +92,7 @@ def _engine_one_by_one(uow: UnitOfWork, policy: Policy) -> dict[str, Quote]:
 
 
 def _run(uow: UnitOfWork, draft: Draft, since: datetime | None, chunk: int = 3) -> SimulationResult:
-    return simulate(uow, draft, CALENDAR, since, review_minutes=30, workday_minutes=420, chunk=chunk)
+    return simulate(uow, draft, since, review_minutes=30, workday_minutes=420, chunk=chunk)
 
 
 def test_under_the_current_policy_the_replay_gives_every_ticket_the_decision_and_amount_it_got(
@@ -124,7 +124,7 @@ def test_a_stricter_fee_is_simulated_exactly_as_the_engine_decides_each_request_
     draft = draft_of(uow, {"product": PRODUCT, "fee_percent": "20", "fee_max": "", "fee_min": "5.00"})
     changed_seen: list[str] = []
     result = simulate(
-        uow, draft, CALENDAR, start, review_minutes=30, workday_minutes=420, chunk=4,
+        uow, draft, start, review_minutes=30, workday_minutes=420, chunk=4,
         on_change=lambda change: changed_seen.append(change.ticket_no),
     )  # fmt: skip
     current = _engine_one_by_one(uow, draft.current)
@@ -183,11 +183,11 @@ def test_worker_processes_give_the_same_figures_and_changes_in_the_same_order(
     start = now - timedelta(days=500)
     _history(uow, channel, make_user, start)
     draft = draft_of(uow, {"product": PRODUCT, "fee_percent": "20", "fee_max": "", "cooling_off_days": "0"})
-    one = simulate(uow, draft, CALENDAR, start, review_minutes=30, workday_minutes=420, chunk=2)
+    one = simulate(uow, draft, start, review_minutes=30, workday_minutes=420, chunk=2)
     heard: list[str] = []
     progress: list[int] = []
     two = simulate(
-        uow, draft, CALENDAR, start, review_minutes=30, workday_minutes=420, chunk=2, keep_changes=2,
+        uow, draft, start, review_minutes=30, workday_minutes=420, chunk=2, keep_changes=2,
         processes=2, database_url=db_url, on_change=lambda c: heard.append(c.ticket_no), on_chunk=progress.append,
     )  # fmt: skip
     assert two.current == one.current

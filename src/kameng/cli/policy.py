@@ -130,7 +130,6 @@ def simulate(
             result = run(
                 container.uow(),
                 draft,
-                container.calendar,
                 start,
                 end,
                 review_minutes=settings.policy_review_minutes,

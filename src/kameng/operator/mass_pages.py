@@ -40,12 +40,6 @@ def _operator_page(user: OptionalUser) -> User:
 OperatorUser = Depends(_operator_page)
 
 
-def _operator_of(user: User | None) -> User:
-    """For pages with a run's id in the address: the id is checked first (a malformed one is
-    answered 422 naming it), then the operator, inside the handler."""
-    return _operator_page(user)
-
-
 # --------------------------------------------------------------------------------------------
 # Mass refunds
 
@@ -103,7 +97,7 @@ async def start_page(request: Request, container: ContainerDep, user: User = Ope
 
 @router.get("/operator/mass-refunds/{run_id}", response_class=HTMLResponse)
 def run_page(run_id: IdPath, request: Request, container: ContainerDep, signed_in: OptionalUser) -> Response:
-    user = _operator_of(signed_in)
+    user = _operator_page(signed_in)  # after the id's check: a malformed id is answered 422 naming it
     run = get_run(container.uow(), run_id)
     rows, outcomes = leftovers(container.uow(), run.id)
     context = {"run": run, "rows": rows, "outcomes": outcomes, "running": run.status is RunStatus.RUNNING}
@@ -118,7 +112,7 @@ def run_action(
     container: ContainerDep,
     signed_in: OptionalUser,
 ) -> Response:
-    user = _operator_of(signed_in)
+    user = _operator_page(signed_in)  # after the id's check: a malformed id is answered 422 naming it
     change_run(container.uow(), viewer_of(user), run_id, action[:20], container.now())
     return redirect(f"/operator/mass-refunds/{run_id}")
 

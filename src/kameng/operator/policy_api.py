@@ -268,7 +268,6 @@ def simulate_policy(slug: Slug, body: SimulateIn, user: CurrentUser, container: 
     result = simulate(
         container.uow(),
         draft,
-        container.calendar,
         _day(body.since),
         _day(body.until),
         review_minutes=settings.policy_review_minutes,

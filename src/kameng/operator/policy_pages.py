@@ -176,7 +176,6 @@ async def editor_post(slug: Slug, request: Request, container: ContainerDep, use
             result = simulate(
                 container.uow(),
                 draft,
-                container.calendar,
                 start,
                 review_minutes=settings.policy_review_minutes,
                 workday_minutes=settings.policy_workday_minutes,

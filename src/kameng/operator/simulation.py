@@ -30,7 +30,7 @@ from datetime import datetime
 from decimal import Decimal
 from multiprocessing import get_context
 
-from kameng.domain.calendar import SHANGHAI, WorkCalendar
+from kameng.domain.calendar import SHANGHAI
 from kameng.domain.model import Decision, Event, Policy, Product, Reason, RefundRequest
 from kameng.domain.refund import Decided, decide_refunds
 from kameng.operator.policies import Draft
@@ -197,7 +197,6 @@ def _replay_batch(
 def simulate(
     uow: UnitOfWork,
     draft: Draft,
-    calendar: WorkCalendar,
     since: datetime | None,
     until: datetime | None = None,
     *,
@@ -215,11 +214,7 @@ def simulate(
     With ``processes`` > 1 (and the ``database_url`` to read from), the history is cut into
     slices of ticket ids that worker processes replay side by side, each with its own connection;
     the slices' results come back in ticket order, so the figures, the changes kept and the order
-    in which ``on_change`` hears of them are the same as with one process.
-
-    ``calendar`` is not read: a decision does not depend on working days, only a quote's dates
-    do, and the replay makes no dates. It stays in the signature the callers share."""
-    del calendar
+    in which ``on_change`` hears of them are the same as with one process."""
     if processes <= 1 or database_url is None:
         return replay(
             read_ahead(history_chunks(uow, draft.product_id, since, until, chunk)),

@@ -11,6 +11,7 @@ from kameng.channels.protocol_sims.server import (
     Received,
     Reply,
     control_body,
+    control_fields,
     control_refusal,
     json_reply,
 )
@@ -61,15 +62,9 @@ class AlipayControls:
     def _set_behaviour(self, data: dict[str, object]) -> tuple[str, str] | None:
         """Check every field first, then change them all: a bad request changes nothing."""
         known = {"notify_twice", "notify_refunds", "fail_next", "slow_refunds"}
-        for name in data:
-            if name not in known:
-                return name, f"unknown field; known: {', '.join(sorted(known))}"
-        changes: dict[str, object] = {}
-        for flag in ("notify_twice", "notify_refunds"):
-            if flag in data:
-                if not isinstance(data[flag], bool):
-                    return flag, "true or false"
-                changes[flag] = data[flag]
+        changes, refused = control_fields(data, known, flags=("notify_twice", "notify_refunds"))
+        if refused is not None:
+            return refused
         if "fail_next" in data:
             failures = data["fail_next"]
             if not isinstance(failures, list):

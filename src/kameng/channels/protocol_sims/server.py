@@ -175,3 +175,20 @@ def control_body(request: Received) -> dict[str, object] | Reply:
     if not isinstance(data, dict):
         return json_reply(400, {"error": "the body must be a JSON object"})
     return data
+
+
+def control_fields(
+    data: dict[str, object], known: set[str], flags: tuple[str, ...]
+) -> tuple[dict[str, object], tuple[str, str] | None]:
+    """The checks every simulator's behaviour control makes first: no field it does not know,
+    each on/off flag true or false. The flags' changes, or the (field, problem) refused."""
+    for name in data:
+        if name not in known:
+            return {}, (name, f"unknown field; known: {', '.join(sorted(known))}")
+    changes: dict[str, object] = {}
+    for flag in flags:
+        if flag in data:
+            if not isinstance(data[flag], bool):
+                return {}, (flag, "true or false")
+            changes[flag] = data[flag]
+    return changes, None

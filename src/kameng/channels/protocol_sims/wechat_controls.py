@@ -11,6 +11,7 @@ from kameng.channels.protocol_sims.server import (
     Received,
     Reply,
     control_body,
+    control_fields,
     control_refusal,
     json_reply,
 )
@@ -80,20 +81,14 @@ class WeChatControls:
     def _set_behaviour(self, data: dict[str, object]) -> tuple[str, str] | None:
         """Check every field first, then change them all: a bad request changes nothing."""
         known = {"delay_seconds", "notify_twice", "notify_refunds", "fail_next", "refund_states", "script"}
-        for name in data:
-            if name not in known:
-                return name, f"unknown field; known: {', '.join(sorted(known))}"
-        changes: dict[str, object] = {}
+        changes, refused = control_fields(data, known, flags=("notify_twice", "notify_refunds"))
+        if refused is not None:
+            return refused
         if "delay_seconds" in data:
             delay = data["delay_seconds"]
             if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY_SECONDS:
                 return "delay_seconds", f"a number of seconds from 0 to {MAX_DELAY_SECONDS:g}"
             changes["delay_seconds"] = float(delay)
-        for flag in ("notify_twice", "notify_refunds"):
-            if flag in data:
-                if not isinstance(data[flag], bool):
-                    return flag, "true or false"
-                changes[flag] = data[flag]
         if "fail_next" in data:
             failures = data["fail_next"]
             if not isinstance(failures, list):
