@@ -15,7 +15,7 @@ from kameng.catalog.models import CardKeyImportRow, CouponRow, Merchant, PolicyV
 from kameng.integrations.models import ApiKey
 from kameng.messages.models import MessageRow
 from kameng.operator.calendar_models import CalendarYearRow
-from kameng.operator.mass_models import MassRefundItem, MassRefundRun, OutageRow
+from kameng.operator.mass_models import MassRefundClaim, MassRefundItem, MassRefundRun, OutageRow
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.payouts.models import AbnormalRefundAction, ChannelNoticeRow, OrphanPaymentRow, RefundRow
 from kameng.platform.db.base import Base
@@ -45,6 +45,7 @@ __all__ = [
     "FormDraft",
     "JournalEntry",
     "JournalLine",
+    "MassRefundClaim",
     "MassRefundItem",
     "MassRefundRun",
     "MembershipRow",
@@ -144,4 +145,6 @@ PLACEMENT: dict[str, Placement] = {
     "platform_outages": Placement.COORDINATOR,
     "mass_refund_runs": Placement.COORDINATOR,
     "mass_refund_items": Placement.BY_USER,
+    # The ranges a run's batches took: the run's bookkeeping, beside it.
+    "mass_refund_claims": Placement.COORDINATOR,
 }

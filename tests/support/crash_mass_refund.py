@@ -1,10 +1,11 @@
 """A mass refund driven in its own process, for the crash test (tests/operator/test_mass_crash.py).
 
-    python tests/support/crash_mass_refund.py DATABASE_URL RUN_ID NOW_ISO BATCH
+    python tests/support/crash_mass_refund.py DATABASE_URL RUN_ID NOW_ISO BATCH [PROCESSES]
 
 ``KAMENG_CRASH_AFTER_ORDERS=N`` kills the process (``os._exit``, as a kill -9 would: no rollback
 message, no cleanup) when the N-th order is being handled, half-way through a batch whose
-earlier batches are committed. Without it the run is driven to its end. The monkeypatch lives
+earlier batches are committed. Without it the run is driven to its end, in PROCESSES processes
+(default 1: this one and helpers forked from it). The monkeypatch lives
 here, not in the application. On a normal exit it prints the last batch result as JSON.
 """
 
@@ -17,11 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from kameng import compose
-from kameng.operator import mass_refunds, mass_runner
+from kameng.operator import mass_orders, mass_runner
 from kameng.settings import Settings
 
 CRASH_AFTER = int(os.environ.get("KAMENG_CRASH_AFTER_ORDERS", "0"))
-original = mass_refunds._one
+original = mass_orders._one
 handled = 0
 
 
@@ -35,10 +36,13 @@ def crashing(*args: Any, **kwargs: Any) -> Any:
 
 def main() -> None:
     url, run_id, moment, batch = sys.argv[1], int(sys.argv[2]), datetime.fromisoformat(sys.argv[3]), int(sys.argv[4])
-    mass_refunds._one = crashing  # type: ignore[assignment]
+    processes = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    mass_orders._one = crashing  # type: ignore[assignment]
     container = compose.build(Settings(database_url=url, environment="test", secret_key="test"))
     try:
-        result = mass_runner.drive(container.uow, run_id, lambda: moment, container.calendar, batch)
+        clock, calendar = (lambda: moment), container.calendar
+        with mass_runner.helpers(container.engine, container.uow, run_id, clock, calendar, batch, processes):
+            result = mass_runner.drive(container.uow, run_id, clock, calendar, batch)
     finally:
         container.dispose()
     print(json.dumps({"status": result.status.value, "done": result.orders_done, "total": result.orders_total}))

@@ -52,17 +52,24 @@ def _summary(run: MassRefundRun) -> None:
     )
 
 
-def _drive(container: Container, run_id: int, batch: int) -> None:
+def _drive(container: Container, run_id: int, batch: int, processes: int | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kameng.operator.mass_queries import get_run
     from kameng.operator.mass_refunds import BatchResult
-    from kameng.operator.mass_runner import drive
+    from kameng.operator.mass_runner import drive, helpers
 
     run = get_run(container.uow(), run_id)
-    with Progress(
-        TextColumn(f"mass refund #{run_id}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
-    ) as bar:
+    # The helpers first: forked before the progress bar starts its thread.
+    with (
+        helpers(container.engine, container.uow, run_id, container.now, container.calendar, batch, processes) as count,
+        Progress(
+            TextColumn(f"mass refund #{run_id} ({count} processes)"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        ) as bar,
+    ):
         task = bar.add_task("orders", total=max(run.orders_total, 1), completed=run.orders_done)
 
         def show(result: BatchResult) -> None:
@@ -78,6 +85,10 @@ def mass(
     yes: Annotated[bool, typer.Option("--yes", help="Start without asking for confirmation.")] = False,
     batch: Annotated[int, typer.Option(min=1, max=2000, help="Orders per transaction.")] = 200,
     note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes running batches at once (default: one per core; 1 on SQLite)."),
+    ] = None,
 ) -> None:
     """Record the merchant as gone and refund every affected order: quoted by the engine (S5 with
     RULES.md section 3a), approved ones paid through the normal payout path (the platform advances
@@ -107,7 +118,7 @@ def mass(
             confirmed_orders=counted.orders,
         )
         typer.echo(f"run {run.id} started")
-        _drive(container, run.id, batch)
+        _drive(container, run.id, batch, processes)
     except ServiceError as error:
         raise _fail(error) from None
     finally:
@@ -118,6 +129,10 @@ def mass(
 def resume(
     run_id: Annotated[int, typer.Argument(help="The run's number.")],
     batch: Annotated[int, typer.Option(min=1, max=2000, help="Orders per transaction.")] = 200,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes running batches at once (default: one per core; 1 on SQLite)."),
+    ] = None,
 ) -> None:
     """Go on with a run after a crash or a stop: it starts after the last committed batch and pays
     nobody twice."""
@@ -131,7 +146,7 @@ def resume(
         run = get_run(container.uow(), run_id)
         if run.status is RunStatus.STOPPED:
             change_run(container.uow(), _operator(), run_id, "resume", container.now())  # type: ignore[arg-type]
-        _drive(container, run_id, batch)
+        _drive(container, run_id, batch, processes)
     except ServiceError as error:
         raise _fail(error) from None
     finally:

@@ -77,3 +77,19 @@ class MassRefundItem(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     rules: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime]
+
+
+class MassRefundClaim(Base):
+    """A range of a run's orders taken by one batch: claimed in a short transaction of its own
+    (which moves the run's cursor past it), then handled and marked finished in the batch's
+    transaction, its row locked the whole time. Several processes can so run one run's batches at
+    once; a claim whose process died is unfinished and unlocked, and the next batch takes it."""
+
+    __tablename__ = "mass_refund_claims"
+    __table_args__ = (Index("ix_mass_refund_claims_run_finished", "run_id", "finished_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("mass_refund_runs.id"))
+    first_order_id: Mapped[int] = mapped_column(BigInteger)
+    last_order_id: Mapped[int] = mapped_column(BigInteger)
+    claimed_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

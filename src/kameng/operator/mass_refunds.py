@@ -3,12 +3,17 @@ affected order, each order quoted by the engine (S5 with RULES.md section 3a), a
 and the approved ones paid through the normal payout path (platform advance, receivable from the
 merchant, the channel's refund through the outbox), each consumer told in their inbox.
 
-A run is a record processed in batches, each batch one transaction that locks the run row: the
-cursor, the counters, every ticket and every ledger entry of the batch commit together or not at
-all. Each order's outcome is a row unique on (run, order) and its ticket carries the idempotency
-key ``mass:<run>:<order>``: a run killed half-way and resumed starts after the last committed batch
-and never pays an order twice. The CLI runs the batches in the foreground (``kameng refund mass``);
-a run started from the operator's page is taken by the worker tick (:mod:`kameng.operator.mass_runner`).
+A run is a record processed in batches. A batch first claims the next orders after the run's
+cursor (a short transaction holding the run row's lock: a claim row names the range), then handles
+them in one transaction holding the claim row's lock: every ticket and ledger entry of the batch,
+the claim marked finished and the run's totals commit together or not at all. Several processes
+so run one run's batches at once, each taking claims the others do not hold (``SKIP LOCKED``); a
+claim whose process died is left unfinished and unlocked, and the next batch takes it. Each
+order's outcome is a row unique on (run, order) and its ticket carries the idempotency key
+``mass:<run>:<order>``: a run killed half-way and resumed never pays an order twice. The CLI runs
+the batches in the foreground, in several processes (``kameng refund mass``); a run started from
+the operator's page is taken by the worker tick (:mod:`kameng.operator.mass_runner`). The orders
+of a batch are handled in :mod:`kameng.operator.mass_orders`.
 """
 
 from __future__ import annotations
@@ -16,82 +21,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
 
-from kameng.aftersales import audit
-from kameng.aftersales.models import Ticket
-from kameng.aftersales.requests import carry_out_decision
-from kameng.aftersales.tickets import remember_quote
 from kameng.catalog.models import Merchant
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.mass_refunds import RUN, ItemOutcome, RunStatus
-from kameng.domain.model import Decision, EventType, Reason
-from kameng.domain.refund import Quote
-from kameng.domain.states import OrderStatus
-from kameng.domain.tickets import TicketStatus, priority_of
 from kameng.domain.users import Role
-from kameng.operator.mass_models import MassRefundItem, MassRefundRun
-from kameng.operator.mass_queries import (
-    affected_orders,
-    events_of,
-    get_run,
-    open_ticket_orders,
-    preview,
-)
-from kameng.orders.history import add_order_event, quote_for
-from kameng.orders.models import OrderEventRow, OrderRow
-from kameng.orders.numbers import draw_until_free, new_order_no
+from kameng.operator.mass_models import MassRefundClaim, MassRefundRun
+from kameng.operator.mass_orders import handle_orders
+from kameng.operator.mass_queries import affected_orders, get_run, preview
+from kameng.orders.models import OrderRow
+from kameng.orders.numbers import draw_until_free
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
-from kameng.platform.db.bulk import write_new_rows
-from kameng.platform.db.ids import reserve_ids
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, NotFound
-from kameng.subscriptions.models import RenewalChargeRow
-from kameng.subscriptions.refunds import renewals_asked_about
 
 DEFAULT_BATCH = 200
 MAX_BATCH = 2000
-# The rows one order adds at most, by table (a ticket approved at once and paid to its channel):
-# the batch draws their ids ahead (platform/db/ids.py).
-ROWS_PER_ORDER = {
-    "tickets": 1,
-    "ticket_timeline": 3,
-    "refunds": 1,
-    "messages": 2,
-    "outbox": 4,
-    "journal_entries": 2,
-    "journal_lines": 4,
-    "order_events": 1,
-    "mass_refund_items": 1,
-    "webhook_deliveries": 0,
-}
-# The tables a batch only adds rows to: written by multi-row inserts (platform/db/bulk.py).
-APPEND_ONLY = frozenset(
-    {
-        "ticket_timeline",
-        "refunds",
-        "messages",
-        "outbox",
-        "journal_entries",
-        "journal_lines",
-        "order_events",
-        "mass_refund_items",
-    }
-)
-
-
-def event_note(run_id: int) -> str:
-    """The note on the merchant_gone event a run records: how a resumed run knows it is there."""
-    return f"mass_refund:{run_id}"
-
-
-def ticket_key(run_id: int, order_id: int) -> str:
-    """The idempotency key of the ticket a run opens for an order (unique per consumer)."""
-    return f"mass:{run_id}:{order_id}"
-
-
 # --------------------------------------------------------------------------------------------
 # Starting, stopping
 
@@ -183,191 +130,104 @@ class BatchResult:
     processed: int
     orders_done: int
     orders_total: int
+    # Nothing left to claim, but batches of other processes still in flight: the run is not done.
+    waiting: bool = False
 
 
 def run_batch(
     uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, batch: int = DEFAULT_BATCH
 ) -> BatchResult:
-    """Take the next ``batch`` affected orders of a running run, in one transaction. A number drawn
-    for a ticket that another transaction took in the meantime retries the whole batch."""
+    """Handle the next ``batch`` affected orders of a running run, in one transaction: a claim left
+    unfinished (its process died), else a new claim. A number drawn for a ticket that another
+    transaction took in the meantime retries the whole batch."""
     batch = max(1, min(batch, MAX_BATCH))
-    return draw_until_free("ticket_no", lambda: _batch(uow, run_id, now, calendar, batch))
+    while True:
+        done = draw_until_free("ticket_no", lambda: _claimed_batch(uow, run_id, now, calendar))
+        if done is None:
+            done = _claim(uow, run_id, now, batch)
+        if done is not None:
+            return done
 
 
-def _batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar, batch: int) -> BatchResult:
+def _claim(uow: UnitOfWork, run_id: int, now: datetime, batch: int) -> BatchResult | None:
+    """Claim the next orders after the run's cursor, in a short transaction holding the run row's
+    lock (None: claimed, take it). With none left the run is done, once no claim is unfinished."""
     with uow:
         session = uow.session
         run = session.scalar(select(MassRefundRun).where(MassRefundRun.id == run_id).with_for_update())
         if run is None:
             raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_run", "run", run=str(run_id))
         if run.status is not RunStatus.RUNNING:
-            return BatchResult(run.id, run.status, 0, run.orders_done, run.orders_total)
+            return _result(run)
         ids = list(session.scalars(affected_orders(run.merchant_id, run.cursor_order_id, batch)))
         if not ids:
+            unfinished = session.scalar(
+                select(MassRefundClaim.id)
+                .where(MassRefundClaim.run_id == run.id, MassRefundClaim.finished_at.is_(None))
+                .limit(1)
+            )
+            if unfinished is not None:
+                return _result(run, waiting=True)
             run.status = RUN.apply(run.status, "finish")
             run.finished_at = run.updated_at = now
             uow.commit()
-            return BatchResult(run.id, run.status, 0, run.orders_done, run.orders_total)
-        orders = list(
-            session.scalars(
-                select(OrderRow).where(OrderRow.id.in_(ids)).order_by(OrderRow.id).with_for_update(of=OrderRow)
-            )
-        )
-        events = events_of(session, orders)
-        open_orders = open_ticket_orders(session, ids)
-        numbers = _free_ticket_numbers(session, len(orders), now)
-        # Ids drawn ahead: the batch's rows are then written at the commit, a few statements per
-        # table, instead of a flush per order (platform/db/ids.py).
-        for table, per_order in ROWS_PER_ORDER.items():
-            reserve_ids(uow, table, per_order * len(orders))
-        operator = Viewer(run.started_by or 0, Role.OPERATOR)
-        opened = [
-            (order, _open(uow, run, order, events[order.id], order.id in open_orders, numbers, operator, now, calendar))
-            for order in orders
-        ]
-        # Every ticket of the batch in one statement: the rows below name them by id.
-        write_new_rows(session, APPEND_ONLY)
-        session.flush()
-        # The renewals the tickets are about, looked up and locked for the whole batch at once
-        # (one query instead of one per ticket, each of which flushed the rows added so far).
-        renewals = renewals_asked_about(
-            uow, [(order.id, order.user_id) for order, step in opened if not isinstance(step, ItemOutcome)], now
-        )
-        for order, step in opened:
-            ticket_id, rules = None, ""
-            if isinstance(step, ItemOutcome):
-                outcome, amount = step, 0
-            else:
-                ticket, quote = step
-                ticket_id, rules = ticket.id, ticket.rules
-                outcome, amount = _one(uow, ticket, quote, operator, now, calendar, renewals.get(order.id))
-            session.add(
-                MassRefundItem(
-                    run_id=run.id,
-                    order_id=order.id,
-                    user_id=order.user_id,
-                    ticket_id=ticket_id,
-                    outcome=outcome,
-                    amount_fen=amount,
-                    rules=rules,
-                    created_at=now,
-                )
-            )
-            run.orders_done += 1
-            if outcome is ItemOutcome.PAID:
-                run.paid_count += 1
-                run.paid_fen += amount
-            elif outcome is ItemOutcome.REVIEW:
-                run.review_count += 1
-                run.review_fen += amount
-            else:
-                run.other_count += 1
+            return _result(run)
+        session.add(MassRefundClaim(run_id=run.id, first_order_id=ids[0], last_order_id=ids[-1], claimed_at=now))
         run.cursor_order_id = ids[-1]
-        run.batches += 1
-        run.updated_at = now
-        # The batch's new rows (all but the tickets, written above) as multi-row inserts; the
-        # tickets, orders and run changed go out with the commit's flush.
-        write_new_rows(session, APPEND_ONLY)
         uow.commit()
-        return BatchResult(run.id, run.status, len(orders), run.orders_done, run.orders_total)
+        return None
 
 
-def _free_ticket_numbers(session: Session, count: int, now: datetime) -> list[str]:
-    """``count`` ticket numbers of the day that no ticket has: drawn, then checked in one query (a
-    run's tens of thousands of tickets would otherwise meet taken numbers in most batches)."""
-    chosen: set[str] = set()
-    while len(chosen) < count:
-        drawn = {"AS" + new_order_no(now) for _ in range(count - len(chosen))} - chosen
-        taken = set(session.scalars(select(Ticket.ticket_no).where(Ticket.ticket_no.in_(drawn))))
-        chosen |= drawn - taken
-    return list(chosen)
+def _result(run: MassRefundRun, processed: int = 0, waiting: bool = False) -> BatchResult:
+    return BatchResult(run.id, run.status, processed, run.orders_done, run.orders_total, waiting)
 
 
-def _open(
-    uow: UnitOfWork,
-    run: MassRefundRun,
-    order: OrderRow,
-    events: list[OrderEventRow],
-    has_open_ticket: bool,
-    numbers: list[str],
-    operator: Viewer,
-    now: datetime,
-    calendar: WorkCalendar,
-) -> ItemOutcome | tuple[Ticket, Quote]:
-    """An order's merchant_gone event, its quote and its ticket (added, not yet written); or the
-    outcome when no ticket is opened."""
-    if order.status is not OrderStatus.PAID or order.refunded_fen:
-        return ItemOutcome.NOT_REFUNDABLE
-    if not any(event.type == EventType.MERCHANT_GONE.value for event in events):
-        events.append(
-            add_order_event(
-                uow,
-                order,
-                EventType.MERCHANT_GONE,
-                run.gone_at,
-                operator.user_id or None,
-                Role.OPERATOR,
-                note=event_note(run.id),
+def _claimed_batch(uow: UnitOfWork, run_id: int, now: datetime, calendar: WorkCalendar) -> BatchResult | None:
+    """Take an unfinished claim no other transaction holds (``SKIP LOCKED``) and handle its orders;
+    the claim is marked finished, and the run's totals moved, in the same transaction. None: no
+    claim to take."""
+    with uow:
+        session = uow.session
+        # Not locked: the batches of several processes run at once. A stop committed meanwhile
+        # lets the batch in flight finish; the next finds the run stopped.
+        run = session.get(MassRefundRun, run_id)
+        if run is None:
+            raise NotFound(ErrorCode.NOT_FOUND, "massrefund.error.no_run", "run", run=str(run_id))
+        if run.status is not RunStatus.RUNNING:
+            return _result(run)
+        claim = session.scalar(
+            select(MassRefundClaim)
+            .where(MassRefundClaim.run_id == run.id, MassRefundClaim.finished_at.is_(None))
+            .order_by(MassRefundClaim.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if claim is None:
+            return None
+        claim.finished_at = now
+        ids = list(
+            session.scalars(
+                affected_orders(run.merchant_id, claim.first_order_id - 1).where(OrderRow.id <= claim.last_order_id)
             )
         )
-    if has_open_ticket:
-        return ItemOutcome.OPEN_TICKET
-    quote = quote_for(order, events, now, Reason.MERCHANT_GONE, calendar)
-    assert quote is not None  # a paid order always has one
-    ticket = Ticket(
-        ticket_no=numbers.pop(),
-        order_id=order.id,
-        user_id=order.user_id,
-        reason=Reason.MERCHANT_GONE,
-        description=f"商家失联,平台先行赔付(批量退款 #{run.id}) / Merchant gone: mass refund #{run.id}",
-        status=TicketStatus.SUBMITTED,
-        decision=quote.decision,
-        rules=",".join(quote.rules),
-        quote=quote.to_dict(),
-        quoted_fen=quote.refund,
-        priority=priority_of(Reason.MERCHANT_GONE),
-        idempotency_key=ticket_key(run.id, order.id),
-        timeline_head="",
-        timeline_rows=0,
-        created_at=now,
-        updated_at=now,
-    )
-    ticket.order = order
-    uow.session.add(ticket)
-    return ticket, quote
-
-
-def _one(
-    uow: UnitOfWork,
-    ticket: Ticket,
-    quote: Quote,
-    operator: Viewer,
-    now: datetime,
-    calendar: WorkCalendar,
-    renewal: RenewalChargeRow | None,
-) -> tuple[ItemOutcome, int]:
-    """One ticket, written: its timeline, the engine's decision, the consumer told, and the money
-    if approved (ledger, refund, outbox)."""
-    order = ticket.order
-    audit.append(
-        uow,
-        ticket,
-        at=now,
-        actor_id=operator.user_id or None,
-        actor_role=Role.OPERATOR.value,
-        action="submit",
-        from_status=None,
-        to_status=TicketStatus.SUBMITTED.value,
-        comment=ticket.description,
-        amount_fen=quote.refund,
-        quote=ticket.quote,
-    )
-    remember_quote(uow, order, Reason.MERCHANT_GONE, now, quote)
-    plan = carry_out_decision(uow, ticket, order, quote, now, calendar, operator, renewal)
-    if plan.approved_fen is not None:
-        if plan.approved_fen == 0:
-            return ItemOutcome.REJECTED, 0
-        return ItemOutcome.PAID, plan.approved_fen
-    if quote.decision is Decision.REVIEW:
-        return ItemOutcome.REVIEW, quote.refund
-    return ItemOutcome.REJECTED, 0
+        totals = handle_orders(uow, run, ids, now, calendar)
+        # The totals move last, by increments: the run row is locked only from here to the commit.
+        session.flush()
+        done, total, status = session.execute(
+            update(MassRefundRun)
+            .where(MassRefundRun.id == run.id)
+            .values(
+                orders_done=MassRefundRun.orders_done + len(ids),
+                paid_count=MassRefundRun.paid_count + totals[ItemOutcome.PAID][0],
+                paid_fen=MassRefundRun.paid_fen + totals[ItemOutcome.PAID][1],
+                review_count=MassRefundRun.review_count + totals[ItemOutcome.REVIEW][0],
+                review_fen=MassRefundRun.review_fen + totals[ItemOutcome.REVIEW][1],
+                other_count=MassRefundRun.other_count + totals[None][0],
+                batches=MassRefundRun.batches + (1 if ids else 0),
+                updated_at=now,
+            )
+            .returning(MassRefundRun.orders_done, MassRefundRun.orders_total, MassRefundRun.status)
+            .execution_options(synchronize_session=False)
+        ).one()
+        uow.commit()
+        return BatchResult(run.id, status, len(ids), done, total)
