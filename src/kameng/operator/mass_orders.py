@@ -30,7 +30,7 @@ from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.orders.numbers import new_order_no
 from kameng.platform.access import Viewer
 from kameng.platform.db.bulk import write_new_rows
-from kameng.platform.db.ids import reserve_ids
+from kameng.platform.db.ids import reserve_ids, take_id
 from kameng.platform.db.uow import UnitOfWork
 from kameng.subscriptions.models import RenewalChargeRow
 from kameng.subscriptions.refunds import renewals_asked_about
@@ -62,6 +62,10 @@ APPEND_ONLY = frozenset(
         "mass_refund_items",
     }
 )
+
+
+# The same, and the tickets (on PostgreSQL, with ids drawn ahead, written once at the batch's end).
+WRITTEN_AT_THE_END = APPEND_ONLY | {"tickets"}
 
 
 def event_note(run_id: int) -> str:
@@ -98,41 +102,57 @@ def handle_orders(
         (order, _open(uow, run, order, events[order.id], order.id in open_orders, numbers, operator, now, calendar))
         for order in orders
     ]
-    # Every ticket of the batch in one statement: the rows below name them by id.
-    write_new_rows(session, APPEND_ONLY)
-    session.flush()
-    # The renewals the tickets are about, looked up and locked for the whole batch at once
-    # (one query instead of one per ticket, each of which flushed the rows added so far).
-    renewals = renewals_asked_about(
-        uow, [(order.id, order.user_id) for order, step in opened if not isinstance(step, ItemOutcome)], now
-    )
-    for order, step in opened:
-        ticket_id, rules = None, ""
-        if isinstance(step, ItemOutcome):
-            outcome, amount = step, 0
-        else:
-            ticket, quote = step
-            ticket_id, rules = ticket.id, ticket.rules
-            outcome, amount = _one(uow, ticket, quote, operator, now, calendar, renewals.get(order.id))
-        session.add(
-            MassRefundItem(
-                run_id=run.id,
-                order_id=order.id,
-                user_id=order.user_id,
-                ticket_id=ticket_id,
-                outcome=outcome,
-                amount_fen=amount,
-                rules=rules,
-                created_at=now,
-            )
+    if any(not isinstance(step, ItemOutcome) and step[0].id is None for _, step in opened):
+        # No ids drawn ahead (SQLite): the tickets are written now, for the rows below to name them.
+        write_new_rows(session, APPEND_ONLY)
+        session.flush()
+    # Nothing is flushed until the batch's end: the tickets are not written yet (their rows name
+    # them by the ids drawn ahead), and no query below reads the batch's own new rows: the
+    # renewals the tickets are about, looked up and locked for the whole batch at once, and the
+    # per-transaction look-ups of the shared code (the webhook endpoints).
+    with session.no_autoflush:
+        renewals = renewals_asked_about(
+            uow, [(order.id, order.user_id) for order, step in opened if not isinstance(step, ItemOutcome)], now
         )
-        counted = totals.get(outcome, totals[None])
-        counted[0] += 1
-        counted[1] += amount
-    # The batch's new rows (all but the tickets, written above) as multi-row inserts; the
-    # tickets and orders changed go out with the flush.
-    write_new_rows(session, APPEND_ONLY)
+        for order, step in opened:
+            outcome, amount, ticket_id, rules = _decide(uow, order, step, operator, now, calendar, renewals)
+            session.add(
+                MassRefundItem(
+                    run_id=run.id,
+                    order_id=order.id,
+                    user_id=order.user_id,
+                    ticket_id=ticket_id,
+                    outcome=outcome,
+                    amount_fen=amount,
+                    rules=rules,
+                    created_at=now,
+                )
+            )
+            counted = totals.get(outcome, totals[None])
+            counted[0] += 1
+            counted[1] += amount
+    # The batch's new rows as multi-row inserts, the tickets among them with their ids drawn ahead:
+    # written once, as they end, rather than inserted by the flush and then updated by it. The
+    # orders changed go out with the flush.
+    write_new_rows(session, WRITTEN_AT_THE_END)
     return totals
+
+
+def _decide(
+    uow: UnitOfWork,
+    order: OrderRow,
+    step: ItemOutcome | tuple[Ticket, Quote],
+    operator: Viewer,
+    now: datetime,
+    calendar: WorkCalendar,
+    renewals: dict[int, RenewalChargeRow],
+) -> tuple[ItemOutcome, int, int | None, str]:
+    """An order's outcome and amount, and its ticket's id and rules (none when no ticket opened)."""
+    if isinstance(step, ItemOutcome):
+        return step, 0, None, ""
+    ticket, quote = step
+    outcome, amount = _one(uow, ticket, quote, operator, now, calendar, renewals.get(order.id))
+    return outcome, amount, ticket.id, ticket.rules
 
 
 def free_ticket_numbers(session: Session, count: int, now: datetime) -> list[str]:
@@ -196,6 +216,8 @@ def _open(
         updated_at=now,
     )
     ticket.order = order
+    # Its id drawn ahead (None on SQLite: the flush gives it), for the rows that name it.
+    ticket.id = take_id(uow, "tickets")
     uow.session.add(ticket)
     return ticket, quote
 
