@@ -216,8 +216,10 @@ def _open(
         updated_at=now,
     )
     ticket.order = order
-    # Its id drawn ahead (None on SQLite: the flush gives it), for the rows that name it.
-    ticket.id = take_id(uow, "tickets")
+    # Its id drawn ahead (none on SQLite: the flush gives it), for the rows that name it.
+    drawn = take_id(uow, "tickets")
+    if drawn is not None:
+        ticket.id = drawn
     uow.session.add(ticket)
     return ticket, quote
 
