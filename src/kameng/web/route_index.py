@@ -14,7 +14,7 @@ missing trailing slash) the index steps aside and FastAPI's usual walk gives the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -103,8 +103,3 @@ def _literal_words(template: str) -> Key:
     if parameter:
         words = words[:-1]
     return tuple(words[:DEPTH])
-
-
-def literal_keys(routes: Iterable[BaseRoute]) -> set[Key]:
-    """Every key the given routes are filed under (for the tests)."""
-    return {key for route in routes for key in _keys_of(route)}
