@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 
 from kameng.settings import Settings
 from kameng.web.security import CONTENT_SECURITY_POLICY, SecurityHeaders
+from tests.aftersales.test_api import consumer
 
 
 def test_pages_api_and_errors_carry_the_headers(client: TestClient) -> None:
@@ -78,3 +79,17 @@ def test_the_refund_form_still_refreshes_its_quote_under_the_policy(page: Page) 
     page.wait_for_url(f"**reason={other}**")
     assert page.eval_on_selector("#reason", "select => select.value") == other
     assert violations == []
+
+
+def test_a_bearer_api_call_gets_no_cookie_session_and_the_pages_keep_theirs(client: TestClient) -> None:
+    auth = consumer(client)
+    client.cookies.clear()
+    api = client.get("/api/v1/orders", headers=auth)
+    assert api.status_code == 200, api.text
+    assert "set-cookie" not in api.headers
+    assert api.headers["x-content-type-options"] == "nosniff"
+    assert api.headers["x-request-id"]
+    # A page still gets its session (the CSRF token of its form lives there).
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert "kameng_session=" in page.headers.get("set-cookie", "")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, bindparam, inspect, select, update
 
 from kameng.accounts.models import AuthSession, User
 from kameng.platform.access import Viewer
@@ -94,25 +94,44 @@ class Resolved:
     session_id: int
 
 
-def resolve(uow: UnitOfWork, kind: SessionKind, secret: str, at: datetime) -> Resolved | None:
-    """The user a live session's secret signs in, or None (unknown, ended, expired, disabled)."""
+# Only what the check needs of the session row, and the user's row: one narrow Core query, no ORM
+# objects loaded into a session and no unit of work around it.
+_USER_FIELDS = tuple((prop.key, prop.columns[0]) for prop in inspect(User).column_attrs)
+_LOOKUP = (
+    select(
+        AuthSession.id.label("session_id"),
+        AuthSession.ended_at,
+        AuthSession.expires_at,
+        AuthSession.last_seen_at,
+        *(column.label(f"user_{key}") for key, column in _USER_FIELDS),
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.secret_hash == bindparam("secret_hash"), AuthSession.kind == bindparam("kind"))
+)
+
+
+def resolve(engine: Engine, kind: SessionKind, secret: str, at: datetime) -> Resolved | None:
+    """The user a live session's secret signs in, or None (unknown, ended, expired, disabled).
+
+    Every request asks, so this is one Core query on a pooled connection: no ORM session, no
+    objects in an identity map. Its transaction is rolled back when the connection goes back to the
+    pool (a read-only one; outside a transaction PostgreSQL would count each lookup as a commit).
+    Nothing is cached: an ended row refuses the very next request."""
     if not secret or len(secret) > 200:
         return None
-    with uow:
-        found = uow.session.execute(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.secret_hash == secret_hash(secret), AuthSession.kind == kind.value)
-        ).one_or_none()
+    with engine.connect() as connection:
+        found = connection.execute(_LOOKUP, {"secret_hash": secret_hash(secret), "kind": kind.value}).first()
         if found is None:
             return None
-        row, user = found
-        if row.ended_at is not None or row.expires_at <= at or user.disabled_at is not None:
+        row = found._mapping
+        if row["ended_at"] is not None or row["expires_at"] <= at or row["user_disabled_at"] is not None:
             return None
-        if at - row.last_seen_at >= TOUCH_EVERY:
-            row.last_seen_at = at
-            uow.commit()
-        return Resolved(user, row.id)
+        if at - row["last_seen_at"] >= TOUCH_EVERY:
+            connection.execute(update(AuthSession).where(AuthSession.id == row["session_id"]).values(last_seen_at=at))
+            connection.commit()
+        # A detached User as before (the callers read its fields; none saves it).
+        user = User(**{key: row[f"user_{key}"] for key, _ in _USER_FIELDS})
+        return Resolved(user, row["session_id"])
 
 
 def owner_of(uow: UnitOfWork, kind: SessionKind, secret: str) -> int | None:

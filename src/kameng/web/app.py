@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from starlette.middleware.sessions import SessionMiddleware
 
 from kameng import __version__, compose
 from kameng.accounts import api as accounts_api
@@ -51,10 +50,10 @@ from kameng.wallet import api as wallet_api
 from kameng.wallet import pages as wallet_pages
 from kameng.web import health, metrics
 from kameng.web.drafts import pending_notice
+from kameng.web.envelope import Envelope
 from kameng.web.errors import install_error_handlers
-from kameng.web.metrics import HttpMetrics, Metrics
-from kameng.web.request_ids import RequestIds
-from kameng.web.security import SecurityHeaders
+from kameng.web.metrics import Metrics
+from kameng.web.route_index import install_route_index
 from kameng.web.templating import make_templates
 from kameng.webhooks import api as webhooks_api
 from kameng.webhooks import pages as webhooks_pages
@@ -97,18 +96,19 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.page_context = [unread_badge, pending_notice]
     # The operator dashboard's warnings: each section adds its provider, (uow, now) -> warnings.
     app.state.warning_providers = [calendar_provider(lambda: container.calendar), low_stock_provider]
-    app.add_middleware(SecurityHeaders, production=settings.production)
+    # One middleware of ours (request id, metrics, security headers, the cookie session of the pages).
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key.get_secret_value(),
-        session_cookie="kameng_session",
-        same_site="lax",
-        https_only=settings.production,
-        max_age=14 * 86400,
+        Envelope,
+        metrics=app.state.metrics,
+        production=settings.production,
+        cookie_session={
+            "secret_key": settings.secret_key.get_secret_value(),
+            "session_cookie": "kameng_session",
+            "same_site": "lax",
+            "https_only": settings.production,
+            "max_age": 14 * 86400,
+        },
     )
-    app.add_middleware(HttpMetrics, metrics=app.state.metrics)
-    # Added last, so outermost: every answer (an error page too) and every log line has the id.
-    app.add_middleware(RequestIds)
 
     for module in (
         catalog_pages,
@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.include_router(health.probes)
     for router in compose.channel_routers():
         app.include_router(router)
+    install_route_index(app)
     install_error_handlers(app)
     return app
 

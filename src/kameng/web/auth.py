@@ -66,7 +66,7 @@ def _bearer_secret(credentials: HTTPAuthorizationCredentials | None) -> str:
 
 def current_session(container: ContainerDep, credentials: Credentials) -> sessions.Resolved:
     secret = _bearer_secret(credentials)
-    resolved = sessions.resolve(container.uow(), SessionKind.API, secret, wall_now())
+    resolved = sessions.resolve(container.engine, SessionKind.API, secret, wall_now())
     if resolved is None:
         # One answer for unknown, expired and revoked: a stolen token reveals nothing.
         raise _unauthorized("error.unauthorized.invalid")
@@ -76,8 +76,8 @@ def current_session(container: ContainerDep, credentials: Credentials) -> sessio
 CurrentSession = Annotated[sessions.Resolved, Depends(current_session)]
 
 
-def current_user(session: CurrentSession) -> User:
-    """The signed-in user from the bearer token, or 401."""
+async def current_user(session: CurrentSession) -> User:
+    """The signed-in user from the bearer token, or 401 (async: no worker thread for a field read)."""
     return session.user
 
 
@@ -99,7 +99,7 @@ def scoped(scope: Scope) -> Any:
                     ErrorCode.MISSING_SCOPE, "error.integrations_missing_scope", "Authorization", scope=scope.value
                 )
             return holder.viewer
-        resolved = sessions.resolve(container.uow(), SessionKind.API, secret, wall_now())
+        resolved = sessions.resolve(container.engine, SessionKind.API, secret, wall_now())
         if resolved is None:
             raise _unauthorized("error.unauthorized.invalid")
         if resolved.user.role is not Role.OPERATOR:

@@ -22,7 +22,9 @@ from kameng.platform.access import Viewer
 from kameng.platform.i18n import Lang, pick_lang
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: FastAPI runs a plain ``def`` dependency on a worker thread, a hop per request for
+    # an attribute read.
     container: Container = request.app.state.container
     return container
 
@@ -64,7 +66,7 @@ def page_session(request: Request, container: ContainerDep) -> sessions.Resolved
         return cached
     secret = request.session.get(SESSION_SECRET)
     resolved = (
-        sessions.resolve(container.uow(), SessionKind.PAGE, secret, datetime.now(UTC))
+        sessions.resolve(container.engine, SessionKind.PAGE, secret, datetime.now(UTC))
         if isinstance(secret, str)
         else None
     )

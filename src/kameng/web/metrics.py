@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -23,7 +22,6 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kameng.aftersales.queue import overdue_tickets
 from kameng.container import Container
@@ -131,34 +129,6 @@ class OperationsCollector(Collector):
         yield GaugeMetricFamily(
             "kameng_worker_failures_in_row", "Failed ticks in a row of the latest worker", value=beat.failures_in_row
         )
-
-
-class HttpMetrics:
-    """Pure ASGI middleware: counts and times every HTTP answer by its route template."""
-
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # an exception that escapes is answered 500 by the error handler outside
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None) or UNMATCHED
-            self.metrics.observe(scope["method"], str(template), status, time.perf_counter() - started)
 
 
 def _allowed(request: Request, settings: Settings) -> bool | None:

@@ -34,11 +34,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 DOCUMENTATION = ("/docs", "/redoc")
 
 
-class SecurityHeaders:
-    """Pure ASGI middleware (no response buffering): adds the headers as the answer starts."""
+class SecurityHeaderSet:
+    """The headers an answer to ``path`` gets (those the answer already has are kept as they are)."""
 
-    def __init__(self, app: ASGIApp, *, production: bool) -> None:
-        self.app = app
+    def __init__(self, *, production: bool) -> None:
         headers = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -48,21 +47,37 @@ class SecurityHeaders:
         ]
         if production:  # only over HTTPS, which production is (behind the proxy that ends TLS)
             headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
-        self.headers = headers
-        self.policy = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
+        self.documentation = tuple(headers)
+        self.pages = (*headers, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+
+    def for_path(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
+        return self.documentation if path.startswith(DOCUMENTATION) else self.pages
+
+
+def add_missing(message: Message, extra: tuple[tuple[bytes, bytes], ...]) -> None:
+    """Append to an ``http.response.start`` message the headers of ``extra`` it does not have."""
+    headers = message.get("headers", [])
+    present = {name.lower() for name, _ in headers}
+    message["headers"] = [*headers, *(h for h in extra if h[0] not in present)]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (no response buffering) adding the headers as the answer starts; the
+    app has them from :class:`kameng.web.envelope.Envelope`, which does the same among other things."""
+
+    def __init__(self, app: ASGIApp, *, production: bool) -> None:
+        self.app = app
+        self.headers = SecurityHeaderSet(production=production)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = list(self.headers)
-        if not str(scope.get("path", "")).startswith(DOCUMENTATION):
-            extra.append(self.policy)
+        extra = self.headers.for_path(str(scope.get("path", "")))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in present)]
+                add_missing(message, extra)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
