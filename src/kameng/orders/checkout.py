@@ -28,7 +28,7 @@ from kameng.domain.states import (
     PaymentStatus,
 )
 from kameng.domain.users import Role
-from kameng.orders.checkout_reads import checkout_reads, recent_duplicate_query
+from kameng.orders.checkout_reads import DUPLICATE_WINDOW, RECENT_DUPLICATE, checkout_reads
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.orders.numbers import draw_until_free, new_order_no, payment_out_trade_no
@@ -109,7 +109,8 @@ def _coupon(uow: UnitOfWork, code: str, user_id: int, list_price: int, now: date
 
 
 def _recent_duplicate(uow: UnitOfWork, user_id: int, product_id: int, now: datetime) -> str | None:
-    return uow.session.scalar(recent_duplicate_query(user_id, product_id, now))
+    since = now - DUPLICATE_WINDOW
+    return uow.session.scalar(RECENT_DUPLICATE, {"user_id": user_id, "product_id": product_id, "since": since})
 
 
 def preview_checkout(
@@ -245,16 +246,8 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
             created_at=now,
             updated_at=now,
         )
-        session.add(order)
-        session.flush()
-        if coupon is not None:
-            coupon.used_by_order_id = order.id
-        if order.auto_renew:
-            record_consent(uow, order.id, order.order_no, order.user_id, product, now)
-        if product.uses_card_keys:
-            _reserve_card_key(uow, product.id, order, now)
         payment = PaymentRow(
-            order_id=order.id,
+            order=order,  # one flush writes both rows: the order's, then the payment naming it
             user_id=order.user_id,
             out_trade_no=payment_out_trade_no(order.order_no),
             channel=command.channel,
@@ -264,6 +257,12 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         )
         session.add(payment)
         session.flush()
+        if coupon is not None:
+            coupon.used_by_order_id = order.id
+        if order.auto_renew:
+            record_consent(uow, order.id, order.order_no, order.user_id, product, now)
+        if product.uses_card_keys:
+            _reserve_card_key(uow, product.id, order, now)
         if command.channel is Channel.BALANCE or order.amount_fen == 0:
             bonus_part = _pay_from_balance(uow, order, now)
             settle(uow, order, payment, transaction_id=f"BAL{order.order_no}", at=now, bonus_part=bonus_part)

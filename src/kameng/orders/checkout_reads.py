@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, SQLColumnExpression, null, select
+from sqlalchemy import Select, SQLColumnExpression, bindparam, select
 from sqlalchemy.orm import lazyload
 
 from kameng.catalog.models import PolicyVersion, ProductRow
@@ -25,18 +25,43 @@ from kameng.platform.errors import InvalidInput
 DUPLICATE_WINDOW = timedelta(hours=24)
 
 
-def recent_duplicate_query(user_id: int, product_id: int | SQLColumnExpression[int], now: datetime) -> Select[str]:
+def _recent_order(product_id: SQLColumnExpression[int]) -> Select[str]:
+    """The consumer's (``:user_id``) latest order of the product, paid or to pay, placed after
+    ``:since``: buying it again asks for a confirmation."""
     return (
         select(OrderRow.order_no)
         .where(
-            OrderRow.user_id == user_id,
+            OrderRow.user_id == bindparam("user_id"),
             OrderRow.product_id == product_id,
             OrderRow.status.in_([OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]),
-            OrderRow.created_at > now - DUPLICATE_WINDOW,
+            OrderRow.created_at > bindparam("since"),
         )
         .order_by(OrderRow.created_at.desc())
         .limit(1)
     )
+
+
+# Built once: a statement's construction costs a request as much as its execution does.
+RECENT_DUPLICATE = _recent_order(bindparam("product_id"))
+_CURRENT_POLICY = (
+    select(PolicyVersion.id)
+    .where(PolicyVersion.product_id == ProductRow.id)
+    .order_by(PolicyVersion.version.desc())
+    .limit(1)
+)
+_KEYED = select(OrderRow.id).where(
+    OrderRow.user_id == bindparam("user_id"), OrderRow.idempotency_key == bindparam("key")
+)
+_READS = (
+    select(
+        ProductRow,
+        _CURRENT_POLICY.scalar_subquery(),
+        _recent_order(ProductRow.id).scalar_subquery(),
+        _KEYED.scalar_subquery(),  # NULL without a key: nothing equals NULL
+    )
+    .where(ProductRow.slug == bindparam("slug"), ProductRow.active.is_(True))
+    .options(lazyload(ProductRow.merchant))
+)
 
 
 @dataclass(frozen=True)
@@ -57,25 +82,8 @@ def checkout_reads(
         slug = inputs.clean_text(product_slug, inputs.SLUG, "product")
     except InvalidInput:
         return None
-    policy = (
-        select(PolicyVersion.id)
-        .where(PolicyVersion.product_id == ProductRow.id)
-        .order_by(PolicyVersion.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    duplicate = recent_duplicate_query(user_id, ProductRow.id, now).scalar_subquery()
-    keyed = (
-        select(OrderRow.id)
-        .where(OrderRow.user_id == user_id, OrderRow.idempotency_key == idempotency_key)
-        .scalar_subquery()
-        if idempotency_key
-        else null()
-    )
     found = uow.session.execute(
-        select(ProductRow, policy, duplicate, keyed)
-        .where(ProductRow.slug == slug, ProductRow.active.is_(True))
-        .options(lazyload(ProductRow.merchant))
+        _READS, {"slug": slug, "user_id": user_id, "since": now - DUPLICATE_WINDOW, "key": idempotency_key}
     ).one_or_none()
     if found is None:
         return None
