@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kameng.catalog.models import CouponRow, ProductRow
-from kameng.catalog.services import current_policy
 from kameng.channels.ports import PaymentChannel
 from kameng.domain.model import (
     Channel,
@@ -29,18 +28,18 @@ from kameng.domain.states import (
     PaymentStatus,
 )
 from kameng.domain.users import Role
+from kameng.orders.checkout_reads import DUPLICATE_WINDOW, RECENT_DUPLICATE, checkout_reads
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.orders.numbers import draw_until_free, new_order_no, payment_out_trade_no
 from kameng.orders.payments import settle
 from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError, not_found
 from kameng.platform.ledger_models import BalanceRow
 from kameng.subscriptions.consent import consent_terms, record_consent
 
 PAYMENT_WINDOW = timedelta(minutes=15)
-DUPLICATE_WINDOW = timedelta(hours=24)
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,17 +109,8 @@ def _coupon(uow: UnitOfWork, code: str, user_id: int, list_price: int, now: date
 
 
 def _recent_duplicate(uow: UnitOfWork, user_id: int, product_id: int, now: datetime) -> str | None:
-    return uow.session.scalar(
-        select(OrderRow.order_no)
-        .where(
-            OrderRow.user_id == user_id,
-            OrderRow.product_id == product_id,
-            OrderRow.status.in_([OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]),
-            OrderRow.created_at > now - DUPLICATE_WINDOW,
-        )
-        .order_by(OrderRow.created_at.desc())
-        .limit(1)
-    )
+    since = now - DUPLICATE_WINDOW
+    return uow.session.scalar(RECENT_DUPLICATE, {"user_id": user_id, "product_id": product_id, "since": since})
 
 
 def preview_checkout(
@@ -181,8 +171,13 @@ def _replay(uow: UnitOfWork, order: OrderRow, command: CheckoutRequest, channel:
     return _placed(uow, order, channel, replayed=True)
 
 
-def _placed(uow: UnitOfWork, order: OrderRow, channel: PaymentChannel, replayed: bool = False) -> PlacedOrder:
-    payment = uow.session.scalar(select(PaymentRow).where(PaymentRow.order_id == order.id).order_by(PaymentRow.id))
+def _placed(
+    uow: UnitOfWork, order: OrderRow, channel: PaymentChannel, replayed: bool = False, payment: PaymentRow | None = None
+) -> PlacedOrder:
+    """The answer about ``order``; ``payment`` is its first payment when the caller has it (a new
+    order: read again, it would cost a statement and a transaction after the commit)."""
+    if payment is None:
+        payment = uow.session.scalar(select(PaymentRow).where(PaymentRow.order_id == order.id).order_by(PaymentRow.id))
     pending = order.status is OrderStatus.PENDING_PAYMENT and payment is not None
     return PlacedOrder(
         order_no=order.order_no,
@@ -197,11 +192,16 @@ def _placed(uow: UnitOfWork, order: OrderRow, channel: PaymentChannel, replayed:
 def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel) -> PlacedOrder:
     with uow:
         session = uow.session
-        if command.idempotency_key:
+        reads = checkout_reads(uow, command.user_id, command.product_slug, command.idempotency_key, now)
+        if command.idempotency_key and (reads is None or reads.keyed_order_id is not None):
+            # A retry is answered with its order even when the product is gone since.
             existing = _order_by_key(uow, command.user_id, command.idempotency_key)
             if existing is not None:
                 return _replay(uow, existing, command, channel)
-        product = _product_by_slug(uow, command.product_slug)
+        if reads is None:
+            _product_by_slug(uow, command.product_slug)  # says why: not a slug, or no such product
+            raise AssertionError("unreachable: the product was not found a moment ago")
+        product = reads.product
         if product.kind is ProductKind.VIRTUAL_GOODS and not command.nonrefundable_ack:
             raise InvalidInput(
                 ErrorCode.NONREFUNDABLE_ACK_REQUIRED, "error.nonrefundable_ack_required", "nonrefundable_ack"
@@ -210,7 +210,7 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
             raise InvalidInput(ErrorCode.NOT_RENEWABLE, "error.not_renewable", "auto_renew")
         if product.kind is ProductKind.RECHARGE and command.channel is Channel.BALANCE:
             raise InvalidInput(ErrorCode.BALANCE_FOR_TOP_UP, "error.balance_for_top_up", "channel")
-        duplicate = _recent_duplicate(uow, command.user_id, product.id, now)
+        duplicate = reads.duplicate_of
         if duplicate and not command.duplicate_ack:
             raise Conflict(
                 ErrorCode.DUPLICATE_PURCHASE, "error.duplicate_purchase", "duplicate_ack", duplicate=duplicate
@@ -220,12 +220,13 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         if command.coupon_code:
             coupon = _coupon(uow, command.coupon_code, command.user_id, product.price_fen, now, lock=True)
             coupon_fen = min(coupon.value_fen, product.price_fen)
-        policy = current_policy(uow, product.id)
+        if reads.policy_version_id is None:
+            raise not_found("refund_policy")
         order = OrderRow(
             order_no=new_order_no(now),
             user_id=command.user_id,
             product_id=product.id,
-            policy_version_id=policy.id,
+            policy_version_id=reads.policy_version_id,
             status=OrderStatus.PENDING_PAYMENT,
             channel=command.channel,
             list_price_fen=product.price_fen,
@@ -245,16 +246,8 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
             created_at=now,
             updated_at=now,
         )
-        session.add(order)
-        session.flush()
-        if coupon is not None:
-            coupon.used_by_order_id = order.id
-        if order.auto_renew:
-            record_consent(uow, order.id, order.order_no, order.user_id, product, now)
-        if product.uses_card_keys:
-            _reserve_card_key(uow, product.id, order, now)
         payment = PaymentRow(
-            order_id=order.id,
+            order=order,  # one flush writes both rows: the order's, then the payment naming it
             user_id=order.user_id,
             out_trade_no=payment_out_trade_no(order.order_no),
             channel=command.channel,
@@ -264,11 +257,17 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         )
         session.add(payment)
         session.flush()
+        if coupon is not None:
+            coupon.used_by_order_id = order.id
+        if order.auto_renew:
+            record_consent(uow, order.id, order.order_no, order.user_id, product, now)
+        if product.uses_card_keys:
+            _reserve_card_key(uow, product.id, order, now)
         if command.channel is Channel.BALANCE or order.amount_fen == 0:
             bonus_part = _pay_from_balance(uow, order, now)
             settle(uow, order, payment, transaction_id=f"BAL{order.order_no}", at=now, bonus_part=bonus_part)
         uow.commit()
-        return _placed(uow, order, channel)
+        return _placed(uow, order, channel, payment=payment)
 
 
 def _reserve_card_key(uow: UnitOfWork, product_id: int, order: OrderRow, now: datetime) -> CardKeyRow:

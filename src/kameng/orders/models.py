@@ -82,6 +82,10 @@ class PaymentRow(Base):
     created_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]
 
+    # Set when a payment is created with its order, so that one flush writes both; read nowhere
+    # (loaded only if asked for).
+    order: Mapped[OrderRow] = relationship()
+
 
 class MembershipRow(Base):
     __tablename__ = "memberships"

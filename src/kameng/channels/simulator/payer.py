@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from kameng.channels.ports import PaymentChannel
 from kameng.channels.simulator.payments import SimulatorChannel
-from kameng.orders.models import PaymentRow
-from kameng.orders.payments import handle_payment_notification
+from kameng.orders.payments import apply_in_open_uow, locked_payment, verified_notification
 from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import not_found
@@ -27,10 +24,15 @@ def simulate_payer(uow: UnitOfWork, out_trade_no: str, succeed: bool, channel: P
         raise not_found("payment")  # a real channel is configured: nobody pays here
     if not inputs.could_be(out_trade_no, inputs.OUT_TRADE_NO):
         raise not_found("payment")
+    # One transaction: the simulator reads the amount it notifies from the payment that the
+    # notification then settles, locked once. The notification is still signed and verified as
+    # a real channel's is; only the second read (and its transaction) of the same rows is saved.
     with uow:
-        payment = uow.session.scalar(select(PaymentRow).where(PaymentRow.out_trade_no == out_trade_no))
-        if payment is None:
+        locked = locked_payment(uow, out_trade_no)
+        if locked is None:
             raise not_found("payment")
-        amount = payment.amount_fen
-    body, signature = channel.notification(out_trade_no, amount, succeed, now, None if succeed else "simulated failure")
-    return handle_payment_notification(uow, body, signature, channel, now)
+        payment = locked[0]
+        failure = None if succeed else "simulated failure"
+        body, signature = channel.notification(out_trade_no, payment.amount_fen, succeed, now, failure)
+        note = verified_notification(body, signature, channel)
+        return apply_in_open_uow(uow, note, now, locked=locked)
