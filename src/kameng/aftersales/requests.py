@@ -12,12 +12,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import joinedload
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
 from kameng.aftersales.refunds import LOOK_UP, LookUp, start_money
 from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
+from kameng.catalog.models import ProductRow
 from kameng.catalog.services import policy_to_domain
 from kameng.domain.aftersales import Notice, Plan, plan_submission
 from kameng.domain.calendar import WorkCalendar
@@ -164,6 +166,7 @@ def _submit(
         order = session.scalar(
             select(OrderRow)
             .where(OrderRow.order_no == command.order_no, OrderRow.user_id == viewer.user_id)
+            .options(joinedload(OrderRow.product).lazyload(ProductRow.merchant))  # the step names its id only
             .with_for_update(of=OrderRow)
         )
         if order is None:

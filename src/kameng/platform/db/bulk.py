@@ -22,14 +22,11 @@ from collections import defaultdict
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import MetaData, Table, insert, inspect
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.interfaces import MANYTOONE
 
 from kameng.platform.db.ids import POOLS
-
-# Bound parameters per statement, under PostgreSQL's limit (65,535) and SQLite's (32,766).
-MAX_PARAMETERS = 30_000
 
 
 def write_new_rows(session: Session, tables: Collection[str], server_ids: Collection[str] = ()) -> int:
@@ -59,16 +56,24 @@ def write_new_rows(session: Session, tables: Collection[str], server_ids: Collec
         session.expunge(row)
     # What the rows name (a ticket, a journal entry's order) is written first.
     session.flush()
-    order = {table: index for index, table in enumerate(next(iter(by_table)).metadata.sorted_tables)}
+    order = _foreign_key_order(next(iter(by_table)).metadata)
     for table in sorted(by_table, key=order.__getitem__):
-        for columns, rows in by_table[table].items():
-            # One statement of many VALUES, not the driver's executemany: that prepares its
-            # statement on the server, and the next rollback on the connection (the pool's reset)
-            # then costs a DEALLOCATE ALL of its own, a transaction more per request.
-            step = max(1, MAX_PARAMETERS // max(1, len(columns)))
-            for start in range(0, len(rows), step):
-                session.execute(insert(table).values(rows[start : start + step]))
+        for rows in by_table[table].values():
+            session.execute(insert(table), rows)  # one multi-row INSERT (database.py says why)
     return len(pending)
+
+
+def _foreign_key_order(metadata: MetaData) -> dict[Table, int]:
+    """Each table's place in foreign-key order, sorted once per set of tables (sorting them all
+    again for every request cost more than the inserts' own statements)."""
+    known: tuple[int, dict[Table, int]] | None = _ORDERS.get(id(metadata))
+    if known is None or known[0] != len(metadata.tables):
+        known = (len(metadata.tables), {table: index for index, table in enumerate(metadata.sorted_tables)})
+        _ORDERS[id(metadata)] = known
+    return known[1]
+
+
+_ORDERS: dict[int, tuple[int, dict[Table, int]]] = {}
 
 
 def _values(mapper: Mapper[Any], row: Any) -> dict[str, Any]:
