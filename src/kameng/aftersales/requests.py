@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import joinedload
 
 from kameng.aftersales import audit
@@ -69,6 +69,29 @@ SERVER_IDS = frozenset({"ticket_timeline", "messages", "outbox", "journal_lines"
 ENTRIES_OF_AN_APPROVAL = 5
 # A request tells each webhook endpoint at most this much: requested, approved, arrived.
 EVENTS_OF_A_REQUEST = 3
+
+# The statements of a request, built once (building them cost more than running some of them).
+# The order, locked: the viewer's own, with its product and policy (the step names the merchant's
+# id only).
+ORDER_TO_REFUND = (
+    select(OrderRow)
+    .where(OrderRow.order_no == bindparam("order_no"), OrderRow.user_id == bindparam("user_id"))
+    .options(joinedload(OrderRow.product).lazyload(ProductRow.merchant))
+    .with_for_update(of=OrderRow)
+)
+_STILL_OPEN = Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL])
+# The consumer's ticket with this idempotency key (none when the key is None: NULL equals
+# nothing), and the order's open ticket, if any.
+REPLAY_OR_OPEN = select(
+    Ticket.id,
+    Ticket.ticket_no,
+    Ticket.order_id,
+    Ticket.idempotency_key.label("key"),
+    _STILL_OPEN.label("open"),
+).where(
+    Ticket.user_id == bindparam("user_id"),
+    or_(and_(Ticket.order_id == bindparam("order_id"), _STILL_OPEN), Ticket.idempotency_key == bindparam("key")),
+)
 
 # An appeal says why, in a few words at least: an empty or one-word appeal gives the supervisor
 # nothing to decide on, and five characters are enough for a reason in Chinese.
@@ -163,19 +186,15 @@ def _submit(
         session = uow.session
         # The replay check is made once, under the order's lock (below): a retry waits for the
         # lock like any other request, and a first request does not pay for a second look.
-        order = session.scalar(
-            select(OrderRow)
-            .where(OrderRow.order_no == command.order_no, OrderRow.user_id == viewer.user_id)
-            .options(joinedload(OrderRow.product).lazyload(ProductRow.merchant))  # the step names its id only
-            .with_for_update(of=OrderRow)
-        )
+        order = session.scalar(ORDER_TO_REFUND, {"order_no": command.order_no, "user_id": viewer.user_id})
         if order is None:
             raise not_found("order")
         # One look at the consumer's tickets answers both questions: is this a retry (the same
         # key: under the order's lock, so the same key sent twice at once waited here for the first
         # request's commit and gets its ticket, not "ticket_open", tests/aftersales/test_races.py),
         # and is another request on this order still open.
-        found = session.execute(_replay_or_open(viewer.user_id, order.id, command.idempotency_key)).all()
+        asked = {"user_id": viewer.user_id, "order_id": order.id, "key": command.idempotency_key}
+        found = session.execute(REPLAY_OR_OPEN, asked).all()
         replay = next((row for row in found if command.idempotency_key and row.key == command.idempotency_key), None)
         if replay is not None:
             existing = session.get(Ticket, replay.id)
@@ -242,21 +261,6 @@ def _submit(
         write_new_rows(session, APPEND_ONLY, SERVER_IDS)
         uow.commit()
         return ticket, False
-
-
-def _replay_or_open(user_id: int, order_id: int, key: str | None) -> Select[int, str, int, str | None, bool]:
-    """The consumer's ticket with this idempotency key, and the order's open ticket, if any."""
-    still_open = Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL])
-    wanted = and_(Ticket.order_id == order_id, still_open)
-    if key:
-        wanted = or_(wanted, Ticket.idempotency_key == key)
-    return select(
-        Ticket.id,
-        Ticket.ticket_no,
-        Ticket.order_id,
-        Ticket.idempotency_key.label("key"),
-        still_open.label("open"),
-    ).where(Ticket.user_id == user_id, wanted)
 
 
 def _replayed(ticket: Ticket, command: RefundRequestCommand) -> Ticket:

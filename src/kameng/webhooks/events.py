@@ -39,6 +39,7 @@ def new_message_id() -> str:
 
 
 _ENDPOINTS = ("webhooks", "enabled endpoints")
+_ENABLED = select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
 
 
 def enabled_endpoints(uow: UnitOfWork) -> list[WebhookEndpoint]:
@@ -46,9 +47,7 @@ def enabled_endpoints(uow: UnitOfWork) -> list[WebhookEndpoint]:
     it): a refund request moves its ticket two or three times, each move an event. A step that
     reads them before it adds any row can draw its deliveries' ids ahead (platform/db/ids.py)."""
     if _ENDPOINTS not in uow.memo:
-        uow.memo[_ENDPOINTS] = list(
-            uow.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)))
-        )
+        uow.memo[_ENDPOINTS] = list(uow.session.scalars(_ENABLED))
     endpoints: list[WebhookEndpoint] = uow.memo[_ENDPOINTS]
     return endpoints
 
