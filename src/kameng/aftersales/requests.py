@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.orm import joinedload
 
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
 from kameng.aftersales.refunds import LOOK_UP, LookUp, start_money
 from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
+from kameng.catalog.models import ProductRow
 from kameng.catalog.services import policy_to_domain
 from kameng.domain.aftersales import Notice, Plan, plan_submission
 from kameng.domain.calendar import WorkCalendar
@@ -38,9 +40,58 @@ from kameng.orders.models import OrderRow
 from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
+from kameng.platform.db.bulk import write_new_rows
+from kameng.platform.db.ids import reserve_id_sets, take_id
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.subscriptions.models import RenewalChargeRow
+from kameng.subscriptions.refunds import renewal_asked_about
+from kameng.webhooks.events import enabled_endpoints
+
+# The rows a request only adds, written together at its end (platform/db/bulk.py); of those, the
+# ones no other row names get their ids from the database.
+APPEND_ONLY = frozenset(
+    {
+        "ticket_timeline",
+        "messages",
+        "outbox",
+        "refunds",
+        "journal_entries",
+        "journal_lines",
+        "order_events",
+        "webhook_deliveries",
+        "evidence_files",
+    }
+)
+SERVER_IDS = frozenset({"ticket_timeline", "messages", "outbox", "journal_lines", "order_events", "evidence_files"})
+# An approval posts at most this many journal entries (refund owed, a top-up's fee, a platform
+# advance, the refund paid into the balance, a coupon given back): their ids are drawn ahead.
+ENTRIES_OF_AN_APPROVAL = 5
+# A request tells each webhook endpoint at most this much: requested, approved, arrived.
+EVENTS_OF_A_REQUEST = 3
+
+# The statements of a request, built once (building them cost more than running some of them).
+# The order, locked: the viewer's own, with its product and policy (the step names the merchant's
+# id only).
+ORDER_TO_REFUND = (
+    select(OrderRow)
+    .where(OrderRow.order_no == bindparam("order_no"), OrderRow.user_id == bindparam("user_id"))
+    .options(joinedload(OrderRow.product).lazyload(ProductRow.merchant))
+    .with_for_update(of=OrderRow)
+)
+_STILL_OPEN = Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL])
+# The consumer's ticket with this idempotency key (none when the key is None: NULL equals
+# nothing), and the order's open ticket, if any.
+REPLAY_OR_OPEN = select(
+    Ticket.id,
+    Ticket.ticket_no,
+    Ticket.order_id,
+    Ticket.idempotency_key.label("key"),
+    _STILL_OPEN.label("open"),
+).where(
+    Ticket.user_id == bindparam("user_id"),
+    or_(and_(Ticket.order_id == bindparam("order_id"), _STILL_OPEN), Ticket.idempotency_key == bindparam("key")),
+)
 
 # An appeal says why, in a few words at least: an empty or one-word appeal gives the supervisor
 # nothing to decide on, and five characters are enough for a reason in Chinese.
@@ -135,33 +186,23 @@ def _submit(
         session = uow.session
         # The replay check is made once, under the order's lock (below): a retry waits for the
         # lock like any other request, and a first request does not pay for a second look.
-        order = session.scalar(
-            select(OrderRow)
-            .where(OrderRow.order_no == command.order_no, OrderRow.user_id == viewer.user_id)
-            .with_for_update(of=OrderRow)
-        )
+        order = session.scalar(ORDER_TO_REFUND, {"order_no": command.order_no, "user_id": viewer.user_id})
         if order is None:
             raise not_found("order")
-        if command.idempotency_key:
-            # Under the order's lock: the same key sent twice at once waited here for the first
-            # request's commit, and must get its ticket, not "ticket_open" (race test
-            # tests/aftersales/test_races.py).
-            existing = session.scalar(
-                select(Ticket).where(
-                    Ticket.user_id == viewer.user_id, Ticket.idempotency_key == command.idempotency_key
-                )
-            )
-            if existing is not None:
-                return _replayed(existing, command), True
+        # One look at the consumer's tickets answers both questions: is this a retry (the same
+        # key: under the order's lock, so the same key sent twice at once waited here for the first
+        # request's commit and gets its ticket, not "ticket_open", tests/aftersales/test_races.py),
+        # and is another request on this order still open.
+        asked = {"user_id": viewer.user_id, "order_id": order.id, "key": command.idempotency_key}
+        found = session.execute(REPLAY_OR_OPEN, asked).all()
+        replay = next((row for row in found if command.idempotency_key and row.key == command.idempotency_key), None)
+        if replay is not None:
+            existing = session.get(Ticket, replay.id)
+            assert existing is not None
+            return _replayed(existing, command), True
         if order.status is not OrderStatus.PAID:
             raise Conflict(ErrorCode.NOT_REFUNDABLE_STATE, "error.not_refundable_state", "order")
-        open_ticket = session.scalar(
-            select(Ticket.ticket_no).where(
-                Ticket.user_id == order.user_id,
-                Ticket.order_id == order.id,
-                Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL]),
-            )
-        )
+        open_ticket = next((row.ticket_no for row in found if row.order_id == order.id and row.open), None)
         if open_ticket is not None:
             raise Conflict(ErrorCode.TICKET_OPEN, "error.ticket_open", "order", open_ticket=open_ticket)
         quote = quote_for(order, order_events(uow, order.id, order.user_id), now, command.reason, calendar)
@@ -170,7 +211,16 @@ def _submit(
             quote.decision is not Decision.AUTO_APPROVE or quote.refund != command.confirmed_one_click_fen
         ):
             raise Conflict(ErrorCode.QUOTE_CHANGED, "error.quote_changed", "form")
+        # Everything read before anything is added, so that nothing is flushed until the end: the
+        # renewal an approval refunds (locked), and the ids of the rows that others name.
+        renewal: RenewalChargeRow | LookUp | None = LOOK_UP
+        ids = {"tickets": 1, "webhook_deliveries": EVENTS_OF_A_REQUEST * len(enabled_endpoints(uow))}
+        if quote.decision is Decision.AUTO_APPROVE:
+            renewal = renewal_asked_about(uow, order.id, order.user_id, now)
+            ids |= {"refunds": 1, "journal_entries": ENTRIES_OF_AN_APPROVAL}
+        reserve_id_sets(uow, ids)
         ticket = Ticket(
+            id=take_id(uow, "tickets"),
             ticket_no="AS" + new_order_no(now),
             order_id=order.id,
             user_id=order.user_id,
@@ -190,7 +240,8 @@ def _submit(
         )
         ticket.order = order
         session.add(ticket)
-        session.flush()
+        if ticket.id is None:  # no id drawn ahead (SQLite): the rows below name the ticket
+            session.flush()
         audit.append(
             uow,
             ticket,
@@ -206,7 +257,8 @@ def _submit(
         )
         _store_uploads(uow, ticket, viewer, command.uploads, now)
         remember_quote(uow, order, command.reason, now, quote)  # computed once for the whole step
-        carry_out_decision(uow, ticket, order, quote, now, calendar, viewer)
+        carry_out_decision(uow, ticket, order, quote, now, calendar, viewer, renewal)
+        write_new_rows(session, APPEND_ONLY, SERVER_IDS)
         uow.commit()
         return ticket, False
 

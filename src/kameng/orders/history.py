@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from kameng.catalog.services import policy_to_domain, product_to_domain
 from kameng.domain.calendar import SHANGHAI, WorkCalendar
@@ -97,13 +97,15 @@ def order_events(uow: UnitOfWork, order_id: int, user_id: int) -> list[OrderEven
     """An order's events in the order they happened: the evidence the engine reads. Filtered on
     the owner too, so that the query stays on one shard when consumer tables are distributed by
     ``user_id`` (docs/scaling.md)."""
-    return list(
-        uow.session.scalars(
-            select(OrderEventRow)
-            .where(OrderEventRow.order_id == order_id, OrderEventRow.user_id == user_id)
-            .order_by(OrderEventRow.at, OrderEventRow.id)
-        )
-    )
+    return list(uow.session.scalars(_ORDER_EVENTS, {"order_id": order_id, "user_id": user_id}))
+
+
+# Built once: every quote runs it.
+_ORDER_EVENTS = (
+    select(OrderEventRow)
+    .where(OrderEventRow.order_id == bindparam("order_id"), OrderEventRow.user_id == bindparam("user_id"))
+    .order_by(OrderEventRow.at, OrderEventRow.id)
+)
 
 
 def engine_events(rows: list[OrderEventRow]) -> list[Event]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from kameng.domain.subscriptions import RenewalChargeStatus
 from kameng.platform.db.uow import UnitOfWork
@@ -20,18 +20,22 @@ def renewal_asked_about(uow: UnitOfWork, order_id: int, user_id: int, asked_at: 
     """The renewal a refund request made at ``asked_at`` is about, locked: the latest charge that
     had succeeded by then (the engine's periods begin at the same ``renewed`` events, stamped with
     the charge's ``settled_at``). None: the request is about the purchase."""
-    return uow.session.scalar(
-        select(RenewalChargeRow)
-        .where(
-            RenewalChargeRow.order_id == order_id,
-            RenewalChargeRow.user_id == user_id,
-            RenewalChargeRow.status == RenewalChargeStatus.SUCCEEDED,
-            RenewalChargeRow.settled_at <= asked_at,
-        )
-        .order_by(RenewalChargeRow.settled_at.desc(), RenewalChargeRow.id.desc())
-        .limit(1)
-        .with_for_update()
+    return uow.session.scalar(_RENEWAL_ASKED_ABOUT, {"order_id": order_id, "user_id": user_id, "asked_at": asked_at})
+
+
+# Built once: every approved refund request runs it.
+_RENEWAL_ASKED_ABOUT = (
+    select(RenewalChargeRow)
+    .where(
+        RenewalChargeRow.order_id == bindparam("order_id"),
+        RenewalChargeRow.user_id == bindparam("user_id"),
+        RenewalChargeRow.status == RenewalChargeStatus.SUCCEEDED,
+        RenewalChargeRow.settled_at <= bindparam("asked_at"),
     )
+    .order_by(RenewalChargeRow.settled_at.desc(), RenewalChargeRow.id.desc())
+    .limit(1)
+    .with_for_update()
+)
 
 
 def renewals_asked_about(

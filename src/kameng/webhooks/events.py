@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kameng.platform.db.ids import take_id
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.outbox import OutboxKind, enqueue
 from kameng.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -38,20 +39,24 @@ def new_message_id() -> str:
 
 
 _ENDPOINTS = ("webhooks", "enabled endpoints")
+_ENABLED = select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
+
+
+def enabled_endpoints(uow: UnitOfWork) -> list[WebhookEndpoint]:
+    """The endpoints that may want an event, read once per transaction (they do not change inside
+    it): a refund request moves its ticket two or three times, each move an event. A step that
+    reads them before it adds any row can draw its deliveries' ids ahead (platform/db/ids.py)."""
+    if _ENDPOINTS not in uow.memo:
+        uow.memo[_ENDPOINTS] = list(uow.session.scalars(_ENABLED))
+    endpoints: list[WebhookEndpoint] = uow.memo[_ENDPOINTS]
+    return endpoints
 
 
 def emit(uow: UnitOfWork, event_type: EventType, object_id: str, data: dict[str, Any], now: datetime) -> int:
     """Owe ``event_type`` about ``object_id`` (an order or ticket number …) to every endpoint that
     wants it, in the caller's open transaction. Returns how many deliveries were queued."""
-    # A refund request moves its ticket two or three times in one transaction, each move an event:
-    # the endpoints are read once per transaction (they do not change inside it).
-    if _ENDPOINTS not in uow.memo:
-        uow.memo[_ENDPOINTS] = list(
-            uow.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)))
-        )
-    endpoints: list[WebhookEndpoint] = uow.memo[_ENDPOINTS]
     queued = 0
-    for endpoint in endpoints:
+    for endpoint in enabled_endpoints(uow):
         if event_type.value not in endpoint.event_types:
             continue
         queue_delivery(uow, endpoint.id, event_type.value, object_id, envelope(event_type.value, now, data), now)
@@ -68,6 +73,7 @@ def queue_delivery(
     uow: UnitOfWork, endpoint_id: int, event_type: str, object_id: str, body: dict[str, Any], now: datetime
 ) -> WebhookDelivery:
     delivery = WebhookDelivery(
+        id=take_id(uow, "webhook_deliveries"),  # drawn ahead by a step that knew it would emit, else None
         endpoint_id=endpoint_id,
         message_id=new_message_id(),
         event_type=event_type,
@@ -77,6 +83,7 @@ def queue_delivery(
         created_at=now,
     )
     uow.session.add(delivery)
-    uow.session.flush()
+    if delivery.id is None:  # the outbox row names it
+        uow.session.flush()
     enqueue(uow, OutboxKind.DELIVER_WEBHOOK, f"webhook:{delivery.message_id}", {"delivery_id": delivery.id}, now)
     return delivery

@@ -39,7 +39,14 @@ def make_engine(url: str, **options: Any) -> Engine:
         connect_args.setdefault("keepalives_idle", 60)
         connect_args.setdefault("keepalives_interval", 10)
         connect_args.setdefault("keepalives_count", 3)
-        return create_engine(url, **options)
+        engine = create_engine(url, **options)
+        # Many rows inserted at once (platform/db/bulk.py, the outbox's enqueue_many) go out as one
+        # statement of many VALUES, as with psycopg2, instead of psycopg's executemany: that
+        # prepares its statement on the server, and psycopg answers the next rollback on the
+        # connection (the pool's reset after any read-only request) with a DEALLOCATE ALL, a
+        # transaction of its own, and every later statement is planned afresh.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
+        return engine
 
     database = parsed.database or ""
     if database and database != ":memory:":
