@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
 from kameng.aftersales.refunds import LOOK_UP, LookUp, start_money
-from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, notify, remember_quote
+from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, new_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
 from kameng.catalog.models import ProductRow
 from kameng.catalog.services import policy_to_domain
@@ -31,7 +31,6 @@ from kameng.domain.tickets import (
     TicketStatus,
     auto_approve_at,
     end_of_day,
-    priority_of,
     resume_due_at,
     review_due_at,
 )
@@ -41,7 +40,7 @@ from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.bulk import write_new_rows
-from kameng.platform.db.ids import reserve_id_sets, take_id
+from kameng.platform.db.ids import reserve_id_sets
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.subscriptions.models import RenewalChargeRow
@@ -219,27 +218,16 @@ def _submit(
             renewal = renewal_asked_about(uow, order.id, order.user_id, now)
             ids |= {"refunds": 1, "journal_entries": ENTRIES_OF_AN_APPROVAL}
         reserve_id_sets(uow, ids)
-        ticket = Ticket(
-            id=take_id(uow, "tickets"),
-            ticket_no="AS" + new_order_no(now),
-            order_id=order.id,
-            user_id=order.user_id,
-            reason=command.reason,
-            description=command.description,
-            status=TicketStatus.SUBMITTED,
-            decision=quote.decision,
-            rules=",".join(quote.rules),
-            quote=quote.to_dict(),
-            quoted_fen=quote.refund,
-            priority=priority_of(command.reason),
-            idempotency_key=command.idempotency_key,
-            timeline_head="",
-            timeline_rows=0,
-            created_at=now,
-            updated_at=now,
+        ticket = new_ticket(
+            uow,
+            order,
+            quote,
+            command.reason,
+            command.description,
+            "AS" + new_order_no(now),
+            command.idempotency_key,
+            now,
         )
-        ticket.order = order
-        session.add(ticket)
         if ticket.id is None:  # no id drawn ahead (SQLite): the rows below name the ticket
             session.flush()
         audit.append(

@@ -15,13 +15,14 @@ from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Reason
 from kameng.domain.money import format_yuan
 from kameng.domain.refund import Quote
-from kameng.domain.tickets import APPEAL_WINDOW, TICKET, TicketStatus
+from kameng.domain.tickets import APPEAL_WINDOW, TICKET, TicketStatus, priority_of
 from kameng.messages.notices import NoticeEvent, notify_operators
 from kameng.messages.services import tell
 from kameng.orders.history import order_events, quote_for
 from kameng.orders.models import OrderRow
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
+from kameng.platform.db.ids import take_id
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.platform.i18n import LANGS, Msg, translate
@@ -41,6 +42,43 @@ def _quote_now(
         uow.memo[memo_key] = quote.to_dict() if quote else None
     cached: dict[str, Any] | None = uow.memo[memo_key]
     return cached
+
+
+def new_ticket(
+    uow: UnitOfWork,
+    order: OrderRow,
+    quote: Quote,
+    reason: Reason,
+    description: str,
+    ticket_no: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Ticket:
+    """A submitted ticket about ``order`` carrying the engine's quote, added to the session, for a
+    consumer's request and a mass refund alike. Its id is the one drawn ahead when the caller drew
+    one (:mod:`kameng.platform.db.ids`); without (SQLite) the flush gives it."""
+    ticket = Ticket(
+        id=take_id(uow, "tickets"),
+        ticket_no=ticket_no,
+        order_id=order.id,
+        user_id=order.user_id,
+        reason=reason,
+        description=description,
+        status=TicketStatus.SUBMITTED,
+        decision=quote.decision,
+        rules=",".join(quote.rules),
+        quote=quote.to_dict(),
+        quoted_fen=quote.refund,
+        priority=priority_of(reason),
+        idempotency_key=idempotency_key,
+        timeline_head="",
+        timeline_rows=0,
+        created_at=now,
+        updated_at=now,
+    )
+    ticket.order = order
+    uow.session.add(ticket)
+    return ticket
 
 
 def remember_quote(uow: UnitOfWork, order: OrderRow, reason: Reason, now: datetime, quote: Quote) -> None:

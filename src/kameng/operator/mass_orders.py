@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from kameng.aftersales import audit
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.requests import carry_out_decision
-from kameng.aftersales.tickets import remember_quote
+from kameng.aftersales.tickets import new_ticket, remember_quote
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.mass_refunds import ItemOutcome
 from kameng.domain.model import Decision, EventType, Reason
 from kameng.domain.refund import Quote
 from kameng.domain.states import OrderStatus
-from kameng.domain.tickets import TicketStatus, priority_of
+from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 from kameng.operator.mass_models import MassRefundItem, MassRefundRun
 from kameng.operator.mass_queries import events_of, open_ticket_orders
@@ -30,7 +30,7 @@ from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.orders.numbers import new_order_no
 from kameng.platform.access import Viewer
 from kameng.platform.db.bulk import write_new_rows
-from kameng.platform.db.ids import reserve_ids, take_id
+from kameng.platform.db.ids import reserve_ids
 from kameng.platform.db.uow import UnitOfWork
 from kameng.subscriptions.models import RenewalChargeRow
 from kameng.subscriptions.refunds import renewals_asked_about
@@ -197,30 +197,16 @@ def _open(
         return ItemOutcome.OPEN_TICKET
     quote = quote_for(order, events, now, Reason.MERCHANT_GONE, calendar)
     assert quote is not None  # a paid order always has one
-    ticket = Ticket(
-        ticket_no=numbers.pop(),
-        order_id=order.id,
-        user_id=order.user_id,
-        reason=Reason.MERCHANT_GONE,
-        description=f"商家失联,平台先行赔付(批量退款 #{run.id}) / Merchant gone: mass refund #{run.id}",
-        status=TicketStatus.SUBMITTED,
-        decision=quote.decision,
-        rules=",".join(quote.rules),
-        quote=quote.to_dict(),
-        quoted_fen=quote.refund,
-        priority=priority_of(Reason.MERCHANT_GONE),
-        idempotency_key=ticket_key(run.id, order.id),
-        timeline_head="",
-        timeline_rows=0,
-        created_at=now,
-        updated_at=now,
+    ticket = new_ticket(
+        uow,
+        order,
+        quote,
+        Reason.MERCHANT_GONE,
+        f"商家失联,平台先行赔付(批量退款 #{run.id}) / Merchant gone: mass refund #{run.id}",
+        numbers.pop(),
+        ticket_key(run.id, order.id),
+        now,
     )
-    ticket.order = order
-    # Its id drawn ahead (none on SQLite: the flush gives it), for the rows that name it.
-    drawn = take_id(uow, "tickets")
-    if drawn is not None:
-        ticket.id = drawn
-    uow.session.add(ticket)
     return ticket, quote
 
 
