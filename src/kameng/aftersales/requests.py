@@ -117,12 +117,27 @@ def carry_out_decision(
     quote: Quote,
     now: datetime,
     calendar: WorkCalendar,
-    actor: Viewer | None,
+    actor: Viewer,
     renewal: RenewalChargeRow | LookUp | None = LOOK_UP,
 ) -> Plan:
-    """The engine's decision on a just-submitted ticket, carried out: the review deadline the
-    quote promised becomes the ticket's (to the day), the plan's moves and messages are stored, and
-    an approval starts the money. One step for a consumer's own request and for a mass refund."""
+    """The engine's decision on a just-submitted ticket, carried out: the submission's timeline
+    row, the review deadline the quote promised becomes the ticket's (to the day), the plan's moves
+    and messages are stored, and an approval starts the money. One step for a consumer's own
+    request and for a mass refund (whose operator may be the command line, user 0: no one)."""
+    audit.append(
+        uow,
+        ticket,
+        at=now,
+        actor_id=actor.user_id or None,
+        actor_role=actor.role.value,
+        action="submit",
+        from_status=None,
+        to_status=TicketStatus.SUBMITTED.value,
+        comment=ticket.description,
+        amount_fen=quote.refund,
+        quote=ticket.quote,
+    )
+    remember_quote(uow, order, ticket.reason, now, quote)  # computed once for the whole step
     plan = plan_submission(
         ticket.ticket_no,
         quote.decision,
@@ -230,21 +245,7 @@ def _submit(
         )
         if ticket.id is None:  # no id drawn ahead (SQLite): the rows below name the ticket
             session.flush()
-        audit.append(
-            uow,
-            ticket,
-            at=now,
-            actor_id=viewer.user_id,
-            actor_role=viewer.role.value,
-            action="submit",
-            from_status=None,
-            to_status=TicketStatus.SUBMITTED.value,
-            comment=ticket.description,
-            amount_fen=quote.refund,
-            quote=quote.to_dict(),
-        )
         _store_uploads(uow, ticket, viewer, command.uploads, now)
-        remember_quote(uow, order, command.reason, now, quote)  # computed once for the whole step
         carry_out_decision(uow, ticket, order, quote, now, calendar, viewer, renewal)
         write_new_rows(session, APPEND_ONLY, SERVER_IDS)
         uow.commit()

@@ -12,16 +12,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kameng.aftersales import audit
 from kameng.aftersales.models import Ticket
 from kameng.aftersales.requests import carry_out_decision
-from kameng.aftersales.tickets import new_ticket, remember_quote
+from kameng.aftersales.tickets import new_ticket
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.mass_refunds import ItemOutcome
 from kameng.domain.model import Decision, EventType, Reason
 from kameng.domain.refund import Quote
 from kameng.domain.states import OrderStatus
-from kameng.domain.tickets import TicketStatus
 from kameng.domain.users import Role
 from kameng.operator.mass_models import MassRefundItem, MassRefundRun
 from kameng.operator.mass_queries import events_of, open_ticket_orders
@@ -222,20 +220,6 @@ def _one(
     """One ticket, written: its timeline, the engine's decision, the consumer told, and the money
     if approved (ledger, refund, outbox)."""
     order = ticket.order
-    audit.append(
-        uow,
-        ticket,
-        at=now,
-        actor_id=operator.user_id or None,
-        actor_role=Role.OPERATOR.value,
-        action="submit",
-        from_status=None,
-        to_status=TicketStatus.SUBMITTED.value,
-        comment=ticket.description,
-        amount_fen=quote.refund,
-        quote=ticket.quote,
-    )
-    remember_quote(uow, order, Reason.MERCHANT_GONE, now, quote)
     plan = carry_out_decision(uow, ticket, order, quote, now, calendar, operator, renewal)
     if plan.approved_fen is not None:
         if plan.approved_fen == 0:
