@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
@@ -71,6 +71,9 @@ class Reading:
     commits: int
     rows_fetched: int
     at: float
+    # Per table (user tables and catalogs alike): rows fetched by index scans, rows read by
+    # sequential scans. Where the rows fetched come from, and the scans they do not count.
+    by_table: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class CostMeter:
@@ -91,15 +94,25 @@ class CostMeter:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _db_counters(self) -> tuple[int, int]:
+    def _db_counters(self) -> tuple[int, int, dict[str, tuple[int, int]]]:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT pg_stat_clear_snapshot()"))
             row = conn.execute(
                 text("SELECT xact_commit, tup_fetched FROM pg_stat_database WHERE datname = :name"),
                 {"name": self.database},
             ).one()
+            tables = conn.execute(
+                text(
+                    "SELECT relname, coalesce(idx_tup_fetch, 0), coalesce(seq_tup_read, 0)"
+                    " FROM pg_stat_all_tables WHERE schemaname NOT LIKE 'pg_toast%'"
+                )
+            ).all()
             conn.rollback()
-        return int(row[0]), int(row[1])
+        by_table: dict[str, tuple[int, int]] = {}
+        for name, fetched, scanned in tables:  # a catalog's name may repeat across schemas: add up
+            was = by_table.get(name, (0, 0))
+            by_table[name] = (was[0] + int(fetched), was[1] + int(scanned))
+        return int(row[0]), int(row[1]), by_table
 
     def _backends(self) -> list[int]:
         """The server processes serving the benchmark's database, but the meter's own: other
@@ -122,13 +135,14 @@ class CostMeter:
         # idle one 10 s later (PostgreSQL 15: PGSTAT_MIN_INTERVAL, PGSTAT_IDLE_INTERVAL): wait
         # that long so that nothing of the requests before the reading is still in flight.
         time.sleep(PGSTAT_IDLE_INTERVAL_S)
-        commits, rows = self._db_counters()
+        commits, rows, by_table = self._db_counters()
         return Reading(
             api_cpu_s=sum(_cpu_of(p) for p in process_tree(self.api_pid)),
             pg_backends_cpu_s={pid: _cpu_of(pid) for pid in self._backends()},
             commits=commits,
             rows_fetched=rows,
             at=time.perf_counter(),
+            by_table=by_table,
         )
 
 
@@ -138,7 +152,23 @@ def _backends_cpu(before: Reading, after: Reading) -> float:
     return sum(cpu - before.pg_backends_cpu_s.get(pid, 0.0) for pid, cpu in after.pg_backends_cpu_s.items())
 
 
-def per_request(before: Reading, after: Reading, requests: int, idle: Reading | None = None) -> dict[str, float]:
+def _by_table(before: Reading, after: Reading, idle: Reading | None, requests: int, column: int) -> str:
+    """The tables that account for most of one counter, per request, largest first ("tickets 2.0,
+    users 1.0"), net of what the idle window counted."""
+    shares: dict[str, float] = {}
+    for name, counts in after.by_table.items():
+        was = before.by_table.get(name, (0, 0))[column]
+        meter = 0
+        if idle is not None:
+            meter = was - idle.by_table.get(name, (0, 0))[column]
+        net = (counts[column] - was - meter) / requests
+        if net >= 0.05:
+            shares[name] = net
+    top = sorted(shares.items(), key=lambda item: -item[1])[:8]
+    return ", ".join(f"{name} {value:.1f}" for name, value in top) or "none"
+
+
+def per_request(before: Reading, after: Reading, requests: int, idle: Reading | None = None) -> dict[str, float | str]:
     """Costs per request. ``idle`` is a reading taken one window before ``before`` with nothing
     sent: what the database counted in that window (the meter's own reads, a late statistics
     report) is taken off the requests' figures."""
@@ -151,6 +181,8 @@ def per_request(before: Reading, after: Reading, requests: int, idle: Reading | 
         "postgresql_cpu_ms_per_request": round(_backends_cpu(before, after) * 1000 / requests, 2),
         "commits_per_request": round((after.commits - before.commits - idle_commits) / requests, 2),
         "rows_fetched_per_request": round((after.rows_fetched - before.rows_fetched - idle_rows) / requests, 1),
+        "rows_fetched_by_table": _by_table(before, after, idle, requests, 0),
+        "rows_read_by_sequential_scans_by_table": _by_table(before, after, idle, requests, 1),
     }
 
 
