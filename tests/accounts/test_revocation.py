@@ -183,3 +183,32 @@ def test_an_operator_disabling_a_staff_member_ends_their_sessions_and_sign_in(cl
     assert agent_browser.get("/staff", follow_redirects=False).status_code == 404
     again = client.post(f"{API}/auth/token", json={"identifier": "agent@kameng.test", "password": DEMO_PASSWORD})
     assert again.status_code == 401
+
+
+def test_the_write_routes_that_look_their_token_up_with_the_request_step_refuse_a_revoked_token_at_once(
+    client: TestClient,
+) -> None:
+    # Placing an order and asking for a refund look the token up in the worker thread of the
+    # request step itself: the same live look-up, so signing out refuses the very next call.
+    token = token_for(client)
+    assert client.post(f"{API}/auth/logout", headers=bearer(token)).status_code == 204
+    order = client.post(
+        f"{API}/orders",
+        headers={**bearer(token), "Idempotency-Key": "revoked-order"},
+        json={"product": "monthly-pass", "channel": "alipay"},
+    )
+    refund = client.post(
+        f"{API}/orders/26010100000001/refund-requests",
+        headers={**bearer(token), "Idempotency-Key": "revoked-refund"},
+        json={"reason": "changed_mind"},
+    )
+    # A body the route would refuse is not looked at before the token is: still 401.
+    refund_with_a_bad_body = client.post(
+        f"{API}/orders/26010100000001/refund-requests",
+        headers={**bearer(token), "Idempotency-Key": "revoked-refund-2"},
+        content=b"{not json",
+    )
+
+    for answer in (order, refund, refund_with_a_bad_body):
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["code"] == "unauthorized"

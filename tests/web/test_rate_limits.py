@@ -3,6 +3,7 @@ client address and, for signing in, per account name; counted in memory or in a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Iterator
@@ -160,3 +161,36 @@ def test_a_redis_counter_is_shared_by_every_process_using_it() -> None:
         first.reset()
 
     assert 1 <= refused.value.retry_after <= 60
+
+
+def test_the_apps_count_on_the_event_loop_shares_the_redis_counter_and_refuses_with_retry_after() -> None:
+    _redis_or_fail()
+    prefix = f"kameng-test-{secrets.token_hex(6)}"
+    blocking, on_the_loop = (RateLimits({"sign_in": "3/minute"}, REDIS, key_prefix=prefix) for _ in range(2))
+
+    async def three_hits_on_the_loop() -> None:
+        await on_the_loop.hit_async("sign_in", ["addr:1"])
+        await on_the_loop.hit_async("sign_in", ["addr:1"])
+        await on_the_loop.hit_async("sign_in", ["addr:1"])
+
+    try:
+        blocking.hit("sign_in", ["addr:1"])
+        with pytest.raises(TooManyRequests) as refused:
+            asyncio.run(three_hits_on_the_loop())
+    finally:
+        blocking.reset()
+
+    assert 1 <= refused.value.retry_after <= 60
+
+
+def test_an_unreachable_redis_lets_the_apps_count_through_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    limits = RateLimits({"token": "1/minute"}, "redis://127.0.0.1:1/0")
+
+    async def two_hits() -> None:
+        await limits.hit_async("token", ["addr:1"])
+        await limits.hit_async("token", ["addr:1"])
+
+    with caplog.at_level(logging.WARNING, logger="kameng.rate_limits"):
+        asyncio.run(two_hits())
+
+    assert any("not checked" in record.getMessage() for record in caplog.records)

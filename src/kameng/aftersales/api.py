@@ -12,10 +12,12 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote as url_quote
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from kameng.aftersales import refunds as aftersales_refunds
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
+from kameng.aftersales.models import Ticket
 from kameng.aftersales.queries import evidence_file, my_tickets
 from kameng.aftersales.requests import (
     APPEAL_MIN_CHARS,
@@ -38,9 +40,11 @@ from kameng.aftersales.schemas import (
     read_body,
     ticket_fields,
 )
+from kameng.aftersales.uploads import Upload
+from kameng.container import Container
 from kameng.platform.errors import ErrorCode, InvalidInput
-from kameng.web.auth import CurrentUser
-from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
+from kameng.web.auth import BearerSecret, CurrentUser, user_of_token
+from kameng.web.deps import ContainerDep, IdempotencyKey, json_answer, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import FileId, OrderNo, TicketNo
 from kameng.web.rate_limits import limited
@@ -61,6 +65,7 @@ router = APIRouter(prefix="/api/v1")
     tags=["after-sales"],
     summary="Ask for a refund",
     status_code=status.HTTP_201_CREATED,
+    response_model=CreatedTicketOut,
     dependencies=[limited("refund_request")],
     responses={
         200: {
@@ -79,12 +84,35 @@ router = APIRouter(prefix="/api/v1")
 async def create_refund_request(
     order_no: OrderNo,
     request: Request,
-    response: Response,
-    user: CurrentUser,
+    token: BearerSecret,
     container: ContainerDep,
     idempotency_key: IdempotencyKey,
-) -> CreatedTicketOut:
-    fields, uploads = await read_body(request, RefundRequestIn)
+) -> Response:
+    # The body is read here, on the event loop; what is wrong with it is said only once the token
+    # is known good, as when the token was looked up first.
+    body: tuple[dict[str, Any], list[Upload]] | RequestValidationError
+    try:
+        body = await read_body(request, RefundRequestIn)
+    except RequestValidationError as invalid:
+        body = invalid
+    ticket, replayed = await run_in_threadpool(_submit_for_token, container, token, order_no, body, idempotency_key)
+    answer = CreatedTicketOut(**ticket_fields(ticket), quote=ticket.quote, replayed=replayed)
+    return json_answer(answer, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+
+
+def _submit_for_token(
+    container: Container,
+    token: str,
+    order_no: str,
+    body: tuple[dict[str, Any], list[Upload]] | RequestValidationError,
+    idempotency_key: str,
+) -> tuple[Ticket, bool]:
+    """The token's look-up and the request step in one worker-thread hop (a hop each cost a
+    thread switch and a trip through the event loop, per request)."""
+    user = user_of_token(container, token)
+    if isinstance(body, RequestValidationError):
+        raise body
+    fields, uploads = body
     command = RefundRequestCommand(
         order_no=order_no,
         reason=fields["reason"],
@@ -92,17 +120,7 @@ async def create_refund_request(
         uploads=uploads,
         idempotency_key=idempotency_key,
     )
-    ticket, replayed = await run_in_threadpool(
-        submit_request_replayable,
-        container.uow(),
-        viewer_of(user),
-        command,
-        container.now(),
-        container.calendar,
-    )
-    if replayed:
-        response.status_code = status.HTTP_200_OK
-    return CreatedTicketOut(**ticket_fields(ticket), quote=ticket.quote, replayed=replayed)
+    return submit_request_replayable(container.uow(), viewer_of(user), command, container.now(), container.calendar)
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,8 +37,8 @@ from kameng.orders.schemas import (
 )
 from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
-from kameng.web.auth import CurrentUser
-from kameng.web.deps import ContainerDep, IdempotencyKey, viewer_of
+from kameng.web.auth import BearerSecret, CurrentUser, user_of_token
+from kameng.web.deps import ContainerDep, IdempotencyKey, json_answer, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import OrderNo
 from kameng.web.rate_limits import limited
@@ -56,6 +56,7 @@ SIGNATURE_HEADER = "X-Sim-Signature"
     tags=["orders"],
     summary="Place an order",
     status_code=status.HTTP_201_CREATED,
+    response_model=PlacedOrderOut,
     responses={
         200: {"description": "A retry with an Idempotency-Key already used: the same order", "model": PlacedOrderOut},
         409: {"description": "`duplicate_purchase` (send duplicate_ack), `sold_out`, `idempotency_key_reused`"},
@@ -64,13 +65,14 @@ SIGNATURE_HEADER = "X-Sim-Signature"
 )
 def create_order(
     body: OrderRequest,
-    response: Response,
-    user: CurrentUser,
+    token: BearerSecret,
     container: ContainerDep,
     idempotency_key: IdempotencyKey,
-) -> PlacedOrderOut:
+) -> Response:
     """Create the order (and reserve its card key). Pay with the channel at ``pay_url``; a balance
     payment is settled at once."""
+    # The token is looked up in this worker thread, the one that places the order: one hop.
+    user = user_of_token(container, token)
     placed = place_order(
         container.uow(),
         CheckoutRequest(
@@ -86,9 +88,7 @@ def create_order(
         container.now(),
         container.payments,
     )
-    if placed.replayed:
-        response.status_code = status.HTTP_200_OK
-    return PlacedOrderOut(
+    answer = PlacedOrderOut(
         order_no=placed.order_no,
         status=placed.status.value,
         amount=format_yuan(placed.amount_fen),
@@ -97,6 +97,7 @@ def create_order(
         pay_url=placed.pay_url,
         replayed=placed.replayed,
     )
+    return json_answer(answer, status.HTTP_200_OK if placed.replayed else status.HTTP_201_CREATED)
 
 
 @router.get("/orders", tags=["orders"], summary="My orders, newest first")

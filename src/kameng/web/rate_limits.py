@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from kameng.platform.rate_limits import Door, RateLimits
 
@@ -47,7 +46,7 @@ def limited(door: Door, *, by_identifier: bool = False) -> Any:
         keys = [f"addr:{client_address(request)}"]
         if by_identifier and (identifier := await _identifier(request)) is not None:
             keys.append(f"id:{identifier}")
-        # Redis is called synchronously: off the event loop.
-        await run_in_threadpool(limits.hit, door, keys)
+        # On the event loop (redis.asyncio, or a dictionary in memory): no worker-thread hop.
+        await limits.hit_async(door, keys)
 
     return Depends(check)
