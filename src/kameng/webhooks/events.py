@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from kameng.platform.db.ids import take_id
 from kameng.platform.db.uow import UnitOfWork
@@ -40,6 +40,19 @@ def new_message_id() -> str:
 
 _ENDPOINTS = ("webhooks", "enabled endpoints")
 _ENABLED = select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
+
+
+# Whether any endpoint is enabled, as a column that a step's first query carries beside its rows
+# (see :func:`known_to_have_none`). Most shops have no endpoint at all: a payment then asks the
+# database nothing more about webhooks, and the answer is as fresh as that query's.
+ANY_ENABLED = exists().where(WebhookEndpoint.enabled.is_(True))
+
+
+def known_to_have_none(uow: UnitOfWork, any_enabled: bool) -> None:
+    """Tell :func:`enabled_endpoints` what the step's own query found of :data:`ANY_ENABLED` in
+    this transaction: when no endpoint is enabled the answer is known, and not read again."""
+    if not any_enabled:
+        uow.memo.setdefault(_ENDPOINTS, [])
 
 
 def enabled_endpoints(uow: UnitOfWork) -> list[WebhookEndpoint]:

@@ -11,7 +11,8 @@ from datetime import datetime
 
 from kameng.channels.ports import PaymentChannel
 from kameng.channels.simulator.payments import SimulatorChannel
-from kameng.orders.payments import apply_in_open_uow, locked_payment, verified_notification
+from kameng.orders.locked_payments import locked_payment
+from kameng.orders.payments import apply_in_open_uow, verified_notification
 from kameng.platform import inputs
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import not_found
