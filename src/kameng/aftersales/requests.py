@@ -40,12 +40,12 @@ from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
 from kameng.platform.db.bulk import write_changes, write_new_rows
-from kameng.platform.db.ids import reserve_id_sets
+from kameng.platform.db.ids import drawn_id_columns, pool_drawn_ids, reserve_id_sets
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.subscriptions.models import RenewalChargeRow
 from kameng.subscriptions.refunds import renewal_asked_about
-from kameng.webhooks.events import enabled_endpoints
+from kameng.webhooks.events import ANY_ENABLED, enabled_endpoints, known_to_have_none
 
 # The rows a request only adds, written together at its end (platform/db/bulk.py); of those, the
 # ones no other row names get their ids from the database.
@@ -76,12 +76,19 @@ EVENTS_OF_A_REQUEST = 3
 # The statements of a request, built once (building them cost more than running some of them).
 # The order, locked: the viewer's own, with its product and policy (the step names the merchant's
 # id only).
+# It also says whether any webhook endpoint is enabled (most shops have none: then the request
+# reads nothing more about webhooks).
 ORDER_TO_REFUND = (
-    select(OrderRow)
+    select(OrderRow, ANY_ENABLED.label("any_webhook_endpoint"))
     .where(OrderRow.order_no == bindparam("order_no"), OrderRow.user_id == bindparam("user_id"))
     .options(joinedload(OrderRow.product).lazyload(ProductRow.merchant))
     .with_for_update(of=OrderRow)
 )
+# On PostgreSQL the same statement draws the ids of the rows that others name: the ticket, and an
+# approval's refund and journal entries (a request the engine does not approve leaves those as
+# gaps in their sequences, as a rollback does). One round trip fewer than drawing them after.
+DRAWN_WITH_THE_LOCK = {"tickets": 1, "refunds": 1, "journal_entries": ENTRIES_OF_AN_APPROVAL}
+ORDER_TO_REFUND_DRAWING_IDS = ORDER_TO_REFUND.add_columns(*drawn_id_columns(DRAWN_WITH_THE_LOCK))
 _STILL_OPEN = Ticket.status.not_in([*CLOSED, TicketStatus.REJECTED_FINAL])
 # The consumer's ticket with this idempotency key (none when the key is None: NULL equals
 # nothing), and the order's open ticket, if any.
@@ -204,9 +211,17 @@ def _submit(
         session = uow.session
         # The replay check is made once, under the order's lock (below): a retry waits for the
         # lock like any other request, and a first request does not pay for a second look.
-        order = session.scalar(ORDER_TO_REFUND, {"order_no": command.order_no, "user_id": viewer.user_id})
-        if order is None:
+        drawing = uow.dialect == "postgresql"
+        locked = session.execute(
+            ORDER_TO_REFUND_DRAWING_IDS if drawing else ORDER_TO_REFUND,
+            {"order_no": command.order_no, "user_id": viewer.user_id},
+        ).one_or_none()
+        if locked is None:
             raise not_found("order")
+        order: OrderRow = locked[0]
+        known_to_have_none(uow, bool(locked.any_webhook_endpoint))
+        if drawing:  # SQLite has no sequences: its rows are numbered as they are written
+            pool_drawn_ids(uow, locked, DRAWN_WITH_THE_LOCK)
         # One look at the consumer's tickets answers both questions: is this a retry (the same
         # key: under the order's lock, so the same key sent twice at once waited here for the first
         # request's commit and gets its ticket, not "ticket_open", tests/aftersales/test_races.py),
@@ -230,12 +245,12 @@ def _submit(
         ):
             raise Conflict(ErrorCode.QUOTE_CHANGED, "error.quote_changed", "form")
         # Everything read before anything is added, so that nothing is flushed until the end: the
-        # renewal an approval refunds (locked), and the ids of the rows that others name.
+        # renewal an approval refunds (locked), and the ids of the rows that others name (on
+        # PostgreSQL drawn with the lock, but the webhook deliveries', when there are endpoints).
         renewal: RenewalChargeRow | LookUp | None = LOOK_UP
-        ids = {"tickets": 1, "webhook_deliveries": EVENTS_OF_A_REQUEST * len(enabled_endpoints(uow))}
+        ids = {"webhook_deliveries": EVENTS_OF_A_REQUEST * len(enabled_endpoints(uow))}
         if quote.decision is Decision.AUTO_APPROVE:
             renewal = renewal_asked_about(uow, order.id, order.user_id, now)
-            ids |= {"refunds": 1, "journal_entries": ENTRIES_OF_AN_APPROVAL}
         reserve_id_sets(uow, ids)
         ticket = new_ticket(
             uow,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import Label, Row, event, func, inspect, literal_column, text
 from sqlalchemy.orm import Session
 
 from kameng.platform.db.uow import UnitOfWork
@@ -62,6 +62,29 @@ def reserve_id_sets(uow: UnitOfWork, counts: dict[str, int]) -> None:
         _lowest_last(pool)
     if not event.contains(session, "before_flush", _give_ids):
         event.listen(session, "before_flush", _give_ids)
+
+
+def drawn_id_columns(counts: dict[str, int]) -> list[Label[int]]:
+    """Columns that draw ``counts`` ids of each table, for a step's first query to carry (one
+    round trip fewer than :func:`reserve_id_sets`; PostgreSQL only). The sequences are named as
+    PostgreSQL names a serial or identity column's: ``<table>_id_seq``. Read the drawn ids with
+    :func:`pool_drawn_ids`."""
+    return [
+        func.nextval(literal_column(f"'{table}_id_seq'")).label(f"drawn_{table}_{n}")
+        for table, count in counts.items()
+        for n in range(count)
+    ]
+
+
+def pool_drawn_ids(uow: UnitOfWork, row: Row[Any], counts: dict[str, int]) -> None:
+    """Put the ids a query drew with :func:`drawn_id_columns` into this transaction's pool."""
+    pools = uow.session.info.setdefault(POOLS, {})
+    for table, count in counts.items():
+        pool = pools.setdefault(table, [])
+        pool.extend(int(getattr(row, f"drawn_{table}_{n}")) for n in range(count))
+        _lowest_last(pool)
+    if not event.contains(uow.session, "before_flush", _give_ids):
+        event.listen(uow.session, "before_flush", _give_ids)
 
 
 # Each table's id sequence, looked up once per process: the look-up reads the catalog's
