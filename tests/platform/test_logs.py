@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -111,6 +112,22 @@ def test_ordinary_words_and_idempotency_keys_are_left_alone() -> None:
     line = "outbox 12 (send_refund) key=send_refund:5 done"
     assert masker.mask(line) == line
     assert masker.mask("退款 R123 已发出 1990 分") == "退款 R123 已发出 1990 分"
+
+
+@pytest.mark.parametrize("run", ["a", "9", "a_", "ab://", "x:y@"])
+def test_a_long_line_is_masked_in_steps_proportional_to_its_length(run: str) -> None:
+    """A hostile address is logged whole (the access log, the test client's request line): a
+    pattern tried from every position must not cost the square of the line's length. 40,000
+    characters take milliseconds when the steps grow with the length, and minutes when they
+    grow with its square; the bound is wide so that only the second fails."""
+    masker = SecretMasker([SECRET_KEY])
+    line = "GET http://testserver/products/" + run * (40_000 // len(run)) + " new_password=hunter2-long"
+
+    started = time.process_time()
+    masked = masker.mask(line)
+
+    assert time.process_time() - started < 5.0
+    assert "hunter2-long" not in masked
 
 
 def test_text_lines_name_the_request_too() -> None:
