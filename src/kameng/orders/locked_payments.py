@@ -10,12 +10,12 @@ the settlement's new rows go out as multi-row inserts at the end (orders/payment
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from kameng.catalog.models import ProductRow
 from kameng.orders.models import OrderRow, PaymentRow
-from kameng.platform.db.ids import POOLS
+from kameng.platform.db.ids import drawn_id_columns, pool_drawn_ids
 from kameng.platform.db.uow import UnitOfWork
 from kameng.webhooks.events import ANY_ENABLED, known_to_have_none
 
@@ -29,11 +29,10 @@ _LOCKED_PAYMENT = (
     .options(lazyload(OrderRow.policy), joinedload(OrderRow.product).lazyload(ProductRow.merchant))
     .with_for_update(of=(PaymentRow, OrderRow))
 )
-# The sequence's name, not pg_get_serial_sequence(): that reads the catalog at every execution.
+# On PostgreSQL the same statement draws the settlement's journal entry id (platform/db/ids.py).
 # An id drawn and not used (a replayed or failed notification) is a gap, as a rollback leaves.
-_LOCKED_PAYMENT_DRAWING_ENTRY_ID = _LOCKED_PAYMENT.add_columns(
-    func.nextval(literal_column("'journal_entries_id_seq'")).label("journal_entry_id")
-)
+_DRAWN = {"journal_entries": 1}
+_LOCKED_PAYMENT_DRAWING_ENTRY_ID = _LOCKED_PAYMENT.add_columns(*drawn_id_columns(_DRAWN))
 
 
 def locked_payment(uow: UnitOfWork, out_trade_no: str) -> tuple[PaymentRow, OrderRow] | None:
@@ -48,5 +47,5 @@ def locked_payment(uow: UnitOfWork, out_trade_no: str) -> tuple[PaymentRow, Orde
         return None
     known_to_have_none(uow, bool(found.any_webhook_endpoint))
     if drawing:
-        uow.session.info.setdefault(POOLS, {}).setdefault("journal_entries", []).append(int(found.journal_entry_id))
+        pool_drawn_ids(uow, found, _DRAWN)
     return found[0], found[1]

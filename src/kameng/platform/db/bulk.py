@@ -111,39 +111,29 @@ def write_changes(session: Session) -> int:
 
 
 _KEY = "key_of_the_row"
-_UPDATES: dict[tuple[Table, frozenset[str]], Any] = {}
 
 
+@cache
 def _update_of(table: Table, columns: frozenset[str]) -> Any:
     """``UPDATE table SET columns WHERE key``, built once per table and set of columns (the
     parameters are named apart from the columns: Core keeps a column's own name for itself)."""
-    statement = _UPDATES.get((table, columns))
-    if statement is None:
-        key = table.primary_key.columns[0]
-        new: dict[Any, Any] = {table.c[name.removeprefix("new_")]: bindparam(name) for name in columns - {_KEY}}
-        statement = update(table).where(key == bindparam(_KEY)).values(new)
-        _UPDATES[(table, columns)] = statement
-    return statement
+    key = table.primary_key.columns[0]
+    new: dict[Any, Any] = {table.c[name.removeprefix("new_")]: bindparam(name) for name in columns - {_KEY}}
+    return update(table).where(key == bindparam(_KEY)).values(new)
 
 
+@cache
 def _plainly_updated(mapper: Mapper[Any]) -> bool:
     """One table with one key column, no version counter, and no column that the flush would give a
-    new value of its own when the row changes."""
-    known = _PLAIN.get(mapper)
-    if known is None:
-        table = mapper.local_table
-        known = (
-            isinstance(table, Table)
-            and mapper.inherits is None
-            and mapper.version_id_col is None
-            and len(table.primary_key.columns) == 1
-            and all(column.onupdate is None and column.server_onupdate is None for column in table.columns)
-        )
-        _PLAIN[mapper] = known
-    return known
-
-
-_PLAIN: dict[Mapper[Any], bool] = {}
+    new value of its own when the row changes (found once per mapper)."""
+    table = mapper.local_table
+    return (
+        isinstance(table, Table)
+        and mapper.inherits is None
+        and mapper.version_id_col is None
+        and len(table.primary_key.columns) == 1
+        and all(column.onupdate is None and column.server_onupdate is None for column in table.columns)
+    )
 
 
 def _column_changes(mapper: Mapper[Any], state: InstanceState[Any]) -> dict[str, Any] | None:
@@ -176,22 +166,17 @@ def _foreign_key_order(metadata: MetaData) -> dict[Table, int]:
 _ORDERS: dict[int, tuple[int, dict[Table, int]]] = {}
 
 
+@cache
 def _scalar_defaults(mapper: Mapper[Any]) -> dict[str, Any]:
     """The mapped columns' plain Python defaults (``default=""``), by attribute, found once per
     mapper."""
-    known = _DEFAULTS.get(mapper)
-    if known is None:
-        known = {}
-        for prop in mapper.column_attrs:
-            column = prop.columns[0]
-            default = getattr(column, "default", None)
-            if default is not None and default.is_scalar and prop.key == column.key:
-                known[prop.key] = default.arg
-        _DEFAULTS[mapper] = known
+    known: dict[str, Any] = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        default = getattr(column, "default", None)
+        if default is not None and default.is_scalar and prop.key == column.key:
+            known[prop.key] = default.arg
     return known
-
-
-_DEFAULTS: dict[Mapper[Any], dict[str, Any]] = {}
 
 
 def _values(mapper: Mapper[Any], row: Any) -> dict[str, Any]:
