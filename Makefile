@@ -26,7 +26,7 @@ test: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/kameng simulate --check ../shared/scenarios > /dev/null
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 test-fast: install
 	$(VENV)/bin/pytest -x -q -m "not browser"

@@ -21,6 +21,7 @@ starting Chromium where the installed xdist honours groups (see the hook below).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -36,6 +37,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from kameng.platform.logs import SecretMasker
 from kameng.settings import Settings
 from kameng.web.app import create_app
 from tests.support.rate_limits import GENEROUS_RATE_LIMITS
@@ -82,6 +84,31 @@ def pytest_runtest_makereport(
 
 def _failed(node: pytest.Item) -> bool:
     return any(report.failed for report in node.stash.get(_REPORTS, {}).values())
+
+
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A test that runs a command (``kameng worker`` through the CLI, say) configures logging for
+    the whole process: a root handler on the stream the test captured, closed once it ends, and the
+    root at INFO. Left in place, every later line logged (the live server's worker thread logs
+    each outbox row) fails on that closed stream and masks secrets for nothing. Put it back."""
+    root = logging.getLogger()
+    level = root.level
+    uvicorn_state = {
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate) for name in _UVICORN_LOGGERS
+    }
+    yield
+    for handler in list(root.handlers):
+        if any(isinstance(f, SecretMasker) for f in handler.filters):
+            root.removeHandler(handler)
+    root.setLevel(level)
+    for name, (handlers, propagate) in uvicorn_state.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
 
 
 @pytest.fixture(scope="session")

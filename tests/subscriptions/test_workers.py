@@ -99,7 +99,7 @@ def test_sweeps_at_once_on_postgresql_request_each_renewal_and_reminder_once(
     uow = container.uow
     subs = [subscribe(uow(), channel, make_user(), now) for _ in range(6)]
     renews_at = max(s.renews_at for s in subs)
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(4, timeout=60)
     errors: list[BaseException] = []
 
     def sweep(at: datetime) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import queue
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +16,10 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+log = logging.getLogger(__name__)
+# How long a test waits for the notifications it caused: several posts of at most 10 s each.
+JOIN_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +137,26 @@ class Deliveries:
     def submit(self, send: Callable[[], object]) -> None:
         self._queue.put(send)
 
-    def join(self) -> None:
-        self._queue.join()
+    def join(self, timeout: float = JOIN_TIMEOUT) -> None:
+        """Until every notification queued so far was posted; a TimeoutError after ``timeout``
+        seconds rather than waiting for ever (each post gives up after its own 10 seconds)."""
+        deadline = time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self._queue.unfinished_tasks} notification(s) not posted in {timeout:g} s")
+                self._queue.all_tasks_done.wait(left)
 
     def _run(self) -> None:
         while True:
             send = self._queue.get()
             try:
                 send()
-            except OSError:
-                pass  # nobody listening: the simulator's record of it says so (status 0)
+            except Exception:
+                # Whatever went wrong with one post (nobody listening, a broken answer), the thread
+                # must live on: the notifications after it, and join(), depend on it.
+                log.warning("the simulator could not post a notification", exc_info=True)
             finally:
                 self._queue.task_done()
 
