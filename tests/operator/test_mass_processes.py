@@ -5,6 +5,8 @@ every claim is finished, and its totals add up every batch's."""
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -15,6 +17,7 @@ from sqlalchemy import Engine, func, select, text
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.mass_refunds import ItemOutcome, RunStatus
 from kameng.domain.users import Role
+from kameng.operator import mass_runner
 from kameng.operator.mass_models import MassRefundClaim, MassRefundItem
 from kameng.operator.mass_queries import get_run
 from kameng.operator.mass_refunds import _claim, run_batch, start_run
@@ -99,3 +102,30 @@ def test_a_claim_held_elsewhere_is_skipped_and_one_left_unfinished_is_taken_agai
     assert run_batch(uow, run.id, later, CALENDAR, 2).status is RunStatus.DONE
     assert set(_per_order(uow, MassRefundItem.id, MassRefundItem.order_id).values()) == {1}
     assert set(_per_order(uow, RefundRow.id, RefundRow.order_id).values()) == {1}
+
+
+@pytest.mark.postgres
+def test_a_helper_that_never_ends_is_stopped_after_the_grace_and_the_block_returns(
+    engine: Engine,
+    uow_factory: Callable[[], UnitOfWork],
+    uow: UnitOfWork,
+    channel: SimulatorChannel,
+    make_user: Callable[..., object],
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _shop(uow, channel, make_user, now, 3)
+    later = now + timedelta(days=40)
+    run = start_run(uow, staff(uow, later, Role.OPERATOR, "operator"), MERCHANT, later, CALENDAR)
+    # A helper stuck for good, as one forked while another thread held a lock it then needs.
+    monkeypatch.setattr(mass_runner, "_help", lambda *args: time.sleep(3600))
+    monkeypatch.setattr(mass_runner, "HELPER_GRACE_SECONDS", 0.5)
+    started = time.monotonic()
+
+    with helpers(engine, uow_factory, run.id, lambda: later, CALENDAR, 2, processes=2) as count:
+        result = drive(uow_factory, run.id, lambda: later, CALENDAR, 2)
+
+    assert count == 2
+    assert (result.status, result.orders_done) == (RunStatus.DONE, 3)  # this process did it all
+    assert time.monotonic() - started < 30
+    assert multiprocessing.active_children() == []

@@ -6,6 +6,7 @@ next batch takes again."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -25,6 +26,10 @@ from kameng.platform.db.uow import UnitOfWork
 TICK_BATCHES = 5
 # How long a process with nothing left to claim waits for the batches of the others to commit.
 WAIT_SECONDS = 0.2
+# How long a helper may take to end once the run is over (its batch in flight, then nothing).
+HELPER_GRACE_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 Progress = Callable[[BatchResult], None]
@@ -95,7 +100,22 @@ def helpers(
         raise
     finally:
         for helper in started:
-            helper.join()
+            _end(helper)
+
+
+def _end(helper: multiprocessing.process.BaseProcess) -> None:
+    """Wait for a helper to end, but not for ever. Once the block is over a helper has at most its
+    batch in flight to finish; one still alive after the grace is stuck (a fork copies only the
+    calling thread, so a lock another thread held at that moment is never released in the child),
+    and stopping it loses at most that batch, which rolls back and is taken again."""
+    helper.join(HELPER_GRACE_SECONDS)
+    if helper.is_alive():
+        log.warning("mass refund helper %s did not end within %.0f s; stopping it", helper.pid, HELPER_GRACE_SECONDS)
+        helper.terminate()
+        helper.join(5)
+    if helper.is_alive():
+        helper.kill()
+        helper.join()
 
 
 def _help(
