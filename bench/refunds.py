@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from checkout import PRODUCT, fresh_database, run_pgbench, serving
 from checkout import _sign_in as sign_in
-from costs import CostMeter, per_request, without_autovacuum
+from costs import REWARM_PER_CLIENT, CostMeter, per_request, without_autovacuum
 from load import Line, run_wrk
 from sqlalchemy import func, select
 
@@ -83,7 +83,7 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, 
         # nearly empty `tickets` table, grown forty-fold afterwards with autovacuum off, kept the
         # planner on plans for a tiny table: scans and walks of a consumer's tickets).
         warm = clients * 3 + requests
-        total = requests + warm
+        total = requests + warm + clients * REWARM_PER_CLIENT
         shares = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
         bought: list[list[str]] = [[] for _ in tokens]
         errors: list[str] = []
@@ -108,6 +108,11 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, 
         warm_up, lines = lines[:warm], lines[warm:]
         run_wrk(base, warm_up, clients)
         without_autovacuum(url)
+        # The ANALYZE and the ALTER TABLEs invalidated every connection's cached plans and table
+        # descriptions: filled again here, or the timed part pays for rebuilding them (catalog
+        # rows fetched, PostgreSQL CPU) on each pooled connection, which a running service does not.
+        rewarm, lines = lines[: clients * REWARM_PER_CLIENT], lines[clients * REWARM_PER_CLIENT :]
+        run_wrk(base, rewarm, clients)
         meter = CostMeter(url, server.pid)
         try:
             idle = meter.read()
@@ -164,6 +169,9 @@ def bench_refunds(quick: bool) -> dict[str, Any]:
     load_before = round(os.getloadavg()[0], 2)
     one = run_refunds(requests, clients, api_workers=1)
     two = run_refunds(requests, clients, api_workers=2)
+    # One client, one request at a time: what a request costs without any other in flight. The gap
+    # to the rows above is what concurrency adds (docs/performance.md: rows fetched on `tickets`).
+    alone = run_refunds(requests // 2, 1, api_workers=1)
     pgbench = run_pgbench(scale, clients=8, threads=2, seconds=seconds)
     ratio = round(two["requests_per_s"] / pgbench["tps"], 3)
     return {
@@ -172,6 +180,7 @@ def bench_refunds(quick: bool) -> dict[str, Any]:
         "load_generator": "wrk, one connection per client (bench/lua/requests.lua)",
         "one_api_process": one,
         "two_api_processes": two,
+        "one_client": alone,
         "pgbench": pgbench,
         "requests_per_pgbench_tps_two_processes": ratio,
         "targets": {
