@@ -32,7 +32,7 @@ from kameng.platform.db.database import make_engine
 TICKS = os.sysconf("SC_CLK_TCK")
 # Requests per client sent after :func:`without_autovacuum`, before the timed part: enough for every
 # pooled connection the load reaches to plan (and psycopg to prepare, after 5 uses) its statements.
-REWARM_PER_CLIENT = 10
+REWARM_PER_CLIENT = 20
 PGSTAT_IDLE_INTERVAL_S = 11.0
 
 

@@ -94,16 +94,23 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, 
             ],
             _buy,
         )
+        # Consumer after consumer, so that line n is consumer n % clients's, as in bench/checkout.py:
+        # wrk's connection k sends lines k, k + clients, … (bench/lua/requests.lua), so each
+        # connection is one consumer, as eight clients are eight people. Grouped by consumer
+        # instead, the history before the ANALYZE held only the first consumers' tickets: the
+        # planner took the others for consumers with none and walked all their tickets by user_id
+        # when they had many, and the four connections sent one consumer's requests at once.
         lines = [
             Line(
                 "POST",
-                f"/api/v1/orders/{order_no}/refund-requests",
+                f"/api/v1/orders/{orders[turn]}/refund-requests",
                 token,
-                f"bench-refund-{order_no}",
+                f"bench-refund-{orders[turn]}",
                 {"reason": "changed_mind", "description": "bench"},
             )
+            for turn in range(max(len(orders) for orders in bought))
             for token, orders in zip(tokens, bought, strict=True)
-            for order_no in orders
+            if turn < len(orders)
         ]
         warm_up, lines = lines[:warm], lines[warm:]
         run_wrk(base, warm_up, clients)
