@@ -83,6 +83,7 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, 
         # nearly empty `tickets` table, grown forty-fold afterwards with autovacuum off, kept the
         # planner on plans for a tiny table: scans and walks of a consumer's tickets).
         warm = clients * 3 + requests
+        warm += -warm % clients  # whole turns, so that the timed lines start with the first consumer
         total = requests + warm + clients * REWARM_PER_CLIENT
         shares = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
         bought: list[list[str]] = [[] for _ in tokens]
@@ -176,8 +177,8 @@ def bench_refunds(quick: bool) -> dict[str, Any]:
     load_before = round(os.getloadavg()[0], 2)
     one = run_refunds(requests, clients, api_workers=1)
     two = run_refunds(requests, clients, api_workers=2)
-    # One client, one request at a time: what a request costs without any other in flight. The gap
-    # to the rows above is what concurrency adds (docs/performance.md: rows fetched on `tickets`).
+    # One client, one request at a time: what a request costs with no other in flight, to tell it
+    # from what concurrency adds (locks, a busier PostgreSQL).
     alone = run_refunds(requests // 2, 1, api_workers=1)
     pgbench = run_pgbench(scale, clients=8, threads=2, seconds=seconds)
     ratio = round(two["requests_per_s"] / pgbench["tps"], 3)
