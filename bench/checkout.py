@@ -170,19 +170,18 @@ def run_checkout(backend: str, orders: int, clients: int, api_workers: int = 1) 
         base = server.base
         tokens = [_sign_in(base, i) for i in range(clients)]
         order = {"product": PRODUCT, "channel": "alipay", "duplicate_ack": True}
-        lines = [
-            Line("POST", "/api/v1/orders", tokens[n % clients], f"bench-order-{n}", order, pay_after=True)
-            for n in range(orders)
-        ]
-        warm_up = [
-            Line("POST", "/api/v1/orders", tokens[n % clients], f"bench-warm-{n}", order, pay_after=True)
-            # as many as the timed part: the ANALYZE before it sees tables of the size it works on
-            for n in range(clients * 3 + orders)
-        ]
-        rewarm = [
-            Line("POST", "/api/v1/orders", tokens[n % clients], f"bench-rewarm-{n}", order, pay_after=True)
-            for n in range(clients * REWARM_PER_CLIENT)
-        ]
+
+        def purchases(kind: str, count: int) -> list[Line]:
+            """``count`` orders, each paid after, consumer after consumer (one per connection)."""
+            return [
+                Line("POST", "/api/v1/orders", tokens[n % clients], f"bench-{kind}-{n}", order, pay_after=True)
+                for n in range(count)
+            ]
+
+        lines = purchases("order", orders)
+        # as many as the timed part: the ANALYZE before it sees tables of the size it works on
+        warm_up = purchases("warm", clients * 3 + orders)
+        rewarm = purchases("rewarm", clients * REWARM_PER_CLIENT)
         meter = CostMeter(url, server.pid) if backend == "postgresql" else None
         try:
             # The first requests of each connection pay for its caches (prepared statements, the

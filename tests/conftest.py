@@ -37,7 +37,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from kameng.platform.logs import SecretMasker
+from kameng.platform.logs import UVICORN_LOGGERS, SecretMasker
 from kameng.settings import Settings
 from kameng.web.app import create_app
 from tests.support.rate_limits import GENEROUS_RATE_LIMITS
@@ -86,9 +86,6 @@ def _failed(node: pytest.Item) -> bool:
     return any(report.failed for report in node.stash.get(_REPORTS, {}).values())
 
 
-_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
-
-
 @pytest.fixture(autouse=True)
 def _logging_left_as_found() -> Iterator[None]:
     """A test that runs a command (``kameng worker`` through the CLI, say) configures logging for
@@ -98,7 +95,7 @@ def _logging_left_as_found() -> Iterator[None]:
     root = logging.getLogger()
     level = root.level
     uvicorn_state = {
-        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate) for name in _UVICORN_LOGGERS
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate) for name in UVICORN_LOGGERS
     }
     yield
     for handler in list(root.handlers):

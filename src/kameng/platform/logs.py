@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 MASK = "***"
+# The loggers uvicorn writes to: :func:`configure_logging` sends them through the root's handler.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 REQUEST_ID_HEADER = "X-Request-ID"
 # An id a proxy in front of us assigned is reused (so the two logs meet), if it looks like one.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -158,7 +160,7 @@ def configure_logging(log_format: Literal["json", "text"], level: str = "INFO", 
         root.removeHandler(old)
     root.addHandler(log_handler(log_format, secrets))
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in UVICORN_LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
