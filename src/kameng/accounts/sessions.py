@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Engine, bindparam, inspect, select, update
+from sqlalchemy import Connection, Engine, bindparam, inspect, select, update
 
 from kameng.accounts.models import AuthSession, User
 from kameng.platform.access import Viewer
@@ -92,6 +92,7 @@ def start(
 class Resolved:
     user: User
     session_id: int
+    touched: bool = False  # "last seen" written by this look-up, not yet committed
 
 
 # Only what the check needs of the session row, and the user's row: one narrow Core query, no ORM
@@ -117,21 +118,33 @@ def resolve(engine: Engine, kind: SessionKind, secret: str, at: datetime) -> Res
     objects in an identity map. Its transaction is rolled back when the connection goes back to the
     pool (a read-only one; outside a transaction PostgreSQL would count each lookup as a commit).
     Nothing is cached: an ended row refuses the very next request."""
+    with engine.connect() as connection:
+        found = resolve_on(connection, kind, secret, at)
+        if found is not None and found.touched:
+            connection.commit()
+        return found
+
+
+def resolve_on(connection: Connection, kind: SessionKind, secret: str, at: datetime) -> Resolved | None:
+    """:func:`resolve` inside the caller's transaction on ``connection``, which the caller ends
+    (a hot write route's request step commits it with its own rows: one transaction per request,
+    and no rollback that would make psycopg forget the connection's prepared statements). A
+    "last seen" written here is written with the caller's commit, or not at all; the next request
+    then writes it."""
     if not secret or len(secret) > 200:
         return None
-    with engine.connect() as connection:
-        found = connection.execute(_LOOKUP, {"secret_hash": secret_hash(secret), "kind": kind.value}).first()
-        if found is None:
-            return None
-        row = found._mapping
-        if row["ended_at"] is not None or row["expires_at"] <= at or row["user_disabled_at"] is not None:
-            return None
-        if at - row["last_seen_at"] >= TOUCH_EVERY:
-            connection.execute(update(AuthSession).where(AuthSession.id == row["session_id"]).values(last_seen_at=at))
-            connection.commit()
-        # A detached User as before (the callers read its fields; none saves it).
-        user = User(**{key: row[f"user_{key}"] for key, _ in _USER_FIELDS})
-        return Resolved(user, row["session_id"])
+    found = connection.execute(_LOOKUP, {"secret_hash": secret_hash(secret), "kind": kind.value}).first()
+    if found is None:
+        return None
+    row = found._mapping
+    if row["ended_at"] is not None or row["expires_at"] <= at or row["user_disabled_at"] is not None:
+        return None
+    touched = at - row["last_seen_at"] >= TOUCH_EVERY
+    if touched:
+        connection.execute(update(AuthSession).where(AuthSession.id == row["session_id"]).values(last_seen_at=at))
+    # A detached User as before (the callers read its fields; none saves it).
+    user = User(**{key: row[f"user_{key}"] for key, _ in _USER_FIELDS})
+    return Resolved(user, row["session_id"], touched)
 
 
 def owner_of(uow: UnitOfWork, kind: SessionKind, secret: str) -> int | None:

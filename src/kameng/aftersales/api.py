@@ -43,7 +43,7 @@ from kameng.aftersales.schemas import (
 from kameng.aftersales.uploads import Upload
 from kameng.container import Container
 from kameng.platform.errors import ErrorCode, InvalidInput
-from kameng.web.auth import BearerSecret, CurrentUser, user_of_token
+from kameng.web.auth import BearerSecret, CurrentUser, user_in
 from kameng.web.deps import ContainerDep, IdempotencyKey, json_answer, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import FileId, OrderNo, TicketNo
@@ -107,20 +107,22 @@ def _submit_for_token(
     body: tuple[dict[str, Any], list[Upload]] | RequestValidationError,
     idempotency_key: str,
 ) -> tuple[Ticket, bool]:
-    """The token's look-up and the request step in one worker-thread hop (a hop each cost a
-    thread switch and a trip through the event loop, per request)."""
-    user = user_of_token(container, token)
-    if isinstance(body, RequestValidationError):
-        raise body
-    fields, uploads = body
-    command = RefundRequestCommand(
-        order_no=order_no,
-        reason=fields["reason"],
-        description=fields["description"],
-        uploads=uploads,
-        idempotency_key=idempotency_key,
-    )
-    return submit_request_replayable(container.uow(), viewer_of(user), command, container.now(), container.calendar)
+    """The token's look-up and the request step in one worker-thread hop and one transaction (a
+    hop each cost a thread switch and a trip through the event loop, per request)."""
+    uow = container.uow()
+    with uow:
+        user = user_in(uow, token)
+        if isinstance(body, RequestValidationError):
+            raise body
+        fields, uploads = body
+        command = RefundRequestCommand(
+            order_no=order_no,
+            reason=fields["reason"],
+            description=fields["description"],
+            uploads=uploads,
+            idempotency_key=idempotency_key,
+        )
+        return submit_request_replayable(uow, viewer_of(user), command, container.now(), container.calendar)
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from kameng.orders.schemas import (
 )
 from kameng.orders.usage import record_platform_event, record_usage, reveal_card_key
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
-from kameng.web.auth import BearerSecret, CurrentUser, user_of_token
+from kameng.web.auth import BearerSecret, CurrentUser, user_in
 from kameng.web.deps import ContainerDep, IdempotencyKey, json_answer, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import OrderNo
@@ -71,23 +71,26 @@ def create_order(
 ) -> Response:
     """Create the order (and reserve its card key). Pay with the channel at ``pay_url``; a balance
     payment is settled at once."""
-    # The token is looked up in this worker thread, the one that places the order: one hop.
-    user = user_of_token(container, token)
-    placed = place_order(
-        container.uow(),
-        CheckoutRequest(
-            user_id=user.id,
-            product_slug=body.product,
-            channel=body.channel,
-            coupon_code=body.coupon or None,
-            auto_renew=body.auto_renew,
-            nonrefundable_ack=body.nonrefundable_ack,
-            duplicate_ack=body.duplicate_ack,
-            idempotency_key=idempotency_key,
-        ),
-        container.now(),
-        container.payments,
-    )
+    # The token is looked up in this worker thread, the one that places the order (one hop), and
+    # in the transaction that places it (web/auth.user_in).
+    uow = container.uow()
+    with uow:
+        user = user_in(uow, token)
+        placed = place_order(
+            uow,
+            CheckoutRequest(
+                user_id=user.id,
+                product_slug=body.product,
+                channel=body.channel,
+                coupon_code=body.coupon or None,
+                auto_renew=body.auto_renew,
+                nonrefundable_ack=body.nonrefundable_ack,
+                duplicate_ack=body.duplicate_ack,
+                idempotency_key=idempotency_key,
+            ),
+            container.now(),
+            container.payments,
+        )
     answer = PlacedOrderOut(
         order_no=placed.order_no,
         status=placed.status.value,

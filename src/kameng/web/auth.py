@@ -2,8 +2,8 @@
 ``auth_sessions``), the integrators' API keys, and the dependencies that read them.
 
 ``CurrentUser`` is a person's token. The hot write routes take ``BearerSecret`` instead and look the
-token up with :func:`user_of_token` inside the worker thread that runs their request step: one
-thread hop per request instead of two. ``scoped(scope)`` admits an API key that holds ``scope``, or an
+token up with :func:`user_in` inside the worker thread and the transaction of their request step:
+one thread hop and one transaction per request. ``scoped(scope)`` admits an API key that holds ``scope``, or an
 operator's own token (an operator may do whatever a key they could make may do).
 """
 
@@ -22,6 +22,7 @@ from kameng.container import Container
 from kameng.domain.users import Role
 from kameng.integrations.keys import Scope, looks_like_key, resolve_key
 from kameng.platform.access import Viewer
+from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import ErrorCode, Forbidden, ServiceError
 from kameng.web.deps import ContainerDep, client_address
 
@@ -91,18 +92,25 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 async def bearer_secret(credentials: Credentials) -> str:
     """The bearer token as sent, not yet looked up (async: read on the event loop); 401 when
-    there is none. The route looks it up with :func:`user_of_token`."""
+    there is none. The route looks it up with :func:`user_in`."""
     return _bearer_secret(credentials)
 
 
 BearerSecret = Annotated[str, Depends(bearer_secret)]
 
 
-def user_of_token(container: Container, secret: str) -> User:
+def user_in(uow: UnitOfWork, secret: str) -> User:
     """The user a :data:`BearerSecret` signs in, or 401: the same look-up as :data:`CurrentUser`
-    (nothing cached, a revoked token is refused at once), blocking, for the worker thread that
-    goes on to run the route's request step."""
-    return _live_session(container, secret).user
+    (nothing cached, a revoked token is refused at once), as the first statement of the
+    transaction the caller holds open (``with uow:``) and its request step then commits. Blocking,
+    for the worker thread that goes on to run that step: one thread hop, one transaction and one
+    connection per request. A transaction of its own ended in a rollback each time, and psycopg
+    forgets a connection's prepared statements at every rollback, so each of the request's
+    statements was parsed and planned afresh (docs/performance.md)."""
+    resolved = sessions.resolve_on(uow.session.connection(), SessionKind.API, secret, wall_now())
+    if resolved is None:
+        raise _unauthorized("error.unauthorized.invalid")
+    return resolved.user
 
 
 def scoped(scope: Scope) -> Any:

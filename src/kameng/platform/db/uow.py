@@ -13,11 +13,18 @@ class UnitOfWork:
 
     Leaving the block without ``commit()``, or with an exception, rolls back, so a failure half-way
     leaves the data as it was before.
+
+    A block entered while the unit of work is open joins its transaction instead of opening a
+    second one: a hot route reads the bearer token's session in the transaction its request step
+    then opens and commits (kameng.web.auth.user_in), so the request is one transaction on one
+    connection. An exception leaving a joined block rolls the whole transaction back (the outer
+    block's reads too), so a step retried after it (a number drawn again) starts afresh.
     """
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
         self._session: Session | None = None
+        self._joined = 0  # how many blocks inside the one that opened the session are open
         # Per-transaction memo for values that cannot change inside it; cleared with the session.
         self.memo: dict[object, Any] = {}
 
@@ -37,7 +44,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         if self._session is not None:
-            raise RuntimeError("unit of work is already open")
+            self._joined += 1
+            return self
         self._session = self._factory()
         self.memo = {}
         return self
@@ -49,6 +57,12 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._session is not None
+        if self._joined:
+            self._joined -= 1
+            if exc_type is not None:
+                self._session.rollback()
+                self.memo = {}
+            return
         # close() rolls back whatever was not committed and detaches the objects *without*
         # expiring them, so a service can return rows that its caller reads after the block.
         try:
