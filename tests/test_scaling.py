@@ -46,9 +46,16 @@ _BY_PRIMARY_KEY = re.compile(
 )
 
 
+# A step's end written as one statement (platform/db/step_end.py): WITH changed_0 AS (UPDATE …),
+# new_0 AS (INSERT …), … SELECT …; each part is checked as the statement it would be alone.
+_PART_OF_A_WITH = re.compile(r"\b[a-z_0-9]+\s+AS\s*\(\s*(?=INSERT\b|UPDATE\b)", re.IGNORECASE)
+
+
 def unrouted(statement: str) -> list[str]:
     """The consumer-owned tables a statement reads or changes without naming their owner: each
     must be filtered on its user_id (an INSERT must write it)."""
+    if statement.lstrip().upper().startswith("WITH") and _PART_OF_A_WITH.search(statement):
+        return [table for part in _PART_OF_A_WITH.split(statement)[1:] for table in unrouted(part)]
     if _BY_PRIMARY_KEY.match(statement):
         return []
     found = []
@@ -114,3 +121,11 @@ def test_the_check_sees_a_query_that_forgets_the_owner() -> None:
     assert unrouted("UPDATE orders SET refunded_fen=? WHERE orders.id = ?") == []
     assert unrouted("UPDATE orders SET status=? WHERE orders.order_no = ?") == ["orders"]
     assert unrouted("SELECT products.id FROM products") == []  # a reference table
+    step_end = (
+        "WITH changed_0 AS (UPDATE orders SET refunded_fen=%(a)s WHERE orders.id = %(b)s AND orders.user_id = %(c)s "
+        "RETURNING orders.id), new_0 AS (INSERT INTO tickets (id, user_id) VALUES (%(d)s, %(e)s)), "
+        "new_1 AS (INSERT INTO messages (key, ticket_id) VALUES (%(f)s, %(g)s)) "
+        "SELECT (SELECT count(*) AS count_1 FROM changed_0) AS anon_1"
+    )
+    assert unrouted(step_end) == ["messages"]
+    assert unrouted(step_end.replace(" AND orders.user_id = %(c)s", "")) == ["orders", "messages"]

@@ -39,8 +39,8 @@ from kameng.orders.models import OrderRow
 from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
-from kameng.platform.db.bulk import write_changes, write_new_rows
 from kameng.platform.db.ids import drawn_id_columns, pool_drawn_ids, reserve_id_sets
+from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.subscriptions.models import RenewalChargeRow
@@ -266,8 +266,9 @@ def _submit(
             session.flush()
         _store_uploads(uow, ticket, viewer, command.uploads, now)
         carry_out_decision(uow, ticket, order, quote, now, calendar, viewer, renewal)
-        write_changes(session)  # the order's refunded total, without the flush's machinery
-        write_new_rows(session, WRITTEN_AT_THE_END, SERVER_IDS)
+        # The order's refunded total and the new rows, without the flush's machinery: on
+        # PostgreSQL one statement (platform/db/step_end.py).
+        write_step_end(session, WRITTEN_AT_THE_END, SERVER_IDS)
         uow.commit()
         return ticket, False
 

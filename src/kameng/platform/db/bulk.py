@@ -35,11 +35,26 @@ from sqlalchemy.orm.state import InstanceState
 
 from kameng.platform.db.ids import POOLS
 
+NewRows = dict[Table, dict[frozenset[str], list[dict[str, Any]]]]
+
 
 def write_new_rows(session: Session, tables: Collection[str], server_ids: Collection[str] = ()) -> int:
     """Write the pending rows of ``tables`` with Core inserts and let the session forget them.
     Returns how many were written (0 when a row has no id drawn ahead: the flush writes them).
     Rows of ``server_ids`` (a subset of ``tables`` that no other row names) may go without an id."""
+    taken = take_new_rows(session, tables, server_ids)
+    if not taken:
+        return 0
+    # What the rows name (a ticket, a journal entry's order) is written first.
+    session.flush()
+    return insert_rows(session, taken)
+
+
+def take_new_rows(session: Session, tables: Collection[str], server_ids: Collection[str] = ()) -> NewRows | None:
+    """The pending rows of ``tables``, by table and set of columns, with their ids drawn, and gone
+    from the session: the caller writes them (:func:`insert_rows`, or one statement with the rest of
+    a step, :mod:`kameng.platform.db.step_end`). None, and nothing taken, when a row has no id
+    drawn ahead."""
     pools: dict[str, list[int]] = session.info.get(POOLS, {})
     pending: list[tuple[Mapper[Any], Table, Any]] = []
     for row in session.new:
@@ -47,27 +62,37 @@ def write_new_rows(session: Session, tables: Collection[str], server_ids: Collec
         table = mapper.local_table
         if isinstance(table, Table) and table.name in tables:
             pending.append((mapper, table, row))
-    if not pending:
-        return 0
     for _, table, row in pending:
         if row.id is None and table.name not in server_ids:
             pool = pools.get(table.name)
             if not pool:
-                return 0
+                return None
             row.id = pool.pop()
-    by_table: dict[Table, dict[frozenset[str], list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    by_table: NewRows = defaultdict(lambda: defaultdict(list))
     for mapper, table, row in pending:
         values = _values(mapper, row)
         by_table[table][frozenset(values)].append(values)
     for _, _, row in pending:
         session.expunge(row)
-    # What the rows name (a ticket, a journal entry's order) is written first.
-    session.flush()
-    order = _foreign_key_order(next(iter(by_table)).metadata)
-    for table in sorted(by_table, key=order.__getitem__):
-        for rows in by_table[table].values():
-            session.execute(_insert_of(table), rows)  # one multi-row INSERT (database.py says why)
-    return len(pending)
+    return by_table
+
+
+def insert_rows(session: Session, taken: NewRows) -> int:
+    """Rows :func:`take_new_rows` took, as one multi-row INSERT per table and set of columns, in
+    foreign-key order (database.py says why one statement); returns how many."""
+    written = 0
+    for table in in_foreign_key_order(taken):
+        for rows in taken[table].values():
+            session.execute(_insert_of(table), rows)
+            written += len(rows)
+    return written
+
+
+def in_foreign_key_order(tables: Collection[Table]) -> list[Table]:
+    if not tables:
+        return []
+    order = _foreign_key_order(next(iter(tables)).metadata)
+    return sorted(tables, key=order.__getitem__)
 
 
 @cache
@@ -86,7 +111,26 @@ def write_changes(session: Session) -> int:
     reach the same rows, and a row that is gone fails as the flush fails (StaleDataError). Rows
     the flush must handle itself (a changed relationship or key, a version counter, a column with
     an update default) are left to it. Returns how many rows were written."""
-    groups: dict[tuple[Table, frozenset[str]], list[tuple[InstanceState[Any], dict[str, Any]]]] = defaultdict(list)
+    groups = changed_rows(session)
+    written = 0
+    connection = session.connection()
+    for (table, columns), rows in groups.items():
+        params = rows[0][1] if len(rows) == 1 else [changes for _, changes in rows]
+        result = connection.execute(_update_of(table, columns), params)
+        if result.rowcount != len(rows) and (len(rows) == 1 or connection.dialect.supports_sane_multi_rowcount):
+            raise StaleDataError(f"UPDATE of {table.name} matched {result.rowcount} rows of {len(rows)}")
+        mark_written(session, rows)
+        written += len(rows)
+    return written
+
+
+Changes = dict[tuple[Table, frozenset[str]], list[tuple[InstanceState[Any], dict[str, Any]]]]
+
+
+def changed_rows(session: Session) -> Changes:
+    """The session's changed rows that :func:`write_changes` can write, by table and set of
+    changed columns: each with its changes (``new_<column>``) and its key (:data:`KEY`)."""
+    groups: Changes = defaultdict(list)
     for row in session.dirty:
         state: InstanceState[Any] = inspect(row)
         mapper = state.mapper
@@ -95,22 +139,18 @@ def write_changes(session: Session) -> int:
             continue
         changes = _column_changes(mapper, state)
         if changes:
-            changes[_KEY] = state.identity[0]
+            changes[KEY] = state.identity[0]
             groups[(table, frozenset(changes))].append((state, changes))
-    written = 0
-    connection = session.connection()
-    for (table, columns), rows in groups.items():
-        params = rows[0][1] if len(rows) == 1 else [changes for _, changes in rows]
-        result = connection.execute(_update_of(table, columns), params)
-        if result.rowcount != len(rows) and (len(rows) == 1 or connection.dialect.supports_sane_multi_rowcount):
-            raise StaleDataError(f"UPDATE of {table.name} matched {result.rowcount} rows of {len(rows)}")
-        for state, _ in rows:
-            state._commit_all(state.dict, session.identity_map)  # written: nothing left to flush
-        written += len(rows)
-    return written
+    return groups
 
 
-_KEY = "key_of_the_row"
+def mark_written(session: Session, rows: list[tuple[InstanceState[Any], dict[str, Any]]]) -> None:
+    """Rows written outside the flush: nothing left for it to write."""
+    for state, _ in rows:
+        state._commit_all(state.dict, session.identity_map)
+
+
+KEY = "key_of_the_row"
 
 
 @cache
@@ -118,8 +158,8 @@ def _update_of(table: Table, columns: frozenset[str]) -> Any:
     """``UPDATE table SET columns WHERE key``, built once per table and set of columns (the
     parameters are named apart from the columns: Core keeps a column's own name for itself)."""
     key = table.primary_key.columns[0]
-    new: dict[Any, Any] = {table.c[name.removeprefix("new_")]: bindparam(name) for name in columns - {_KEY}}
-    return update(table).where(key == bindparam(_KEY)).values(new)
+    new: dict[Any, Any] = {table.c[name.removeprefix("new_")]: bindparam(name) for name in columns - {KEY}}
+    return update(table).where(key == bindparam(KEY)).values(new)
 
 
 @cache

@@ -1,0 +1,150 @@
+"""The end of a write step in one statement on PostgreSQL: its changed rows and its new rows.
+
+A refund request ends with an order's new refunded total and eight tables' new rows (its ticket,
+timeline, messages, refund, journal entry and lines, outbox). Written as an UPDATE and one INSERT
+per table (:mod:`kameng.platform.db.bulk`), they cost nine round trips, nine statements for
+PostgreSQL to parse, plan and run, and nine executions for SQLAlchemy to prepare: the larger part
+of the request's cost once its reads were cut (docs/performance.md). Here they go as one
+data-modifying ``WITH``:
+
+    WITH changed_0 AS (UPDATE orders SET ... WHERE id = ... AND user_id = ... RETURNING id),
+         new_1 AS (INSERT INTO tickets ... VALUES (...)),
+         new_2 AS (INSERT INTO ticket_timeline ... VALUES (...), (...)), ...
+    SELECT (SELECT count(*) FROM changed_0)
+
+The same rows with the same values, in the same transaction. PostgreSQL checks the foreign keys of
+all of them at the end of the statement, so a timeline row finds the ticket written beside it. The
+count of each UPDATE says, as the flush would, whether the row was still there (StaleDataError).
+An UPDATE names the row's owner too when the table has one (``user_id``): with consumer tables
+distributed by owner (docs/scaling.md), the whole statement then stays on one node.
+
+The statement is built once for each shape of step (which tables, which columns, how many rows) and
+its text is the same each time, so psycopg prepares it on the connection after a few runs and
+PostgreSQL no longer parses or plans it. A step whose shape does not fit (several rows of one
+table changed, more rows than :data:`MOST_ROWS`, a column left to a Python default) and SQLite are
+written as :mod:`bulk` writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select, Table, bindparam, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from kameng.platform.db.bulk import (
+    KEY,
+    Changes,
+    NewRows,
+    changed_rows,
+    in_foreign_key_order,
+    insert_rows,
+    mark_written,
+    take_new_rows,
+    write_changes,
+)
+
+# More rows than this (a mass refund's batch) go as bulk writes them: one statement text per
+# count would fill the statement cache, and a few round trips are nothing beside that many rows.
+MOST_ROWS = 64
+# The owner column a consumer-owned table carries (kameng.schema.PLACEMENT).
+OWNER = "user_id"
+
+# (table, its columns in order, how many rows) for each INSERT; (table, changed columns, whether
+# the owner is named) for each UPDATE.
+InsertShape = tuple[Table, tuple[str, ...], int]
+UpdateShape = tuple[Table, tuple[str, ...], bool]
+
+
+def write_step_end(session: Session, tables: Collection[str], server_ids: Collection[str] = ()) -> None:
+    """Write the session's changed rows (:func:`bulk.write_changes`) and its new rows of ``tables``
+    (:func:`bulk.write_new_rows`), in one statement on PostgreSQL when the step's shape allows."""
+    changes = changed_rows(session)
+    taken = take_new_rows(session, tables, server_ids)
+    if taken is None:  # a row without an id drawn ahead: the flush writes the new rows
+        write_changes(session)
+        return
+    shaped = _shape(session, changes, taken)
+    if shaped is None:
+        write_changes(session)
+        session.flush()
+        insert_rows(session, taken)
+        return
+    (inserts, updates), params = shaped
+    for rows in changes.values():
+        mark_written(session, rows)  # before the flush, so that it does not write them again
+    session.flush()  # whatever else the step changed, and the rows these name
+    counts = session.connection().execute(_statement(inserts, updates), params).one()
+    for (table, _, _), count in zip(updates, counts[: len(updates)], strict=True):
+        if count != 1:
+            raise StaleDataError(f"UPDATE of {table.name} matched {count} rows of 1")
+
+
+def _shape(
+    session: Session, changes: Changes, taken: NewRows
+) -> tuple[tuple[tuple[InsertShape, ...], tuple[UpdateShape, ...]], dict[str, Any]] | None:
+    """The step's shape and the statement's parameters, or None when it is not written as one."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    params: dict[str, Any] = {}
+    updates: list[UpdateShape] = []
+    for (table, changed), states in changes.items():
+        if len(states) != 1:
+            return None
+        state, values = states[0]
+        owner = state.dict.get(OWNER) if OWNER in table.c and f"new_{OWNER}" not in changed else None
+        index = len(updates)
+        updates.append((table, tuple(sorted(changed)), owner is not None))
+        params.update({f"u{index}_{name}": value for name, value in values.items()})
+        if owner is not None:
+            params[f"u{index}_owner"] = owner
+    inserts: list[InsertShape] = []
+    count = 0
+    for table in in_foreign_key_order(taken):
+        for column_set, rows in taken[table].items():
+            columns = tuple(sorted(column_set))
+            if any(column.key not in column_set and _default_in_python(column) for column in table.columns):
+                return None
+            count += len(rows)
+            if count > MOST_ROWS:
+                return None
+            index = len(inserts)
+            inserts.append((table, columns, len(rows)))
+            for number, row in enumerate(rows):
+                params.update({f"n{index}_{number}_{name}": row[name] for name in columns})
+    if not inserts and not updates:
+        return None
+    return (tuple(inserts), tuple(updates)), params
+
+
+def _default_in_python(column: Any) -> bool:
+    default = column.default
+    return default is not None and not (default.is_sequence or default.is_clause_element)
+
+
+@lru_cache(maxsize=256)
+def _statement(inserts: tuple[InsertShape, ...], updates: tuple[UpdateShape, ...]) -> Select[Any]:
+    """The one statement of a step of this shape, built once (bound parameters named by place:
+    ``n<insert>_<row>_<column>``, ``u<update>_<column>``)."""
+    counts = []
+    for index, (table, columns, names_owner) in enumerate(updates):
+        key = table.primary_key.columns[0]
+        where = key == bindparam(f"u{index}_{KEY}", type_=key.type)
+        if names_owner:
+            where = where & (table.c[OWNER] == bindparam(f"u{index}_owner", type_=table.c[OWNER].type))
+        changed_columns = {name: table.c[name.removeprefix("new_")] for name in columns if name != KEY}
+        new = {column: bindparam(f"u{index}_{name}", type_=column.type) for name, column in changed_columns.items()}
+        changed = update(table).where(where).values(new).returning(key).cte(f"changed_{index}")
+        counts.append(select(func.count()).select_from(changed).scalar_subquery())
+    written = []
+    for index, (table, columns, rows) in enumerate(inserts):
+        values = [
+            {name: bindparam(f"n{index}_{number}_{name}", type_=table.c[name].type) for name in columns}
+            for number in range(rows)
+        ]
+        written.append(insert(table).values(values).cte(f"new_{index}"))
+    statement: Select[Any] = select(*counts) if counts else select(literal(0))
+    return statement.add_cte(*written)

@@ -1,0 +1,81 @@
+"""The hot write routes are one transaction each: the bearer token's look-up is read in the
+transaction that the request step commits (web/auth.user_in). A look-up in a transaction of its own
+ended in a rollback, and psycopg forgets a connection's prepared statements at every rollback
+(docs/performance.md)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from tests.support.apps import container_of
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def transactions(client: TestClient) -> Iterator[list[str]]:
+    """How each transaction on the app's engine ended ("commit" or "rollback"), in order."""
+    ended: list[str] = []
+    engine = container_of(client).engine
+    listeners = {"commit": lambda _conn: ended.append("commit"), "rollback": lambda _conn: ended.append("rollback")}
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    yield ended
+    for name, listener in listeners.items():
+        event.remove(engine, name, listener)
+
+
+def _signed_in(client: TestClient) -> dict[str, str]:
+    answer = client.post(f"{API}/auth/signup", json={"identifier": "13900002222", "password": "long-enough-1"})
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def _order(client: TestClient, headers: dict[str, str]) -> dict[str, str]:
+    placed = client.post(
+        f"{API}/orders",
+        json={"product": "monthly-pass", "channel": "alipay", "duplicate_ack": True},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert placed.status_code == 201, placed.text
+    body: dict[str, str] = placed.json()
+    return body
+
+
+def test_placing_an_order_and_asking_for_a_refund_are_one_transaction_each(
+    client: TestClient, transactions: list[str]
+) -> None:
+    headers = _signed_in(client)
+    transactions.clear()
+    placed = _order(client, headers)
+    assert transactions == ["commit"]
+
+    assert client.post(f"{API}/payments/simulator/{placed['out_trade_no']}/pay").status_code == 200
+    transactions.clear()
+    asked = client.post(
+        f"{API}/orders/{placed['order_no']}/refund-requests",
+        json={"reason": "changed_mind", "description": "one transaction"},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert asked.status_code == 201, asked.text
+    assert transactions == ["commit"]
+
+
+def test_a_revoked_token_is_refused_and_its_transaction_rolled_back(
+    client: TestClient, transactions: list[str]
+) -> None:
+    headers = _signed_in(client)
+    assert client.post(f"{API}/auth/logout", headers=headers).status_code in {200, 204}
+    transactions.clear()
+    refused = client.post(
+        f"{API}/orders",
+        json={"product": "monthly-pass", "channel": "alipay", "duplicate_ack": True},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert refused.status_code == 401, refused.text
+    assert transactions == ["rollback"]
