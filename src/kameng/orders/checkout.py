@@ -32,8 +32,10 @@ from kameng.orders.checkout_reads import DUPLICATE_WINDOW, RECENT_DUPLICATE, che
 from kameng.orders.history import add_order_event
 from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.orders.numbers import draw_until_free, new_order_no, payment_out_trade_no
-from kameng.orders.payments import settle
+from kameng.orders.payments import SETTLEMENT_ROWS, SETTLEMENT_SERVER_IDS, settle
 from kameng.platform import inputs
+from kameng.platform.db.ids import take_id
+from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError, not_found
 from kameng.platform.ledger_models import BalanceRow
@@ -137,6 +139,11 @@ def preview_checkout(
         )
 
 
+# The rows a plain checkout adds (the order and its payment), written at its end: their ids are
+# drawn with its reads (orders/checkout_reads.py).
+PLACED_ROWS = frozenset({"orders", "payments"})
+
+
 def place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel) -> PlacedOrder:
     """Create the order (and reserve its card key); pay at once from the balance, or hand back
     the channel's pay URL. Retrying with the same idempotency key returns the same order."""
@@ -144,7 +151,8 @@ def place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channe
         key = inputs.clean_text(command.idempotency_key, inputs.IDEMPOTENCY_KEY, "idempotency_key")
         command = replace(command, idempotency_key=key)
     try:
-        return draw_until_free("order_no", lambda: _place_order(uow, command, now, channel))
+        # The payment's out_trade_no is made from the order number (P + order_no).
+        return draw_until_free(("order_no", "out_trade_no"), lambda: _place_order(uow, command, now, channel))
     except IntegrityError:
         # A concurrent retry with the same idempotency key won the insert: answer with its order.
         if command.idempotency_key is None:
@@ -223,6 +231,7 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
         if reads.policy_version_id is None:
             raise not_found("refund_policy")
         order = OrderRow(
+            id=take_id(uow, "orders"),
             order_no=new_order_no(now),
             user_id=command.user_id,
             product_id=product.id,
@@ -247,7 +256,8 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
             updated_at=now,
         )
         payment = PaymentRow(
-            order=order,  # one flush writes both rows: the order's, then the payment naming it
+            id=take_id(uow, "payments"),
+            order=order,  # written together: the order's row, then the payment naming it
             user_id=order.user_id,
             out_trade_no=payment_out_trade_no(order.order_no),
             channel=command.channel,
@@ -256,16 +266,20 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
             created_at=now,
         )
         session.add(payment)
-        session.flush()
+        pays_now = command.channel is Channel.BALANCE or order.amount_fen == 0
+        if order.id is None or coupon is not None or order.auto_renew or product.uses_card_keys or pays_now:
+            session.flush()  # the rows below name the order (SQLite: the flush gives it its id)
         if coupon is not None:
             coupon.used_by_order_id = order.id
         if order.auto_renew:
             record_consent(uow, order.id, order.order_no, order.user_id, product, now)
         if product.uses_card_keys:
             _reserve_card_key(uow, product.id, order, now)
-        if command.channel is Channel.BALANCE or order.amount_fen == 0:
+        if pays_now:
             bonus_part = _pay_from_balance(uow, order, now)
             settle(uow, order, payment, transaction_id=f"BAL{order.order_no}", at=now, bonus_part=bonus_part)
+        # A plain checkout's two rows, in one statement on PostgreSQL; after a flush, what is left.
+        write_step_end(session, PLACED_ROWS | SETTLEMENT_ROWS, SETTLEMENT_SERVER_IDS)
         uow.commit()
         return _placed(uow, order, channel, payment=payment)
 

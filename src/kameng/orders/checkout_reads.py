@@ -18,6 +18,7 @@ from kameng.catalog.models import PolicyVersion, ProductRow
 from kameng.domain.states import OrderStatus
 from kameng.orders.models import OrderRow
 from kameng.platform import inputs
+from kameng.platform.db.ids import drawn_id_columns, pool_drawn_ids
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import InvalidInput
 
@@ -64,6 +65,14 @@ _READS = (
 )
 
 
+# On PostgreSQL the same statement draws the new order's and payment's ids (platform/db/ids.py),
+# so that a plain checkout writes both rows at its end, in one statement (platform/db/step_end.py),
+# instead of through the flush to learn the order's id. A checkout refused after the read leaves
+# gaps in the sequences, as a rollback does.
+DRAWN_WITH_THE_READS = {"orders": 1, "payments": 1}
+_READS_DRAWING_IDS = _READS.add_columns(*drawn_id_columns(DRAWN_WITH_THE_READS))
+
+
 @dataclass(frozen=True)
 class CheckoutReads:
     product: ProductRow
@@ -82,10 +91,14 @@ def checkout_reads(
         slug = inputs.clean_text(product_slug, inputs.SLUG, "product")
     except InvalidInput:
         return None
+    drawing = uow.dialect == "postgresql"
     found = uow.session.execute(
-        _READS, {"slug": slug, "user_id": user_id, "since": now - DUPLICATE_WINDOW, "key": idempotency_key}
+        _READS_DRAWING_IDS if drawing else _READS,
+        {"slug": slug, "user_id": user_id, "since": now - DUPLICATE_WINDOW, "key": idempotency_key},
     ).one_or_none()
     if found is None:
         return None
-    product, policy_version_id, duplicate_of, keyed_order_id = found
+    if drawing:
+        pool_drawn_ids(uow, found, DRAWN_WITH_THE_READS)
+    product, policy_version_id, duplicate_of, keyed_order_id = found[:4]
     return CheckoutReads(product, policy_version_id, duplicate_of, keyed_order_id)

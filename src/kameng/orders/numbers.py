@@ -48,16 +48,19 @@ def new_order_no(now: datetime) -> str:
 NUMBER_DRAWS = 3
 
 
-def draw_until_free(column: str, attempt: Callable[[], T]) -> T:
-    """Run ``attempt``, one whole transaction that draws a number for ``column`` (order_no,
-    ticket_no…), and run it again with a new draw when the unique constraint on ``column`` refused
-    the number: another row of the day has it. SQLite names the column, PostgreSQL the constraint,
-    which holds the column's name (uq_<table>_<column>)."""
+def draw_until_free(columns: str | tuple[str, ...], attempt: Callable[[], T]) -> T:
+    """Run ``attempt``, one whole transaction that draws a number for ``columns`` (order_no,
+    ticket_no…, and the columns holding numbers made from it), and run it again with a new draw
+    when the unique constraint on one of them refused the number: another row of the day has it.
+    SQLite names the column, PostgreSQL the constraint, which holds the column's name
+    (uq_<table>_<column>). Rows written in one statement are checked in no set order, so a
+    number taken may be found on a column made from it first (a payment's out_trade_no)."""
+    names = (columns,) if isinstance(columns, str) else columns
     for draw in range(1, NUMBER_DRAWS + 1):
         try:
             return attempt()
         except IntegrityError as error:
-            if draw == NUMBER_DRAWS or column not in str(error.orig):
+            if draw == NUMBER_DRAWS or not any(name in str(error.orig) for name in names):
                 raise
     raise AssertionError("unreachable")
 

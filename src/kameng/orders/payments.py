@@ -36,7 +36,7 @@ from kameng.orders.queries import visible_order
 from kameng.payouts.models import RefundRow
 from kameng.payouts.orphans import record_orphan
 from kameng.platform.access import Viewer
-from kameng.platform.db.bulk import write_new_rows
+from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.platform.i18n import Msg
@@ -50,6 +50,8 @@ from kameng.webhooks.events import emit
 # (orders/locked_payments.py); the others get theirs from the database (without it, as on SQLite,
 # the flush writes them all as before).
 SETTLEMENT_ROWS = frozenset({"order_events", "memberships", "journal_entries", "journal_lines", "outbox"})
+# Of those, the ones nothing in the settlement names: the database numbers them.
+SETTLEMENT_SERVER_IDS = SETTLEMENT_ROWS - {"journal_entries"}
 
 
 def settle(
@@ -240,9 +242,10 @@ def apply_in_open_uow(
         else:
             settle(uow, order, payment, note.transaction_id, at=note.at)
             result = "paid"
-    # The new rows as one multi-row INSERT per table after the order's and payment's updates,
-    # rather than the flush's one INSERT … RETURNING per row (nothing in the step reads their ids).
-    write_new_rows(uow.session, SETTLEMENT_ROWS, SETTLEMENT_ROWS - {"journal_entries"})
+    # The order's and payment's changes and the new rows, rather than the flush's one statement
+    # per row (nothing in the step reads their ids): on PostgreSQL one statement
+    # (platform/db/step_end.py).
+    write_step_end(uow.session, SETTLEMENT_ROWS, SETTLEMENT_SERVER_IDS)
     uow.commit()
     return result
 
