@@ -67,6 +67,11 @@ BENCHMARKS: list[Benchmark] = [
         lazy("refunds", "bench_refunds"),
     ),
     Benchmark(
+        "step_cpu",
+        "The refund request's step in process on PostgreSQL: Python CPU by thread time, without HTTP",
+        lazy("step_cpu", "bench_step_cpu"),
+    ),
+    Benchmark(
         "renewals",
         "The renewal sweep over 1,000,000 subscriptions on PostgreSQL, then charges drained from the outbox",
         lazy("renewals", "bench_renewals"),

@@ -31,7 +31,9 @@ from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Select, Table, bindparam, func, insert, literal_column, select, update
+from psycopg import RawCursor
+from sqlalchemy import Connection, Dialect, Row, Select, Table, bindparam, func, insert, literal_column, select, update
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -78,10 +80,10 @@ def write_step_end(session: Session, tables: Collection[str], server_ids: Collec
         mark_written(session, rows)  # before the flush, so that it does not write them again
     session.flush()  # whatever else the step changed, and the rows these name
     connection = session.connection()
-    text, processors = _compiled(inserts, updates, connection.dialect)
+    text, names, processors = _compiled(inserts, updates, connection.dialect)
     for name, process in processors.items():
         params[name] = process(params[name])
-    counts = connection.exec_driver_sql(text, params).one()
+    counts = _run_as_written(connection, text, tuple(params[name] for name in names))
     for (table, _, _), count in zip(updates, counts[: len(updates)], strict=True):
         if count != 1:
             raise StaleDataError(f"UPDATE of {table.name} matched {count} rows of 1")
@@ -132,18 +134,37 @@ def _default_in_python(column: Any) -> bool:
 @lru_cache(maxsize=256)
 def _compiled(
     inserts: tuple[InsertShape, ...], updates: tuple[UpdateShape, ...], dialect: Dialect
-) -> tuple[str, dict[str, Callable[[Any], Any]]]:
-    """The statement's text and its parameters' conversions (JSON, enums, times), once per shape.
-    SQLAlchemy cannot cache a statement holding DML in a WITH (it has no cache key), so executing
-    it through Core compiled it again on every run: more than the round trips it saves."""
+) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
+    """The statement's text with PostgreSQL's own placeholders ($1, $2, …), its parameters' names
+    in that order, and their conversions (JSON, enums, times), once per shape. SQLAlchemy cannot
+    cache a statement holding DML in a WITH (it has no cache key), so executing it through Core
+    compiled it again on every run: more than the round trips it saves."""
     statement = _statement(inserts, updates)
-    compiled = statement.compile(dialect=dialect)
+    assert isinstance(dialect, DefaultDialect)
+    compiled = statement.compile(dialect=type(dialect)(paramstyle="numeric_dollar"))
     processors: dict[str, Callable[[Any], Any]] = {}
     for name, param in compiled.binds.items():
         process = param.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             processors[name] = process
-    return compiled.string, processors
+    assert compiled.positiontup is not None
+    return compiled.string, tuple(compiled.positiontup), processors
+
+
+def _run_as_written(connection: Connection, text: str, params: tuple[Any, ...]) -> Row[Any]:
+    """Run ``text`` (placeholders $1, $2, …) through psycopg's raw cursor, which sends it as it
+    is. psycopg's ordinary cursor rewrites ``%(name)s`` placeholders into those on every run, and
+    caches the rewrite only for statements of at most 50 parameters: for a refund request's
+    130 that rewrite was a tenth of the API's CPU. Through ``exec_driver_sql``, so that the
+    engine's events see the statement as they see every other."""
+    driver = connection.connection.dbapi_connection
+    assert driver is not None
+    usual = driver.cursor_factory
+    driver.cursor_factory = RawCursor
+    try:
+        return connection.exec_driver_sql(text, params).one()
+    finally:
+        driver.cursor_factory = usual
 
 
 def _statement(inserts: tuple[InsertShape, ...], updates: tuple[UpdateShape, ...]) -> Select[Any]:
