@@ -12,13 +12,16 @@ from sqlalchemy.exc import IntegrityError
 
 from kameng.accounts.models import User
 from kameng.aftersales import requests
+from kameng.aftersales.requests import RefundRequestCommand
 from kameng.channels.simulator.payments import SimulatorChannel
 from kameng.domain.model import Reason
+from kameng.domain.users import Role
 from kameng.orders import checkout
 from kameng.orders.numbers import new_order_no
+from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
 from tests.support.shop import buy
-from tests.support.tickets import buy_one, submit
+from tests.support.tickets import CALENDAR, buy_one, submit
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
@@ -61,3 +64,29 @@ def test_a_ticket_number_drawn_twice_is_drawn_again_and_three_in_a_row_is_no_cha
     monkeypatch.setattr(requests, "new_order_no", lambda _now: "26030200000017")
     with pytest.raises(IntegrityError):
         submit(uow, c, now + timedelta(hours=1), Reason.NOT_AS_DESCRIBED)
+
+
+def test_a_ticket_number_drawn_twice_for_a_refund_approved_at_once_is_drawn_again(
+    uow: UnitOfWork,
+    channel: SimulatorChannel,
+    make_user: Callable[..., User],
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An approval writes its refund (out_refund_no made from the ticket number) in the same
+    statement as the ticket, on PostgreSQL (platform/db/step_end.py): the number taken may be
+    refused on either, and is drawn again in both cases."""
+    never_activated = []
+    for _ in range(2):
+        user = make_user()
+        order_no = buy(uow, channel, user.id, "monthly-pass", now).order_no
+        never_activated.append((Viewer(user.id, Role.CONSUMER), order_no))
+    monkeypatch.setattr(requests, "new_order_no", _draws("26030200000033", "26030200000033", "26030200000041"))
+    asked_at = now + timedelta(hours=1)
+    first, second = (
+        requests.submit_request(uow, viewer, RefundRequestCommand(order_no, Reason.CHANGED_MIND), asked_at, CALENDAR)
+        for viewer, order_no in never_activated
+    )
+    assert (first.ticket_no, second.ticket_no) == ("AS26030200000033", "AS26030200000041")
+    assert first.approved_fen is not None
+    assert second.approved_fen is not None

@@ -201,7 +201,8 @@ def submit_request_replayable(
     if key is not None:
         key = inputs.clean_text(key, inputs.IDEMPOTENCY_KEY, "idempotency_key")
     command = replace(command, description=description, idempotency_key=key)
-    return draw_until_free("ticket_no", lambda: _submit(uow, viewer, command, now, calendar))
+    # An approval's refund carries an out_refund_no made from the ticket number (R + ticket_no).
+    return draw_until_free(("ticket_no", "out_refund_no"), lambda: _submit(uow, viewer, command, now, calendar))
 
 
 def _submit(
