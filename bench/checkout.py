@@ -44,11 +44,13 @@ from load import Line, run_wrk
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from kameng import compose
 from kameng.domain.states import OrderStatus
 from kameng.orders.models import OrderRow
 from kameng.platform.db.database import make_engine, make_session_factory
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger import check_books
+from kameng.settings import Settings
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PRODUCT = "monthly-pass"
@@ -117,11 +119,14 @@ def serving(database_url: str, workers: int | None = None) -> Iterator[Served]:
         "KAMENG_DATABASE_URL": database_url,
         "KAMENG_SECRET_KEY": "bench-secret-" + "x" * 32,
         "KAMENG_EMBEDDED_WORKER": "0",
-        "KAMENG_AUTO_PREPARE": "1",
         # Eight clients from one address sign up and ask for refunds hundreds of times a minute:
         # the per-address limits would refuse them. The limits' own cost is not what is measured.
         "KAMENG_RATE_LIMITS_ENABLED": "0",
     }
+    # The database is prepared here, once, as `kameng serve` does before it starts its processes:
+    # several API processes preparing it at once raced on its CREATE TYPE statements.
+    compose.prepare_database(Settings.from_env(env))
+    env["KAMENG_AUTO_PREPARE"] = "0"
     command = [
         sys.executable, "-m", "uvicorn", "kameng.web.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
