@@ -142,6 +142,8 @@ def preview_checkout(
 # The rows a plain checkout adds (the order and its payment), written at its end: their ids are
 # drawn with its reads (orders/checkout_reads.py).
 PLACED_ROWS = frozenset({"orders", "payments"})
+# What a checkout writes at its end: those, and a balance payment's settlement rows.
+WRITTEN_AT_THE_END = PLACED_ROWS | SETTLEMENT_ROWS
 
 
 def place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, channel: PaymentChannel) -> PlacedOrder:
@@ -279,7 +281,7 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
             bonus_part = _pay_from_balance(uow, order, now)
             settle(uow, order, payment, transaction_id=f"BAL{order.order_no}", at=now, bonus_part=bonus_part)
         # A plain checkout's two rows, in one statement on PostgreSQL; after a flush, what is left.
-        write_step_end(session, PLACED_ROWS | SETTLEMENT_ROWS, SETTLEMENT_SERVER_IDS)
+        write_step_end(session, WRITTEN_AT_THE_END, SETTLEMENT_SERVER_IDS)
         uow.commit()
         return _placed(uow, order, channel, payment=payment)
 

@@ -111,8 +111,8 @@ def _shape(
     count = 0
     for table in in_foreign_key_order(taken):
         for column_set, rows in taken[table].items():
-            columns = tuple(sorted(column_set))
-            if any(column.key not in column_set and _default_in_python(column) for column in table.columns):
+            columns = _columns_if_foldable(table, column_set)
+            if columns is None:
                 return None
             count += len(rows)
             if count > MOST_ROWS:
@@ -126,9 +126,15 @@ def _shape(
     return (tuple(inserts), tuple(updates)), params
 
 
-def _default_in_python(column: Any) -> bool:
-    default = column.default
-    return default is not None and not (default.is_sequence or default.is_clause_element)
+@lru_cache(maxsize=256)
+def _columns_if_foldable(table: Table, column_set: frozenset[str]) -> tuple[str, ...] | None:
+    """The columns in a fixed order, or None when a column left out has a default computed in
+    Python (the statement would not compute it). Found once per table and set of columns, not
+    on every request."""
+    left_out = (column.default for column in table.columns if column.key not in column_set)
+    if any(default is not None and not (default.is_sequence or default.is_clause_element) for default in left_out):
+        return None
+    return tuple(sorted(column_set))
 
 
 @lru_cache(maxsize=256)
