@@ -42,6 +42,7 @@ from kameng.operator.calendar_admin import refreshed_calendar
 from kameng.operator.dashboard import calendar_provider, low_stock_provider
 from kameng.orders import api as orders_api
 from kameng.orders import pages as orders_pages
+from kameng.platform import heap
 from kameng.scenarios import api as scenarios_api
 from kameng.settings import Settings
 from kameng.subscriptions import api as subscriptions_api
@@ -73,9 +74,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Embedded, the worker's tick refreshes the calendar; otherwise a light loop of its own does.
         task = asyncio.create_task(_worker_loop(container) if in_process_worker else _calendar_loop(container))
+        heap.freeze_what_lives_on()
         try:
             yield
         finally:
+            heap.thaw()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
