@@ -1,12 +1,18 @@
-"""The refund request's step in process on PostgreSQL: the Python CPU it costs, by thread time.
+"""The refund request's step in process on PostgreSQL: the Python CPU it costs, by thread time;
+and the same request through the whole app in process, by the direct way and by FastAPI's route.
 
 What the refund section reads from ``/proc`` is the whole API process under wrk: on a shared
 2-core machine it moved by 30 % from one run to the next, more than most changes it was to judge.
 This section runs only the worker thread's part of ``POST /orders/{order_no}/refund-requests``
 (``aftersales.api._submit_for_token``: the bearer token's look-up and the request step, in their
 one transaction) and reads ``time.thread_time()`` around each call: the CPU of that thread alone,
-without HTTP, without the database's time, and without what other processes take. The HTTP side
-is the difference to the refund section's API CPU.
+without HTTP, without the database's time, and without what other processes take.
+
+The second part sends the same request through the whole ASGI app, called in process (no socket,
+no uvicorn), and reads ``time.process_time()``: the event loop and the worker thread. App minus
+step is what the middleware, the routing and the answer cost; it is measured once by the direct way
+(web/direct.py) and once with it left out, every request through FastAPI's route. What the refund
+section's API CPU holds beyond the app is the server's: uvicorn, the sockets, the threads' wake-ups.
 
 Not timed: a fresh database with the demo, consumers signed in, and for each request a monthly
 pass bought and paid through the same services the API calls. Timed: one refund request per order
@@ -17,6 +23,8 @@ pass bought and paid through the same services the API calls. Timed: one refund 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import statistics
 import sys
 import time
@@ -35,6 +43,8 @@ from kameng.container import Container
 from kameng.domain.model import Channel, Reason
 from kameng.orders.checkout import CheckoutRequest, place_order
 from kameng.settings import Settings
+from kameng.web.app import create_app
+from kameng.web.direct import DirectRoutes
 
 CONSUMERS = 4
 WARM_UP = 40  # requests not counted: the pool's connections and their prepared statements
@@ -62,16 +72,31 @@ def _paid_orders(container: Container, count: int) -> list[tuple[str, str]]:
     return orders
 
 
+def _settings(url: str) -> Settings:
+    return Settings.from_env(
+        {
+            "KAMENG_DATABASE_URL": url,
+            "KAMENG_ENV": "test",
+            "KAMENG_SECRET_KEY": "bench-secret-" + "0" * 32,
+            "KAMENG_EMBEDDED_WORKER": "0",
+            "KAMENG_RATE_LIMITS_ENABLED": "0",
+        }
+    )
+
+
+def _figures(prefix: str, spent: list[float]) -> dict[str, Any]:
+    spent.sort()
+    return {
+        f"{prefix}_ms_mean": round(statistics.mean(spent) * 1000, 2),
+        f"{prefix}_ms_p10": round(spent[len(spent) // 10] * 1000, 2),
+        f"{prefix}_ms_p50": round(spent[len(spent) // 2] * 1000, 2),
+        f"{prefix}_ms_p90": round(spent[len(spent) * 9 // 10] * 1000, 2),
+    }
+
+
 def run_step_cpu(requests: int) -> dict[str, Any]:
     with fresh_database("postgresql") as url:
-        settings = Settings.from_env(
-            {
-                "KAMENG_DATABASE_URL": url,
-                "KAMENG_ENV": "test",
-                "KAMENG_SECRET_KEY": "bench-secret-" + "0" * 32,
-                "KAMENG_EMBEDDED_WORKER": "0",
-            }
-        )
+        settings = _settings(url)
         compose.prepare_database(settings)
         container = compose.build(settings)
         try:
@@ -85,14 +110,67 @@ def run_step_cpu(requests: int) -> dict[str, Any]:
                 assert ticket.decision.value == "auto_approve", ticket.decision
         finally:
             container.dispose()
-    spent.sort()
-    return {
-        "requests": len(spent),
-        "step_cpu_ms_mean": round(statistics.mean(spent) * 1000, 2),
-        "step_cpu_ms_p10": round(spent[len(spent) // 10] * 1000, 2),
-        "step_cpu_ms_p50": round(spent[len(spent) // 2] * 1000, 2),
-        "step_cpu_ms_p90": round(spent[len(spent) * 9 // 10] * 1000, 2),
-    }
+    return {"requests": len(spent), **_figures("step_cpu", spent)}
+
+
+def run_app_cpu(requests: int, direct: bool) -> dict[str, Any]:
+    """The same request through the whole ASGI app, called in process (no socket, no uvicorn):
+    the process's CPU, event loop and worker thread, per request. With ``direct`` False the
+    direct way (web/direct.py) is left out, so every request takes FastAPI's route."""
+    with fresh_database("postgresql") as url:
+        settings = _settings(url)
+        compose.prepare_database(settings)
+        app = create_app(settings, run_worker=False)
+        if not direct:
+            for middleware in app.user_middleware:
+                if middleware.cls is DirectRoutes:
+                    middleware.kwargs["routes"] = []
+        container: Container = app.state.container
+        try:
+            orders = _paid_orders(container, WARM_UP + requests)
+            spent = asyncio.run(_through_app(app, orders))
+        finally:
+            container.dispose()
+    return _figures("app_cpu", spent[WARM_UP:])
+
+
+async def _through_app(app: Any, orders: list[tuple[str, str]]) -> list[float]:
+    body = json.dumps({"reason": "changed_mind", "description": "bench"}).encode()
+    spent = []
+    for token, order_no in orders:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": f"/api/v1/orders/{order_no}/refund-requests",
+            "raw_path": f"/api/v1/orders/{order_no}/refund-requests".encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"authorization", f"Bearer {token}".encode()),
+                (b"idempotency-key", uuid.uuid4().hex.encode()),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8000),
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
+            sent.append(message)
+
+        started = time.process_time()
+        await app(scope, receive, send)
+        spent.append(time.process_time() - started)
+        assert sent[0]["status"] == 201, sent
+    return spent
 
 
 def bench_step_cpu(quick: bool) -> dict[str, Any]:
@@ -100,6 +178,13 @@ def bench_step_cpu(quick: bool) -> dict[str, Any]:
         "path": "refund request (P1, approved at once): token look-up and request step, no HTTP",
         "measured": "time.thread_time() of the calling thread, one request at a time",
         **run_step_cpu(100 if quick else 500),
+        "app": "the same request through the whole app, in process: process time, event loop and thread",
+        **run_app_cpu(100 if quick else 500, direct=True),
+        "fastapi_route": "the same, with the direct way (web/direct.py) left out",
+        **{
+            key.replace("app_cpu", "fastapi_route_cpu"): value
+            for key, value in run_app_cpu(100 if quick else 500, direct=False).items()
+        },
     }
 
 

@@ -13,6 +13,7 @@ from urllib.parse import quote as url_quote
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from kameng.aftersales import refunds as aftersales_refunds
@@ -45,6 +46,7 @@ from kameng.container import Container
 from kameng.platform.errors import ErrorCode, InvalidInput
 from kameng.web.auth import BearerSecret, CurrentUser, user_in
 from kameng.web.deps import ContainerDep, IdempotencyKey, json_answer, viewer_of
+from kameng.web.direct import DirectCall, DirectRoute
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import FileId, OrderNo, TicketNo
 from kameng.web.rate_limits import limited
@@ -95,9 +97,36 @@ async def create_refund_request(
         body = await read_body(request, RefundRequestIn)
     except RequestValidationError as invalid:
         body = invalid
-    ticket, replayed = await run_in_threadpool(_submit_for_token, container, token, order_no, body, idempotency_key)
+    answer, status_code = await run_in_threadpool(_answered, container, token, order_no, body, idempotency_key)
+    return json_answer(answer, status_code)
+
+
+def _answered(
+    container: Container,
+    token: str,
+    order_no: str,
+    body: tuple[dict[str, Any], list[Upload]] | RequestValidationError,
+    idempotency_key: str,
+) -> tuple[CreatedTicketOut, int]:
+    """The request step and its answer (200 for a replay), on the worker thread."""
+    ticket, replayed = _submit_for_token(container, token, order_no, body, idempotency_key)
     answer = CreatedTicketOut(**ticket_fields(ticket), quote=ticket.quote, replayed=replayed)
-    return json_answer(answer, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+    return answer, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
+
+
+def _answered_directly(call: DirectCall) -> tuple[CreatedTicketOut, int]:
+    body: tuple[dict[str, Any], list[Upload]] = (call.body.model_dump(), [])
+    return _answered(call.container, call.token, call.path["order_no"], body, call.idempotency_key)
+
+
+# The same route for a plain request (a bearer token, a JSON body): web/direct.py.
+DIRECT_REFUND_REQUEST = DirectRoute(
+    template="/api/v1/orders/{order_no}/refund-requests",
+    parameters={"order_no": TypeAdapter(OrderNo)},
+    body=RefundRequestIn,
+    answer=_answered_directly,
+    door="refund_request",
+)
 
 
 def _submit_for_token(

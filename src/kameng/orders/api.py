@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from kameng.container import Container
 from kameng.domain.model import EventType, Reason
 from kameng.domain.money import format_yuan
 from kameng.orders.checkout import CheckoutRequest, place_order
@@ -39,6 +40,7 @@ from kameng.orders.usage import record_platform_event, record_usage, reveal_card
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, ServiceError
 from kameng.web.auth import BearerSecret, CurrentUser, user_in
 from kameng.web.deps import ContainerDep, IdempotencyKey, json_answer, viewer_of
+from kameng.web.direct import DirectCall, DirectRoute
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import OrderNo
 from kameng.web.rate_limits import limited
@@ -71,6 +73,10 @@ def create_order(
 ) -> Response:
     """Create the order (and reserve its card key). Pay with the channel at ``pay_url``; a balance
     payment is settled at once."""
+    return json_answer(*_placed(container, token, body, idempotency_key))
+
+
+def _placed(container: Container, token: str, body: OrderRequest, idempotency_key: str) -> tuple[PlacedOrderOut, int]:
     # The token is looked up in this worker thread, the one that places the order (one hop), and
     # in the transaction that places it (web/auth.user_in).
     uow = container.uow()
@@ -100,7 +106,16 @@ def create_order(
         pay_url=placed.pay_url,
         replayed=placed.replayed,
     )
-    return json_answer(answer, status.HTTP_200_OK if placed.replayed else status.HTTP_201_CREATED)
+    return answer, status.HTTP_200_OK if placed.replayed else status.HTTP_201_CREATED
+
+
+def _placed_directly(call: DirectCall) -> tuple[PlacedOrderOut, int]:
+    assert isinstance(call.body, OrderRequest)
+    return _placed(call.container, call.token, call.body, call.idempotency_key)
+
+
+# The same route for a plain request (a bearer token, a JSON body): web/direct.py.
+DIRECT_ORDER = DirectRoute(template="/api/v1/orders", parameters={}, body=OrderRequest, answer=_placed_directly)
 
 
 @router.get("/orders", tags=["orders"], summary="My orders, newest first")

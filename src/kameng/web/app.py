@@ -50,6 +50,7 @@ from kameng.subscriptions import pages as subscriptions_pages
 from kameng.wallet import api as wallet_api
 from kameng.wallet import pages as wallet_pages
 from kameng.web import health, metrics
+from kameng.web.direct import DirectRoutes
 from kameng.web.drafts import pending_notice
 from kameng.web.envelope import Envelope
 from kameng.web.errors import install_error_handlers
@@ -99,6 +100,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
     app.state.page_context = [unread_badge, pending_notice]
     # The operator dashboard's warnings: each section adds its provider, (uow, now) -> warnings.
     app.state.warning_providers = [calendar_provider(lambda: container.calendar), low_stock_provider]
+    # The two hottest writes, when plain, answered without FastAPI's per-request layers but inside
+    # the envelope (web/direct.py).
+    app.add_middleware(
+        DirectRoutes,
+        routes=[orders_api.DIRECT_ORDER, aftersales_api.DIRECT_REFUND_REQUEST],
+        registered=[*orders_api.router.routes, *aftersales_api.router.routes],
+    )
     # One middleware of ours (request id, metrics, security headers, the cookie session of the pages).
     app.add_middleware(
         Envelope,
