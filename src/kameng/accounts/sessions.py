@@ -115,13 +115,13 @@ def resolve(engine: Engine, kind: SessionKind, secret: str, at: datetime) -> Res
     """The user a live session's secret signs in, or None (unknown, ended, expired, disabled).
 
     Every request asks, so this is one Core query on a pooled connection: no ORM session, no
-    objects in an identity map. Its transaction is rolled back when the connection goes back to the
-    pool (a read-only one; outside a transaction PostgreSQL would count each lookup as a commit).
+    objects in an identity map. Its transaction ends in a commit, whether it wrote "last seen" or
+    only read: a rollback would make psycopg forget the connection's prepared statements, and a
+    commit of a transaction that only read writes nothing (platform/db/reads.py).
     Nothing is cached: an ended row refuses the very next request."""
     with engine.connect() as connection:
         found = resolve_on(connection, kind, secret, at)
-        if found is not None and found.touched:
-            connection.commit()
+        connection.commit()
         return found
 
 

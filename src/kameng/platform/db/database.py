@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from kameng.platform.db.reads import watch_writes
 from kameng.platform.secrets_ring import SESSION_INFO_KEY, CardKeyRing
 
 
@@ -46,6 +47,7 @@ def make_engine(url: str, **options: Any) -> Engine:
         # connection (the pool's reset after any read-only request) with a DEALLOCATE ALL, a
         # transaction of its own, and every later statement is planned afresh.
         engine.dialect.use_insertmanyvalues_wo_returning = True
+        watch_writes(engine)
         return engine
 
     database = parsed.database or ""

@@ -7,12 +7,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from kameng.platform.db.reads import only_read
+
 
 class UnitOfWork:
     """``with uow: ...; uow.commit()``: everything between is one transaction.
 
     Leaving the block without ``commit()``, or with an exception, rolls back, so a failure half-way
-    leaves the data as it was before.
+    leaves the data as it was before. (A transaction that ran only SELECTs ends in a commit
+    instead, which writes nothing: :mod:`kameng.platform.db.reads`.)
 
     A block entered while the unit of work is open joins its transaction instead of opening a
     second one: a hot route reads the bearer token's session in the transaction its request step
@@ -64,11 +67,17 @@ class UnitOfWork:
                 self.memo = {}
             return
         # close() rolls back whatever was not committed and detaches the objects *without*
-        # expiring them, so a service can return rows that its caller reads after the block.
+        # expiring them, so a service can return rows that its caller reads after the block. A
+        # transaction that only read is committed first: the same end for PostgreSQL, and psycopg
+        # keeps the connection's prepared statements (platform/db/reads.py).
         try:
-            self._session.close()
+            if exc_type is None and only_read(self._session):
+                self._session.commit()
         finally:
-            self._session = None
+            try:
+                self._session.close()
+            finally:
+                self._session = None
 
     def commit(self) -> None:
         self.session.commit()
