@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import pytest
@@ -104,7 +105,10 @@ def _post(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(middleware(scope, receive, send))
+    # On a thread of its own: a worker that holds Playwright's browser (the page tests) has an
+    # event loop running on its main thread, and asyncio.run refuses to start a second one there.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, middleware(scope, receive, send)).result()
     status = int(sent[0]["status"])
     return status, b"".join(message.get("body", b"") for message in sent[1:]), scope
 
