@@ -72,9 +72,12 @@ def _percentile(ordered: list[float], share: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000, 1)
 
 
-def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, Any]:
+def run_refunds(requests: int, clients: int, api_workers: int = 1, reads_between: bool = False) -> dict[str, Any]:
     """Prepare ``requests`` paid orders (not timed), then send one refund request for each through
-    wrk, ``clients`` connections, and read what they cost the API and PostgreSQL."""
+    wrk, ``clients`` connections, and read what they cost the API and PostgreSQL. With
+    ``reads_between``, each client reads its order (``GET /orders/{order_no}``) after each refund
+    request: mixed traffic, whose reads end transactions that only read on the same pooled
+    connections; the figures are then per refund request and the read after it."""
     with fresh_database("postgresql") as url, serving(url, api_workers) as server:
         base = server.base
         tokens = [sign_in(base, i) for i in range(clients)]
@@ -114,13 +117,16 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, 
             if turn < len(orders)
         ]
         warm_up, lines = lines[:warm], lines[warm:]
-        run_wrk(base, warm_up, clients)
+        run_wrk(base, _with_reads(warm_up, clients) if reads_between else warm_up, clients)
         without_autovacuum(url)
         # The ANALYZE and the ALTER TABLEs invalidated every connection's cached plans and table
         # descriptions: filled again here, or the timed part pays for rebuilding them (catalog
         # rows fetched, PostgreSQL CPU) on each pooled connection, which a running service does not.
         rewarm, lines = lines[: clients * REWARM_PER_CLIENT], lines[clients * REWARM_PER_CLIENT :]
-        run_wrk(base, rewarm, clients)
+        run_wrk(base, _with_reads(rewarm, clients) if reads_between else rewarm, clients)
+        asked = len(lines)
+        if reads_between:
+            lines = _with_reads(lines, clients)
         meter = CostMeter(url, server.pid)
         try:
             idle = meter.read()
@@ -152,6 +158,7 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, 
     return {
         "api_processes": api_workers,
         "requests": sent,
+        "refund_requests": asked,
         "clients": clients,
         "prepare_errors": len(errors),
         "prepare_s": round(prepare_s, 2),
@@ -166,9 +173,21 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1) -> dict[str, 
         "requests_per_s": round(sent / seconds, 1) if seconds else 0.0,
         "latency_ms_p50": round(load["p50_us"] / 1000, 1),
         "latency_ms_p99": round(load["p99_us"] / 1000, 1),
-        **per_request(before, after, sent, idle),
+        **per_request(before, after, asked, idle),
         "load_generator_cpu_ms_per_request": round(load["cpu_s"] * 1000 / sent, 3) if sent else None,
     }
+
+
+def _with_reads(lines: list[Line], clients: int) -> list[Line]:
+    """After each turn of refund requests (one line per client), the same clients read the
+    orders they just asked about: wrk's connection k sends lines k, k + clients, …, so each
+    connection alternates a refund request and a read."""
+    mixed: list[Line] = []
+    for start in range(0, len(lines), clients):
+        turn = lines[start : start + clients]
+        mixed.extend(turn)
+        mixed.extend(Line("GET", line.path.removesuffix("/refund-requests"), line.token) for line in turn)
+    return mixed
 
 
 def bench_refunds(quick: bool) -> dict[str, Any]:
@@ -180,6 +199,8 @@ def bench_refunds(quick: bool) -> dict[str, Any]:
     # One client, one request at a time: what a request costs with no other in flight, to tell it
     # from what concurrency adds (locks, a busier PostgreSQL).
     alone = run_refunds(requests // 2, 1, api_workers=1)
+    # Mixed traffic: a read of the order after each refund request, on the same connections.
+    mixed = run_refunds(requests, clients, api_workers=1, reads_between=True)
     pgbench = run_pgbench(scale, clients=8, threads=2, seconds=seconds)
     ratio = round(two["requests_per_s"] / pgbench["tps"], 3)
     return {
@@ -189,6 +210,7 @@ def bench_refunds(quick: bool) -> dict[str, Any]:
         "one_api_process": one,
         "two_api_processes": two,
         "one_client": alone,
+        "one_api_process_a_read_after_each": mixed,
         "pgbench": pgbench,
         "requests_per_pgbench_tps_two_processes": ratio,
         "targets": {
