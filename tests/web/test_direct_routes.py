@@ -369,3 +369,22 @@ def test_a_direct_way_knows_every_input_its_fastapi_route_takes(direct: DirectRo
 
     assert _inputs_of(route) == inputs
     assert sorted(direct.parameters) == inputs["path"]
+
+
+def test_a_failure_the_direct_way_did_not_expect_is_the_usual_500_with_the_request_id(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a bug in the step")
+
+    monkeypatch.setattr(aftersales_api, "_submit_for_token", broken)
+    path = f"{API}/orders/20260101000000/refund-requests"
+    fields = {"reason": "changed_mind", "description": ""}
+    with TestClient(create_app(app_settings(db_url), run_worker=False), raise_server_exceptions=False) as client:
+        auth = _consumer(client)
+        direct = client.post(path, json=fields, headers={**auth, "Idempotency-Key": "broken-1"})
+        routed = client.post(path, data=fields, headers={**auth, "Idempotency-Key": "broken-2"})
+
+    assert (direct.status_code, routed.status_code) == (500, 500)
+    assert direct.json()["error"]["code"] == routed.json()["error"]["code"] == "internal_error"
+    assert direct.json()["error"]["request_id"] == direct.headers["x-request-id"]
