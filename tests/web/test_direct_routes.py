@@ -222,6 +222,12 @@ def _paid_order(client: TestClient, auth: dict[str, str]) -> str:
     return str(placed.json()["order_no"])
 
 
+def _ask(client: TestClient, auth: dict[str, str], order_no: str, fields: dict[str, str], key: str) -> Any:
+    return client.post(
+        f"{API}/orders/{order_no}/refund-requests", json=fields, headers={**auth, "Idempotency-Key": key}
+    )
+
+
 def _without_request_id(answer: Any) -> Any:
     body = answer.json()
     body.get("error", {}).pop("request_id", None)
@@ -234,11 +240,7 @@ def test_placing_an_order_and_asking_for_a_refund_skip_fastapis_layers_when_plai
     auth = _consumer(client)
     order_no = _paid_order(client, auth)
     solved.clear()
-    asked = client.post(
-        f"{API}/orders/{order_no}/refund-requests",
-        json={"reason": "changed_mind", "description": "不想要了"},
-        headers={**auth, "Idempotency-Key": "direct-1"},
-    )
+    asked = _ask(client, auth, order_no, {"reason": "changed_mind", "description": "不想要了"}, "direct-1")
 
     assert asked.status_code == 201, asked.text
     assert asked.json()["decision"] == "auto_approve"
@@ -246,11 +248,7 @@ def test_placing_an_order_and_asking_for_a_refund_skip_fastapis_layers_when_plai
     assert asked.headers["x-request-id"]
     assert asked.headers["x-content-type-options"] == "nosniff"
     assert solved == []
-    replayed = client.post(
-        f"{API}/orders/{order_no}/refund-requests",
-        json={"reason": "changed_mind", "description": "不想要了"},
-        headers={**auth, "Idempotency-Key": "direct-1"},
-    )
+    replayed = _ask(client, auth, order_no, {"reason": "changed_mind", "description": "不想要了"}, "direct-1")
     assert (replayed.status_code, replayed.json()["ticket_no"]) == (200, asked.json()["ticket_no"])
     assert replayed.json()["replayed"] is True
     assert solved == []
@@ -286,11 +284,7 @@ def test_an_invalid_body_gets_fastapis_own_answer(client: TestClient, solved: li
     auth = _consumer(client)
     order_no = _paid_order(client, auth)
     solved.clear()
-    answer = client.post(
-        f"{API}/orders/{order_no}/refund-requests",
-        json={"reason": "bored", "description": "x"},
-        headers={**auth, "Idempotency-Key": "bad-body"},
-    )
+    answer = _ask(client, auth, order_no, {"reason": "bored", "description": "x"}, "bad-body")
 
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "reason"
