@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from kameng.accounts.models import User
 from kameng.aftersales.requests import RefundRequestCommand, submit_request
@@ -118,3 +118,27 @@ def test_a_renewal_charge_is_never_refunded_beyond_its_capture(
             reserve_renewal_refund(charge, 1)
         assert refused.value.code == ErrorCode.EXCEEDS_CAPTURED
         assert charge.refunded_fen == 3000
+
+
+def test_a_request_about_a_purchase_never_renewed_looks_for_no_renewal(
+    catalog: UnitOfWork, container: Container, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
+) -> None:
+    # A charge succeeds only with a `renewed` event of the same moment: without one, the approval
+    # has no renewal to find or lock (subscriptions/refunds.may_be_about_a_renewal).
+    subscribed = subscribe(container.uow(), channel, make_user(), now)
+    seen: list[str] = []
+
+    def statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        seen.append(sql)
+
+    engine = container.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        command = RefundRequestCommand(subscribed.order_no, Reason.CHANGED_MIND, idempotency_key="purchase")
+        ticket = submit_request(container.uow(), subscribed.viewer, command, now + SECOND, container.calendar)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+
+    assert ticket.decision is Decision.AUTO_APPROVE
+    assert seen
+    assert not [sql for sql in seen if "renewal_charges" in sql]

@@ -44,7 +44,7 @@ from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.subscriptions.models import RenewalChargeRow
-from kameng.subscriptions.refunds import renewal_asked_about
+from kameng.subscriptions.refunds import may_be_about_a_renewal, renewal_asked_about
 from kameng.webhooks.events import ANY_ENABLED, enabled_endpoints, known_to_have_none
 
 # The rows a request only adds, written together at its end (platform/db/bulk.py); of those, the
@@ -239,7 +239,8 @@ def _submit(
         open_ticket = next((row.ticket_no for row in found if row.order_id == order.id and row.open), None)
         if open_ticket is not None:
             raise Conflict(ErrorCode.TICKET_OPEN, "error.ticket_open", "order", open_ticket=open_ticket)
-        quote = quote_for(order, order_events(uow, order.id, order.user_id), now, command.reason, calendar)
+        events = order_events(uow, order.id, order.user_id)
+        quote = quote_for(order, events, now, command.reason, calendar)
         assert quote is not None
         if command.confirmed_one_click_fen is not None and (
             quote.decision is not Decision.AUTO_APPROVE or quote.refund != command.confirmed_one_click_fen
@@ -251,7 +252,9 @@ def _submit(
         renewal: RenewalChargeRow | LookUp | None = LOOK_UP
         ids = {"webhook_deliveries": EVENTS_OF_A_REQUEST * len(enabled_endpoints(uow))}
         if quote.decision is Decision.AUTO_APPROVE:
-            renewal = renewal_asked_about(uow, order.id, order.user_id, now)
+            # Only an order renewed by now can be asked about a renewal (no query for the rest).
+            about_a_renewal = may_be_about_a_renewal(events, now)
+            renewal = renewal_asked_about(uow, order.id, order.user_id, now) if about_a_renewal else None
         reserve_id_sets(uow, ids)
         ticket = new_ticket(
             uow,

@@ -10,7 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
+from kameng.domain.model import EventType
 from kameng.domain.subscriptions import RenewalChargeStatus
+from kameng.orders.models import OrderEventRow
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode
 from kameng.subscriptions.models import RenewalChargeRow
@@ -21,6 +23,15 @@ def renewal_asked_about(uow: UnitOfWork, order_id: int, user_id: int, asked_at: 
     had succeeded by then (the engine's periods begin at the same ``renewed`` events, stamped with
     the charge's ``settled_at``). None: the request is about the purchase."""
     return uow.session.scalar(_RENEWAL_ASKED_ABOUT, {"order_id": order_id, "user_id": user_id, "asked_at": asked_at})
+
+
+def may_be_about_a_renewal(events: Iterable[OrderEventRow], asked_at: datetime) -> bool:
+    """Whether a refund request made at ``asked_at`` can be about a renewal at all, from the
+    order's events that its quote has just read: only when one of them is a ``renewed`` event by
+    then. A renewal charge succeeds in one place (``charges._renewed``), which writes that event in
+    the same transaction, stamped with the charge's ``settled_at``. An order without one (nearly
+    every order) has no renewal to find or lock, and the request asks nothing more."""
+    return any(event.type == EventType.RENEWED and event.at <= asked_at for event in events)
 
 
 # Built once: every approved refund request runs it.
