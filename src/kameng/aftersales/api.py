@@ -97,26 +97,19 @@ async def create_refund_request(
         body = await read_body(request, RefundRequestIn)
     except RequestValidationError as invalid:
         body = invalid
-    answer, status_code = await run_in_threadpool(_answered, container, token, order_no, body, idempotency_key)
-    return json_answer(answer, status_code)
+    ticket, replayed = await run_in_threadpool(_submit_for_token, container, token, order_no, body, idempotency_key)
+    return json_answer(*_answer_of(ticket, replayed))
 
 
-def _answered(
-    container: Container,
-    token: str,
-    order_no: str,
-    body: tuple[dict[str, Any], list[Upload]] | RequestValidationError,
-    idempotency_key: str,
-) -> tuple[CreatedTicketOut, int]:
-    """The request step and its answer (200 for a replay), on the worker thread."""
-    ticket, replayed = _submit_for_token(container, token, order_no, body, idempotency_key)
+def _answer_of(ticket: Ticket, replayed: bool) -> tuple[CreatedTicketOut, int]:
+    """The answer to a refund request, 200 for a replay."""
     answer = CreatedTicketOut(**ticket_fields(ticket), quote=ticket.quote, replayed=replayed)
     return answer, status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
 
 
 def _answered_directly(call: DirectCall) -> tuple[CreatedTicketOut, int]:
     body: tuple[dict[str, Any], list[Upload]] = (call.body.model_dump(), [])
-    return _answered(call.container, call.token, call.path["order_no"], body, call.idempotency_key)
+    return _answer_of(*_submit_for_token(call.container, call.token, call.path["order_no"], body, call.idempotency_key))
 
 
 # The same route for a plain request (a bearer token, a JSON body): web/direct.py.

@@ -116,14 +116,15 @@ class DirectRoutes:
             await self.app(scope, _replaying(chunks, finished, receive), send)
             return
         scope["route"] = registered
-        request = Request(scope, receive)
+        app = scope["app"]
         try:
             if route.door is not None:
-                limits: RateLimits = request.app.state.rate_limits
+                limits: RateLimits = app.state.rate_limits
                 await limits.hit_async(route.door, [f"addr:{_client(scope)}"])
-            call = DirectCall(request.app.state.container, token, path, body, key)
+            call = DirectCall(app.state.container, token, path, body, key)
             model, status = await run_in_threadpool(route.answer, call)
         except ServiceError as refusal:
+            request = Request(scope, receive)
             response = await _handler_of(request, refusal)(request, refusal)
             await response(scope, receive, send)
             return

@@ -70,14 +70,12 @@ class UnitOfWork:
         # expiring them, so a service can return rows that its caller reads after the block. A
         # transaction that only read is committed first: the same end for PostgreSQL, and psycopg
         # keeps the connection's prepared statements (platform/db/reads.py).
+        session, self._session = self._session, None
         try:
-            if exc_type is None and only_read(self._session):
-                self._session.commit()
+            if exc_type is None and only_read(session):
+                session.commit()
         finally:
-            try:
-                self._session.close()
-            finally:
-                self._session = None
+            session.close()
 
     def commit(self) -> None:
         self.session.commit()
