@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from costs import REWARM_PER_CLIENT, CostMeter, per_request, without_autovacuum
+from costs import REWARM_PER_CLIENT, CostMeter, per_request, populate, without_autovacuum
 from load import Line, run_wrk
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -194,6 +194,8 @@ def run_checkout(backend: str, orders: int, clients: int, api_workers: int = 1) 
         rewarm = purchases("rewarm", clients * REWARM_PER_CLIENT)
         meter = CostMeter(url, server.pid) if backend == "postgresql" else None
         try:
+            if meter is not None:
+                populate(url)
             # The first requests of each connection pay for its caches (prepared statements, the
             # server's catalog cache): not what a running service pays per order.
             run_wrk(base, warm_up, clients)

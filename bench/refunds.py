@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from checkout import PRODUCT, fresh_database, run_pgbench, serving
 from checkout import _sign_in as sign_in
-from costs import REWARM_PER_CLIENT, CostMeter, per_request, without_autovacuum
+from costs import REWARM_PER_CLIENT, CostMeter, per_request, populate, without_autovacuum
 from load import Line, run_wrk
 from sqlalchemy import func, select
 
@@ -80,6 +80,7 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1, reads_between
     connections; the figures are then per refund request and the read after it."""
     with fresh_database("postgresql") as url, serving(url, api_workers) as server:
         base = server.base
+        populate(url)
         tokens = [sign_in(base, i) for i in range(clients)]
         # Not timed: the first requests of each connection fill its caches, and a history as large
         # as the timed part gives the ANALYZE below tables of the size the timed part works on (a
