@@ -32,6 +32,18 @@ def test_every_consumer_owned_table_carries_its_owner(name: str) -> None:
     assert not table.c.user_id.nullable, f"{name}.user_id may be NULL: a row with no owner has no node"
 
 
+@pytest.mark.parametrize("name", sorted(BY_USER))
+def test_keys_between_consumer_owned_tables_hold_the_owner(name: str) -> None:
+    """The only foreign key Citus enforces between two distributed tables is one that holds the
+    distribution column on both sides; it also keeps a row under its parent's consumer."""
+    for key in Base.metadata.tables[name].foreign_key_constraints:
+        if key.referred_table.name not in BY_USER:
+            continue
+        pairs = {(element.parent.name, element.column.name) for element in key.elements}
+        parent = key.referred_table.name
+        assert ("user_id", "user_id") in pairs, f"{name}: {key.name} refers to {parent} without user_id"
+
+
 # --------------------------------------------------------------------------------------------
 # The hot queries
 

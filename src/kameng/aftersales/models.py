@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from kameng.domain.model import Decision, Reason
 from kameng.domain.tickets import TicketStatus
 from kameng.orders.models import OrderRow
-from kameng.platform.db.base import Base, Id
+from kameng.platform.db.base import Base, Id, owned_by, parent_key
 from kameng.platform.db.types import status_enum
 
 
@@ -35,11 +35,13 @@ class Ticket(Base):
         Index("ix_tickets_queue_keyset", "status", "priority", "due_at", "id"),
         Index("ix_tickets_user_created", "user_id", "created_at"),
         UniqueConstraint("user_id", "idempotency_key"),
+        owned_by("order_id", "orders"),
+        parent_key("tickets"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    order_id: Mapped[int] = mapped_column(Id, index=True)
+    user_id: Mapped[int] = mapped_column(Id)
     reason: Mapped[Reason] = mapped_column(status_enum(Reason, "ticket_reason"))
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[TicketStatus] = mapped_column(status_enum(TicketStatus, "ticket_status"))
@@ -77,12 +79,12 @@ class TicketTimeline(Base):
     so an edited or deleted row breaks every hash after it."""
 
     __tablename__ = "ticket_timeline"
-    __table_args__ = (UniqueConstraint("ticket_id", "seq"),)
+    __table_args__ = (UniqueConstraint("ticket_id", "seq"), owned_by("ticket_id", "tickets"))
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    ticket_id: Mapped[int] = mapped_column(Id)
     # The ticket's consumer, copied: the timeline lives beside its ticket when consumer tables are
     # distributed by user_id (docs/scaling.md). Not part of the hash: the ticket already names them.
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(Id)
     seq: Mapped[int]
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -102,9 +104,10 @@ class TicketTimeline(Base):
 
 class EvidenceFile(Base):
     __tablename__ = "evidence_files"
+    __table_args__ = (owned_by("ticket_id", "tickets"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ticket_id: Mapped[int] = mapped_column(Id, index=True)
+    user_id: Mapped[int] = mapped_column(Id)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(60))  # sniffed from the bytes, not the name

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.domain.mass_refunds import ItemOutcome, OutageScope, RunStatus
-from kameng.platform.db.base import Base, Id
+from kameng.platform.db.base import Base, Id, owned_by
 from kameng.platform.db.types import status_enum
 
 
@@ -67,12 +67,14 @@ class MassRefundItem(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "order_id"),
         Index("ix_mass_refund_items_run_outcome", "run_id", "outcome"),
+        owned_by("order_id", "orders"),
+        owned_by("ticket_id", "tickets"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("mass_refund_runs.id"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    order_id: Mapped[int] = mapped_column(Id)
+    user_id: Mapped[int] = mapped_column(Id)
+    ticket_id: Mapped[int | None] = mapped_column(Id)
     outcome: Mapped[ItemOutcome] = mapped_column(status_enum(ItemOutcome, "mass_refund_outcome"))
     amount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     rules: Mapped[str] = mapped_column(String(40), default="")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from kameng.catalog.models import PolicyVersion, ProductRow
 from kameng.domain.model import Channel
 from kameng.domain.states import CardKeyStatus, MembershipStatus, OrderStatus, PaymentStatus
-from kameng.platform.db.base import Base, Id
+from kameng.platform.db.base import Base, Id, owned_by, parent_key
 from kameng.platform.db.types import status_enum
 
 
@@ -32,6 +32,7 @@ class OrderRow(Base):
         UniqueConstraint("user_id", "idempotency_key"),
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_status_expires", "status", "expires_at"),
+        parent_key("orders"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     order_no: Mapped[str] = mapped_column(String(20), unique=True)
@@ -66,9 +67,10 @@ class OrderRow(Base):
 
 class PaymentRow(Base):
     __tablename__ = "payments"
+    __table_args__ = (owned_by("order_id", "orders"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    order_id: Mapped[int] = mapped_column(Id, index=True)
+    user_id: Mapped[int] = mapped_column(Id)
     out_trade_no: Mapped[str] = mapped_column(String(40), unique=True)  # our key at the channel
     channel: Mapped[Channel] = mapped_column(status_enum(Channel, "payment_channel"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
@@ -89,9 +91,10 @@ class PaymentRow(Base):
 
 class MembershipRow(Base):
     __tablename__ = "memberships"
+    __table_args__ = (owned_by("order_id", "orders"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    order_id: Mapped[int] = mapped_column(Id, unique=True)
+    user_id: Mapped[int] = mapped_column(Id, index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     status: Mapped[MembershipStatus] = mapped_column(status_enum(MembershipStatus, "membership_status"))
     activated_at: Mapped[datetime | None]
@@ -116,10 +119,10 @@ class OrderEventRow(Base):
     """What happened to an order: the engine's evidence. Append-only."""
 
     __tablename__ = "order_events"
-    __table_args__ = (Index("ix_order_events_order_at", "order_id", "at"),)
+    __table_args__ = (Index("ix_order_events_order_at", "order_id", "at"), owned_by("order_id", "orders"))
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    order_id: Mapped[int] = mapped_column(Id)
+    user_id: Mapped[int] = mapped_column(Id)
     type: Mapped[str] = mapped_column(String(32))  # EventType values, plus record-only types
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

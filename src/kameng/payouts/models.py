@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.domain.model import Channel
 from kameng.domain.states import RefundStatus
-from kameng.platform.db.base import Base, Id
+from kameng.platform.db.base import Base, Id, owned_by, parent_key
 from kameng.platform.db.types import status_enum
 
 
@@ -25,14 +25,19 @@ class RefundRow(Base):
     idempotency key (WeChat Pay out_refund_no, Alipay out_request_no): a resend is harmless."""
 
     __tablename__ = "refunds"
-    __table_args__ = (Index("ix_refunds_status_poll", "status", "next_poll_at"),)
+    __table_args__ = (
+        Index("ix_refunds_status_poll", "status", "next_poll_at"),
+        owned_by("order_id", "orders"),
+        owned_by("ticket_id", "tickets"),
+        parent_key("refunds"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     # "ticket": an after-sales refund; "late_payment": money that arrived for an expired order,
     # sent back without anyone asking (no ticket).
     purpose: Mapped[str] = mapped_column(String(20), default="ticket", server_default="ticket")
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ticket_id: Mapped[int | None] = mapped_column(Id, index=True)
+    order_id: Mapped[int] = mapped_column(Id, index=True)
+    user_id: Mapped[int] = mapped_column(Id)
     out_refund_no: Mapped[str] = mapped_column(String(40), unique=True)
     out_trade_no: Mapped[str] = mapped_column(String(40))
     channel: Mapped[Channel] = mapped_column(status_enum(Channel, "refund_channel"))
@@ -92,9 +97,10 @@ class AbnormalRefundAction(Base):
     also the audit record: who, when, where to (the card's last four digits only)."""
 
     __tablename__ = "abnormal_refund_actions"
+    __table_args__ = (owned_by("refund_id", "refunds"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # the consumer's
+    refund_id: Mapped[int] = mapped_column(Id, unique=True)
+    user_id: Mapped[int] = mapped_column(Id, index=True)  # the consumer's
     destination: Mapped[str] = mapped_column(String(16))  # bank_card, balance
     bank_type: Mapped[str | None] = mapped_column(String(32))
     account_tail: Mapped[str | None] = mapped_column(String(4))

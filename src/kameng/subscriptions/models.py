@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.domain.subscriptions import RenewalChargeStatus, SubscriptionStatus
-from kameng.platform.db.base import Base, Id
+from kameng.platform.db.base import Base, Id, owned_by, parent_key
 from kameng.platform.db.types import status_enum
 
 
@@ -22,11 +22,13 @@ class SubscriptionRow(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "cancel_key"),
         Index("ix_subscriptions_user", "user_id", "id"),
+        owned_by("order_id", "orders"),
+        parent_key("subscriptions"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     sub_no: Mapped[str] = mapped_column(String(20), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(Id)
+    order_id: Mapped[int] = mapped_column(Id, unique=True)
     status: Mapped[SubscriptionStatus] = mapped_column(status_enum(SubscriptionStatus, "subscription_status"))
     price_fen: Mapped[int] = mapped_column(BigInteger)  # each renewal's charge, as the consent stated
     # The consent: when, and the terms exactly as shown (price, period, how to cancel, zh and en).
@@ -57,11 +59,13 @@ class RenewalChargeRow(Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "period"),
         Index("ix_renewal_charges_due", "status", "next_attempt_at"),
+        owned_by("subscription_id", "subscriptions"),
+        owned_by("order_id", "orders"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    subscription_id: Mapped[int] = mapped_column(Id)
+    user_id: Mapped[int] = mapped_column(Id)
+    order_id: Mapped[int] = mapped_column(Id)
     period: Mapped[int] = mapped_column(Integer)  # 1 for the first renewal
     out_trade_no: Mapped[str] = mapped_column(String(40), unique=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)

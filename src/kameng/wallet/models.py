@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kameng.domain.model import Decision
 from kameng.domain.wallet import LegStatus, SourceKind, WithdrawalStatus
-from kameng.platform.db.base import Base, Id
+from kameng.platform.db.base import Base, Id, owned_by, parent_key
 from kameng.platform.db.types import status_enum
 
 
@@ -26,6 +26,7 @@ class WithdrawalRow(Base):
         UniqueConstraint("user_id", "idempotency_key"),
         Index("ix_withdrawals_user_created", "user_id", "created_at"),
         Index("ix_withdrawals_status_created", "status", "created_at"),
+        parent_key("withdrawals"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     withdrawal_no: Mapped[str] = mapped_column(String(20), unique=True)
@@ -57,15 +58,21 @@ class WithdrawalLegRow(Base):
     leg's position: its idempotency key at the channel)."""
 
     __tablename__ = "withdrawal_legs"
-    __table_args__ = (UniqueConstraint("withdrawal_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("withdrawal_id", "position"),
+        owned_by("withdrawal_id", "withdrawals"),
+        owned_by("order_id", "orders"),
+        owned_by("refund_id", "refunds"),
+        owned_by("source_refund_id", "refunds"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    withdrawal_id: Mapped[int] = mapped_column(ForeignKey("withdrawals.id"), index=True)
+    withdrawal_id: Mapped[int] = mapped_column(Id, index=True)
     position: Mapped[int] = mapped_column(Integer)  # 1 = the newest payment
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(Id)
+    order_id: Mapped[int] = mapped_column(Id, index=True)
+    refund_id: Mapped[int] = mapped_column(Id, unique=True)
     source_kind: Mapped[SourceKind] = mapped_column(status_enum(SourceKind, "withdrawal_source"))
-    source_refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"), index=True)
+    source_refund_id: Mapped[int | None] = mapped_column(Id, index=True)
     rule: Mapped[str] = mapped_column(String(20))
     gross_fen: Mapped[int] = mapped_column(BigInteger)
     fee_fen: Mapped[int] = mapped_column(BigInteger)
