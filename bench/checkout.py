@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from costs import REWARM_PER_CLIENT, CostMeter, per_request, populate, without_autovacuum
+from costs import REWARM_CONNECTIONS, REWARM_PER_CLIENT, CostMeter, per_request, populate, without_autovacuum
 from load import Line, run_wrk
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -202,7 +202,7 @@ def run_checkout(backend: str, orders: int, clients: int, api_workers: int = 1) 
             if meter is not None:
                 without_autovacuum(url)
                 # Its ANALYZE and ALTER TABLEs emptied those caches again: fill them once more.
-                run_wrk(base, rewarm, clients)
+                run_wrk(base, rewarm, clients * REWARM_CONNECTIONS)
                 idle, before = meter.read(), meter.read()
             load = run_wrk(base, lines, clients)
             costs = per_request(before, meter.read(), orders, idle) if meter is not None else {}

@@ -33,6 +33,14 @@ TICKS = os.sysconf("SC_CLK_TCK")
 # Requests per client sent after :func:`without_autovacuum`, before the timed part: enough for every
 # pooled connection the load reaches to plan (and psycopg to prepare, after 5 uses) its statements.
 REWARM_PER_CLIENT = 20
+# The rewarm runs with this many times the timed part's connections. wrk's connections are shared
+# among the API processes as the kernel hands them out, afresh at each run: with two processes, one
+# could get more of the timed part's connections than it had in the warm-up, and open database
+# connections of its own during the timed part (new backends: catalogs read, statements planned
+# again). Twice as many in the rewarm leaves each process's pool as many warm connections as the
+# timed part can ask of it. The meter counts the connections opened in the timed part
+# (``new_database_connections``).
+REWARM_CONNECTIONS = 2
 PGSTAT_IDLE_INTERVAL_S = 11.0
 
 
@@ -186,6 +194,7 @@ def per_request(before: Reading, after: Reading, requests: int, idle: Reading | 
         "rows_fetched_per_request": round((after.rows_fetched - before.rows_fetched - idle_rows) / requests, 1),
         "rows_fetched_by_table": _by_table(before, after, idle, requests, 0),
         "rows_read_by_sequential_scans_by_table": _by_table(before, after, idle, requests, 1),
+        "new_database_connections": len(set(after.pg_backends_cpu_s) - set(before.pg_backends_cpu_s)),
     }
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from checkout import PRODUCT, fresh_database, run_pgbench, serving
 from checkout import _sign_in as sign_in
-from costs import REWARM_PER_CLIENT, CostMeter, per_request, populate, without_autovacuum
+from costs import REWARM_CONNECTIONS, REWARM_PER_CLIENT, CostMeter, per_request, populate, without_autovacuum
 from load import Line, run_wrk
 from sqlalchemy import func, select
 
@@ -124,7 +124,7 @@ def run_refunds(requests: int, clients: int, api_workers: int = 1, reads_between
         # descriptions: filled again here, or the timed part pays for rebuilding them (catalog
         # rows fetched, PostgreSQL CPU) on each pooled connection, which a running service does not.
         rewarm, lines = lines[: clients * REWARM_PER_CLIENT], lines[clients * REWARM_PER_CLIENT :]
-        run_wrk(base, _with_reads(rewarm, clients) if reads_between else rewarm, clients)
+        run_wrk(base, _with_reads(rewarm, clients) if reads_between else rewarm, clients * REWARM_CONNECTIONS)
         asked = len(lines)
         if reads_between:
             lines = _with_reads(lines, clients)
