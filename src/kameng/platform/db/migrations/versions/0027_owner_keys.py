@@ -78,8 +78,11 @@ def _key_name(table: str, column: str, parent: str) -> str:
 
 
 def upgrade() -> None:
+    # IF NOT EXISTS: on a large live database the operator builds these first, without blocking
+    # writes (CREATE UNIQUE INDEX CONCURRENTLY, docs/deploy.md), and the migration then only
+    # swaps the keys. The same words on PostgreSQL and SQLite.
     for parent in PARENTS:
-        op.create_index(f"uq_{parent}_id_user", parent, ["id", "user_id"], unique=True)
+        op.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS uq_{parent}_id_user ON {parent} (id, user_id)")
     for table in _tables():
         with op.batch_alter_table(table) as batch:
             if table in WITHOUT_USER_KEY:
