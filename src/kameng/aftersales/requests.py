@@ -90,7 +90,7 @@ ORDER_TO_REFUND = (
 DRAWN_WITH_THE_LOCK = {"tickets": 1, "refunds": 1, "journal_entries": ENTRIES_OF_AN_APPROVAL}
 ORDER_TO_REFUND_DRAWING_IDS = ORDER_TO_REFUND.add_columns(*drawn_id_columns(DRAWN_WITH_THE_LOCK))
 # The statuses written into the statement's text: a list bound as a parameter is expanded into the
-# text at every run, a tenth of the query's Python cost. (Enum values of ours, not inputs.)
+# text at every run, a seventh of the query's Python cost. (Enum values of ours, not inputs.)
 _STILL_OPEN = Ticket.status.not_in(
     [literal_column(f"'{status.value}'") for status in dict.fromkeys((*CLOSED, TicketStatus.REJECTED_FINAL))]
 )
