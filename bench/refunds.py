@@ -66,12 +66,6 @@ def _in_threads(targets: list[tuple[Any, ...]], work: Any) -> float:
     return time.perf_counter() - start
 
 
-def _percentile(ordered: list[float], share: float) -> float | None:
-    if not ordered:
-        return None
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000, 1)
-
-
 def run_refunds(requests: int, clients: int, api_workers: int = 1, reads_between: bool = False) -> dict[str, Any]:
     """Prepare ``requests`` paid orders (not timed), then send one refund request for each through
     wrk, ``clients`` connections, and read what they cost the API and PostgreSQL. With

@@ -42,6 +42,7 @@ from kameng.container import Container
 from kameng.platform.errors import ServiceError
 from kameng.platform.rate_limits import Door, RateLimits
 from kameng.web.deps import IdempotencyKey
+from kameng.web.rate_limits import address_key
 
 # A body larger than this goes to the FastAPI route: these routes' JSON bodies are a few hundred
 # bytes (a refund request's description is at most 2,000 characters), and a large one is better
@@ -120,7 +121,7 @@ class DirectRoutes:
         try:
             if route.door is not None:
                 limits: RateLimits = app.state.rate_limits
-                await limits.hit_async(route.door, [f"addr:{_client(scope)}"])
+                await limits.hit_async(route.door, [address_key(scope)])
             call = DirectCall(app.state.container, token, path, body, key)
             model, status = await run_in_threadpool(route.answer, call)
         except ServiceError as refusal:
@@ -217,9 +218,3 @@ def _replaying(chunks: list[bytes], finished: bool, receive: Receive) -> Receive
         return await receive()
 
     return replay
-
-
-def _client(scope: Scope) -> str:
-    """The client's address as ``web.rate_limits.client_address`` reads it."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"

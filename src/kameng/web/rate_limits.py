@@ -12,14 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Request
+from starlette.types import Scope
 
 from kameng.platform.rate_limits import Door, RateLimits
 
 MAX_IDENTIFIER = 200
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
+def address_key(scope: Scope) -> str:
+    """The key a request is counted under by its client's address (the one the server saw). Read
+    from the ASGI scope, so that the direct way (web/direct.py) counts a request as this module's
+    dependency does, without building a Request."""
+    client = scope.get("client")
+    return f"addr:{client[0] if client else 'unknown'}"
 
 
 async def _identifier(request: Request) -> str | None:
@@ -43,7 +48,7 @@ def limited(door: Door, *, by_identifier: bool = False) -> Any:
 
     async def check(request: Request) -> None:
         limits: RateLimits = request.app.state.rate_limits
-        keys = [f"addr:{client_address(request)}"]
+        keys = [address_key(request.scope)]
         if by_identifier and (identifier := await _identifier(request)) is not None:
             keys.append(f"id:{identifier}")
         # On the event loop (redis.asyncio, or a dictionary in memory): no worker-thread hop.
