@@ -5,6 +5,7 @@ merchant and its orders, which other browser tests use, are left alone."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -110,7 +111,9 @@ def test_an_operator_confirms_a_mass_refund_and_watches_it_finish(
     expect(page.locator("#confirm-orders")).to_have_text("3")
     expect(page.locator("#confirm-auto")).to_have_text("3")
     page.click("#start-submit")
-    expect(page.locator("#run-status")).to_have_attribute("data-status", "running")
+    # Running, unless the live server's own worker loop (every 5 s) has already taken the run by
+    # the time the page shows it: on a slow machine it had, and the page showed it done.
+    expect(page.locator("#run-status")).to_have_attribute("data-status", re.compile(r"^(running|done)$"))
     tick()  # the worker takes the run; the page refreshes itself every two seconds
     expect(page.locator("#run-status")).to_have_attribute("data-status", "done", timeout=15_000)
     expect(page.locator("#run-paid")).to_have_text("3")
