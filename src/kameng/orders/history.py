@@ -3,9 +3,10 @@ engine's quote for the order as of a moment, read from that history."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import bindparam, insert, select
 
@@ -29,6 +30,35 @@ from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.platform.db.uow import UnitOfWork
 
 ENGINE_EVENT_TYPES = {e.value for e in EventType}
+
+
+class EventFacts(Protocol):
+    """What the engine reads of an order's event: a stored row (:class:`OrderEventRow`), or the
+    same columns read as a plain row where a hot step reads them beside other facts."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def benefit(self) -> str | None: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def hours(self) -> str | None: ...
+    @property
+    def amount_fen(self) -> int: ...
+
+
+# The columns of :class:`EventFacts`, in a statement's select list.
+EVENT_FACTS = (
+    OrderEventRow.type,
+    OrderEventRow.at,
+    OrderEventRow.benefit,
+    OrderEventRow.count,
+    OrderEventRow.hours,
+    OrderEventRow.amount_fen,
+)
 
 
 def add_order_event(
@@ -108,7 +138,7 @@ _ORDER_EVENTS = (
 )
 
 
-def engine_events(rows: list[OrderEventRow]) -> list[Event]:
+def engine_events(rows: Iterable[EventFacts]) -> list[Event]:
     events = []
     for row in rows:
         if row.type not in ENGINE_EVENT_TYPES:
@@ -128,7 +158,7 @@ def engine_events(rows: list[OrderEventRow]) -> list[Event]:
 
 def quote_for(
     order: OrderRow,
-    events: list[OrderEventRow],
+    events: Iterable[EventFacts],
     at: datetime,
     reason: Reason,
     calendar: WorkCalendar,

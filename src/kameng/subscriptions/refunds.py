@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 
 from kameng.domain.model import EventType
 from kameng.domain.subscriptions import RenewalChargeStatus
-from kameng.orders.models import OrderEventRow
+from kameng.orders.history import EventFacts
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode
 from kameng.subscriptions.models import RenewalChargeRow
@@ -25,7 +25,7 @@ def renewal_asked_about(uow: UnitOfWork, order_id: int, user_id: int, asked_at: 
     return uow.session.scalar(_RENEWAL_ASKED_ABOUT, {"order_id": order_id, "user_id": user_id, "asked_at": asked_at})
 
 
-def may_be_about_a_renewal(events: Iterable[OrderEventRow], asked_at: datetime) -> bool:
+def may_be_about_a_renewal(events: Iterable[EventFacts], asked_at: datetime) -> bool:
     """Whether a refund request made at ``asked_at`` can be about a renewal at all, from the
     order's events that its quote has just read: only when one of them is a ``renewed`` event by
     then. A renewal charge succeeds in one place (``charges._renewed``), which writes that event in
