@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 
 from kameng.accounts import sessions
 from kameng.accounts.services import authenticate, change_password, disable_user, sign_up
-from kameng.platform.errors import ErrorCode
+from kameng.platform.errors import ErrorCode, Unauthorized
 from kameng.platform.inputs import DisplayName, Identifier, Password
-from kameng.web.auth import CurrentSession, CurrentUser, Unauthorized, issue_token, wall_now
+from kameng.web.auth import CurrentSession, CurrentUser, issue_token, wall_now
 from kameng.web.deps import ContainerDep, viewer_of
 from kameng.web.errors import ERROR_RESPONSE
 from kameng.web.params import IdPath

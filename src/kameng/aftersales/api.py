@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
+from kameng.accounts.sessions import BearerSignIn, SessionKind
 from kameng.aftersales import refunds as aftersales_refunds
 from kameng.aftersales.evidence import build_evidence, render_evidence_pdf
 from kameng.aftersales.models import Ticket
@@ -44,7 +45,7 @@ from kameng.aftersales.schemas import (
 from kameng.aftersales.uploads import Upload
 from kameng.container import Container
 from kameng.platform.errors import ErrorCode, InvalidInput
-from kameng.web.auth import BearerSecret, CurrentUser, user_in
+from kameng.web.auth import BearerSecret, CurrentUser, user_in, wall_now
 from kameng.web.deps import ContainerDep, IdempotencyKey, json_answer, viewer_of
 from kameng.web.direct import DirectCall, DirectRoute
 from kameng.web.errors import ERROR_RESPONSE
@@ -130,11 +131,13 @@ def _submit_for_token(
     idempotency_key: str,
 ) -> tuple[Ticket, bool]:
     """The token's look-up and the request step in one worker-thread hop and one transaction (a
-    hop each cost a thread switch and a trip through the event loop, per request)."""
+    hop each cost a thread switch and a trip through the event loop, per request). The step looks
+    the token up with the order, in its lock's statement (accounts/sessions.BearerSignIn); a body
+    that is wrong is said only once the token is known good."""
     uow = container.uow()
     with uow:
-        user = user_in(uow, token)
         if isinstance(body, RequestValidationError):
+            user_in(uow, token)
             raise body
         fields, uploads = body
         command = RefundRequestCommand(
@@ -144,7 +147,8 @@ def _submit_for_token(
             uploads=uploads,
             idempotency_key=idempotency_key,
         )
-        return submit_request_replayable(uow, viewer_of(user), command, container.now(), container.calendar)
+        who = BearerSignIn(SessionKind.API, token, wall_now())
+        return submit_request_replayable(uow, who, command, container.now(), container.calendar)
 
 
 # --------------------------------------------------------------------------------------------

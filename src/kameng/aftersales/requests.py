@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, literal_column, select
+from sqlalchemy import Row, and_, bindparam, literal_column, select
 from sqlalchemy.orm import joinedload
 
+from kameng.accounts.sessions import BearerSignIn, resolve_on, signed_in_on, signer_of
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
 from kameng.aftersales.refunds import LOOK_UP, LookUp, start_money
@@ -43,7 +44,7 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.ids import drawn_id_columns, pool_drawn_ids, reserve_id_sets
 from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, Unauthorized, not_found
 from kameng.subscriptions.models import RenewalChargeRow
 from kameng.subscriptions.refunds import may_be_about_a_renewal, renewal_asked_about
 from kameng.webhooks.events import ANY_ENABLED, enabled_endpoints, known_to_have_none
@@ -79,17 +80,27 @@ EVENTS_OF_A_REQUEST = 3
 # id only).
 # It also says whether any webhook endpoint is enabled (most shops have none: then the request
 # reads nothing more about webhooks).
-ORDER_TO_REFUND = (
+_ORDER_TO_REFUND = (
     select(OrderRow, ANY_ENABLED.label("any_webhook_endpoint"))
-    .where(OrderRow.order_no == bindparam("order_no"), OrderRow.user_id == bindparam("user_id"))
+    .where(OrderRow.order_no == bindparam("order_no"))
     .options(joinedload(OrderRow.product).lazyload(ProductRow.merchant))
     .with_for_update(of=OrderRow)
 )
+# The viewer's own order; or, for a bearer secret not looked up yet, its holder's order, with what
+# tells whether the holder is signed in (accounts/sessions.signed_in_on): one statement fewer.
+ORDER_TO_REFUND = _ORDER_TO_REFUND.where(OrderRow.user_id == bindparam("user_id"))
+ORDER_TO_REFUND_SIGNED = signed_in_on(_ORDER_TO_REFUND, OrderRow.user_id)
 # On PostgreSQL the same statement draws the ids of the rows that others name: the ticket, and an
 # approval's refund and journal entries (a request the engine does not approve leaves those as
 # gaps in their sequences, as a rollback does). One round trip fewer than drawing them after.
 DRAWN_WITH_THE_LOCK = {"tickets": 1, "refunds": 1, "journal_entries": ENTRIES_OF_AN_APPROVAL}
-ORDER_TO_REFUND_DRAWING_IDS = ORDER_TO_REFUND.add_columns(*drawn_id_columns(DRAWN_WITH_THE_LOCK))
+_LOCKS = {
+    (signed, drawing): (ORDER_TO_REFUND_SIGNED if signed else ORDER_TO_REFUND).add_columns(
+        *(drawn_id_columns(DRAWN_WITH_THE_LOCK) if drawing else ())
+    )
+    for signed in (False, True)
+    for drawing in (False, True)
+}
 # The statuses written into the statement's text: a list bound as a parameter is expanded into the
 # text at every run, a seventh of the query's Python cost. (Enum values of ours, not inputs.)
 _STILL_OPEN = Ticket.status.not_in(
@@ -211,12 +222,18 @@ def _store_uploads(uow: UnitOfWork, ticket: Ticket, uploader: Viewer, uploads: l
 
 
 def submit_request_replayable(
-    uow: UnitOfWork, viewer: Viewer, command: RefundRequestCommand, now: datetime, calendar: WorkCalendar
+    uow: UnitOfWork,
+    who: Viewer | BearerSignIn,
+    command: RefundRequestCommand,
+    now: datetime,
+    calendar: WorkCalendar,
 ) -> tuple[Ticket, bool]:
     """The engine decides what it can at once; the rest becomes a ticket with a deadline.
 
-    A retry with the same idempotency key returns the first ticket (and True: a replay); only one
-    open ticket per order is allowed, so two quick clicks never make two refunds."""
+    ``who`` asks: a viewer signed in already, or a bearer secret the step looks up with the order
+    (401 when it signs no one in). A retry with the same idempotency key returns the first ticket
+    (and True: a replay); only one open ticket per order is allowed, so two quick clicks never make
+    two refunds."""
     check_uploads(command.uploads)  # fail before anything is written
     description = inputs.clean_text(command.description, inputs.DESCRIPTION, "description")
     key = command.idempotency_key
@@ -224,21 +241,22 @@ def submit_request_replayable(
         key = inputs.clean_text(key, inputs.IDEMPOTENCY_KEY, "idempotency_key")
     command = replace(command, description=description, idempotency_key=key)
     # An approval's refund carries an out_refund_no made from the ticket number (R + ticket_no).
-    return draw_until_free(("ticket_no", "out_refund_no"), lambda: _submit(uow, viewer, command, now, calendar))
+    return draw_until_free(("ticket_no", "out_refund_no"), lambda: _submit(uow, who, command, now, calendar))
 
 
 def _submit(
-    uow: UnitOfWork, viewer: Viewer, command: RefundRequestCommand, now: datetime, calendar: WorkCalendar
+    uow: UnitOfWork, who: Viewer | BearerSignIn, command: RefundRequestCommand, now: datetime, calendar: WorkCalendar
 ) -> tuple[Ticket, bool]:
     with uow:
         session = uow.session
         # The replay check is made once, under the order's lock (below): a retry waits for the
         # lock like any other request, and a first request does not pay for a second look.
         drawing = uow.dialect == "postgresql"
-        locked = session.execute(
-            ORDER_TO_REFUND_DRAWING_IDS if drawing else ORDER_TO_REFUND,
-            {"order_no": command.order_no, "user_id": viewer.user_id},
-        ).one_or_none()
+        signed = isinstance(who, BearerSignIn)
+        asked_for: dict[str, object] = {"order_no": command.order_no}
+        asked_for |= who.parameters() if isinstance(who, BearerSignIn) else {"user_id": who.user_id}
+        locked = session.execute(_LOCKS[signed, drawing], asked_for).one_or_none()
+        viewer = _signer(uow, who, locked)
         if locked is None:
             raise not_found("order")
         order: OrderRow = locked[0]
@@ -249,7 +267,7 @@ def _submit(
         # lock, so the same key sent twice at once waited here for the first request's commit and
         # gets its ticket, not "ticket_open", tests/aftersales/test_races.py), is another request
         # on this order still open, and what happened to the order (its events).
-        asked = {"user_id": viewer.user_id, "order_id": order.id, "key": command.idempotency_key}
+        asked = {"user_id": order.user_id, "order_id": order.id, "key": command.idempotency_key}
         # Columns only, nothing pending (nothing is added before the end): run as Core, without
         # the ORM's per-statement set-up, which cost more than the query.
         found = session.connection().execute(UNDER_THE_LOCK, asked).all()
@@ -299,6 +317,23 @@ def _submit(
         write_step_end(session, WRITTEN_AT_THE_END, SERVER_IDS)
         uow.commit()
         return ticket, False
+
+
+def _signer(uow: UnitOfWork, who: Viewer | BearerSignIn, locked: Row[Any] | None) -> Viewer:
+    """Who asks. A bearer secret's holder is read from the lock's row; with no row, the secret's
+    own look-up tells "not signed in" (401) from "no such order of yours" (404, said by the
+    caller), as when the secret was looked up first."""
+    if not isinstance(who, BearerSignIn):
+        return who
+    connection = uow.session.connection()
+    if locked is not None:
+        viewer = signer_of(connection, locked, locked[0].user_id, who)
+        if viewer is not None:
+            return viewer
+    resolved = resolve_on(connection, who.kind, who.secret, who.at)
+    if resolved is None:
+        raise Unauthorized(ErrorCode.UNAUTHORIZED, "error.unauthorized.invalid", "Authorization")
+    return Viewer(resolved.user.id, resolved.user.role)
 
 
 def _replayed(ticket: Ticket, command: RefundRequestCommand) -> Ticket:

@@ -136,6 +136,12 @@ class InvalidInput(ServiceError):
     status = 422
 
 
+class Unauthorized(ServiceError):
+    """No one, or no one live, signs this request in (the answer carries ``WWW-Authenticate``)."""
+
+    status = 401
+
+
 class NotFound(ServiceError):
     status = 404
 

@@ -23,15 +23,11 @@ from kameng.domain.users import Role
 from kameng.integrations.keys import Scope, looks_like_key, resolve_key
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import ErrorCode, Forbidden, ServiceError
+from kameng.platform.errors import ErrorCode, Forbidden, Unauthorized
 from kameng.web.deps import ContainerDep, client_address
 
 # --------------------------------------------------------------------------------------------
 # Errors
-
-
-class Unauthorized(ServiceError):
-    status = 401
 
 
 def _unauthorized(key: str) -> Unauthorized:
