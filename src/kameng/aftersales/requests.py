@@ -12,16 +12,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, and_, bindparam, literal_column, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Row
 
-from kameng.accounts.sessions import BearerSignIn, resolve_on, signed_in_on, signer_of
+from kameng.accounts.sessions import BearerSignIn, resolve_on, signer_of
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
 from kameng.aftersales.refunds import LOOK_UP, LookUp, start_money
+from kameng.aftersales.request_reads import DRAWN_WITH_THE_LOCK, LOCKS, UNDER_THE_LOCK
 from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, new_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
-from kameng.catalog.models import ProductRow
 from kameng.catalog.services import policy_to_domain
 from kameng.domain.aftersales import Notice, Plan, plan_submission
 from kameng.domain.calendar import WorkCalendar
@@ -29,25 +28,24 @@ from kameng.domain.model import Decision, Reason
 from kameng.domain.refund import Quote, review_business_days
 from kameng.domain.states import OrderStatus
 from kameng.domain.tickets import (
-    CLOSED,
     TicketStatus,
     auto_approve_at,
     end_of_day,
     resume_due_at,
     review_due_at,
 )
-from kameng.orders.history import EVENT_FACTS, EventFacts, quote_for
-from kameng.orders.models import OrderEventRow, OrderRow
+from kameng.orders.history import EventFacts, quote_for
+from kameng.orders.models import OrderRow
 from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
-from kameng.platform.db.ids import drawn_id_columns, pool_drawn_ids, reserve_id_sets
+from kameng.platform.db.ids import pool_drawn_ids, reserve_id_sets
 from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, Unauthorized, not_found
 from kameng.subscriptions.models import RenewalChargeRow
 from kameng.subscriptions.refunds import may_be_about_a_renewal, renewal_asked_about
-from kameng.webhooks.events import ANY_ENABLED, enabled_endpoints, known_to_have_none
+from kameng.webhooks.events import enabled_endpoints, known_to_have_none
 
 # The rows a request only adds, written together at its end (platform/db/bulk.py); of those, the
 # ones no other row names get their ids from the database.
@@ -69,72 +67,8 @@ APPEND_ONLY = frozenset(
 # the insert itself).
 WRITTEN_AT_THE_END = APPEND_ONLY | {"tickets"}
 SERVER_IDS = frozenset({"ticket_timeline", "messages", "outbox", "journal_lines", "order_events", "evidence_files"})
-# An approval posts at most this many journal entries (refund owed, a top-up's fee, a platform
-# advance, the refund paid into the balance, a coupon given back): their ids are drawn ahead.
-ENTRIES_OF_AN_APPROVAL = 5
 # A request tells each webhook endpoint at most this much: requested, approved, arrived.
 EVENTS_OF_A_REQUEST = 3
-
-# The statements of a request, built once (building them cost more than running some of them).
-# The order, locked: the viewer's own, with its product and policy (the step names the merchant's
-# id only).
-# It also says whether any webhook endpoint is enabled (most shops have none: then the request
-# reads nothing more about webhooks).
-_ORDER_TO_REFUND = (
-    select(OrderRow, ANY_ENABLED.label("any_webhook_endpoint"))
-    .where(OrderRow.order_no == bindparam("order_no"))
-    .options(joinedload(OrderRow.product).lazyload(ProductRow.merchant))
-    .with_for_update(of=OrderRow)
-)
-# The viewer's own order; or, for a bearer secret not looked up yet, its holder's order, with what
-# tells whether the holder is signed in (accounts/sessions.signed_in_on): one statement fewer.
-ORDER_TO_REFUND = _ORDER_TO_REFUND.where(OrderRow.user_id == bindparam("user_id"))
-ORDER_TO_REFUND_SIGNED = signed_in_on(_ORDER_TO_REFUND, OrderRow.user_id)
-# On PostgreSQL the same statement draws the ids of the rows that others name: the ticket, and an
-# approval's refund and journal entries (a request the engine does not approve leaves those as
-# gaps in their sequences, as a rollback does). One round trip fewer than drawing them after.
-DRAWN_WITH_THE_LOCK = {"tickets": 1, "refunds": 1, "journal_entries": ENTRIES_OF_AN_APPROVAL}
-_LOCKS = {
-    (signed, drawing): (ORDER_TO_REFUND_SIGNED if signed else ORDER_TO_REFUND).add_columns(
-        *(drawn_id_columns(DRAWN_WITH_THE_LOCK) if drawing else ())
-    )
-    for signed in (False, True)
-    for drawing in (False, True)
-}
-# The statuses written into the statement's text: a list bound as a parameter is expanded into the
-# text at every run, a seventh of the query's Python cost. (Enum values of ours, not inputs.)
-_STILL_OPEN = Ticket.status.not_in(
-    [literal_column(f"'{status.value}'") for status in dict.fromkeys((*CLOSED, TicketStatus.REJECTED_FINAL))]
-)
-# What the request reads under the order's lock, in one statement (each statement cost the step a
-# round trip and SQLAlchemy's set-up, more than the query itself):
-# - the consumer's ticket with this idempotency key: a retry (none when the key is None: NULL
-#   equals nothing; the key is unique per consumer);
-# - the order's open ticket, if any;
-# - the order's events, the engine's evidence, as plain rows (the quote only reads them).
-# The two tickets' columns are computed once (uncorrelated subqueries) and the events joined to
-# that one row, so an order without events still gives the tickets' answer.
-_ASKED = select(
-    select(Ticket.id)
-    .where(Ticket.user_id == bindparam("user_id"), Ticket.idempotency_key == bindparam("key"))
-    .scalar_subquery()
-    .label("replay_id"),
-    select(Ticket.ticket_no)
-    .where(Ticket.user_id == bindparam("user_id"), Ticket.order_id == bindparam("order_id"), _STILL_OPEN)
-    .limit(1)
-    .scalar_subquery()
-    .label("open_ticket_no"),
-).subquery("asked")
-UNDER_THE_LOCK = (
-    select(_ASKED.c.replay_id, _ASKED.c.open_ticket_no, OrderEventRow.id.label("event_id"), *EVENT_FACTS)
-    .select_from(
-        _ASKED.outerjoin(
-            OrderEventRow,
-            and_(OrderEventRow.order_id == bindparam("order_id"), OrderEventRow.user_id == bindparam("user_id")),
-        )
-    )
-    .order_by(OrderEventRow.at, OrderEventRow.id)
-)
 
 # An appeal says why, in a few words at least: an empty or one-word appeal gives the supervisor
 # nothing to decide on, and five characters are enough for a reason in Chinese.
@@ -255,7 +189,7 @@ def _submit(
         signed = isinstance(who, BearerSignIn)
         asked_for: dict[str, object] = {"order_no": command.order_no}
         asked_for |= who.parameters() if isinstance(who, BearerSignIn) else {"user_id": who.user_id}
-        locked = session.execute(_LOCKS[signed, drawing], asked_for).one_or_none()
+        locked = session.execute(LOCKS[signed, drawing], asked_for).one_or_none()
         viewer = _signer(uow, who, locked)
         if locked is None:
             raise not_found("order")
