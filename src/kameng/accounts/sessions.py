@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, and_, bindparam, inspect, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, bindparam, inspect, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from kameng.accounts.models import AuthSession, User
@@ -177,30 +177,34 @@ class BearerSignIn:
         return {"secret_hash": secret_hash(self.secret), "kind": self.kind.value}
 
 
+# The session a bearer secret names and its user, one row at most (the hash is unique). The limit
+# keeps the planner from folding this into the statement it is joined to: folded, it reached the
+# session through the owner's index and read each of the owner's sessions.
+_SIGNER = (
+    select(
+        AuthSession.user_id.label("signer_user_id"),
+        AuthSession.id.label("signer_session_id"),
+        AuthSession.ended_at.label("signer_ended_at"),
+        AuthSession.expires_at.label("signer_expires_at"),
+        AuthSession.last_seen_at.label("signer_last_seen_at"),
+        User.role.label("signer_role"),
+        User.disabled_at.label("signer_disabled_at"),
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.secret_hash == bindparam("secret_hash"), AuthSession.kind == bindparam("kind"))
+    .limit(1)
+    .subquery("signer")
+)
+
+
 def signed_in_on(
     statement: Select[*tuple[Any, ...]], owner: ColumnElement[int] | InstrumentedAttribute[int]
 ) -> Select[Any]:
     """``statement`` joined to the session its :class:`BearerSignIn`'s secret names, and to that
     session's user, on ``owner`` (the row's owner column): only rows of the secret's holder come
     back, each with what :func:`signer_of` reads."""
-    return (
-        statement.join(
-            AuthSession,
-            and_(
-                AuthSession.user_id == owner,
-                AuthSession.secret_hash == bindparam("secret_hash"),
-                AuthSession.kind == bindparam("kind"),
-            ),
-        )
-        .join(User, User.id == AuthSession.user_id)
-        .add_columns(
-            AuthSession.id.label("signer_session_id"),
-            AuthSession.ended_at.label("signer_ended_at"),
-            AuthSession.expires_at.label("signer_expires_at"),
-            AuthSession.last_seen_at.label("signer_last_seen_at"),
-            User.role.label("signer_role"),
-            User.disabled_at.label("signer_disabled_at"),
-        )
+    return statement.join(_SIGNER, _SIGNER.c.signer_user_id == owner).add_columns(
+        *(column for column in _SIGNER.c if column.key != "signer_user_id")
     )
 
 
