@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     calendar_file: Path | None = None
     # Embedded mode runs the worker tick inside the server; production runs `kameng worker`.
     embedded_worker: bool = True
+    # A distributed PostgreSQL (Citus, docs/scaling.md): every statement on a consumer's rows names
+    # the owner by value. A refund request then looks its token up before the order's lock.
+    distributed_database: bool = False
     # Outside production the app migrates its database and loads the demo data when empty.
     # Unset, it follows the environment (off in production).
     auto_prepare: bool = True
