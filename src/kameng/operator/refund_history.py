@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kameng.aftersales.models import Ticket
 from kameng.domain.model import Coupon, Event, EventType, Order, Reason
+from kameng.orders.history import EVENT_FACTS
 from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.platform.db.uow import UnitOfWork
 
@@ -158,15 +159,7 @@ def history_chunks(
         yield [(request, events[request.order_id]) for request in requests]
 
 
-_EVENT_COLUMNS = (
-    OrderEventRow.order_id,
-    OrderEventRow.type,
-    OrderEventRow.at,
-    OrderEventRow.benefit,
-    OrderEventRow.count,
-    OrderEventRow.hours,
-    OrderEventRow.amount_fen,
-)
+_EVENT_COLUMNS = (OrderEventRow.order_id, *EVENT_FACTS)
 _ORDER = (OrderEventRow.order_id, OrderEventRow.at, OrderEventRow.id)
 
 
