@@ -133,7 +133,7 @@ def resolve_on(connection: Connection, kind: SessionKind, secret: str, at: datet
     and no rollback that would make psycopg forget the connection's prepared statements). A
     "last seen" written here is written with the caller's commit, or not at all; the next request
     then writes it."""
-    if not secret or len(secret) > MOST_SECRET_CHARS:
+    if not secret or len(secret) > 200:
         return None
     found = connection.execute(_LOOKUP, {"secret_hash": secret_hash(secret), "kind": kind.value}).first()
     if found is None:
@@ -145,10 +145,6 @@ def resolve_on(connection: Connection, kind: SessionKind, secret: str, at: datet
     # A detached User as before (the callers read its fields; none saves it).
     user = User(**{key: row[f"user_{key}"] for key, _ in _USER_FIELDS})
     return Resolved(user, row["session_id"], touched)
-
-
-# A secret longer than this is no secret of ours: refused without a look-up.
-MOST_SECRET_CHARS = 200
 
 
 def _live(ended_at: datetime | None, expires_at: datetime, disabled_at: datetime | None, at: datetime) -> bool:
@@ -212,8 +208,6 @@ def signer_of(connection: Connection, row: Row[Any], owner: int, sign_in: Bearer
     """Who the session joined to ``row`` (:func:`signed_in_on`) signs in, as :func:`resolve_on`
     answers it: None when the session ended or expired or its user is disabled. "Last seen" is
     written when due, with the caller's commit."""
-    if len(sign_in.secret) > MOST_SECRET_CHARS:
-        return None
     if not _live(row.signer_ended_at, row.signer_expires_at, row.signer_disabled_at, sign_in.at):
         return None
     _touch_if_due(connection, row.signer_session_id, row.signer_last_seen_at, sign_in.at)

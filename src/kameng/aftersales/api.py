@@ -151,9 +151,11 @@ def _submit_for_token(
         # On one database the step looks the token up in the order's lock: a statement fewer.
         # Distributed, that statement would find the order by its number before its owner is
         # known, and so could not run on one node: the token is looked up alone first.
-        who: Viewer | BearerSignIn = BearerSignIn(SessionKind.API, token, wall_now())
-        if container.settings.distributed_database:
-            who = viewer_of(user_in(uow, token))
+        who: Viewer | BearerSignIn = (
+            viewer_of(user_in(uow, token))
+            if container.settings.distributed_database
+            else BearerSignIn(SessionKind.API, token, wall_now())
+        )
         return submit_request_replayable(uow, who, command, container.now(), container.calendar)
 
 

@@ -30,14 +30,14 @@ _ORDER_TO_REFUND = (
 )
 # The viewer's own order; or, for a bearer secret not looked up yet, its holder's order, with what
 # tells whether the holder is signed in (accounts/sessions.signed_in_on): one statement fewer.
-ORDER_TO_REFUND = _ORDER_TO_REFUND.where(OrderRow.user_id == bindparam("user_id"))
-ORDER_TO_REFUND_SIGNED = signed_in_on(_ORDER_TO_REFUND, OrderRow.user_id)
+_OWN_ORDER_TO_REFUND = _ORDER_TO_REFUND.where(OrderRow.user_id == bindparam("user_id"))
+_ORDER_TO_REFUND_SIGNED = signed_in_on(_ORDER_TO_REFUND, OrderRow.user_id)
 # On PostgreSQL the same statement draws the ids of the rows that others name: the ticket, and an
 # approval's refund and journal entries (a request the engine does not approve leaves those as
 # gaps in their sequences, as a rollback does). One round trip fewer than drawing them after.
 DRAWN_WITH_THE_LOCK = {"tickets": 1, "refunds": 1, "journal_entries": ENTRIES_OF_AN_APPROVAL}
 LOCKS = {
-    (signed, drawing): (ORDER_TO_REFUND_SIGNED if signed else ORDER_TO_REFUND).add_columns(
+    (signed, drawing): (_ORDER_TO_REFUND_SIGNED if signed else _OWN_ORDER_TO_REFUND).add_columns(
         *(drawn_id_columns(DRAWN_WITH_THE_LOCK) if drawing else ())
     )
     for signed in (False, True)

@@ -42,7 +42,7 @@ from kameng.platform.access import Viewer
 from kameng.platform.db.ids import pool_drawn_ids, reserve_id_sets
 from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, Unauthorized, not_found
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found, unauthorized
 from kameng.subscriptions.models import RenewalChargeRow
 from kameng.subscriptions.refunds import may_be_about_a_renewal, renewal_asked_about
 from kameng.webhooks.events import enabled_endpoints, known_to_have_none
@@ -189,10 +189,7 @@ def _submit(
         signed = isinstance(who, BearerSignIn)
         asked_for: dict[str, object] = {"order_no": command.order_no}
         asked_for |= who.parameters() if isinstance(who, BearerSignIn) else {"user_id": who.user_id}
-        locked = session.execute(LOCKS[signed, drawing], asked_for).one_or_none()
-        viewer = _signer(uow, who, locked)
-        if locked is None:
-            raise not_found("order")
+        viewer, locked = _asker(uow, who, session.execute(LOCKS[signed, drawing], asked_for).one_or_none())
         order: OrderRow = locked[0]
         known_to_have_none(uow, bool(locked.any_webhook_endpoint))
         if drawing:  # SQLite has no sequences: its rows are numbered as they are written
@@ -253,21 +250,25 @@ def _submit(
         return ticket, False
 
 
-def _signer(uow: UnitOfWork, who: Viewer | BearerSignIn, locked: Row[Any] | None) -> Viewer:
-    """Who asks. A bearer secret's holder is read from the lock's row; with no row, the secret's
-    own look-up tells "not signed in" (401) from "no such order of yours" (404, said by the
-    caller), as when the secret was looked up first."""
-    if not isinstance(who, BearerSignIn):
-        return who
+def _asker(uow: UnitOfWork, who: Viewer | BearerSignIn, locked: Row[Any] | None) -> tuple[Viewer, Row[Any]]:
+    """Who asks, and the lock's row; or why no one may: 404 when the asker has no such order,
+    401 when a bearer secret signs no one live in (said first, as when it was looked up first)."""
+    if isinstance(who, Viewer):
+        if locked is None:
+            raise not_found("order")
+        return who, locked
     connection = uow.session.connection()
-    if locked is not None:
-        viewer = signer_of(connection, locked, locked[0].user_id, who)
-        if viewer is not None:
-            return viewer
-    resolved = resolve_on(connection, who.kind, who.secret, who.at)
-    if resolved is None:
-        raise Unauthorized(ErrorCode.UNAUTHORIZED, "error.unauthorized.invalid", "Authorization")
-    return Viewer(resolved.user.id, resolved.user.role)
+    if locked is None:
+        # No order of the secret's holder, or no holder: the secret's own look-up tells which.
+        if resolve_on(connection, who.kind, who.secret, who.at) is None:
+            raise unauthorized()
+        raise not_found("order")
+    # The session joined to the row is the one the secret names (its hash is unique): dead there,
+    # it is dead for any other look-up too.
+    viewer = signer_of(connection, locked, locked[0].user_id, who)
+    if viewer is None:
+        raise unauthorized()
+    return viewer, locked
 
 
 def _replayed(ticket: Ticket, command: RefundRequestCommand) -> Ticket:

@@ -183,3 +183,8 @@ def not_found(thing: str) -> NotFound:
     """``thing`` names what was looked for (``order``, ``ticket`` …): the same answer whether it does
     not exist or belongs to someone else, so numbers cannot be probed."""
     return NotFound(ErrorCode.NOT_FOUND, "error.not_found", what=Msg(f"thing.{thing}"))
+
+
+def unauthorized(key: str = "error.unauthorized.invalid") -> Unauthorized:
+    """401 on the Authorization header: ``key`` says why (none sent; or it signs no one live in)."""
+    return Unauthorized(ErrorCode.UNAUTHORIZED, key, "Authorization")

@@ -23,15 +23,11 @@ from kameng.domain.users import Role
 from kameng.integrations.keys import Scope, looks_like_key, resolve_key
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import ErrorCode, Forbidden, Unauthorized
+from kameng.platform.errors import ErrorCode, Forbidden, unauthorized
 from kameng.web.deps import ContainerDep, client_address
 
 # --------------------------------------------------------------------------------------------
 # Errors
-
-
-def _unauthorized(key: str) -> Unauthorized:
-    return Unauthorized(ErrorCode.UNAUTHORIZED, key, "Authorization")
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,7 +55,7 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 def _bearer_secret(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise _unauthorized("error.unauthorized")
+        raise unauthorized("error.unauthorized")
     return credentials.credentials
 
 
@@ -67,7 +63,7 @@ def _live_session(container: Container, secret: str) -> sessions.Resolved:
     resolved = sessions.resolve(container.engine, SessionKind.API, secret, wall_now())
     if resolved is None:
         # One answer for unknown, expired and revoked: a stolen token reveals nothing.
-        raise _unauthorized("error.unauthorized.invalid")
+        raise unauthorized()
     return resolved
 
 
@@ -105,7 +101,7 @@ def user_in(uow: UnitOfWork, secret: str) -> User:
     statements was parsed and planned afresh (docs/performance.md)."""
     resolved = sessions.resolve_on(uow.session.connection(), SessionKind.API, secret, wall_now())
     if resolved is None:
-        raise _unauthorized("error.unauthorized.invalid")
+        raise unauthorized()
     return resolved.user
 
 
@@ -118,7 +114,7 @@ def scoped(scope: Scope) -> Any:
         if looks_like_key(secret):
             holder = resolve_key(container.uow(), secret, wall_now())
             if holder is None:
-                raise _unauthorized("error.unauthorized.invalid")
+                raise unauthorized()
             if scope not in holder.scopes:
                 raise Forbidden(
                     ErrorCode.MISSING_SCOPE, "error.integrations_missing_scope", "Authorization", scope=scope.value
@@ -126,7 +122,7 @@ def scoped(scope: Scope) -> Any:
             return holder.viewer
         resolved = sessions.resolve(container.engine, SessionKind.API, secret, wall_now())
         if resolved is None:
-            raise _unauthorized("error.unauthorized.invalid")
+            raise unauthorized()
         if resolved.user.role is not Role.OPERATOR:
             raise Forbidden(
                 ErrorCode.MISSING_SCOPE, "error.integrations_missing_scope", "Authorization", scope=scope.value
