@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from kameng.aftersales.models import Ticket, TicketTimeline
+from kameng.platform.db.bulk import add_row
 from kameng.platform.db.uow import UnitOfWork
 
 GENESIS = "0" * 64
@@ -18,22 +20,44 @@ GENESIS = "0" * 64
 
 def row_digest(row: TicketTimeline) -> str:
     """SHA-256 over the previous hash and every field a reader relies on, canonically encoded."""
+    return digest_of({name: getattr(row, name) for name in _HASHED})
+
+
+# The columns a row's hash covers (its previous hash among them).
+_HASHED = (
+    "ticket_id",
+    "seq",
+    "at",
+    "actor_id",
+    "actor_role",
+    "action",
+    "from_status",
+    "to_status",
+    "comment",
+    "amount_fen",
+    "quote",
+    "prev_hash",
+)
+
+
+def digest_of(row: Mapping[str, Any]) -> str:
+    """:func:`row_digest` of a row given as its columns' values (a row not built as an object)."""
     content: dict[str, Any] = {
-        "ticket_id": row.ticket_id,
-        "seq": row.seq,
+        "ticket_id": row["ticket_id"],
+        "seq": row["seq"],
         # In UTC: the database hands times back in UTC, whatever zone they were written in.
-        "at": row.at.astimezone(UTC).isoformat(),
-        "actor_id": row.actor_id,
-        "actor_role": row.actor_role,
-        "action": row.action,
-        "from": row.from_status,
-        "to": row.to_status,
-        "comment": row.comment,
-        "amount_fen": row.amount_fen,
-        "quote": row.quote,
+        "at": row["at"].astimezone(UTC).isoformat(),
+        "actor_id": row["actor_id"],
+        "actor_role": row["actor_role"],
+        "action": row["action"],
+        "from": row["from_status"],
+        "to": row["to_status"],
+        "comment": row["comment"],
+        "amount_fen": row["amount_fen"],
+        "quote": row["quote"],
     }
     payload = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256((row.prev_hash + payload).encode()).hexdigest()
+    return hashlib.sha256((row["prev_hash"] + payload).encode()).hexdigest()
 
 
 def append(
@@ -50,30 +74,27 @@ def append(
     amount_fen: int | None = None,
     quote: dict[str, Any] | None = None,
     note: dict[str, Any] | None = None,
-) -> TicketTimeline:
+) -> None:
     # The ticket carries its chain head: no query for the previous row (the ticket row is locked).
-    seq = ticket.timeline_rows + 1
-    row = TicketTimeline(
-        ticket_id=ticket.id,
-        user_id=ticket.user_id,
-        seq=seq,
-        at=at,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        comment=comment[:2000],
-        amount_fen=amount_fen,
-        quote=quote,
-        note=note,
-        prev_hash=ticket.timeline_head or GENESIS,
-        hash="",
-    )
-    row.hash = row_digest(row)
-    ticket.timeline_head, ticket.timeline_rows = row.hash, row.seq
-    uow.session.add(row)
-    return row
+    row: dict[str, Any] = {
+        "ticket_id": ticket.id,
+        "user_id": ticket.user_id,
+        "seq": ticket.timeline_rows + 1,
+        "at": at,
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "comment": comment[:2000],
+        "amount_fen": amount_fen,
+        "quote": quote,
+        "note": note,
+        "prev_hash": ticket.timeline_head or GENESIS,
+    }
+    row["hash"] = digest_of(row)
+    ticket.timeline_head, ticket.timeline_rows = row["hash"], row["seq"]
+    add_row(uow.session, TicketTimeline, row)
 
 
 @dataclass

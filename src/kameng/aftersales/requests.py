@@ -39,6 +39,7 @@ from kameng.orders.models import OrderRow
 from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
+from kameng.platform.db.bulk import rows_as_values
 from kameng.platform.db.ids import pool_drawn_ids, reserve_id_sets
 from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
@@ -229,25 +230,44 @@ def _submit(
             about_a_renewal = may_be_about_a_renewal(events, now)
             renewal = renewal_asked_about(uow, order.id, order.user_id, now) if about_a_renewal else None
         reserve_id_sets(uow, ids)
-        ticket = new_ticket(
-            uow,
-            order,
-            quote,
-            command.reason,
-            command.description,
-            "AS" + new_order_no(now),
-            command.idempotency_key,
-            now,
-        )
-        if ticket.id is None:  # no id drawn ahead (SQLite): the rows below name the ticket
-            session.flush()
-        _store_uploads(uow, ticket, viewer, command.uploads, now)
-        carry_out_decision(uow, ticket, order, quote, now, calendar, viewer, renewal)
-        # The order's refunded total and the new rows, without the flush's machinery: on
-        # PostgreSQL one statement (platform/db/step_end.py).
-        write_step_end(session, WRITTEN_AT_THE_END, SERVER_IDS)
+        # From here the step only adds and changes rows: the rows it adds are kept as values where
+        # their ids are known (all of them on PostgreSQL) and written by write_step_end.
+        with rows_as_values(session, SERVER_IDS):
+            ticket = _carry_out(uow, order, quote, command, viewer, renewal, now, calendar)
         uow.commit()
         return ticket, False
+
+
+def _carry_out(
+    uow: UnitOfWork,
+    order: OrderRow,
+    quote: Quote,
+    command: RefundRequestCommand,
+    viewer: Viewer,
+    renewal: RenewalChargeRow | LookUp | None,
+    now: datetime,
+    calendar: WorkCalendar,
+) -> Ticket:
+    """The request's ticket, its uploads and the engine's decision: carried out and written."""
+    session = uow.session
+    ticket = new_ticket(
+        uow,
+        order,
+        quote,
+        command.reason,
+        command.description,
+        "AS" + new_order_no(now),
+        command.idempotency_key,
+        now,
+    )
+    if ticket.id is None:  # no id drawn ahead (SQLite): the rows below name the ticket
+        session.flush()
+    _store_uploads(uow, ticket, viewer, command.uploads, now)
+    carry_out_decision(uow, ticket, order, quote, now, calendar, viewer, renewal)
+    # The order's refunded total and the new rows, without the flush's machinery: on
+    # PostgreSQL one statement (platform/db/step_end.py).
+    write_step_end(session, WRITTEN_AT_THE_END, SERVER_IDS)
+    return ticket
 
 
 def _asker(uow: UnitOfWork, who: Viewer | BearerSignIn, locked: Row[Any] | None) -> tuple[Viewer, Row[Any]]:

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select, update
 
 from kameng.aftersales.models import Ticket
 from kameng.messages.models import MessageRow
+from kameng.platform.db.bulk import add_row
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.i18n import in_every_language
 from kameng.platform.outbox import OutboxKind, enqueue, enqueue_many
@@ -26,23 +27,22 @@ def tell(
     now: datetime,
     ticket_id: int | None = None,
     texts: dict[str, str] | None = None,
-) -> MessageRow:
+) -> None:
     """Tell a consumer something, in the caller's transaction: the in-app message is written now,
         in every language, and its SMS is queued for after the commit. ``key`` names this message
         once (derived from the record that causes it), so neither is ever made twice. ``texts`` are the
     words already rendered in every language, when the caller frames them (a ticket's notices name
     their product and amount)."""
-    message = MessageRow(
-        key=key,
-        user_id=user_id,
-        ticket_id=ticket_id,
-        kind=kind,
-        texts=texts or in_every_language(text_key, params),
-        created_at=now,
-    )
-    uow.session.add(message)
+    message = {
+        "key": key,
+        "user_id": user_id,
+        "ticket_id": ticket_id,
+        "kind": kind,
+        "texts": texts or in_every_language(text_key, params),
+        "created_at": now,
+    }
+    add_row(uow.session, MessageRow, message)
     enqueue(uow, OutboxKind.DELIVER_MESSAGE, f"deliver:{key}", {"message_key": key}, now)
-    return message
 
 
 def tell_many(

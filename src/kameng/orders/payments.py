@@ -36,6 +36,7 @@ from kameng.orders.queries import visible_order
 from kameng.payouts.models import RefundRow
 from kameng.payouts.orphans import record_orphan
 from kameng.platform.access import Viewer
+from kameng.platform.db.bulk import rows_as_values
 from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
@@ -220,8 +221,9 @@ def apply_in_open_uow(
         return "duplicate"
     if orphans_of is not None:
         payment.gateway = orphans_of  # its refunds go back through this channel's adapter
-    # Nothing read from here on depends on these writes: one flush at the commit, not one per read.
-    with uow.session.no_autoflush:
+    # Nothing read from here on depends on these writes: one flush at the commit, not one per read;
+    # and the rows only added are kept as values, for write_step_end (platform/db/bulk.py).
+    with uow.session.no_autoflush, rows_as_values(uow.session, SETTLEMENT_SERVER_IDS):
         if not note.succeeded:
             payment.status = PAYMENT.apply(payment.status, "fail")
             payment.failure = (note.failure or "payment failed")[:200]
@@ -242,10 +244,10 @@ def apply_in_open_uow(
         else:
             settle(uow, order, payment, note.transaction_id, at=note.at)
             result = "paid"
-    # The order's and payment's changes and the new rows, rather than the flush's one statement
-    # per row (nothing in the step reads their ids): on PostgreSQL one statement
-    # (platform/db/step_end.py).
-    write_step_end(uow.session, SETTLEMENT_ROWS, SETTLEMENT_SERVER_IDS)
+        # The order's and payment's changes and the new rows, rather than the flush's one statement
+        # per row (nothing in the step reads their ids): on PostgreSQL one statement
+        # (platform/db/step_end.py).
+        write_step_end(uow.session, SETTLEMENT_ROWS, SETTLEMENT_SERVER_IDS)
     uow.commit()
     return result
 

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from kameng.platform.db.bulk import add_row
 from kameng.platform.db.ids import take_id
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.ledger_models import BalanceRow, JournalEntry, JournalLine
@@ -43,31 +44,32 @@ def post_entry(
     order_id: int | None = None,
     user_id: int | None = None,
     memo: str = "",
-) -> JournalEntry:
+) -> None:
     """Add a balanced entry to the caller's transaction. ``key`` makes a double post impossible
     (unique constraint), so a retried operation cannot move the same money twice."""
     kept = [(account, amount) for account, amount in lines if amount != 0]
     if sum(amount for _, amount in kept) != 0:
         raise UnbalancedEntry(f"{kind} {key}: lines sum to {sum(a for _, a in kept)}, not 0")
-    entry = JournalEntry(
-        id=take_id(uow, "journal_entries"),  # reserved by a caller posting many (a mass refund), else None
-        kind=kind,
-        key=key,
-        order_id=order_id,
-        user_id=user_id,
-        memo=memo[:200],
-        created_at=now,
-    )
+    entry_id = take_id(uow, "journal_entries")  # drawn ahead by the step or a mass refund, else None
+    entry = {
+        "id": entry_id,
+        "kind": kind,
+        "key": key,
+        "order_id": order_id,
+        "user_id": user_id,
+        "memo": memo[:200],
+        "created_at": now,
+    }
     session = uow.session
-    if entry.id is None:
-        entry.lines = [JournalLine(account=account, amount_fen=amount) for account, amount in kept]
-        session.add(entry)
-        return entry
+    if entry_id is None:
+        posted = [JournalLine(account=account, amount_fen=amount) for account, amount in kept]
+        session.add(JournalEntry(**entry, lines=posted))
+        return
     # Its id known, the entry's lines name it directly: no collection to keep in step, which costs
     # more than the rows when a batch posts thousands (they are read back from the database).
-    session.add(entry)
-    session.add_all([JournalLine(entry_id=entry.id, account=account, amount_fen=amount) for account, amount in kept])
-    return entry
+    add_row(session, JournalEntry, entry)
+    for account, amount in kept:
+        add_row(session, JournalLine, {"entry_id": entry_id, "account": account, "amount_fen": amount})
 
 
 @dataclass

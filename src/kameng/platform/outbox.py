@@ -26,6 +26,7 @@ from sqlalchemy import Index, Integer, String, Text, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kameng.platform.db.base import Base, Id
+from kameng.platform.db.bulk import add_row
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.logs import current_request_id, request_context
 
@@ -89,15 +90,17 @@ def enqueue(uow: UnitOfWork, kind: OutboxKind, key: str, payload: dict[str, Any]
     key twice in one history is a bug, and the database refuses it."""
     if not isinstance(kind, OutboxKind):
         raise ValueError(f"{UNKNOWN_KIND} {kind!r}: add it to OutboxKind and give it a handler")
-    uow.session.add(
-        OutboxRow(
-            kind=kind.value,
-            key=key,
-            payload=payload,
-            next_attempt_at=now,
-            created_at=now,
-            request_id=current_request_id(),
-        )
+    add_row(
+        uow.session,
+        OutboxRow,
+        {
+            "kind": kind.value,
+            "key": key,
+            "payload": payload,
+            "next_attempt_at": now,
+            "created_at": now,
+            "request_id": current_request_id(),
+        },
     )
 
 

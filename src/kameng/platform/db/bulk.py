@@ -17,16 +17,25 @@ and the flush writes them all as before.
 
 A step that changes a row or two besides (a refund's order) can write those too without the flush:
 :func:`write_changes` updates them by primary key with Core and marks them written.
+
+A step that writes its new rows itself need not build them as ORM objects at all: inside
+:func:`rows_as_values`, code that adds an append-only row through :func:`add_row` leaves its
+values, and :func:`take_new_rows` takes them with the session's pending rows. Building an object
+(its attributes' events, the session's cascade when added, its expunge when taken) cost a refund
+request more than the row's share of the insert. Everywhere else :func:`add_row` adds an object as
+``session.add`` does.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, MetaData, Table, bindparam, insert, inspect, update
+from sqlalchemy import Insert, MetaData, Table, bindparam, event, insert, inspect, update
 from sqlalchemy.orm import ColumnProperty, Mapper, Session
 from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
@@ -36,6 +45,53 @@ from sqlalchemy.orm.state import InstanceState
 from kameng.platform.db.ids import POOLS
 
 NewRows = dict[Table, dict[frozenset[str], list[dict[str, Any]]]]
+# The session's rows kept as values (:func:`rows_as_values`), in session.info.
+AS_VALUES = "new_rows_as_values"
+
+
+@dataclass
+class _KeptAsValues:
+    server_ids: frozenset[str]
+    rows: list[tuple[Mapper[Any], dict[str, Any]]] = field(default_factory=list)
+
+
+@contextmanager
+def rows_as_values(session: Session, server_ids: Collection[str]) -> Iterator[None]:
+    """Inside the block, a row :func:`add_row` adds is kept as its values when it can be written
+    without the flush: its id is given, or its table is one of ``server_ids`` (nothing names its
+    rows: the database numbers them). The block must end with :func:`take_new_rows` having taken
+    them (:func:`write_new_rows`, or step_end's one statement): a commit with rows still kept
+    fails, so that none is lost unwritten. Left with an exception, the kept rows go with the
+    transaction's rollback."""
+    session.info[AS_VALUES] = _KeptAsValues(frozenset(server_ids))
+    if not event.contains(session, "before_commit", _none_left_unwritten):
+        event.listen(session, "before_commit", _none_left_unwritten)
+    try:
+        yield
+    finally:
+        session.info.pop(AS_VALUES, None)
+
+
+def _none_left_unwritten(session: Session) -> None:
+    kept: _KeptAsValues | None = session.info.get(AS_VALUES)
+    if kept is not None and kept.rows:
+        names = sorted({_table_of(mapper).name for mapper, _ in kept.rows})
+        raise RuntimeError(f"new rows of {', '.join(names)} were kept as values and never written")
+
+
+def add_row(session: Session, row_class: type[Any], values: dict[str, Any]) -> None:
+    """Add a new row of ``row_class`` with these attribute ``values``: as its values inside
+    :func:`rows_as_values` when it can be written so, else as an ORM object (``session.add``)."""
+    kept: _KeptAsValues | None = session.info.get(AS_VALUES)
+    if kept is not None:
+        mapper = _mapper_of(row_class)
+        if values.get("id") is not None or _table_of(mapper).name in kept.server_ids:
+            unknown = values.keys() - _column_keys(mapper).keys()
+            if unknown:  # as the object's constructor would say
+                raise TypeError(f"{row_class.__name__} has no column {', '.join(sorted(unknown))}")
+            kept.rows.append((mapper, values))
+            return
+    session.add(row_class(**values))
 
 
 def write_new_rows(session: Session, tables: Collection[str], server_ids: Collection[str] = ()) -> int:
@@ -66,6 +122,8 @@ def take_new_rows(session: Session, tables: Collection[str], server_ids: Collect
         if row.id is None and table.name not in server_ids:
             pool = pools.get(table.name)
             if not pool:
+                # The flush writes them all, and the rows kept as values with them.
+                session.add_all([mapper.class_(**values) for mapper, values in _take_kept(session)])
                 return None
             row.id = pool.pop()
     by_table: NewRows = defaultdict(lambda: defaultdict(list))
@@ -74,6 +132,9 @@ def take_new_rows(session: Session, tables: Collection[str], server_ids: Collect
         by_table[table][frozenset(values)].append(values)
     for _, _, row in pending:
         session.expunge(row)
+    for mapper, given in _take_kept(session):
+        values = _given_values(mapper, given)
+        by_table[_table_of(mapper)][frozenset(values)].append(values)
     return by_table
 
 
@@ -217,6 +278,48 @@ def _scalar_defaults(mapper: Mapper[Any]) -> dict[str, Any]:
         if default is not None and default.is_scalar and prop.key == column.key:
             known[prop.key] = default.arg
     return known
+
+
+def _take_kept(session: Session) -> list[tuple[Mapper[Any], dict[str, Any]]]:
+    kept: _KeptAsValues | None = session.info.get(AS_VALUES)
+    if kept is None:
+        return []
+    rows, kept.rows = kept.rows, []
+    return rows
+
+
+_MAPPERS: dict[type[Any], Mapper[Any]] = {}
+
+
+def _mapper_of(row_class: type[Any]) -> Mapper[Any]:
+    mapper = _MAPPERS.get(row_class)
+    if mapper is None:
+        mapper = _MAPPERS[row_class] = inspect(row_class)
+    return mapper
+
+
+def _table_of(mapper: Mapper[Any]) -> Table:
+    table = mapper.local_table
+    assert isinstance(table, Table), f"{mapper} is not mapped to one table"
+    return table
+
+
+@cache
+def _column_keys(mapper: Mapper[Any]) -> dict[str, str]:
+    """Each mapped column's attribute name and its column's key, found once per mapper."""
+    return {prop.key: prop.columns[0].key for prop in mapper.column_attrs if prop.columns[0].key is not None}
+
+
+def _given_values(mapper: Mapper[Any], given: dict[str, Any]) -> dict[str, Any]:
+    """A kept row's column values, as :func:`_values` gives an object's: by column, with the plain
+    Python defaults of the columns not given, and without an id left to the database."""
+    keys = _column_keys(mapper)
+    values = {keys[name]: value for name, value in given.items()}
+    for key, default in _scalar_defaults(mapper).items():
+        values.setdefault(key, default)
+    if values.get("id", 0) is None:
+        del values["id"]
+    return values
 
 
 def _values(mapper: Mapper[Any], row: Any) -> dict[str, Any]:

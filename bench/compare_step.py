@@ -1,0 +1,153 @@
+"""Did a change make the refund request's step cheaper? The step of two versions of ``src``,
+measured side by side in alternating chunks.
+
+On the shared 2-core machine the same code's step, measured by ``step_cpu`` a minute apart, read
+anywhere from 2.4 to 5.9 ms: the machine's speed drifts by more than most changes are worth, in
+phases of seconds to minutes. Two runs one after the other therefore compare the machine's phases
+as much as the code. Here both versions run at once, each in its own process with its own fresh
+database (set up as ``step_cpu`` does: consumers signed in, paid monthly passes), and take turns:
+one chunk of requests for the base, one for the working tree, and so on (the order swapped every
+round). Each chunk pair meets the same phase of the machine, and the ratio of their medians
+cancels it. The figure is the median of those ratios, with its spread.
+
+    .venv/bin/python bench/compare_step.py BASE_COMMIT [--requests 600] [--chunk 20]
+
+BASE_COMMIT's ``src`` is taken with ``git archive`` into a temporary folder and put first on the
+base process's ``PYTHONPATH``; the other process runs the working tree. A ratio below 1 means the
+working tree's step costs less thread time than the base's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from io import BytesIO
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _worker(requests: int) -> None:
+    """One side: set up, say ready, then run as many requests as each line of stdin asks for and
+    print their thread times."""
+    from checkout import fresh_database
+    from step_cpu import WARM_UP, _paid_orders, _settings
+
+    from kameng import compose
+    from kameng.aftersales.api import _submit_for_token
+    from kameng.domain.model import Reason
+
+    with fresh_database("postgresql") as url:
+        settings = _settings(url)
+        compose.prepare_database(settings)
+        container = compose.build(settings)
+        try:
+            body = ({"reason": Reason.CHANGED_MIND, "description": "bench"}, [])
+            orders = _paid_orders(container, WARM_UP + requests)
+            for token, order_no in orders[:WARM_UP]:
+                _submit_for_token(container, token, order_no, body, uuid.uuid4().hex)
+            left = iter(orders[WARM_UP:])
+            print("ready", flush=True)
+            for line in sys.stdin:
+                spent = []
+                for _ in range(int(line)):
+                    token, order_no = next(left)
+                    started = time.thread_time()
+                    _submit_for_token(container, token, order_no, body, uuid.uuid4().hex)
+                    spent.append(time.thread_time() - started)
+                print(" ".join(f"{value:.7f}" for value in spent), flush=True)
+        finally:
+            container.dispose()
+
+
+def _start(requests: int, src: Path | None) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
+    side = subprocess.Popen(
+        [sys.executable, __file__, "--worker", "--requests", str(requests)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert side.stdout is not None
+    if side.stdout.readline().strip() != "ready":
+        raise SystemExit("a side did not start: see its error above")
+    return side
+
+
+def _chunk(side: subprocess.Popen[str], size: int) -> list[float]:
+    stdin: IO[str] | None = side.stdin
+    stdout: IO[str] | None = side.stdout
+    assert stdin is not None
+    assert stdout is not None
+    stdin.write(f"{size}\n")
+    stdin.flush()
+    return [float(value) for value in stdout.readline().split()]
+
+
+def _src_of(commit: str, into: Path) -> Path:
+    archive = subprocess.run(["git", "archive", commit, "src"], cwd=ROOT, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def _ms(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"p50 {ordered[len(ordered) // 2] * 1000:.3f} ms, mean {statistics.mean(ordered) * 1000:.3f} ms"
+
+
+def compare(commit: str, requests: int, chunk: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="compare-step-") as folder:
+        base, tree = _start(requests, _src_of(commit, Path(folder))), _start(requests, None)
+        spent: dict[str, list[float]] = {"base": [], "tree": []}
+        ratios = []
+        try:
+            for round_ in range(requests // chunk):
+                sides = [("base", base), ("tree", tree)]
+                got = {name: _chunk(side, chunk) for name, side in (sides if round_ % 2 == 0 else sides[::-1])}
+                for name, values in got.items():
+                    spent[name].extend(values)
+                ratios.append(statistics.median(got["tree"]) / statistics.median(got["base"]))
+        finally:
+            for side in (base, tree):
+                assert side.stdin is not None
+                side.stdin.close()
+                side.wait()
+    print(f"base {commit}: {_ms(spent['base'])}")
+    print(f"working tree: {_ms(spent['tree'])}")
+    quartiles = statistics.quantiles(ratios, n=4)
+    print(
+        f"working tree / base, median of {len(ratios)} chunk pairs: {statistics.median(ratios):.3f}"
+        f" (quartiles {quartiles[0]:.3f} to {quartiles[2]:.3f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("commit", nargs="?", help="the base: a commit whose src to compare against")
+    parser.add_argument("--requests", type=int, default=600, help="timed requests per side")
+    parser.add_argument("--chunk", type=int, default=20, help="requests per turn")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.worker:
+        _worker(arguments.requests)
+    elif arguments.commit is None or arguments.requests < arguments.chunk or arguments.chunk < 1:
+        parser.error("name the base commit; --requests must be at least --chunk, and --chunk at least 1")
+    else:
+        compare(arguments.commit, arguments.requests, arguments.chunk)
+
+
+if __name__ == "__main__":
+    main()
