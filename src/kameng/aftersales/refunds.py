@@ -24,6 +24,7 @@ from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow
 from kameng.orders.numbers import payment_out_trade_no
 from kameng.payouts.models import RefundRow
 from kameng.platform.access import Viewer
+from kameng.platform.db.bulk import add_row
 from kameng.platform.db.ids import take_id
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import Conflict, ErrorCode, not_found
@@ -154,22 +155,28 @@ def _new_refund(
     now: datetime,
     calendar: WorkCalendar,
     attempt: int | None = None,
-) -> RefundRow:
+) -> None:
     session = uow.session
     if attempt is None:
         attempt = (session.scalar(select(func.count(RefundRow.id)).where(RefundRow.ticket_id == ticket.id)) or 0) + 1
-    refund = RefundRow(
-        id=take_id(uow, "refunds"),  # reserved by a caller adding many (a mass refund), else None
-        ticket_id=ticket.id,
-        order_id=order.id,
-        user_id=order.user_id,
-        out_refund_no=f"R{ticket.ticket_no}{attempt:02d}",  # derived from our record: the idempotency key
-        out_trade_no=out_trade_no,  # the purchase's trade, or the renewal's it refunds
-        channel=channel,
-        amount_fen=amount,
-        status=RefundStatus.PENDING,
-        created_at=now,
-    )
+    values = {
+        "id": take_id(uow, "refunds"),  # drawn ahead by the request's step or a mass refund, else None
+        "ticket_id": ticket.id,
+        "order_id": order.id,
+        "user_id": order.user_id,
+        "out_refund_no": f"R{ticket.ticket_no}{attempt:02d}",  # derived from our record: the idempotency key
+        "out_trade_no": out_trade_no,  # the purchase's trade, or the renewal's it refunds
+        "channel": channel,
+        "amount_fen": amount,
+        "status": RefundStatus.PENDING,
+        "created_at": now,
+    }
+    if channel is not Channel.BALANCE and values["id"] is not None:
+        # Only added, and named by its id: kept as values in a step that writes its own end.
+        add_row(session, RefundRow, values)
+        enqueue(uow, OutboxKind.SEND_REFUND, f"send_refund:{values['id']}", {"refund_id": values["id"]}, now)
+        return
+    refund = RefundRow(**values)
     session.add(refund)
     if refund.id is None:
         session.flush()
@@ -197,9 +204,8 @@ def _new_refund(
             Note("timeline.back_to_balance"),
         )
         close_after_refund(uow, ticket, order, refund, now, calendar)
-        return refund
+        return
     enqueue(uow, OutboxKind.SEND_REFUND, f"send_refund:{refund.id}", {"refund_id": refund.id}, now)
-    return refund
 
 
 def post_refund_paid(uow: UnitOfWork, refund: RefundRow, order: OrderRow, paid_into: str, now: datetime) -> None:
