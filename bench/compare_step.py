@@ -38,34 +38,23 @@ ROOT = Path(__file__).resolve().parent.parent
 def _worker(requests: int) -> None:
     """One side: set up, say ready, then run as many requests as each line of stdin asks for and
     print their thread times."""
-    from checkout import fresh_database
-    from step_cpu import WARM_UP, _paid_orders, _settings
+    from step_cpu import BODY, WARM_UP, orders_to_refund
 
-    from kameng import compose
     from kameng.aftersales.api import _submit_for_token
-    from kameng.domain.model import Reason
 
-    with fresh_database("postgresql") as url:
-        settings = _settings(url)
-        compose.prepare_database(settings)
-        container = compose.build(settings)
-        try:
-            body = ({"reason": Reason.CHANGED_MIND, "description": "bench"}, [])
-            orders = _paid_orders(container, WARM_UP + requests)
-            for token, order_no in orders[:WARM_UP]:
-                _submit_for_token(container, token, order_no, body, uuid.uuid4().hex)
-            left = iter(orders[WARM_UP:])
-            print("ready", flush=True)
-            for line in sys.stdin:
-                spent = []
-                for _ in range(int(line)):
-                    token, order_no = next(left)
-                    started = time.thread_time()
-                    _submit_for_token(container, token, order_no, body, uuid.uuid4().hex)
-                    spent.append(time.thread_time() - started)
-                print(" ".join(f"{value:.7f}" for value in spent), flush=True)
-        finally:
-            container.dispose()
+    with orders_to_refund(WARM_UP + requests) as (container, orders):
+        for token, order_no in orders[:WARM_UP]:
+            _submit_for_token(container, token, order_no, BODY, uuid.uuid4().hex)
+        left = iter(orders[WARM_UP:])
+        print("ready", flush=True)
+        for line in sys.stdin:
+            spent = []
+            for _ in range(int(line)):
+                token, order_no = next(left)
+                started = time.thread_time()
+                _submit_for_token(container, token, order_no, BODY, uuid.uuid4().hex)
+                spent.append(time.thread_time() - started)
+            print(" ".join(f"{value:.7f}" for value in spent), flush=True)
 
 
 def _start(requests: int, src: Path | None) -> subprocess.Popen[str]:

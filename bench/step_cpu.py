@@ -29,6 +29,8 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,22 +96,32 @@ def _figures(prefix: str, spent: list[float]) -> dict[str, Any]:
     }
 
 
-def run_step_cpu(requests: int) -> dict[str, Any]:
+# The timed request's body: a change of mind, approved at once by rule P1.
+BODY: tuple[dict[str, Any], list[Any]] = ({"reason": Reason.CHANGED_MIND, "description": "bench"}, [])
+
+
+@contextmanager
+def orders_to_refund(count: int) -> Iterator[tuple[Container, list[tuple[str, str]]]]:
+    """A fresh PostgreSQL database with the demo, and ``count`` paid orders to ask refunds of."""
     with fresh_database("postgresql") as url:
         settings = _settings(url)
         compose.prepare_database(settings)
         container = compose.build(settings)
         try:
-            body = ({"reason": Reason.CHANGED_MIND, "description": "bench"}, [])
-            spent = []
-            for number, (token, order_no) in enumerate(_paid_orders(container, WARM_UP + requests)):
-                started = time.thread_time()
-                ticket, _ = _submit_for_token(container, token, order_no, body, uuid.uuid4().hex)
-                if number >= WARM_UP:
-                    spent.append(time.thread_time() - started)
-                assert ticket.decision.value == "auto_approve", ticket.decision
+            yield container, _paid_orders(container, count)
         finally:
             container.dispose()
+
+
+def run_step_cpu(requests: int) -> dict[str, Any]:
+    with orders_to_refund(WARM_UP + requests) as (container, orders):
+        spent = []
+        for number, (token, order_no) in enumerate(orders):
+            started = time.thread_time()
+            ticket, _ = _submit_for_token(container, token, order_no, BODY, uuid.uuid4().hex)
+            if number >= WARM_UP:
+                spent.append(time.thread_time() - started)
+            assert ticket.decision.value == "auto_approve", ticket.decision
     return {"requests": len(spent), **_figures("step_cpu", spent)}
 
 
