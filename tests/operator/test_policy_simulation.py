@@ -22,6 +22,7 @@ from kameng.domain.calendar import SHANGHAI
 from kameng.domain.model import Coupon, Decision, Order, Policy, Reason, RefundRequest
 from kameng.domain.refund import Quote, quote_refund
 from kameng.domain.users import Role
+from kameng.operator import simulation
 from kameng.operator.policies import Draft, draft_of
 from kameng.operator.refund_history import read_ahead
 from kameng.operator.simulation import SimulationResult, count_requests, simulate
@@ -178,12 +179,24 @@ def test_another_products_requests_are_not_replayed(
 
 
 def test_worker_processes_give_the_same_figures_and_changes_in_the_same_order(
-    uow: UnitOfWork, db_url: str, channel: SimulatorChannel, make_user: Callable[..., object], now: datetime
+    uow: UnitOfWork,
+    db_url: str,
+    channel: SimulatorChannel,
+    make_user: Callable[..., object],
+    now: datetime,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     start = now - timedelta(days=500)
     _history(uow, channel, make_user, start)
     draft = draft_of(uow, {"product": PRODUCT, "fee_percent": "20", "fee_max": "", "cooling_off_days": "0"})
     one = simulate(uow, draft, start, review_minutes=30, workday_minutes=420, chunk=2)
+    if backend == "sqlite":  # replayed in this process, whatever is asked: nothing is forked
+
+        def no_fork(method: str) -> object:
+            raise AssertionError(f"a {method} pool was started on SQLite")
+
+        monkeypatch.setattr(simulation, "get_context", no_fork)
     heard: list[str] = []
     progress: list[int] = []
     two = simulate(

@@ -86,7 +86,10 @@ def simulate(
     show: Annotated[int, typer.Option("--show", min=0, max=10_000, help="Changed requests to list here.")] = 20,
     chunk: Annotated[int, typer.Option("--chunk", min=100, max=100_000, help="Requests read per query.")] = 5000,
     processes: Annotated[
-        int, typer.Option("--processes", min=1, max=64, help="Worker processes replaying slices side by side.")
+        int,
+        typer.Option(
+            "--processes", min=1, max=64, help="Worker processes replaying slices side by side (PostgreSQL only)."
+        ),
     ] = 1,
     lang: LangOption = "zh",
 ) -> None:

@@ -30,6 +30,8 @@ from datetime import datetime
 from decimal import Decimal
 from multiprocessing import get_context
 
+from sqlalchemy.engine import make_url
+
 from kameng.domain.calendar import SHANGHAI
 from kameng.domain.model import Decision, Event, Policy, Product, Reason, RefundRequest
 from kameng.domain.refund import Decided, decide_refunds
@@ -214,8 +216,12 @@ def simulate(
     With ``processes`` > 1 (and the ``database_url`` to read from), the history is cut into
     slices of ticket ids that worker processes replay side by side, each with its own connection;
     the slices' results come back in ticket order, so the figures, the changes kept and the order
-    in which ``on_change`` hears of them are the same as with one process."""
-    if processes <= 1 or database_url is None:
+    in which ``on_change`` hears of them are the same as with one process. On SQLite the history is
+    replayed in this process whatever ``processes`` says: every SQLite transaction here takes the
+    file's write lock (platform/db/database.py), so worker processes would only queue for it, and a
+    process forked while this one holds SQLite connections to the same file is what SQLite's own
+    documentation warns against (a test run once hung there until its timeout)."""
+    if processes <= 1 or database_url is None or make_url(database_url).get_backend_name() == "sqlite":
         return replay(
             read_ahead(history_chunks(uow, draft.product_id, since, until, chunk)),
             draft.product,
