@@ -112,3 +112,18 @@ def test_a_column_the_row_does_not_have_is_refused_where_it_is_given(uow: UnitOf
     refused = pytest.raises(TypeError, match="OutboxRow has no column colour")
     with uow, rows_as_values(uow.session, SERVER_IDS), refused:
         add_row(uow.session, OutboxRow, {"kind": "deliver_message", "key": "k", "colour": "red"})
+
+
+def test_a_block_inside_another_keeps_its_rows_with_the_outer_ones(uow: UnitOfWork, now: datetime) -> None:
+    with uow:
+        with rows_as_values(uow.session, SERVER_IDS):
+            enqueue(uow, OutboxKind.DELIVER_MESSAGE, "outer", {"message_key": "outer"}, now)
+            with rows_as_values(uow.session, SERVER_IDS):
+                enqueue(uow, OutboxKind.DELIVER_MESSAGE, "inner", {"message_key": "inner"}, now)
+            enqueue(uow, OutboxKind.DELIVER_MESSAGE, "after", {"message_key": "after"}, now)
+            assert not uow.session.new  # all three kept, none lost when the inner block ended
+            write_step_end(uow.session, TABLES, SERVER_IDS)
+        uow.commit()
+    with uow:
+        stored = uow.session.scalars(select(OutboxRow.key).order_by(OutboxRow.id)).all()
+        assert stored == ["outer", "inner", "after"]

@@ -62,17 +62,22 @@ def rows_as_values(session: Session, server_ids: Collection[str]) -> Iterator[No
     rows: the database numbers them). The block must end with :func:`take_new_rows` having taken
     them (:func:`write_new_rows`, or step_end's one statement): a commit with rows still kept
     fails, so that none is lost unwritten. Left with an exception, the kept rows go with the
-    transaction's rollback."""
+    transaction's rollback. A block inside another is the outer one's: its rows are kept with
+    those, and written when they are."""
+    if session.info.get(AS_VALUES) is not None:
+        yield
+        return
     session.info[AS_VALUES] = _KeptAsValues(frozenset(server_ids))
-    if not event.contains(session, "before_commit", _none_left_unwritten):
-        event.listen(session, "before_commit", _none_left_unwritten)
     try:
         yield
     finally:
         session.info.pop(AS_VALUES, None)
 
 
+@event.listens_for(Session, "before_commit")
 def _none_left_unwritten(session: Session) -> None:
+    """Every session's commit (listened to once, on the class: a listener added per session cost
+    each request more than this check)."""
     kept: _KeptAsValues | None = session.info.get(AS_VALUES)
     if kept is not None and kept.rows:
         names = sorted({_table_of(mapper).name for mapper, _ in kept.rows})
@@ -108,9 +113,10 @@ def write_new_rows(session: Session, tables: Collection[str], server_ids: Collec
 
 def take_new_rows(session: Session, tables: Collection[str], server_ids: Collection[str] = ()) -> NewRows | None:
     """The pending rows of ``tables``, by table and set of columns, with their ids drawn, and gone
-    from the session: the caller writes them (:func:`insert_rows`, or one statement with the rest of
-    a step, :mod:`kameng.platform.db.step_end`). None, and nothing taken, when a row has no id
-    drawn ahead."""
+    from the session, with every row kept as values (:func:`rows_as_values`, whatever its table:
+    none may be left unwritten): the caller writes them (:func:`insert_rows`, or one statement with
+    the rest of a step, :mod:`kameng.platform.db.step_end`). None, and nothing taken, when a row has
+    no id drawn ahead: the kept rows are then objects again, for the flush."""
     pools: dict[str, list[int]] = session.info.get(POOLS, {})
     pending: list[tuple[Mapper[Any], Table, Any]] = []
     for row in session.new:
