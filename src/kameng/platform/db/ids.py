@@ -36,8 +36,6 @@ def reserve_ids(uow: UnitOfWork, table: str, count: int) -> None:
     pool = session.info.setdefault(POOLS, {}).setdefault(table, [])
     pool.extend(int(value) for value in ids)
     _lowest_last(pool)
-    if not event.contains(session, "before_flush", _give_ids):
-        event.listen(session, "before_flush", _give_ids)
 
 
 def reserve_id_sets(uow: UnitOfWork, counts: dict[str, int]) -> None:
@@ -60,8 +58,6 @@ def reserve_id_sets(uow: UnitOfWork, counts: dict[str, int]) -> None:
         pools.setdefault(tables[sequence], []).append(int(value))
     for pool in pools.values():
         _lowest_last(pool)
-    if not event.contains(session, "before_flush", _give_ids):
-        event.listen(session, "before_flush", _give_ids)
 
 
 def drawn_id_columns(counts: dict[str, int]) -> list[Label[int]]:
@@ -83,8 +79,6 @@ def pool_drawn_ids(uow: UnitOfWork, row: Row[Any], counts: dict[str, int]) -> No
         pool = pools.setdefault(table, [])
         pool.extend(int(getattr(row, f"drawn_{table}_{n}")) for n in range(count))
         _lowest_last(pool)
-    if not event.contains(uow.session, "before_flush", _give_ids):
-        event.listen(uow.session, "before_flush", _give_ids)
 
 
 # Each table's id sequence, looked up once per process: the look-up reads the catalog's
@@ -112,8 +106,14 @@ def take_id(uow: UnitOfWork, table: str) -> int | None:
     return pool.pop() if pool else None
 
 
+@event.listens_for(Session, "before_flush")
 def _give_ids(session: Session, flush_context: Any, instances: Any) -> None:
+    """New rows without an id take one from the transaction's pool of their table, if it has one.
+    Listened to once, on the Session class, for every flush: a listener added to each session that
+    drew ids cost every refund request more than this early return costs the flushes of the rest."""
     pools: dict[str, list[int]] = session.info.get(POOLS, {})
+    if not pools:
+        return
     for row in session.new:
         mapper = inspect(row).mapper
         pool = pools.get(mapper.local_table.name)
