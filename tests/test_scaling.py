@@ -7,14 +7,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from kameng.schema import PLACEMENT, Base, Placement
 from kameng.web.app import create_app
 from tests.support.apps import app_settings, container_of
+from tests.support.statements import statements
 
 API = "/api/v1"
 BY_USER = {name for name, place in PLACEMENT.items() if place is Placement.BY_USER}
@@ -147,22 +148,14 @@ def _hot_requests(client: TestClient, seen: list[str]) -> list[str]:
     return list(seen)
 
 
-def _listening(client: TestClient) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = container_of(client).engine
-
-    def remember(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", remember)
-    yield seen
-    event.remove(engine, "before_cursor_execute", remember)
+def _listening(client: TestClient) -> AbstractContextManager[list[str]]:
+    return statements(container_of(client).engine)
 
 
 def test_a_consumers_hot_requests_name_the_consumer_in_every_query_when_distributed(
     distributed: TestClient,
 ) -> None:
-    for seen in _listening(distributed):
+    with _listening(distributed) as seen:
         statements = _hot_requests(distributed, seen)
         problems = [(unrouted(s), " ".join(s.split())[:300]) for s in statements if unrouted(s)]
         assert problems == [], "\n".join(f"{tables}: {text}" for tables, text in problems)
@@ -175,7 +168,7 @@ def test_checkout_names_the_owner_in_every_query_but_the_channels_notification(d
     # that one statement.
     answer = distributed.post(f"{API}/auth/signup", json={"identifier": "13900001112", "password": "long-enough-1"})
     headers = {"Authorization": f"Bearer {answer.json()['token']}"}
-    for seen in _listening(distributed):
+    with _listening(distributed) as seen:
         placed = distributed.post(
             f"{API}/orders",
             json={"product": "monthly-pass", "channel": "alipay", "duplicate_ack": True},
@@ -198,7 +191,7 @@ def test_on_one_database_only_the_refund_requests_lock_finds_its_owner_by_the_to
     # The one statement KAMENG_DISTRIBUTED_DATABASE changes: the order's lock, which on one
     # database also looks the bearer token up (a statement fewer), and so names the owner as the
     # token's session's, not as a value.
-    for seen in _listening(client):
+    with _listening(client) as seen:
         statements = _hot_requests(client, seen)
         problems = [(unrouted(s), s) for s in statements if unrouted(s)]
         assert [tables for tables, _ in problems] == [["orders"]], problems

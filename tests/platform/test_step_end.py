@@ -5,12 +5,11 @@ are written as before."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from sqlalchemy import Engine, event, select, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from kameng.accounts.models import User
@@ -21,24 +20,11 @@ from kameng.orders.models import OrderEventRow, OrderRow
 from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
 from tests.support.shop import buy
+from tests.support.statements import statements
 from tests.support.tickets import PRODUCT
 
 pytestmark = pytest.mark.usefixtures("catalog")
 EVENTS = frozenset({"order_events"})
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def remember(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", remember)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", remember)
 
 
 def _orders(uow: UnitOfWork, channel: SimulatorChannel, user: User, now: datetime, count: int) -> list[str]:

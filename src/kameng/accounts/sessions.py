@@ -133,7 +133,7 @@ def resolve_on(connection: Connection, kind: SessionKind, secret: str, at: datet
     and no rollback that would make psycopg forget the connection's prepared statements). A
     "last seen" written here is written with the caller's commit, or not at all; the next request
     then writes it."""
-    if not secret or len(secret) > 200:
+    if not secret or len(secret) > MOST_SECRET_CHARS:
         return None
     found = connection.execute(_LOOKUP, {"secret_hash": secret_hash(secret), "kind": kind.value}).first()
     if found is None:
@@ -145,6 +145,10 @@ def resolve_on(connection: Connection, kind: SessionKind, secret: str, at: datet
     # A detached User as before (the callers read its fields; none saves it).
     user = User(**{key: row[f"user_{key}"] for key, _ in _USER_FIELDS})
     return Resolved(user, row["session_id"], touched)
+
+
+# A secret longer than this is no secret of ours: refused without a look-up.
+MOST_SECRET_CHARS = 200
 
 
 def _live(ended_at: datetime | None, expires_at: datetime, disabled_at: datetime | None, at: datetime) -> bool:

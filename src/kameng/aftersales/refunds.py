@@ -174,38 +174,46 @@ def _new_refund(
     if channel is not Channel.BALANCE and values["id"] is not None:
         # Only added, and named by its id: kept as values in a step that writes its own end.
         add_row(session, RefundRow, values)
-        enqueue(uow, OutboxKind.SEND_REFUND, f"send_refund:{values['id']}", {"refund_id": values["id"]}, now)
-        return
-    refund = RefundRow(**values)
-    session.add(refund)
-    if refund.id is None:
-        session.flush()
-    if channel is Channel.BALANCE:
-        # The platform balance is ours: the money lands at once, no channel involved.
-        refund.status = REFUND.apply(refund.status, "succeed")
-        refund.settled_at = now
-        refund.channel_refund_no = f"BAL{refund.out_refund_no}"
-        balance = session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
-        if balance is None:
-            balance = BalanceRow(user_id=order.user_id, cash_fen=0, bonus_fen=0, updated_at=now)
-            session.add(balance)
-        balance.cash_fen += amount
-        balance.updated_at = now
-        post_refund_paid(uow, refund, order, f"balance_cash:{order.user_id}", now)
-        move_ticket(
-            uow,
-            ticket,
-            "refund_succeeded",
-            now,
-            calendar,
-            None,
-            "退回平台余额",
-            amount,
-            Note("timeline.back_to_balance"),
-        )
-        close_after_refund(uow, ticket, order, refund, now, calendar)
-        return
-    enqueue(uow, OutboxKind.SEND_REFUND, f"send_refund:{refund.id}", {"refund_id": refund.id}, now)
+        refund_id = values["id"]
+    else:
+        refund = RefundRow(**values)
+        session.add(refund)
+        if refund.id is None:
+            session.flush()
+        if channel is Channel.BALANCE:
+            _into_balance(uow, ticket, order, refund, now, calendar)
+            return
+        refund_id = refund.id
+    enqueue(uow, OutboxKind.SEND_REFUND, f"send_refund:{refund_id}", {"refund_id": refund_id}, now)
+
+
+def _into_balance(
+    uow: UnitOfWork, ticket: Ticket, order: OrderRow, refund: RefundRow, now: datetime, calendar: WorkCalendar
+) -> None:
+    """The platform balance is ours: the money lands at once, no channel involved."""
+    session = uow.session
+    refund.status = REFUND.apply(refund.status, "succeed")
+    refund.settled_at = now
+    refund.channel_refund_no = f"BAL{refund.out_refund_no}"
+    balance = session.scalar(select(BalanceRow).where(BalanceRow.user_id == order.user_id).with_for_update())
+    if balance is None:
+        balance = BalanceRow(user_id=order.user_id, cash_fen=0, bonus_fen=0, updated_at=now)
+        session.add(balance)
+    balance.cash_fen += refund.amount_fen
+    balance.updated_at = now
+    post_refund_paid(uow, refund, order, f"balance_cash:{order.user_id}", now)
+    move_ticket(
+        uow,
+        ticket,
+        "refund_succeeded",
+        now,
+        calendar,
+        None,
+        "退回平台余额",
+        refund.amount_fen,
+        Note("timeline.back_to_balance"),
+    )
+    close_after_refund(uow, ticket, order, refund, now, calendar)
 
 
 def post_refund_paid(uow: UnitOfWork, refund: RefundRow, order: OrderRow, paid_into: str, now: datetime) -> None:

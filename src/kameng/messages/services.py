@@ -29,8 +29,8 @@ def tell(
     texts: dict[str, str] | None = None,
 ) -> None:
     """Tell a consumer something, in the caller's transaction: the in-app message is written now,
-        in every language, and its SMS is queued for after the commit. ``key`` names this message
-        once (derived from the record that causes it), so neither is ever made twice. ``texts`` are the
+    in every language, and its SMS is queued for after the commit. ``key`` names this message once
+    (derived from the record that causes it), so neither is ever made twice. ``texts`` are the
     words already rendered in every language, when the caller frames them (a ticket's notices name
     their product and amount)."""
     message = {

@@ -27,10 +27,6 @@ from kameng.platform.errors import ErrorCode, Forbidden, unauthorized
 from kameng.web.deps import ContainerDep, client_address
 
 # --------------------------------------------------------------------------------------------
-# Errors
-
-
-# --------------------------------------------------------------------------------------------
 # Tokens and the current user
 
 
@@ -120,9 +116,7 @@ def scoped(scope: Scope) -> Any:
                     ErrorCode.MISSING_SCOPE, "error.integrations_missing_scope", "Authorization", scope=scope.value
                 )
             return holder.viewer
-        resolved = sessions.resolve(container.engine, SessionKind.API, secret, wall_now())
-        if resolved is None:
-            raise unauthorized()
+        resolved = _live_session(container, secret)
         if resolved.user.role is not Role.OPERATOR:
             raise Forbidden(
                 ErrorCode.MISSING_SCOPE, "error.integrations_missing_scope", "Authorization", scope=scope.value
