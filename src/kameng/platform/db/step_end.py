@@ -75,15 +75,16 @@ def write_step_end(session: Session, tables: Collection[str], server_ids: Collec
         session.flush()
         insert_rows(session, taken)
         return
-    (inserts, updates), params = shaped
+    (inserts, updates), values = shaped
     for rows in changes.values():
         mark_written(session, rows)  # before the flush, so that it does not write them again
     session.flush()  # whatever else the step changed, and the rows these name
     connection = session.connection()
-    text, names, processors = _compiled(inserts, updates, connection.dialect)
-    for name, process in processors.items():
-        params[name] = process(params[name])
-    counts = _run_as_written(connection, text, tuple(params[name] for name in names))
+    text, order, processors = _compiled(inserts, updates, connection.dialect)
+    params = [values[index] for index in order]
+    for position, process in processors:
+        params[position] = process(params[position])
+    counts = _run_as_written(connection, text, tuple(params))
     for (table, _, _), count in zip(updates, counts[: len(updates)], strict=True):
         if count != 1:
             raise StaleDataError(f"UPDATE of {table.name} matched {count} rows of 1")
@@ -91,39 +92,53 @@ def write_step_end(session: Session, tables: Collection[str], server_ids: Collec
 
 def _shape(
     session: Session, changes: Changes, taken: NewRows
-) -> tuple[tuple[tuple[InsertShape, ...], tuple[UpdateShape, ...]], dict[str, Any]] | None:
-    """The step's shape and the statement's parameters, or None when it is not written as one."""
+) -> tuple[tuple[tuple[InsertShape, ...], tuple[UpdateShape, ...]], list[Any]] | None:
+    """The step's shape and the statement's values, in the order :func:`_value_names` names them;
+    or None when the step is not written as one statement. The values are listed, not named: a
+    name formatted for each of some 130 values cost more than the values' own conversions."""
     if session.get_bind().dialect.name != "postgresql":
         return None
-    params: dict[str, Any] = {}
+    values: list[Any] = []
     updates: list[UpdateShape] = []
     for (table, changed), states in changes.items():
         if len(states) != 1:
             return None
-        state, values = states[0]
+        state, changed_values = states[0]
         owner = state.dict.get(OWNER) if OWNER in table.c and f"new_{OWNER}" not in changed else None
-        index = len(updates)
-        updates.append((table, tuple(sorted(changed)), owner is not None))
-        params.update({f"u{index}_{name}": value for name, value in values.items()})
+        columns = tuple(sorted(changed))
+        updates.append((table, columns, owner is not None))
+        values.extend([changed_values[name] for name in columns])
         if owner is not None:
-            params[f"u{index}_owner"] = owner
+            values.append(owner)
     inserts: list[InsertShape] = []
     count = 0
     for table in in_foreign_key_order(taken):
         for column_set, rows in taken[table].items():
-            columns = _columns_if_foldable(table, column_set)
-            if columns is None:
+            in_order = _columns_if_foldable(table, column_set)
+            if in_order is None:
                 return None
             count += len(rows)
             if count > MOST_ROWS:
                 return None
-            index = len(inserts)
-            inserts.append((table, columns, len(rows)))
-            for number, row in enumerate(rows):
-                params.update({f"n{index}_{number}_{name}": row[name] for name in columns})
+            inserts.append((table, in_order, len(rows)))
+            for row in rows:
+                values.extend([row[name] for name in in_order])
     if not inserts and not updates:
         return None
-    return (tuple(inserts), tuple(updates)), params
+    return (tuple(inserts), tuple(updates)), values
+
+
+def _value_names(inserts: tuple[InsertShape, ...], updates: tuple[UpdateShape, ...]) -> list[str]:
+    """The statement's bound parameters' names (:func:`_statement`), in the order :func:`_shape`
+    lists their values."""
+    names: list[str] = []
+    for index, (_, columns, names_owner) in enumerate(updates):
+        names.extend(f"u{index}_{name}" for name in columns)
+        if names_owner:
+            names.append(f"u{index}_owner")
+    for index, (_, columns, rows) in enumerate(inserts):
+        names.extend(f"n{index}_{number}_{name}" for number in range(rows) for name in columns)
+    return names
 
 
 @lru_cache(maxsize=256)
@@ -140,21 +155,24 @@ def _columns_if_foldable(table: Table, column_set: frozenset[str]) -> tuple[str,
 @lru_cache(maxsize=256)
 def _compiled(
     inserts: tuple[InsertShape, ...], updates: tuple[UpdateShape, ...], dialect: Dialect
-) -> tuple[str, tuple[str, ...], dict[str, Callable[[Any], Any]]]:
-    """The statement's text with PostgreSQL's own placeholders ($1, $2, …), its parameters' names
-    in that order, and their conversions (JSON, enums, times), once per shape. SQLAlchemy cannot
-    cache a statement holding DML in a WITH (it has no cache key), so executing it through Core
-    compiled it again on every run: more than the round trips it saves."""
+) -> tuple[str, tuple[int, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    """The statement's text with PostgreSQL's own placeholders ($1, $2, …); for each placeholder
+    in turn, where its value is in :func:`_shape`'s list; and the placeholders' conversions (JSON,
+    enums, times) by place. Once per shape: SQLAlchemy cannot cache a statement holding DML in a
+    WITH (it has no cache key), so executing it through Core compiled it again on every run, which
+    cost more than the round trips it saves."""
     statement = _statement(inserts, updates)
     assert isinstance(dialect, DefaultDialect)
     compiled = statement.compile(dialect=type(dialect)(paramstyle="numeric_dollar"))
-    processors: dict[str, Callable[[Any], Any]] = {}
-    for name, param in compiled.binds.items():
-        process = param.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            processors[name] = process
     assert compiled.positiontup is not None
-    return compiled.string, tuple(compiled.positiontup), processors
+    listed = {name: index for index, name in enumerate(_value_names(inserts, updates))}
+    order = tuple(listed[name] for name in compiled.positiontup)
+    processors = []
+    for position, name in enumerate(compiled.positiontup):
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((position, process))
+    return compiled.string, order, tuple(processors)
 
 
 def _run_as_written(connection: Connection, text: str, params: tuple[Any, ...]) -> Row[Any]:
