@@ -27,12 +27,27 @@ written as :mod:`bulk` writes them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import Any
 
 from psycopg import RawCursor
-from sqlalchemy import Connection, Dialect, Row, Select, Table, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Dialect,
+    Null,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -169,10 +184,29 @@ def _compiled(
     order = tuple(listed[name] for name in compiled.positiontup)
     processors = []
     for position, name in enumerate(compiled.positiontup):
-        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        kind = compiled.binds[name].type
+        process = _json_text(kind) if isinstance(kind, JSON) else kind.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             processors.append((position, process))
     return compiled.string, order, tuple(processors)
+
+
+def _json_text(kind: JSON) -> Callable[[Any], Any]:
+    """A JSON column's value as the text SQLAlchemy's own conversion gives it (``json.dumps``,
+    JSON ``null`` for None unless the column stores None as SQL NULL), but as plain text: the
+    statement is prepared, and PostgreSQL reads a text of unknown type in a JSON column's place as
+    JSON. SQLAlchemy's conversion for psycopg wraps each value for psycopg's JSON adapter instead,
+    which then encodes it: twelve wrappers and adapter calls a request, for the same text."""
+    none_as_null = kind.none_as_null
+
+    def text(value: Any) -> str | None:
+        if value is JSON.NULL:
+            value = None
+        elif isinstance(value, Null) or (value is None and none_as_null):
+            return None
+        return json.dumps(value)
+
+    return text
 
 
 def _run_as_written(connection: Connection, text: str, params: tuple[Any, ...]) -> Row[Any]:
