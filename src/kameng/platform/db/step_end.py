@@ -27,7 +27,6 @@ written as :mod:`bulk` writes them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import Any
@@ -63,6 +62,7 @@ from kameng.platform.db.bulk import (
     take_new_rows,
     write_changes,
 )
+from kameng.platform.db.json_text import json_text
 
 # More rows than this (a mass refund's batch) go as bulk writes them: one statement text per
 # count would fill the statement cache, and a few round trips are nothing beside that many rows.
@@ -192,7 +192,7 @@ def _compiled(
 
 
 def _json_text(kind: JSON) -> Callable[[Any], Any]:
-    """A JSON column's value as the text SQLAlchemy's own conversion gives it (``json.dumps``,
+    """A JSON column's value as the text the engine's own conversion gives it (:func:`json_text`,
     JSON ``null`` for None unless the column stores None as SQL NULL), but as plain text: the
     statement is prepared, and PostgreSQL reads a text of unknown type in a JSON column's place as
     JSON. SQLAlchemy's conversion for psycopg wraps each value for psycopg's JSON adapter instead,
@@ -204,7 +204,7 @@ def _json_text(kind: JSON) -> Callable[[Any], Any]:
             value = None
         elif isinstance(value, Null) or (value is None and none_as_null):
             return None
-        return json.dumps(value)
+        return json_text(value)
 
     return text
 
