@@ -10,7 +10,11 @@ one chunk of requests for the base, one for the working tree, and so on (the ord
 round). Each chunk pair meets the same phase of the machine, and the ratio of their medians
 cancels it. The figure is the median of those ratios, with its spread.
 
-    .venv/bin/python bench/compare_step.py BASE_COMMIT [--requests 600] [--chunk 20]
+    .venv/bin/python bench/compare_step.py BASE_COMMIT [--requests 600] [--chunk 20] [--app]
+
+With ``--app`` each request goes through the whole ASGI app, called in process as ``step_cpu``'s
+app part calls it (middleware, the direct way, the thread hop, the answer; no socket), and the
+figure is the process's CPU time instead of the step's thread time: for a change outside the step.
 
 BASE_COMMIT's ``src`` is taken with ``git archive`` into a temporary folder and put first on the
 base process's ``PYTHONPATH``; the other process runs the working tree. A ratio below 1 means the
@@ -35,9 +39,12 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _worker(requests: int) -> None:
+def _worker(requests: int, whole_app: bool) -> None:
     """One side: set up, say ready, then run as many requests as each line of stdin asks for and
-    print their thread times."""
+    print their thread times (with ``whole_app``, the process's times through the ASGI app)."""
+    if whole_app:
+        _app_worker(requests)
+        return
     from step_cpu import BODY, WARM_UP, orders_to_refund
 
     from kameng.aftersales.api import _submit_for_token
@@ -57,12 +64,35 @@ def _worker(requests: int) -> None:
             print(" ".join(f"{value:.7f}" for value in spent), flush=True)
 
 
-def _start(requests: int, src: Path | None) -> subprocess.Popen[str]:
+def _app_worker(requests: int) -> None:
+    """:func:`_worker` through the whole app, called in process as ``step_cpu``'s app part does:
+    the middleware, the direct way, the thread hop and the answer, besides the step."""
+    import asyncio
+
+    from step_cpu import WARM_UP, app_with_orders, through_app
+
+    async def serve(app: object, orders: list[tuple[str, str]]) -> None:
+        for token, order_no in orders[:WARM_UP]:
+            await through_app(app, token, order_no)
+        left = iter(orders[WARM_UP:])
+        print("ready", flush=True)
+        lines = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(lines), sys.stdin)
+        while line := await lines.readline():
+            spent = [await through_app(app, *next(left)) for _ in range(int(line))]
+            print(" ".join(f"{value:.7f}" for value in spent), flush=True)
+
+    with app_with_orders(WARM_UP + requests) as (app, orders):
+        asyncio.run(serve(app, orders))
+
+
+def _start(requests: int, src: Path | None, whole_app: bool) -> subprocess.Popen[str]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
     side = subprocess.Popen(
-        [sys.executable, __file__, "--worker", "--requests", str(requests)],
+        [sys.executable, __file__, "--worker", "--requests", str(requests), *(["--app"] if whole_app else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -97,9 +127,10 @@ def _ms(values: list[float]) -> str:
     return f"p50 {ordered[len(ordered) // 2] * 1000:.3f} ms, mean {statistics.mean(ordered) * 1000:.3f} ms"
 
 
-def compare(commit: str, requests: int, chunk: int) -> None:
+def compare(commit: str, requests: int, chunk: int, whole_app: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="compare-step-") as folder:
-        base, tree = _start(requests, _src_of(commit, Path(folder))), _start(requests, None)
+        base = _start(requests, _src_of(commit, Path(folder)), whole_app)
+        tree = _start(requests, None, whole_app)
         spent: dict[str, list[float]] = {"base": [], "tree": []}
         ratios = []
         try:
@@ -128,14 +159,17 @@ def main() -> None:
     parser.add_argument("commit", nargs="?", help="the base: a commit whose src to compare against")
     parser.add_argument("--requests", type=int, default=600, help="timed requests per side")
     parser.add_argument("--chunk", type=int, default=20, help="requests per turn")
+    parser.add_argument(
+        "--app", action="store_true", help="the whole ASGI app in process (process CPU), not the step alone"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
-        _worker(arguments.requests)
+        _worker(arguments.requests, arguments.app)
     elif arguments.commit is None or arguments.requests < arguments.chunk or arguments.chunk < 1:
         parser.error("name the base commit; --requests must be at least --chunk, and --chunk at least 1")
     else:
-        compare(arguments.commit, arguments.requests, arguments.chunk)
+        compare(arguments.commit, arguments.requests, arguments.chunk, arguments.app)
 
 
 if __name__ == "__main__":

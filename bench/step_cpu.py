@@ -125,10 +125,11 @@ def run_step_cpu(requests: int) -> dict[str, Any]:
     return {"requests": len(spent), **_figures("step_cpu", spent)}
 
 
-def run_app_cpu(requests: int, direct: bool) -> dict[str, Any]:
-    """The same request through the whole ASGI app, called in process (no socket, no uvicorn):
-    the process's CPU, event loop and worker thread, per request. With ``direct`` False the
-    direct way (web/direct.py) is left out, so every request takes FastAPI's route."""
+@contextmanager
+def app_with_orders(count: int, direct: bool = True) -> Iterator[tuple[Any, list[tuple[str, str]]]]:
+    """The whole ASGI app on a fresh PostgreSQL database with the demo, and ``count`` paid orders
+    to ask refunds of. With ``direct`` False the direct way (web/direct.py) is left out, so every
+    request takes FastAPI's route."""
     with fresh_database("postgresql") as url:
         settings = _settings(url)
         compose.prepare_database(settings)
@@ -139,49 +140,61 @@ def run_app_cpu(requests: int, direct: bool) -> dict[str, Any]:
                     middleware.kwargs["routes"] = []
         container: Container = app.state.container
         try:
-            orders = _paid_orders(container, WARM_UP + requests)
-            spent = asyncio.run(_through_app(app, orders))
+            yield app, _paid_orders(container, count)
         finally:
             container.dispose()
+
+
+def run_app_cpu(requests: int, direct: bool) -> dict[str, Any]:
+    """The same request through the whole ASGI app, called in process (no socket, no uvicorn):
+    the process's CPU, event loop and worker thread, per request."""
+    with app_with_orders(WARM_UP + requests, direct) as (app, orders):
+        spent = asyncio.run(_through_app(app, orders))
     return _figures("app_cpu", spent[WARM_UP:])
 
 
 async def _through_app(app: Any, orders: list[tuple[str, str]]) -> list[float]:
-    body = json.dumps({"reason": "changed_mind", "description": "bench"}).encode()
-    spent = []
-    for token, order_no in orders:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": f"/api/v1/orders/{order_no}/refund-requests",
-            "raw_path": f"/api/v1/orders/{order_no}/refund-requests".encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": [
-                (b"host", b"127.0.0.1"),
-                (b"authorization", f"Bearer {token}".encode()),
-                (b"idempotency-key", uuid.uuid4().hex.encode()),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-            "client": ("127.0.0.1", 40000),
-            "server": ("127.0.0.1", 8000),
-        }
-        sent: list[dict[str, Any]] = []
+    return [await through_app(app, token, order_no) for token, order_no in orders]
 
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
 
-        async def send(message: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
-            sent.append(message)
+_APP_BODY = json.dumps({"reason": "changed_mind", "description": "bench"}).encode()
 
-        started = time.process_time()
-        await app(scope, receive, send)
-        spent.append(time.process_time() - started)
-        assert sent[0]["status"] == 201, sent
+
+async def through_app(app: Any, token: str, order_no: str) -> float:
+    """One refund request through ``app``: the process CPU time it took."""
+    path = f"/api/v1/orders/{order_no}/refund-requests"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"idempotency-key", uuid.uuid4().hex.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(_APP_BODY)).encode()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": _APP_BODY, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    started = time.process_time()
+    await app(scope, receive, send)
+    spent = time.process_time() - started
+    assert sent[0]["status"] == 201, sent
     return spent
 
 
