@@ -39,12 +39,9 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _worker(requests: int, whole_app: bool) -> None:
+def _worker(requests: int) -> None:
     """One side: set up, say ready, then run as many requests as each line of stdin asks for and
-    print their thread times (with ``whole_app``, the process's times through the ASGI app)."""
-    if whole_app:
-        _app_worker(requests)
-        return
+    print their thread times."""
     from step_cpu import BODY, WARM_UP, orders_to_refund
 
     from kameng.aftersales.api import _submit_for_token
@@ -165,7 +162,7 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
-        _worker(arguments.requests, arguments.app)
+        (_app_worker if arguments.app else _worker)(arguments.requests)
     elif arguments.commit is None or arguments.requests < arguments.chunk or arguments.chunk < 1:
         parser.error("name the base commit; --requests must be at least --chunk, and --chunk at least 1")
     else:

@@ -27,7 +27,9 @@ def make_engine(url: str, **options: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     # Every JSON column's text, one way on both backends: orjson's, a tenth of json.dumps's cost.
-    options.setdefault("json_serializer", json_text)
+    # Not left to the caller: the step's one statement (platform/db/step_end.py) encodes its JSON
+    # values with the same function, and a row's text must not depend on the path that wrote it.
+    options["json_serializer"] = json_text
     if parsed.get_backend_name() != "sqlite":
         # No ping at each checkout: on psycopg it is a statement in autocommit, so every request
         # paid a round trip and a commit of its own for it (docs/performance.md). A connection
