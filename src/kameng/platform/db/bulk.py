@@ -333,7 +333,7 @@ def _values(mapper: Mapper[Any], row: Any) -> dict[str, Any]:
     left to the database is left out), and the foreign keys its many-to-one relationships name (a
     journal line's entry)."""
     state = row.__dict__
-    values = {prop.columns[0].key: state[prop.key] for prop in mapper.column_attrs if prop.key in state}
+    values = {column: state[name] for name, column in _column_keys(mapper).items() if name in state}
     for key, default in _scalar_defaults(mapper).items():
         if key not in values:
             # Written, and set on the row, as the flush does: a caller reading the row after the

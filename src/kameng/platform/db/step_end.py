@@ -69,6 +69,7 @@ from kameng.platform.db.json_text import json_text
 MOST_ROWS = 64
 # The owner column a consumer-owned table carries (kameng.schema.PLACEMENT).
 OWNER = "user_id"
+_NEW_OWNER = f"new_{OWNER}"  # a change of the owner itself (bulk.changed_rows names changes new_<column>)
 
 # (table, its columns in order, how many rows) for each INSERT; (table, changed columns, whether
 # the owner is named) for each UPDATE.
@@ -119,7 +120,7 @@ def _shape(
         if len(states) != 1:
             return None
         state, changed_values = states[0]
-        owner = state.dict.get(OWNER) if OWNER in table.c and f"new_{OWNER}" not in changed else None
+        owner = state.dict.get(OWNER) if OWNER in table.c and _NEW_OWNER not in changed else None
         columns = tuple(sorted(changed))
         updates.append((table, columns, owner is not None))
         values.extend([changed_values[name] for name in columns])
