@@ -87,17 +87,28 @@ def test_a_one_click_refund_request_is_three_statements_on_postgresql(client: Te
     # The order's lock (with the token's look-up and the ids drawn ahead), the reads under it, and
     # the step's one write (platform/db/step_end.py): what the benchmarks' figures rest on
     # (docs/performance.md). A fourth is a lazy load, a flush or a look-up come back unnoticed.
+    # The first request on a policy version reads its terms once (catalog.services.policy_terms);
+    # every later one, on any order sold under it, takes them from what the process kept.
     headers = _signed_in(client)
-    placed = _order(client, headers)
-    assert client.post(f"{API}/payments/simulator/{placed['out_trade_no']}/pay").status_code == 200
-    with statements(container_of(client).engine) as seen:
-        asked = client.post(
-            f"{API}/orders/{placed['order_no']}/refund-requests",
-            json={"reason": "changed_mind", "description": "three statements"},
-            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-        )
-    assert asked.status_code == 201, asked.text
-    assert asked.json()["decision"] == "auto_approve"
+    first, second = _order(client, headers), _order(client, headers)
+    for placed in (first, second):
+        assert client.post(f"{API}/payments/simulator/{placed['out_trade_no']}/pay").status_code == 200
+
+    def ask(placed: dict[str, str]) -> list[str]:
+        with statements(container_of(client).engine) as seen:
+            asked = client.post(
+                f"{API}/orders/{placed['order_no']}/refund-requests",
+                json={"reason": "changed_mind", "description": "three statements"},
+                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+            )
+        assert asked.status_code == 201, asked.text
+        assert asked.json()["decision"] == "auto_approve"
+        return seen
+
+    seen = ask(first)
+    assert len(seen) == 4, "\n\n".join(seen)
+    assert ["FROM policy_versions" in statement for statement in seen] == [False, False, True, False]
+    seen = ask(second)
     assert len(seen) == 3, "\n\n".join(seen)
     assert "FOR UPDATE" in seen[0]
     assert seen[2].lstrip().startswith("WITH")

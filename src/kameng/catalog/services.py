@@ -13,6 +13,7 @@ from kameng.catalog.models import CouponRow, PolicyVersion, ProductRow
 from kameng.domain.model import DomainError, Policy, Product, Term
 from kameng.domain.terms import Sentence, describe_refund_terms
 from kameng.platform import inputs
+from kameng.platform.db.committed import CommittedValues
 from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import ErrorCode, InvalidInput, not_found
 
@@ -42,6 +43,21 @@ def policy_to_domain(row: PolicyVersion) -> Policy:
         review_business_days=row.review_business_days,
         trial_counts_as_activation=row.trial_counts_as_activation,
     )
+
+
+# Policy versions are never changed nor deleted (a new version is a new row), so their terms are
+# kept by id once read: a hot path (the refund request's lock) need not load an order's policy
+# version with it every time. A few thousand versions are a few hundred kilobytes.
+_POLICY_TERMS: CommittedValues[int, Policy] = CommittedValues(limit=4096)
+
+
+def policy_terms(uow: UnitOfWork, version_id: int) -> Policy:
+    """The terms of policy version ``version_id``: read once per process and database."""
+    terms = _POLICY_TERMS.get(uow, version_id)
+    if terms is None:
+        terms = policy_to_domain(uow.session.get_one(PolicyVersion, version_id))
+        _POLICY_TERMS.remember(uow, version_id, terms)
+    return terms
 
 
 @dataclass(frozen=True)

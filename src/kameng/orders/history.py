@@ -18,6 +18,7 @@ from kameng.domain.model import (
     EventType,
     Order,
     OrderEventType,
+    Policy,
     Reason,
     RefundRequest,
 )
@@ -163,11 +164,14 @@ def quote_for(
     reason: Reason,
     calendar: WorkCalendar,
     assume: EventType | None = None,
+    policy: Policy | None = None,
 ) -> Quote | None:
     """The engine's quote for a paid order as of ``at``; None before payment.
 
     ``assume`` adds an event of that type at ``at`` (not stored): the quote as it would be right
-    after, say, an activation, which is what a page must show before the consumer activates."""
+    after, say, an activation, which is what a page must show before the consumer activates.
+    ``policy``: the terms of the order's policy version, when the caller has them already
+    (catalog.services.policy_terms); by default they are read from the order's row."""
     if order.paid_at is None or order.status is not OrderStatus.PAID:
         return None
     known = engine_events(events)
@@ -184,7 +188,7 @@ def quote_for(
     )
     return quote_refund(
         product_to_domain(order.product),
-        policy_to_domain(order.policy),
+        policy if policy is not None else policy_to_domain(order.policy),
         domain_order,
         known,
         RefundRequest(at=max(at, order.paid_at), reason=reason),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -30,6 +31,9 @@ class UnitOfWork:
         self._joined = 0  # how many blocks inside the one that opened the session are open
         # Per-transaction memo for values that cannot change inside it; cleared with the session.
         self.memo: dict[object, Any] = {}
+        # What runs once the transaction has committed (platform/db/committed.py); dropped unrun
+        # when it rolls back.
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def session_factory(self) -> sessionmaker[Session]:
@@ -51,6 +55,7 @@ class UnitOfWork:
             return self
         self._session = self._factory()
         self.memo = {}
+        self._after_commit = []
         return self
 
     def __exit__(
@@ -65,6 +70,7 @@ class UnitOfWork:
             if exc_type is not None:
                 self._session.rollback()
                 self.memo = {}
+                self._after_commit = []
             return
         # close() rolls back whatever was not committed and detaches the objects *without*
         # expiring them, so a service can return rows that its caller reads after the block. A
@@ -74,11 +80,23 @@ class UnitOfWork:
         try:
             if exc_type is None and only_read(session):
                 session.commit()
+                self._committed()
         finally:
+            self._after_commit = []
             session.close()
 
     def commit(self) -> None:
         self.session.commit()
+        self._committed()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this transaction has committed; never if it rolls back."""
+        self._after_commit.append(callback)
+
+    def _committed(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     def flush(self) -> None:
         self.session.flush()
