@@ -19,7 +19,7 @@ from kameng.domain.promises import returned_coupon_expiry
 from kameng.domain.refund import coupon_returned
 from kameng.domain.states import CARD_KEY, MEMBERSHIP, ORDER, REFUND, RefundStatus
 from kameng.domain.tickets import TicketStatus
-from kameng.orders.history import add_order_event
+from kameng.orders.history import add_order_event, sold_product_of
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow
 from kameng.orders.numbers import payment_out_trade_no
 from kameng.payouts.models import RefundRow
@@ -72,7 +72,7 @@ def start_money(
             raise Conflict(ErrorCode.EXCEEDS_CAPTURED, "error.exceeds_captured", "amount")
         order.refunded_fen += amount
         out_trade_no = payment_out_trade_no(order.order_no)
-    product = order.product
+    product = sold_product_of(uow, order)
     owed = f"refunds_payable:{order.user_id}"
     source_kind = payout_source(product.kind, ticket.reason)
     if source_kind is PayoutSource.BALANCE_CASH:
@@ -317,7 +317,7 @@ def _give_coupon_back(
         user_id=order.user_id,
         now=now,
         lines=[
-            (f"merchant_payable:{order.product.merchant_id}", order.coupon_fen),
+            (f"merchant_payable:{sold_product_of(uow, order).merchant_id}", order.coupon_fen),
             ("coupon_expense", -order.coupon_fen),
         ],
         memo=f"coupon of {order.order_no} returned as {coupon.code}",
@@ -347,7 +347,7 @@ def refund_to_balance(uow: UnitOfWork, viewer: Viewer, ticket_no: str, now: date
 def _return_top_up_fee(uow: UnitOfWork, ticket: Ticket, order: OrderRow, now: datetime) -> None:
     """A top-up's refund that ends in the balance after all was no withdrawal: its fee comes back
     with it (the platform earns no fee on money that never left)."""
-    if payout_source(order.product.kind, ticket.reason) is not PayoutSource.BALANCE_CASH:
+    if payout_source(sold_product_of(uow, order).kind, ticket.reason) is not PayoutSource.BALANCE_CASH:
         return
     fee = _quoted_fee(ticket)
     if not fee:

@@ -4,11 +4,12 @@ some of them): the order's lock, and what is read under it."""
 from __future__ import annotations
 
 from sqlalchemy import and_, bindparam, literal_column, select
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import lazyload
 
 from kameng.accounts.sessions import signed_in_on
 from kameng.aftersales.models import Ticket
 from kameng.catalog.models import ProductRow
+from kameng.catalog.services import SOLD_PRODUCT_COLUMNS
 from kameng.domain.tickets import CLOSED, TicketStatus
 from kameng.orders.history import EVENT_FACTS
 from kameng.orders.models import OrderEventRow, OrderRow
@@ -18,15 +19,17 @@ from kameng.webhooks.events import ANY_ENABLED
 # An approval posts at most this many journal entries (refund owed, a top-up's fee, a platform
 # advance, the refund paid into the balance, a coupon given back): their ids are drawn ahead.
 ENTRIES_OF_AN_APPROVAL = 5
-# The order, locked: the viewer's own, with its product (the step names the merchant's id only).
-# Not its policy version: immutable, its terms are kept by id (catalog.services.policy_terms), and
-# loading it with every lock was a sixth of the lock's columns and its third ORM object.
+# The order, locked: the viewer's own, with what after-sales reads of its product as plain
+# columns (catalog.services.SOLD_PRODUCT_COLUMNS), not as an object: the request changes nothing
+# of it, and its ORM object cost about what the policy version's did (docs/performance.md). Not
+# its policy version either: immutable, its terms are kept by id (catalog.services.policy_terms).
 # It also says whether any webhook endpoint is enabled (most shops have none: then the request
 # reads nothing more about webhooks).
 _ORDER_TO_REFUND = (
-    select(OrderRow, ANY_ENABLED.label("any_webhook_endpoint"))
+    select(OrderRow, ANY_ENABLED.label("any_webhook_endpoint"), *SOLD_PRODUCT_COLUMNS)
+    .join(ProductRow, ProductRow.id == OrderRow.product_id)
     .where(OrderRow.order_no == bindparam("order_no"))
-    .options(joinedload(OrderRow.product).lazyload(ProductRow.merchant), lazyload(OrderRow.policy))
+    .options(lazyload(OrderRow.product), lazyload(OrderRow.policy))
     .with_for_update(of=OrderRow)
 )
 # The viewer's own order; or, for a bearer secret not looked up yet, its holder's order, with what

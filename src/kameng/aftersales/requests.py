@@ -21,7 +21,7 @@ from kameng.aftersales.refunds import LOOK_UP, LookUp, start_money
 from kameng.aftersales.request_reads import DRAWN_WITH_THE_LOCK, LOCKS, UNDER_THE_LOCK
 from kameng.aftersales.tickets import apply_plan, lock_ticket, move_ticket, new_ticket, notify, remember_quote
 from kameng.aftersales.uploads import Upload, check_uploads
-from kameng.catalog.services import policy_terms, policy_to_domain
+from kameng.catalog.services import policy_terms, policy_to_domain, sold_product
 from kameng.domain.aftersales import Notice, Plan, plan_submission
 from kameng.domain.calendar import WorkCalendar
 from kameng.domain.model import Decision, Reason
@@ -34,7 +34,7 @@ from kameng.domain.tickets import (
     resume_due_at,
     review_due_at,
 )
-from kameng.orders.history import EventFacts, quote_for
+from kameng.orders.history import EventFacts, known_sold_product, quote_for
 from kameng.orders.models import OrderRow
 from kameng.orders.numbers import draw_until_free, new_order_no
 from kameng.platform import inputs
@@ -214,9 +214,10 @@ def _submit(
             raise Conflict(ErrorCode.TICKET_OPEN, "error.ticket_open", "order", open_ticket=open_ticket)
         # The rows carry the event's columns under their names (EVENT_FACTS).
         events = cast(list[EventFacts], [row for row in found if row.event_id is not None])
-        quote = quote_for(
-            order, events, now, command.reason, calendar, policy=policy_terms(uow, order.policy_version_id)
-        )
+        sold = sold_product(locked)  # its columns, read with the lock
+        known_sold_product(uow, order.product_id, sold)
+        terms = policy_terms(uow, order.policy_version_id)
+        quote = quote_for(order, events, now, command.reason, calendar, product=sold.terms, policy=terms)
         assert quote is not None
         if command.confirmed_one_click_fen is not None and (
             quote.decision is not Decision.AUTO_APPROVE or quote.refund != command.confirmed_one_click_fen

@@ -18,7 +18,7 @@ from kameng.domain.refund import Quote
 from kameng.domain.tickets import APPEAL_WINDOW, TICKET, TicketStatus, priority_of
 from kameng.messages.notices import NoticeEvent, notify_operators
 from kameng.messages.services import tell
-from kameng.orders.history import order_events, quote_for
+from kameng.orders.history import order_events, quote_for, sold_product_of
 from kameng.orders.models import OrderRow
 from kameng.platform import inputs
 from kameng.platform.access import Viewer
@@ -199,19 +199,17 @@ def notify(uow: UnitOfWork, ticket: Ticket, notice: Notice, now: datetime) -> No
     The key is derived from the ticket's timeline position, so it needs no query; the ticket row
     is locked by every caller, so two transactions never take the same position."""
     key = f"notify:{ticket.id}:{ticket.timeline_rows}:{notice.kind}"
-    texts = message_texts(ticket, notice)
+    texts = message_texts(ticket, notice, sold_product_of(uow, ticket.order).names)
     tell(uow, ticket.user_id, key, notice.kind, notice.key, notice.params, now, ticket_id=ticket.id, texts=texts)
 
 
-def message_texts(ticket: Ticket, notice: Notice) -> dict[str, str]:
+def message_texts(ticket: Ticket, notice: Notice, names: dict[str, str]) -> dict[str, str]:
     """The notice in every language, headed by the product and the amount it is about, so that a
     message read on its own (in the list, or as an SMS) says which purchase and how much.
 
     A notice that names its amount itself is headed by the product only. Otherwise the amount is
     the refund once one is approved, else the quote, or, when the quote is nothing (a rejection by
-    rule), what was paid."""
-    product = ticket.order.product
-    names = {"zh": product.name_zh, "en": product.name_en}
+    rule), what was paid. ``names``: the product's name in each language."""
     if "amount" in notice.params:
         frame, amount = "notice.frame", None
     elif ticket.approved_fen is not None:

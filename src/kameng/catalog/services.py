@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
 from kameng.catalog.models import CouponRow, PolicyVersion, ProductRow
-from kameng.domain.model import DomainError, Policy, Product, Term
+from kameng.domain.model import DomainError, Policy, Product, ProductKind, Term
 from kameng.domain.terms import Sentence, describe_refund_terms
 from kameng.platform import inputs
 from kameng.platform.db.committed import CommittedValues
@@ -18,7 +19,47 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import ErrorCode, InvalidInput, not_found
 
 
-def product_to_domain(row: ProductRow) -> Product:
+class ProductFacts(Protocol):
+    """What the engine and after-sales read of a product: a stored row (:class:`ProductRow`), or
+    the same columns read as a plain row where a hot step reads them beside other facts
+    (:data:`SOLD_PRODUCT_COLUMNS`)."""
+
+    @property
+    def kind(self) -> ProductKind: ...
+    @property
+    def merchant_id(self) -> int: ...
+    @property
+    def name_zh(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def price_fen(self) -> int: ...
+    @property
+    def term_days(self) -> int | None: ...
+    @property
+    def term_months(self) -> int | None: ...
+    @property
+    def promo(self) -> bool: ...
+    @property
+    def benefits(self) -> dict[str, Any]: ...
+
+
+# The product's columns that :class:`ProductFacts` names, for a statement that reads them beside
+# others instead of loading the product's row as an object.
+SOLD_PRODUCT_COLUMNS = (
+    ProductRow.kind,
+    ProductRow.merchant_id,
+    ProductRow.name_zh,
+    ProductRow.name_en,
+    ProductRow.price_fen,
+    ProductRow.term_days,
+    ProductRow.term_months,
+    ProductRow.promo,
+    ProductRow.benefits,
+)
+
+
+def product_to_domain(row: ProductFacts) -> Product:
     term = None
     if row.kind.value == "membership":
         term = Term(days=row.term_days, months=row.term_months)
@@ -30,6 +71,24 @@ def product_to_domain(row: ProductRow) -> Product:
         benefits={str(k): int(v) for k, v in (row.benefits or {}).items()},
         name=row.name_en,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SoldProduct:
+    """An order's product as after-sales reads it: the engine's view of it, its merchant (whose
+    accounts a refund is posted against) and its names (which head the consumer's messages)."""
+
+    terms: Product
+    merchant_id: int
+    names: dict[str, str]
+
+    @property
+    def kind(self) -> ProductKind:
+        return self.terms.kind
+
+
+def sold_product(row: ProductFacts) -> SoldProduct:
+    return SoldProduct(product_to_domain(row), row.merchant_id, {"zh": row.name_zh, "en": row.name_en})
 
 
 def policy_to_domain(row: PolicyVersion) -> Policy:

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from sqlalchemy import bindparam, insert, select
 
-from kameng.catalog.services import policy_to_domain, product_to_domain
+from kameng.catalog.services import SoldProduct, policy_to_domain, product_to_domain, sold_product
 from kameng.domain.calendar import SHANGHAI, WorkCalendar
 from kameng.domain.model import (
     Coupon,
@@ -19,6 +19,7 @@ from kameng.domain.model import (
     Order,
     OrderEventType,
     Policy,
+    Product,
     Reason,
     RefundRequest,
 )
@@ -164,14 +165,16 @@ def quote_for(
     reason: Reason,
     calendar: WorkCalendar,
     assume: EventType | None = None,
+    product: Product | None = None,
     policy: Policy | None = None,
 ) -> Quote | None:
     """The engine's quote for a paid order as of ``at``; None before payment.
 
     ``assume`` adds an event of that type at ``at`` (not stored): the quote as it would be right
     after, say, an activation, which is what a page must show before the consumer activates.
-    ``policy``: the terms of the order's policy version, when the caller has them already
-    (catalog.services.policy_terms); by default they are read from the order's row."""
+    ``product`` and ``policy``: the engine's view of the order's product and its policy version's
+    terms, when the caller has them already (:func:`sold_product_of`,
+    catalog.services.policy_terms); by default they are read from the order's row."""
     if order.paid_at is None or order.status is not OrderStatus.PAID:
         return None
     known = engine_events(events)
@@ -187,7 +190,7 @@ def quote_for(
         auto_renew=order.auto_renew,
     )
     return quote_refund(
-        product_to_domain(order.product),
+        product if product is not None else product_to_domain(order.product),
         policy if policy is not None else policy_to_domain(order.policy),
         domain_order,
         known,
@@ -195,3 +198,20 @@ def quote_for(
         calendar,
         SHANGHAI,
     )
+
+
+def known_sold_product(uow: UnitOfWork, product_id: int, sold: SoldProduct) -> None:
+    """The order's product as a step read it beside the order's lock, without its row: what
+    :func:`sold_product_of` gives for the rest of the transaction."""
+    uow.memo[(SoldProduct, product_id)] = sold
+
+
+def sold_product_of(uow: UnitOfWork, order: OrderRow) -> SoldProduct:
+    """The order's product as after-sales reads it (its merchant, its names, the engine's view):
+    as the step read it with the order's lock (:func:`known_sold_product`), else from the order's
+    row, once per transaction. (A product is edited only by a transaction of its own.)"""
+    key = (SoldProduct, order.product_id)
+    known: SoldProduct | None = uow.memo.get(key)
+    if known is None:
+        known = uow.memo[key] = sold_product(order.product)
+    return known
