@@ -39,7 +39,7 @@ def test_the_columns_the_lock_reads_give_the_facts_the_row_gives(
         assert from_row.merchant_id == order.product.merchant_id
         assert from_row.names == {"zh": order.product.name_zh, "en": order.product.name_en}
         assert from_row.kind is order.product.kind
-        assert from_row.terms.price == order.product.price_fen
+        assert from_row.product.price == order.product.price_fen
 
 
 def test_after_sales_reads_what_the_lock_read_else_the_row_once_per_transaction(

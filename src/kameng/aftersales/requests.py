@@ -217,7 +217,7 @@ def _submit(
         sold = sold_product(locked)  # its columns, read with the lock
         known_sold_product(uow, order.product_id, sold)
         terms = policy_terms(uow, order.policy_version_id)
-        quote = quote_for(order, events, now, command.reason, calendar, product=sold.terms, policy=terms)
+        quote = quote_for(order, events, now, command.reason, calendar, product=sold.product, policy=terms)
         assert quote is not None
         if command.confirmed_one_click_fen is not None and (
             quote.decision is not Decision.AUTO_APPROVE or quote.refund != command.confirmed_one_click_fen

@@ -78,13 +78,13 @@ class SoldProduct:
     """An order's product as after-sales reads it: the engine's view of it, its merchant (whose
     accounts a refund is posted against) and its names (which head the consumer's messages)."""
 
-    terms: Product
+    product: Product
     merchant_id: int
     names: dict[str, str]
 
     @property
     def kind(self) -> ProductKind:
-        return self.terms.kind
+        return self.product.kind
 
 
 def sold_product(row: ProductFacts) -> SoldProduct:
