@@ -23,16 +23,18 @@ from tests.support.tickets import PRODUCT
 pytestmark = pytest.mark.usefixtures("catalog")
 
 
-def _order(uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime) -> str:
+@pytest.fixture
+def order_no(uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime) -> str:
     return buy(uow, channel, make_user().id, PRODUCT, now).order_no
 
 
-def test_the_columns_the_lock_reads_give_the_facts_the_row_gives(
-    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
-) -> None:
-    order_no = _order(uow, channel, make_user, now)
+def _the_order(uow: UnitOfWork, order_no: str) -> OrderRow:
+    return uow.session.scalars(select(OrderRow).where(OrderRow.order_no == order_no)).one()
+
+
+def test_the_columns_the_lock_reads_give_the_facts_the_row_gives(uow: UnitOfWork, order_no: str) -> None:
     with uow:
-        order = uow.session.scalars(select(OrderRow).where(OrderRow.order_no == order_no)).one()
+        order = _the_order(uow, order_no)
         columns = uow.session.execute(select(*SOLD_PRODUCT_COLUMNS).where(ProductRow.id == order.product_id)).one()
         from_columns, from_row = sold_product(columns), sold_product(order.product)
         assert from_columns == from_row
@@ -42,20 +44,17 @@ def test_the_columns_the_lock_reads_give_the_facts_the_row_gives(
         assert from_row.product.price == order.product.price_fen
 
 
-def test_after_sales_reads_what_the_lock_read_else_the_row_once_per_transaction(
-    uow: UnitOfWork, channel: SimulatorChannel, make_user: Callable[..., User], now: datetime
-) -> None:
-    order_no = _order(uow, channel, make_user, now)
+def test_after_sales_reads_what_the_lock_read_else_the_row_once_per_transaction(uow: UnitOfWork, order_no: str) -> None:
     with uow:
-        order = uow.session.scalars(select(OrderRow).where(OrderRow.order_no == order_no)).one()
+        order = _the_order(uow, order_no)
         first = sold_product_of(uow, order)
         assert first == sold_product(order.product)
         assert sold_product_of(uow, order) is first  # built once in the transaction
     with uow:
-        order = uow.session.scalars(select(OrderRow).where(OrderRow.order_no == order_no)).one()
+        order = _the_order(uow, order_no)
         read_with_the_lock = sold_product(order.product)
         known_sold_product(uow, order.product_id, read_with_the_lock)
         assert sold_product_of(uow, order) is read_with_the_lock
     with uow:  # a new transaction knows nothing of the last one's
-        order = uow.session.scalars(select(OrderRow).where(OrderRow.order_no == order_no)).one()
+        order = _the_order(uow, order_no)
         assert sold_product_of(uow, order) is not read_with_the_lock
