@@ -32,7 +32,7 @@ class UnitOfWork:
         # Per-transaction memo for values that cannot change inside it; cleared with the session.
         self.memo: dict[object, Any] = {}
         # What runs once the transaction has committed (platform/db/committed.py); dropped unrun
-        # when it rolls back.
+        # when it rolls back, and always by the end of the outermost block (so empty at its start).
         self._after_commit: list[Callable[[], None]] = []
 
     @property
@@ -55,7 +55,6 @@ class UnitOfWork:
             return self
         self._session = self._factory()
         self.memo = {}
-        self._after_commit = []
         return self
 
     def __exit__(
