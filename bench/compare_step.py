@@ -10,11 +10,13 @@ one chunk of requests for the base, one for the working tree, and so on (the ord
 round). Each chunk pair meets the same phase of the machine, and the ratio of their medians
 cancels it. The figure is the median of those ratios, with its spread.
 
-    .venv/bin/python bench/compare_step.py BASE_COMMIT [--requests 600] [--chunk 20] [--app]
+    .venv/bin/python bench/compare_step.py BASE_COMMIT [--requests 600] [--chunk 20] [--app | --checkout]
 
 With ``--app`` each request goes through the whole ASGI app, called in process as ``step_cpu``'s
 app part calls it (middleware, the direct way, the thread hop, the answer; no socket), and the
 figure is the process's CPU time instead of the step's thread time: for a change outside the step.
+With ``--checkout`` a request is one order as the checkout section's is, placed and paid by the
+services its two API routes call: the thread time of both steps.
 
 BASE_COMMIT's ``src`` is taken with ``git archive`` into a temporary folder and put first on the
 base process's ``PYTHONPATH``; the other process runs the working tree. A ratio below 1 means the
@@ -61,6 +63,25 @@ def _worker(requests: int) -> None:
             print(" ".join(f"{value:.7f}" for value in spent), flush=True)
 
 
+def _checkout_worker(requests: int) -> None:
+    """:func:`_worker` for checkout: each request is one order as the checkout section's is,
+    placed and paid by the services its two API routes call (both steps' thread time)."""
+    from step_cpu import WARM_UP, check_out, consumers, demo_shop
+
+    with demo_shop() as container:
+        buyers = [user_id for user_id, _ in consumers(container)]
+        for number in range(WARM_UP):
+            check_out(container, buyers[number % len(buyers)])
+        print("ready", flush=True)
+        for line in sys.stdin:
+            spent = []
+            for number in range(int(line)):
+                started = time.thread_time()
+                check_out(container, buyers[number % len(buyers)])
+                spent.append(time.thread_time() - started)
+            print(" ".join(f"{value:.7f}" for value in spent), flush=True)
+
+
 def _app_worker(requests: int) -> None:
     """:func:`_worker` through the whole app, called in process as ``step_cpu``'s app part does:
     the middleware, the direct way, the thread hop and the answer, besides the step."""
@@ -84,12 +105,12 @@ def _app_worker(requests: int) -> None:
         asyncio.run(serve(app, orders))
 
 
-def _start(requests: int, src: Path | None, whole_app: bool) -> subprocess.Popen[str]:
+def _start(requests: int, src: Path | None, what: list[str]) -> subprocess.Popen[str]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
     side = subprocess.Popen(
-        [sys.executable, __file__, "--worker", "--requests", str(requests), *(["--app"] if whole_app else [])],
+        [sys.executable, __file__, "--worker", "--requests", str(requests), *what],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -124,10 +145,11 @@ def _ms(values: list[float]) -> str:
     return f"p50 {ordered[len(ordered) // 2] * 1000:.3f} ms, mean {statistics.mean(ordered) * 1000:.3f} ms"
 
 
-def compare(commit: str, requests: int, chunk: int, whole_app: bool) -> None:
+def compare(commit: str, requests: int, chunk: int, what: list[str]) -> None:
+    """``what``: the worker's flags, which say what one request is (``--app``, ``--checkout``)."""
     with tempfile.TemporaryDirectory(prefix="compare-step-") as folder:
-        base = _start(requests, _src_of(commit, Path(folder)), whole_app)
-        tree = _start(requests, None, whole_app)
+        base = _start(requests, _src_of(commit, Path(folder)), what)
+        tree = _start(requests, None, what)
         spent: dict[str, list[float]] = {"base": [], "tree": []}
         ratios = []
         try:
@@ -156,17 +178,22 @@ def main() -> None:
     parser.add_argument("commit", nargs="?", help="the base: a commit whose src to compare against")
     parser.add_argument("--requests", type=int, default=600, help="timed requests per side")
     parser.add_argument("--chunk", type=int, default=20, help="requests per turn")
-    parser.add_argument(
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument(
         "--app", action="store_true", help="the whole ASGI app in process (process CPU), not the step alone"
+    )
+    kind.add_argument(
+        "--checkout", action="store_true", help="an order placed and paid (both steps), not a refund request"
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.worker:
-        (_app_worker if arguments.app else _worker)(arguments.requests)
+        (_app_worker if arguments.app else _checkout_worker if arguments.checkout else _worker)(arguments.requests)
     elif arguments.commit is None or arguments.requests < arguments.chunk or arguments.chunk < 1:
         parser.error("name the base commit; --requests must be at least --chunk, and --chunk at least 1")
     else:
-        compare(arguments.commit, arguments.requests, arguments.chunk, arguments.app)
+        what = ["--app"] if arguments.app else ["--checkout"] if arguments.checkout else []
+        compare(arguments.commit, arguments.requests, arguments.chunk, what)
 
 
 if __name__ == "__main__":

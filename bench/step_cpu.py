@@ -52,25 +52,42 @@ CONSUMERS = 4
 WARM_UP = 40  # requests not counted: the pool's connections and their prepared statements
 
 
-def _paid_orders(container: Container, count: int) -> list[tuple[str, str]]:
-    """``count`` paid monthly passes, shared among the consumers: (their token, order number)."""
+def consumers(container: Container) -> list[tuple[int, str]]:
+    """The bench's consumers, signed up and signed in: (their id, their bearer token)."""
     now = container.now()
-    tokens = []
-    users = []
+    signed_in = []
     for index in range(CONSUMERS):
         user = sign_up(container.uow(), f"1390000{index:04d}", "long-enough-1", now)
-        users.append(user)
-        tokens.append(sessions.start(container.uow(), user.id, sessions.SessionKind.API, datetime.now(UTC)).secret)
+        signed_in.append(
+            (user.id, sessions.start(container.uow(), user.id, sessions.SessionKind.API, datetime.now(UTC)).secret)
+        )
+    return signed_in
+
+
+def check_out(container: Container, user_id: int) -> str:
+    """One order as the checkout section's is: a monthly pass placed (with an idempotency key) and
+    paid through the simulator, by the services that its two API routes call. Its order number."""
+    now = container.now()
+    request = CheckoutRequest(
+        user_id=user_id,
+        product_slug=PRODUCT,
+        channel=Channel.ALIPAY,
+        duplicate_ack=True,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    placed = place_order(container.uow(), request, now, container.payments)
+    assert placed.out_trade_no is not None
+    assert simulate_payer(container.uow(), placed.out_trade_no, True, container.payments, now) == "paid"
+    return placed.order_no
+
+
+def _paid_orders(container: Container, count: int) -> list[tuple[str, str]]:
+    """``count`` paid monthly passes, shared among the consumers: (their token, order number)."""
+    signed_in = consumers(container)
     orders = []
     for number in range(count):
-        owner = number % CONSUMERS
-        request = CheckoutRequest(
-            user_id=users[owner].id, product_slug=PRODUCT, channel=Channel.ALIPAY, duplicate_ack=True
-        )
-        placed = place_order(container.uow(), request, now, container.payments)
-        assert placed.out_trade_no is not None
-        assert simulate_payer(container.uow(), placed.out_trade_no, True, container.payments, now) == "paid"
-        orders.append((tokens[owner], placed.order_no))
+        user_id, token = signed_in[number % CONSUMERS]
+        orders.append((token, check_out(container, user_id)))
     return orders
 
 
@@ -101,16 +118,23 @@ BODY: tuple[dict[str, Any], list[Any]] = ({"reason": Reason.CHANGED_MIND, "descr
 
 
 @contextmanager
-def orders_to_refund(count: int) -> Iterator[tuple[Container, list[tuple[str, str]]]]:
-    """A fresh PostgreSQL database with the demo, and ``count`` paid orders to ask refunds of."""
+def demo_shop() -> Iterator[Container]:
+    """A fresh PostgreSQL database with the demo, and the services on it."""
     with fresh_database("postgresql") as url:
         settings = _settings(url)
         compose.prepare_database(settings)
         container = compose.build(settings)
         try:
-            yield container, _paid_orders(container, count)
+            yield container
         finally:
             container.dispose()
+
+
+@contextmanager
+def orders_to_refund(count: int) -> Iterator[tuple[Container, list[tuple[str, str]]]]:
+    """A fresh PostgreSQL database with the demo, and ``count`` paid orders to ask refunds of."""
+    with demo_shop() as container:
+        yield container, _paid_orders(container, count)
 
 
 def run_step_cpu(requests: int) -> dict[str, Any]:
