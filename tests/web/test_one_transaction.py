@@ -112,3 +112,25 @@ def test_a_one_click_refund_request_is_three_statements_on_postgresql(client: Te
     assert len(seen) == 3, "\n\n".join(seen)
     assert "FOR UPDATE" in seen[0]
     assert seen[2].lstrip().startswith("WITH")
+
+
+@pytest.mark.postgres
+def test_placing_an_order_is_three_statements_and_paying_it_two_on_postgresql(client: TestClient) -> None:
+    # Placing: the bearer token's look-up, the reads (product, current policy, recent order, the
+    # key's order, the ids drawn ahead), then the order and payment written together. Paying (the
+    # simulator's payer: no token): the payment and order locked with what settling reads of the
+    # product, then the settlement written together. One more is a lazy load of the order's
+    # product or policy, or a flush, come back unnoticed.
+    headers = _signed_in(client)
+    _order(client, headers)  # the first of a process reads what later ones keep
+    engine = container_of(client).engine
+    with statements(engine) as placing:
+        placed = _order(client, headers)
+    assert len(placing) == 3, "\n\n".join(placing)
+    assert "FROM auth_sessions" in placing[0]
+    assert placing[2].lstrip().startswith("WITH")
+    with statements(engine) as paying:
+        assert client.post(f"{API}/payments/simulator/{placed['out_trade_no']}/pay").status_code == 200
+    assert len(paying) == 2, "\n\n".join(paying)
+    assert "FOR UPDATE" in paying[0]
+    assert paying[1].lstrip().startswith("WITH")

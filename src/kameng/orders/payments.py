@@ -30,7 +30,7 @@ from kameng.domain.states import (
 from kameng.domain.users import Role
 from kameng.messages.services import tell
 from kameng.orders.history import add_order_event
-from kameng.orders.locked_payments import locked_payment
+from kameng.orders.locked_payments import LockedPayment, ProductPaidFor, locked_payment
 from kameng.orders.models import CardKeyRow, MembershipRow, OrderRow, PaymentRow
 from kameng.orders.queries import visible_order
 from kameng.payouts.models import RefundRow
@@ -56,11 +56,18 @@ SETTLEMENT_SERVER_IDS = SETTLEMENT_ROWS - {"journal_entries"}
 
 
 def settle(
-    uow: UnitOfWork, order: OrderRow, payment: PaymentRow, transaction_id: str, at: datetime, bonus_part: int = 0
+    uow: UnitOfWork,
+    order: OrderRow,
+    payment: PaymentRow,
+    product: ProductPaidFor,
+    transaction_id: str,
+    at: datetime,
+    bonus_part: int = 0,
 ) -> None:
     """The money is ours: mark it paid, post the ledger, and hand over what was bought.
 
-    ``bonus_part`` is how much of a balance payment came from bonus credit."""
+    ``product`` is the order's, as the step read it; ``bonus_part`` is how much of a balance
+    payment came from bonus credit."""
     session = uow.session
     payment.status = PAYMENT.apply(payment.status, "succeed")
     payment.channel_txn_no = transaction_id
@@ -69,7 +76,6 @@ def settle(
     order.paid_at = at
     order.channel_txn_no = transaction_id
     order.updated_at = at
-    product = order.product
     add_order_event(
         uow,
         order,
@@ -199,7 +205,7 @@ def apply_in_open_uow(
     note: PaymentNotification,
     now: datetime,
     orphans_of: str | None = None,
-    locked: tuple[PaymentRow, OrderRow] | None = None,
+    locked: LockedPayment | None = None,
 ) -> str:
     """:func:`apply_payment_notification` inside the caller's open unit of work, which it commits
     when something changed. ``locked`` is :func:`locked_payment` of the note's trade, when the
@@ -212,7 +218,7 @@ def apply_in_open_uow(
         result = record_orphan(uow, orphans_of, note, now)
         uow.commit()
         return result
-    payment, order = locked
+    payment, order, product = locked
     if orphans_of is not None and payment.channel.value != orphans_of:
         raise InvalidInput(ErrorCode.CHANNEL_MISMATCH, "channels.error.channel_mismatch", "channel")
     if note.amount_fen != payment.amount_fen:
@@ -242,7 +248,7 @@ def apply_in_open_uow(
             _return_late_payment(uow, order, payment, note.transaction_id, now)
             result = "returned"
         else:
-            settle(uow, order, payment, note.transaction_id, at=note.at)
+            settle(uow, order, payment, product, note.transaction_id, at=note.at)
             result = "paid"
         # The order's and payment's changes and the new rows, rather than the flush's one statement
         # per row (nothing in the step reads their ids): on PostgreSQL one statement
