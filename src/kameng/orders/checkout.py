@@ -30,7 +30,6 @@ from kameng.domain.states import (
 from kameng.domain.users import Role
 from kameng.orders.checkout_reads import DUPLICATE_WINDOW, RECENT_DUPLICATE, checkout_reads
 from kameng.orders.history import add_order_event
-from kameng.orders.locked_payments import product_paid_for
 from kameng.orders.models import CardKeyRow, OrderEventRow, OrderRow, PaymentRow
 from kameng.orders.numbers import draw_until_free, new_order_no, payment_out_trade_no
 from kameng.orders.payments import SETTLEMENT_ROWS, SETTLEMENT_SERVER_IDS, settle
@@ -280,7 +279,7 @@ def _place_order(uow: UnitOfWork, command: CheckoutRequest, now: datetime, chann
             _reserve_card_key(uow, product.id, order, now)
         if pays_now:
             bonus_part = _pay_from_balance(uow, order, now)
-            paid_for = product_paid_for(product)
+            paid_for = product.paid_for()
             settle(uow, order, payment, paid_for, f"BAL{order.order_no}", at=now, bonus_part=bonus_part)
         # A plain checkout's two rows, in one statement on PostgreSQL; after a flush, what is left.
         write_step_end(session, WRITTEN_AT_THE_END, SETTLEMENT_SERVER_IDS)

@@ -51,11 +51,6 @@ _PAID_FOR_COLUMNS = (
 _FIRST_PAID_FOR_COLUMN = 3  # after the payment, the order and whether any endpoint is enabled
 
 
-def product_paid_for(product: ProductRow) -> ProductPaidFor:
-    """:class:`ProductPaidFor` of a product row a step has in hand (a balance payment's checkout)."""
-    return ProductPaidFor(product.id, product.slug, product.kind, product.merchant_id, product.uses_card_keys)
-
-
 def _paid_for(found: Row[Any]) -> ProductPaidFor:
     return ProductPaidFor(*found[_FIRST_PAID_FOR_COLUMN : _FIRST_PAID_FOR_COLUMN + len(_PAID_FOR_COLUMNS)])
 

@@ -4,9 +4,8 @@ exactly as they were shown (the price of each renewal, the period, how to cancel
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from kameng.catalog.models import ProductRow
 from kameng.domain.model import Term
 from kameng.domain.money import format_yuan
 from kameng.domain.refund import RENEWAL_NOTICE_DAYS
@@ -16,7 +15,19 @@ from kameng.platform.i18n import in_every_language
 from kameng.subscriptions.models import SubscriptionRow
 
 
-def consent_terms(product: ProductRow) -> dict[str, Any]:
+class RenewalOffer(Protocol):
+    """What the consent's terms are made of: a product's stored row (the checkout page's
+    preview), or the columns placing an order read of it (orders/checkout_reads.py)."""
+
+    @property
+    def price_fen(self) -> int: ...
+    @property
+    def term_days(self) -> int | None: ...
+    @property
+    def term_months(self) -> int | None: ...
+
+
+def consent_terms(product: RenewalOffer) -> dict[str, Any]:
     """The terms a consumer agrees to, in every language: shown beside the (never pre-selected)
     box at checkout, and stored with the consent."""
     period_zh, period_en = Term(days=product.term_days, months=product.term_months).describe()
@@ -33,7 +44,7 @@ def subscription_no(order_no: str) -> str:
 
 
 def record_consent(
-    uow: UnitOfWork, order_id: int, order_no: str, user_id: int, product: ProductRow, now: datetime
+    uow: UnitOfWork, order_id: int, order_no: str, user_id: int, product: RenewalOffer, now: datetime
 ) -> SubscriptionRow:
     """In the checkout's transaction: the subscription of an order placed with auto-renewal."""
     row = SubscriptionRow(
