@@ -78,9 +78,9 @@ LockedPayment = tuple[PaymentRow, OrderRow, ProductPaidFor]
 
 def locked_payment(uow: UnitOfWork, out_trade_no: str) -> LockedPayment | None:
     """The payment of ``out_trade_no`` and its order, both locked, and what settling reads of its
-    product, in one statement. What else the statement learnt is left where the settlement looks for it: the
-    enabled endpoints' absence with webhooks.events, the journal entry's id in the transaction's
-    pool of ids drawn ahead (platform/db/ids.py), which ``post_entry`` takes from."""
+    product, in one statement. What else the statement learnt is left where the settlement looks
+    for it: the enabled endpoints' absence with webhooks.events, the journal entry's id in the
+    transaction's pool of ids drawn ahead (platform/db/ids.py), which ``post_entry`` takes from."""
     drawing = uow.dialect == "postgresql"
     query = _LOCKED_PAYMENT_DRAWING_ENTRY_ID if drawing else _LOCKED_PAYMENT
     found = uow.session.execute(query, {"out_trade_no": out_trade_no}).one_or_none()
