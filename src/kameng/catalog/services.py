@@ -19,7 +19,19 @@ from kameng.platform.db.uow import UnitOfWork
 from kameng.platform.errors import ErrorCode, InvalidInput, not_found
 
 
-class ProductFacts(Protocol):
+class PricedTerm(Protocol):
+    """A product's price and term, as any reader of them gets them: a stored row
+    (:class:`ProductRow`), or its columns read as a plain row beside other facts by a hot step."""
+
+    @property
+    def price_fen(self) -> int: ...
+    @property
+    def term_days(self) -> int | None: ...
+    @property
+    def term_months(self) -> int | None: ...
+
+
+class ProductFacts(PricedTerm, Protocol):
     """What the engine and after-sales read of a product: a stored row (:class:`ProductRow`), or
     the same columns read as a plain row where a hot step reads them beside other facts
     (:data:`SOLD_PRODUCT_COLUMNS`)."""
@@ -32,12 +44,6 @@ class ProductFacts(Protocol):
     def name_zh(self) -> str: ...
     @property
     def name_en(self) -> str: ...
-    @property
-    def price_fen(self) -> int: ...
-    @property
-    def term_days(self) -> int | None: ...
-    @property
-    def term_months(self) -> int | None: ...
     @property
     def promo(self) -> bool: ...
     @property

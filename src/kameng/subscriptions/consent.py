@@ -4,8 +4,9 @@ exactly as they were shown (the price of each renewal, the period, how to cancel
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from kameng.catalog.services import PricedTerm
 from kameng.domain.model import Term
 from kameng.domain.money import format_yuan
 from kameng.domain.refund import RENEWAL_NOTICE_DAYS
@@ -15,21 +16,10 @@ from kameng.platform.i18n import in_every_language
 from kameng.subscriptions.models import SubscriptionRow
 
 
-class RenewalOffer(Protocol):
-    """What the consent's terms are made of: a product's stored row (the checkout page's
-    preview), or the columns placing an order read of it (orders/checkout_reads.py)."""
-
-    @property
-    def price_fen(self) -> int: ...
-    @property
-    def term_days(self) -> int | None: ...
-    @property
-    def term_months(self) -> int | None: ...
-
-
-def consent_terms(product: RenewalOffer) -> dict[str, Any]:
+def consent_terms(product: PricedTerm) -> dict[str, Any]:
     """The terms a consumer agrees to, in every language: shown beside the (never pre-selected)
-    box at checkout, and stored with the consent."""
+    box at checkout, and stored with the consent. ``product`` is its stored row (the checkout
+    page's preview) or the columns placing an order read of it (orders/checkout_reads.py)."""
     period_zh, period_en = Term(days=product.term_days, months=product.term_months).describe()
     price = format_yuan(product.price_fen)
     text = in_every_language(
@@ -44,7 +34,7 @@ def subscription_no(order_no: str) -> str:
 
 
 def record_consent(
-    uow: UnitOfWork, order_id: int, order_no: str, user_id: int, product: RenewalOffer, now: datetime
+    uow: UnitOfWork, order_id: int, order_no: str, user_id: int, product: PricedTerm, now: datetime
 ) -> SubscriptionRow:
     """In the checkout's transaction: the subscription of an order placed with auto-renewal."""
     row = SubscriptionRow(
