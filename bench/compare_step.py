@@ -28,6 +28,7 @@ A ratio below 1 means the working tree's step costs less thread time than the ba
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import shutil
@@ -38,6 +39,7 @@ import tarfile
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from typing import IO
@@ -45,26 +47,35 @@ from typing import IO
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _serve(run_one: Callable[[], object]) -> None:
+    """Say ready, then run ``run_one`` as many times as each line of stdin asks for and print the
+    thread time of each run (the protocol of :func:`_chunk`)."""
+    print("ready", flush=True)
+    for line in sys.stdin:
+        spent = []
+        for _ in range(int(line)):
+            started = time.thread_time()
+            run_one()
+            spent.append(time.thread_time() - started)
+        print(" ".join(f"{value:.7f}" for value in spent), flush=True)
+
+
 def _worker(requests: int) -> None:
-    """One side: set up, say ready, then run as many requests as each line of stdin asks for and
-    print their thread times."""
+    """One side: set up, warm up, then serve refund requests (:func:`_serve`)."""
     from step_cpu import BODY, WARM_UP, orders_to_refund
 
     from kameng.aftersales.api import _submit_for_token
 
     with orders_to_refund(WARM_UP + requests) as (container, orders):
-        for token, order_no in orders[:WARM_UP]:
-            _submit_for_token(container, token, order_no, BODY, uuid.uuid4().hex)
-        left = iter(orders[WARM_UP:])
-        print("ready", flush=True)
-        for line in sys.stdin:
-            spent = []
-            for _ in range(int(line)):
-                token, order_no = next(left)
-                started = time.thread_time()
-                _submit_for_token(container, token, order_no, BODY, uuid.uuid4().hex)
-                spent.append(time.thread_time() - started)
-            print(" ".join(f"{value:.7f}" for value in spent), flush=True)
+        left = iter(orders)
+
+        def ask() -> object:
+            token, order_no = next(left)
+            return _submit_for_token(container, token, order_no, BODY, uuid.uuid4().hex)
+
+        for _ in range(WARM_UP):
+            ask()
+        _serve(ask)
 
 
 def _checkout_worker(requests: int) -> None:
@@ -73,17 +84,14 @@ def _checkout_worker(requests: int) -> None:
     from step_cpu import WARM_UP, check_out, consumers, demo_shop
 
     with demo_shop() as container:
-        buyers = [user_id for user_id, _ in consumers(container)]
-        for number in range(WARM_UP):
-            check_out(container, buyers[number % len(buyers)])
-        print("ready", flush=True)
-        for line in sys.stdin:
-            spent = []
-            for number in range(int(line)):
-                started = time.thread_time()
-                check_out(container, buyers[number % len(buyers)])
-                spent.append(time.thread_time() - started)
-            print(" ".join(f"{value:.7f}" for value in spent), flush=True)
+        buyers = itertools.cycle([user_id for user_id, _ in consumers(container)])
+
+        def buy() -> object:
+            return check_out(container, next(buyers))
+
+        for _ in range(WARM_UP):
+            buy()
+        _serve(buy)
 
 
 def _app_worker(requests: int) -> None:
