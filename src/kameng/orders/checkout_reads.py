@@ -19,7 +19,7 @@ from sqlalchemy import Select, SQLColumnExpression, bindparam, select
 from kameng.catalog.models import PolicyVersion, ProductRow
 from kameng.domain.model import ProductKind
 from kameng.domain.states import OrderStatus
-from kameng.orders.locked_payments import ProductPaidFor
+from kameng.orders.locked_payments import PAID_FOR_COLUMNS, ProductPaidFor
 from kameng.orders.models import OrderRow
 from kameng.platform import inputs
 from kameng.platform.db.ids import drawn_id_columns, pool_drawn_ids
@@ -69,28 +69,25 @@ class ProductForSale:
     slug: str
     kind: ProductKind
     merchant_id: int
+    uses_card_keys: bool
     price_fen: int
     bonus_fen: int
     term_days: int | None
     term_months: int | None
     renewable: bool
-    uses_card_keys: bool
 
     def paid_for(self) -> ProductPaidFor:
         return ProductPaidFor(self.id, self.slug, self.kind, self.merchant_id, self.uses_card_keys)
 
 
+# The columns in the order of ProductForSale's fields: what paying reads of the product first.
 _FOR_SALE_COLUMNS = (
-    ProductRow.id,
-    ProductRow.slug,
-    ProductRow.kind,
-    ProductRow.merchant_id,
+    *PAID_FOR_COLUMNS,
     ProductRow.price_fen,
     ProductRow.bonus_fen,
     ProductRow.term_days,
     ProductRow.term_months,
     ProductRow.renewable,
-    ProductRow.uses_card_keys,
 )
 _READS = select(
     *_FOR_SALE_COLUMNS,

@@ -41,7 +41,8 @@ class ProductPaidFor:
     uses_card_keys: bool
 
 
-_PAID_FOR_COLUMNS = (
+# In the order of ProductPaidFor's fields.
+PAID_FOR_COLUMNS = (
     ProductRow.id,
     ProductRow.slug,
     ProductRow.kind,
@@ -52,7 +53,7 @@ _FIRST_PAID_FOR_COLUMN = 3  # after the payment, the order and whether any endpo
 
 
 def _paid_for(found: Row[Any]) -> ProductPaidFor:
-    return ProductPaidFor(*found[_FIRST_PAID_FOR_COLUMN : _FIRST_PAID_FOR_COLUMN + len(_PAID_FOR_COLUMNS)])
+    return ProductPaidFor(*found[_FIRST_PAID_FOR_COLUMN : _FIRST_PAID_FOR_COLUMN + len(PAID_FOR_COLUMNS)])
 
 
 # Built once: a statement's construction costs about as much as its execution does. The rows
@@ -60,7 +61,7 @@ def _paid_for(found: Row[Any]) -> ProductPaidFor:
 # before; the product is read, not locked (a sale does not change it), and the order's policy is
 # not read (settling does not need it).
 _LOCKED_PAYMENT = (
-    select(PaymentRow, OrderRow, ANY_ENABLED.label("any_webhook_endpoint"), *_PAID_FOR_COLUMNS)
+    select(PaymentRow, OrderRow, ANY_ENABLED.label("any_webhook_endpoint"), *PAID_FOR_COLUMNS)
     .join(OrderRow, OrderRow.id == PaymentRow.order_id)
     .join(ProductRow, ProductRow.id == OrderRow.product_id)
     .where(PaymentRow.out_trade_no == bindparam("out_trade_no"))
