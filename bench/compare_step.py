@@ -84,7 +84,7 @@ def _checkout_worker(requests: int) -> None:
     from step_cpu import WARM_UP, check_out, consumers, demo_shop
 
     with demo_shop() as container:
-        buyers = itertools.cycle([user_id for user_id, _ in consumers(container)])
+        buyers = itertools.cycle([token for _, token in consumers(container)])
 
         def buy() -> object:
             return check_out(container, next(buyers))

@@ -43,7 +43,8 @@ from kameng.aftersales.api import _submit_for_token
 from kameng.channels.simulator.payer import simulate_payer
 from kameng.container import Container
 from kameng.domain.model import Channel, Reason
-from kameng.orders.checkout import CheckoutRequest, place_order
+from kameng.orders.api import _placed
+from kameng.orders.schemas import OrderRequest
 from kameng.settings import Settings
 from kameng.web.app import create_app
 from kameng.web.direct import DirectRoutes
@@ -64,20 +65,15 @@ def consumers(container: Container) -> list[tuple[int, str]]:
     return signed_in
 
 
-def check_out(container: Container, user_id: int) -> str:
-    """One order as the checkout section's is: a monthly pass placed (with an idempotency key) and
-    paid through the simulator, by the services that its two API routes call. Its order number."""
-    now = container.now()
-    request = CheckoutRequest(
-        user_id=user_id,
-        product_slug=PRODUCT,
-        channel=Channel.ALIPAY,
-        duplicate_ack=True,
-        idempotency_key=uuid.uuid4().hex,
-    )
-    placed = place_order(container.uow(), request, now, container.payments)
+def check_out(container: Container, token: str) -> str:
+    """One order as the checkout section's is: a monthly pass placed with a bearer token and an
+    idempotency key, and paid through the simulator, by the functions that its two API routes
+    call. Its order number."""
+    body = OrderRequest.model_validate({"product": PRODUCT, "channel": Channel.ALIPAY, "duplicate_ack": True})
+    placed, status = _placed(container, token, body, uuid.uuid4().hex)
+    assert status == 201
     assert placed.out_trade_no is not None
-    assert simulate_payer(container.uow(), placed.out_trade_no, True, container.payments, now) == "paid"
+    assert simulate_payer(container.uow(), placed.out_trade_no, True, container.payments, container.now()) == "paid"
     return placed.order_no
 
 
@@ -86,8 +82,8 @@ def _paid_orders(container: Container, count: int) -> list[tuple[str, str]]:
     signed_in = consumers(container)
     orders = []
     for number in range(count):
-        user_id, token = signed_in[number % CONSUMERS]
-        orders.append((token, check_out(container, user_id)))
+        _, token = signed_in[number % CONSUMERS]
+        orders.append((token, check_out(container, token)))
     return orders
 
 

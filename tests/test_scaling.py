@@ -122,10 +122,12 @@ def distributed(db_url: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def _hot_requests(client: TestClient, seen: list[str]) -> list[str]:
-    """The statements of a consumer's hot requests: their order, the list, a refund request."""
+def _hot_requests(client: TestClient, seen: list[str], all_of_them: bool = False) -> list[str]:
+    """The statements of a consumer's hot requests: the order's detail, the list, a refund
+    request; with ``all_of_them``, placing the order (not its payment) too."""
     answer = client.post(f"{API}/auth/signup", json={"identifier": "13900001111", "password": "long-enough-1"})
     headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+    seen.clear()
     placed = client.post(
         f"{API}/orders",
         json={"product": "monthly-pass", "channel": "alipay", "duplicate_ack": True},
@@ -133,6 +135,7 @@ def _hot_requests(client: TestClient, seen: list[str]) -> list[str]:
     )
     assert placed.status_code == 201, placed.text
     order_no = placed.json()["order_no"]
+    placing = list(seen) if all_of_them else []
     paid = client.post(f"{API}/payments/simulator/{placed.json()['out_trade_no']}/pay")
     assert paid.status_code == 200, paid.text
 
@@ -145,7 +148,7 @@ def _hot_requests(client: TestClient, seen: list[str]) -> list[str]:
         headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
     )
     assert asked.status_code == 201, asked.text
-    return list(seen)
+    return placing + seen
 
 
 def _listening(client: TestClient) -> AbstractContextManager[list[str]]:
@@ -187,16 +190,21 @@ def test_checkout_names_the_owner_in_every_query_but_the_channels_notification(d
         assert "payments.out_trade_no" in paying[0]
 
 
-def test_on_one_database_only_the_refund_requests_lock_finds_its_owner_by_the_token(client: TestClient) -> None:
-    # The one statement KAMENG_DISTRIBUTED_DATABASE changes: the order's lock, which on one
-    # database also looks the bearer token up (a statement fewer), and so names the owner as the
-    # token's session's, not as a value.
+def test_on_one_database_only_the_checkouts_read_and_the_refund_requests_lock_find_their_owner_by_the_token(
+    client: TestClient,
+) -> None:
+    # The two statements KAMENG_DISTRIBUTED_DATABASE changes: the checkout's read and the order's
+    # lock, which on one database also look the bearer token up (a statement fewer each), and so
+    # name the owner as the token's session's, not as a value.
     with _listening(client) as seen:
-        statements = _hot_requests(client, seen)
+        statements = _hot_requests(client, seen, all_of_them=True)
         problems = [(unrouted(s), s) for s in statements if unrouted(s)]
-        assert [tables for tables, _ in problems] == [["orders"]], problems
-        assert "auth_sessions.secret_hash" in problems[0][1]
-        assert "orders.order_no" in problems[0][1]
+        assert [tables for tables, _ in problems] == [["orders", "orders"], ["orders"]], problems
+        reads, lock = (statement for _, statement in problems)
+        assert "auth_sessions.secret_hash" in reads
+        assert "products.slug" in reads
+        assert "auth_sessions.secret_hash" in lock
+        assert "orders.order_no" in lock
 
 
 def test_the_check_sees_a_query_that_forgets_the_owner() -> None:

@@ -205,9 +205,7 @@ def seed_demo(container: Container, pay: Payer, now: datetime) -> bool:
     def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, paid: bool = True, **extra: Any) -> str:
         placed = place_order(
             uow,
-            CheckoutRequest(
-                user_id=zhang.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True, **extra
-            ),
+            CheckoutRequest(buyer=zhang.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True, **extra),
             at,
             container.payments,
         )
@@ -239,7 +237,7 @@ def seed_aftersales_demo(container: Container, pay: Payer, now: datetime) -> Non
     def buy(slug: str, at: datetime, channel_name: Channel = Channel.ALIPAY, paid: bool = True) -> str:
         placed = place_order(
             uow,
-            CheckoutRequest(user_id=li.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True),
+            CheckoutRequest(buyer=li.user_id, product_slug=slug, channel=channel_name, duplicate_ack=True),
             at,
             container.payments,
         )

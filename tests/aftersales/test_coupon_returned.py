@@ -215,7 +215,7 @@ def test_a_coupon_that_is_not_refundable_stays_with_the_order(
 
 def _checkout(user_id: int, code: str, key: str) -> CheckoutRequest:
     return CheckoutRequest(
-        user_id=user_id,
+        buyer=user_id,
         product_slug="quarterly-pass",
         channel=Channel.ALIPAY,
         coupon_code=code,

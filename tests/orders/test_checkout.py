@@ -149,10 +149,10 @@ def test_a_key_reused_for_another_purchase_is_refused_by_the_service_itself(
 ) -> None:
     # The page and the API both go through place_order: the check cannot be skipped by either.
     user = make_user()
-    first = CheckoutRequest(user_id=user.id, product_slug="monthly-pass", channel=Channel.ALIPAY, idempotency_key="k")
+    first = CheckoutRequest(buyer=user.id, product_slug="monthly-pass", channel=Channel.ALIPAY, idempotency_key="k")
     placed = place_order(uow, first, now, channel)
     assert place_order(uow, first, now, channel).order_no == placed.order_no
-    other = CheckoutRequest(user_id=user.id, product_slug="quarterly-pass", channel=Channel.ALIPAY, idempotency_key="k")
+    other = CheckoutRequest(buyer=user.id, product_slug="quarterly-pass", channel=Channel.ALIPAY, idempotency_key="k")
     with pytest.raises(Conflict) as refused:
         place_order(uow, other, now, channel)
     assert refused.value.code == "idempotency_key_reused"

@@ -58,7 +58,7 @@ def _buy_in_parallel(
     barrier = threading.Barrier(len(users), timeout=60)
 
     def one(user: User) -> tuple[str, str]:
-        request = CheckoutRequest(user_id=user.id, product_slug=GAME, channel=Channel.ALIPAY, nonrefundable_ack=True)
+        request = CheckoutRequest(buyer=user.id, product_slug=GAME, channel=Channel.ALIPAY, nonrefundable_ack=True)
         barrier.wait()
         try:
             placed = place_order(UnitOfWork(factory), request, now, channel)

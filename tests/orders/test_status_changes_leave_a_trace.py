@@ -46,7 +46,7 @@ def test_a_card_key_held_at_checkout_and_released_at_expiry_is_written_on_the_or
     placed = place_order(
         uow,
         CheckoutRequest(
-            user_id=user.id,
+            buyer=user.id,
             product_slug="game-points-50",
             channel=Channel.ALIPAY,
             nonrefundable_ack=True,

@@ -38,7 +38,7 @@ def buy(
     **extra: Any,
 ) -> PlacedOrder:
     """Place an order and, unless told not to, pay it through the simulator 30 s later."""
-    placed = place_order(uow, CheckoutRequest(user_id=user_id, product_slug=slug, channel=via, **extra), now, channel)
+    placed = place_order(uow, CheckoutRequest(buyer=user_id, product_slug=slug, channel=via, **extra), now, channel)
     if pay and placed.pay_url and placed.out_trade_no:
         assert simulate_payer(uow, placed.out_trade_no, True, channel, now + timedelta(seconds=30)) == "paid"
     return placed

@@ -49,7 +49,7 @@ def test_a_withdrawal_raced_against_a_purchase_never_spends_the_held_money(
 
     def purchase(consumer: Viewer) -> str:
         request = CheckoutRequest(
-            user_id=consumer.user_id, product_slug="monthly-pass", channel=Channel.BALANCE, duplicate_ack=True
+            buyer=consumer.user_id, product_slug="monthly-pass", channel=Channel.BALANCE, duplicate_ack=True
         )
         barrier.wait()
         try:

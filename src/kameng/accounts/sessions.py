@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, bindparam, inspect, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, bindparam, inspect, select, true, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from kameng.accounts.models import AuthSession, User
 from kameng.platform.access import Viewer
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import not_found
+from kameng.platform.errors import not_found, unauthorized
 
 PAGE_LIFETIME = timedelta(days=14)
 TOKEN_LIFETIME = timedelta(hours=24)
@@ -202,20 +202,37 @@ def signed_in_on(
 ) -> Select[Any]:
     """``statement`` joined to the session its :class:`BearerSignIn`'s secret names, and to that
     session's user, on ``owner`` (the row's owner column): only rows of the secret's holder come
-    back, each with what :func:`signer_of` reads."""
-    return statement.join(_SIGNER, _SIGNER.c.signer_user_id == owner).add_columns(
-        *(column for column in _SIGNER.c if column.key != "signer_user_id")
-    )
+    back, each with what :func:`signed_in` reads."""
+    return statement.join(_SIGNER, _SIGNER.c.signer_user_id == owner).add_columns(*_SIGNER.c)
 
 
-def signer_of(connection: Connection, row: Row[Any], owner: int, sign_in: BearerSignIn) -> Viewer | None:
-    """Who the session joined to ``row`` (:func:`signed_in_on`) signs in, as :func:`resolve_on`
-    answers it: None when the session ended or expired or its user is disabled. "Last seen" is
-    written when due, with the caller's commit."""
+# The signer's user id, for the parts of a statement joined by :func:`signed_in_beside`.
+SIGNER_USER_ID = _SIGNER.c.signer_user_id
+
+
+def signed_in_beside(statement: Select[*tuple[Any, ...]]) -> Select[Any]:
+    """``statement`` with the session its :class:`BearerSignIn`'s secret names, and that session's
+    user, beside each of its rows, for rows that are nobody's own (a product for sale): nothing
+    joins them, and the statement's other parts name the signer's user as :data:`SIGNER_USER_ID`.
+    No row comes back when the secret names no session; each row carries what :func:`signed_in`
+    reads."""
+    return statement.join(_SIGNER, true()).add_columns(*_SIGNER.c)
+
+
+def signed_in(connection: Connection, row: Row[Any] | None, sign_in: BearerSignIn) -> Viewer:
+    """Who ``sign_in`` signs in, as :func:`resolve_on` answers it, or 401. Read from ``row`` when
+    the statement joined to the secret's look-up (:func:`signed_in_on`, :func:`signed_in_beside`)
+    found one; looked up alone when it found none, which says nothing of the secret (no row of its
+    holder, or no holder). "Last seen" is written when due, with the caller's commit."""
+    if row is None:
+        resolved = resolve_on(connection, sign_in.kind, sign_in.secret, sign_in.at)
+        if resolved is None:
+            raise unauthorized()
+        return Viewer(resolved.user.id, resolved.user.role)
     if not _live(row.signer_ended_at, row.signer_expires_at, row.signer_disabled_at, sign_in.at):
-        return None
+        raise unauthorized()
     _touch_if_due(connection, row.signer_session_id, row.signer_last_seen_at, sign_in.at)
-    return Viewer(owner, row.signer_role)
+    return Viewer(row.signer_user_id, row.signer_role)
 
 
 def owner_of(uow: UnitOfWork, kind: SessionKind, secret: str) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import Row
 
-from kameng.accounts.sessions import BearerSignIn, resolve_on, signer_of
+from kameng.accounts.sessions import BearerSignIn, signed_in
 from kameng.aftersales import audit
 from kameng.aftersales.models import EvidenceFile, Ticket
 from kameng.aftersales.refunds import LOOK_UP, LookUp, start_money
@@ -43,7 +43,7 @@ from kameng.platform.db.bulk import rows_as_values
 from kameng.platform.db.ids import pool_drawn_ids, reserve_id_sets
 from kameng.platform.db.step_end import write_step_end
 from kameng.platform.db.uow import UnitOfWork
-from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found, unauthorized
+from kameng.platform.errors import Conflict, ErrorCode, InvalidInput, not_found
 from kameng.subscriptions.models import RenewalChargeRow
 from kameng.subscriptions.refunds import may_be_about_a_renewal, renewal_asked_about
 from kameng.webhooks.events import enabled_endpoints, known_to_have_none
@@ -276,21 +276,9 @@ def _carry_out(
 def _asker(uow: UnitOfWork, who: Viewer | BearerSignIn, locked: Row[Any] | None) -> tuple[Viewer, Row[Any]]:
     """Who asks, and the lock's row; or why no one may: 404 when the asker has no such order,
     401 when a bearer secret signs no one live in (said first, as when it was looked up first)."""
-    if isinstance(who, Viewer):
-        if locked is None:
-            raise not_found("order")
-        return who, locked
-    connection = uow.session.connection()
+    viewer = who if isinstance(who, Viewer) else signed_in(uow.session.connection(), locked, who)
     if locked is None:
-        # No order of the secret's holder, or no holder: the secret's own look-up tells which.
-        if resolve_on(connection, who.kind, who.secret, who.at) is None:
-            raise unauthorized()
         raise not_found("order")
-    # The session joined to the row is the one the secret names (its hash is unique): dead there,
-    # it is dead for any other look-up too.
-    viewer = signer_of(connection, locked, locked[0].user_id, who)
-    if viewer is None:
-        raise unauthorized()
     return viewer, locked
 
 

@@ -116,7 +116,7 @@ async def checkout(slug: Slug, request: Request, container: ContainerDep, user: 
             placed = place_order(
                 container.uow(),
                 CheckoutRequest(
-                    user_id=user.id,
+                    buyer=user.id,
                     product_slug=slug,
                     channel=Channel(values["channel"]),
                     coupon_code=values["coupon"] or None,
