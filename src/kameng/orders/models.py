@@ -31,6 +31,8 @@ class OrderRow(Base):
         CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refund_within_captured"),
         UniqueConstraint("user_id", "idempotency_key"),
         Index("ix_orders_user_created", "user_id", "created_at"),
+        # The checkout's duplicate check: the consumer's latest order of a product (migration 0028).
+        Index("ix_orders_user_product_created", "user_id", "product_id", "created_at"),
         Index("ix_orders_status_expires", "status", "expires_at"),
         parent_key("orders"),
     )
