@@ -7,6 +7,9 @@ to the database, not four. The rare paths (a retry, an unknown product) read aga
 
 The product is read as the ten plain columns placing an order asks of it (:class:`ProductForSale`),
 not as an ORM object of twenty: nothing in the step changes it (docs/performance.md, ninth pass).
+
+Through the API the buyer is a bearer secret not looked up yet: the read looks it up as well, beside
+the product's row, and its other parts name the secret's holder (docs/performance.md, tenth pass).
 """
 
 from __future__ import annotations

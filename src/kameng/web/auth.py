@@ -2,9 +2,11 @@
 ``auth_sessions``), the integrators' API keys, and the dependencies that read them.
 
 ``CurrentUser`` is a person's token. The hot write routes take ``BearerSecret`` instead and look the
-token up with :func:`user_in` inside the worker thread and the transaction of their request step:
-one thread hop and one transaction per request. ``scoped(scope)`` admits an API key that holds ``scope``, or an
-operator's own token (an operator may do whatever a key they could make may do).
+token up inside the worker thread and the transaction of their request step: one thread hop and one
+transaction per request. On one database the step's first statement looks it up too
+(accounts.sessions.BearerSignIn); distributed, :func:`user_in` looks it up alone first.
+``scoped(scope)`` admits an API key that holds ``scope``, or an operator's own token (an operator
+may do whatever a key they could make may do).
 """
 
 from __future__ import annotations
