@@ -9,26 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import select, update
 
-from kameng.accounts.models import AuthSession, User
-from kameng.accounts.sessions import secret_hash
+from kameng.accounts.models import User
 from kameng.aftersales.models import Ticket
 from tests.aftersales.test_api import API, ask_refund, consumer, paid_order
 from tests.support.apps import container_of
-
-
-def _secret(auth: dict[str, str]) -> str:
-    return auth["Authorization"].removeprefix("Bearer ")
-
-
-def _set_session(client: TestClient, auth: dict[str, str], **values: object) -> None:
-    with container_of(client).uow() as uow:
-        uow.session.execute(
-            update(AuthSession).where(AuthSession.secret_hash == secret_hash(_secret(auth))).values(**values)
-        )
-        uow.commit()
+from tests.support.bearer import holder_of, last_seen, refused, set_session
 
 
 def _tickets_of(client: TestClient, order_no: str) -> int:
@@ -42,48 +29,40 @@ def _tickets_of(client: TestClient, order_no: str) -> int:
         )
 
 
-def _refused(answer: Response) -> None:
-    assert answer.status_code == 401, answer.text
-    assert answer.json()["error"]["code"] == "unauthorized"
-    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-
-
 def test_a_signed_out_token_is_refused_on_its_holders_own_order_and_nothing_is_written(client: TestClient) -> None:
     auth = consumer(client)
     order = paid_order(client, auth)
     assert client.post(f"{API}/auth/logout", headers=auth).status_code == 204
-    _refused(ask_refund(client, auth, order["order_no"]))
+    refused(ask_refund(client, auth, order["order_no"]))
     assert _tickets_of(client, order["order_no"]) == 0
 
 
 def test_an_expired_token_is_refused_on_its_holders_own_order(client: TestClient) -> None:
     auth = consumer(client)
     order = paid_order(client, auth)
-    _set_session(client, auth, expires_at=datetime.now(UTC) - timedelta(seconds=1))
-    _refused(ask_refund(client, auth, order["order_no"]))
+    set_session(client, auth, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    refused(ask_refund(client, auth, order["order_no"]))
     assert _tickets_of(client, order["order_no"]) == 0
 
 
 def test_a_disabled_consumers_token_is_refused_on_their_own_order(client: TestClient) -> None:
     auth = consumer(client)
     order = paid_order(client, auth)
+    user_id = holder_of(client, auth)
     with container_of(client).uow() as uow:
-        user_id = uow.session.scalar(
-            select(AuthSession.user_id).where(AuthSession.secret_hash == secret_hash(_secret(auth)))
-        )
         uow.session.execute(update(User).where(User.id == user_id).values(disabled_at=datetime.now(UTC)))
         uow.commit()
-    _refused(ask_refund(client, auth, order["order_no"]))
+    refused(ask_refund(client, auth, order["order_no"]))
     assert _tickets_of(client, order["order_no"]) == 0
 
 
 def test_an_unknown_token_is_refused_before_the_order_is_looked_at(client: TestClient) -> None:
     order = paid_order(client, consumer(client))
     stranger = {"Authorization": "Bearer km_tok_" + "x" * 43}
-    _refused(ask_refund(client, stranger, order["order_no"]))
-    _refused(ask_refund(client, stranger, "26010100000001"))
+    refused(ask_refund(client, stranger, order["order_no"]))
+    refused(ask_refund(client, stranger, "26010100000001"))
     too_long = {"Authorization": "Bearer " + "y" * 201}
-    _refused(ask_refund(client, too_long, order["order_no"]))
+    refused(ask_refund(client, too_long, order["order_no"]))
 
 
 def test_a_live_token_on_another_consumers_order_or_on_no_order_is_not_found(client: TestClient) -> None:
@@ -114,22 +93,16 @@ def test_last_seen_is_written_with_the_request_when_due_and_not_otherwise(client
     auth = consumer(client)
     order = paid_order(client, auth)
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    _set_session(client, auth, last_seen_at=long_ago)
+    set_session(client, auth, last_seen_at=long_ago)
     answer = ask_refund(client, auth, order["order_no"])
     assert answer.status_code == 201, answer.text
-    with container_of(client).uow() as uow:
-        seen = uow.session.scalar(
-            select(AuthSession.last_seen_at).where(AuthSession.secret_hash == secret_hash(_secret(auth)))
-        )
+    seen = last_seen(client, auth)
     assert seen is not None
     assert seen > long_ago + timedelta(minutes=59)
     # Just seen: a second request within the minute writes nothing to the session.
     second = paid_order(client, auth, "annual-card")
     just_now = datetime.now(UTC)
-    _set_session(client, auth, last_seen_at=just_now)
+    set_session(client, auth, last_seen_at=just_now)
     assert ask_refund(client, auth, second["order_no"]).status_code == 201
-    with container_of(client).uow() as uow:
-        again = uow.session.scalar(
-            select(AuthSession.last_seen_at).where(AuthSession.secret_hash == secret_hash(_secret(auth)))
-        )
+    again = last_seen(client, auth)
     assert again == just_now

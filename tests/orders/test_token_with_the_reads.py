@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select, update
 
-from kameng.accounts.models import AuthSession, User
-from kameng.accounts.sessions import BearerSignIn, SessionKind, secret_hash
+from kameng.accounts.models import User
+from kameng.accounts.sessions import BearerSignIn, SessionKind
 from kameng.domain.model import Channel
 from kameng.orders import checkout
 from kameng.orders.checkout import CheckoutRequest, place_order
@@ -26,12 +26,9 @@ from kameng.orders.models import OrderRow
 from kameng.platform.db.uow import UnitOfWork
 from tests.aftersales.test_api import API, consumer
 from tests.support.apps import container_of
+from tests.support.bearer import holder_of, last_seen, refused, secret_of, set_session
 
 _keys = itertools.count(1)
-
-
-def _secret(auth: dict[str, str]) -> str:
-    return auth["Authorization"].removeprefix("Bearer ")
 
 
 def _order(client: TestClient, auth: dict[str, str], key: str | None = None, **body: Any) -> Response:
@@ -40,23 +37,6 @@ def _order(client: TestClient, auth: dict[str, str], key: str | None = None, **b
         json={"product": "monthly-pass", "channel": "alipay", "duplicate_ack": True, **body},
         headers={**auth, "Idempotency-Key": key or f"token-read-{next(_keys)}"},
     )
-
-
-def _set_session(client: TestClient, auth: dict[str, str], **values: object) -> None:
-    with container_of(client).uow() as uow:
-        uow.session.execute(
-            update(AuthSession).where(AuthSession.secret_hash == secret_hash(_secret(auth))).values(**values)
-        )
-        uow.commit()
-
-
-def _holder(client: TestClient, auth: dict[str, str]) -> int:
-    with container_of(client).uow() as uow:
-        user_id = uow.session.scalar(
-            select(AuthSession.user_id).where(AuthSession.secret_hash == secret_hash(_secret(auth)))
-        )
-    assert user_id is not None
-    return user_id
 
 
 def _orders_of(client: TestClient, user_id: int) -> list[str]:
@@ -69,18 +49,12 @@ def _all_orders(client: TestClient) -> int:
         return uow.session.scalar(select(func.count()).select_from(OrderRow)) or 0
 
 
-def _refused(answer: Response) -> None:
-    assert answer.status_code == 401, answer.text
-    assert answer.json()["error"]["code"] == "unauthorized"
-    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-
-
 def test_the_order_is_the_token_holders_and_no_one_elses(client: TestClient) -> None:
     first, second = consumer(client), consumer(client)
     placed = _order(client, first)
     assert placed.status_code == 201, placed.text
-    assert _orders_of(client, _holder(client, first)) == [placed.json()["order_no"]]
-    assert _orders_of(client, _holder(client, second)) == []
+    assert _orders_of(client, holder_of(client, first)) == [placed.json()["order_no"]]
+    assert _orders_of(client, holder_of(client, second)) == []
 
 
 @pytest.mark.parametrize(
@@ -93,26 +67,27 @@ def test_the_order_is_the_token_holders_and_no_one_elses(client: TestClient) -> 
 )
 def test_a_dead_token_is_refused_and_no_order_is_written(client: TestClient, end: dict[str, object]) -> None:
     auth = consumer(client)
-    _set_session(client, auth, **end)
+    set_session(client, auth, **end)
     before = _all_orders(client)
-    _refused(_order(client, auth))
+    refused(_order(client, auth))
     assert _all_orders(client) == before
 
 
-def test_a_disabled_consumers_token_is_refused(client: TestClient) -> None:
+def test_a_disabled_consumers_token_isrefused(client: TestClient) -> None:
     auth = consumer(client)
+    user_id = holder_of(client, auth)
     with container_of(client).uow() as uow:
-        uow.session.execute(update(User).where(User.id == _holder(client, auth)).values(disabled_at=datetime.now(UTC)))
+        uow.session.execute(update(User).where(User.id == user_id).values(disabled_at=datetime.now(UTC)))
         uow.commit()
-    _refused(_order(client, auth))
-    assert _orders_of(client, _holder(client, auth)) == []
+    refused(_order(client, auth))
+    assert _orders_of(client, holder_of(client, auth)) == []
 
 
 @pytest.mark.parametrize("product", ["monthly-pass", "no-such-product", "NOT A SLUG!"])
 def test_an_unknown_token_is_refused_before_the_product_is_looked_at(client: TestClient, product: str) -> None:
     stranger = {"Authorization": "Bearer km_tok_" + "x" * 43}
-    _refused(_order(client, stranger, product=product))
-    _refused(_order(client, {"Authorization": "Bearer " + "y" * 201}, product=product))
+    refused(_order(client, stranger, product=product))
+    refused(_order(client, {"Authorization": "Bearer " + "y" * 201}, product=product))
 
 
 @pytest.mark.parametrize("product", ["no-such-product", "NOT A SLUG!"])
@@ -129,7 +104,7 @@ def test_a_retry_with_the_same_key_gets_the_same_order(client: TestClient) -> No
     assert (first.status_code, again.status_code) == (201, 200), again.text
     assert again.json()["order_no"] == first.json()["order_no"]
     assert again.json()["replayed"] is True
-    assert len(_orders_of(client, _holder(client, auth))) == 1
+    assert len(_orders_of(client, holder_of(client, auth))) == 1
 
 
 def test_a_retry_that_lost_the_race_to_write_finds_its_order_by_the_token(
@@ -150,7 +125,7 @@ def test_a_retry_that_lost_the_race_to_write_finds_its_order_by_the_token(
     monkeypatch.setattr(checkout, "checkout_reads", read_before_the_first_wrote)
     container = container_of(client)
     request = CheckoutRequest(
-        buyer=BearerSignIn(SessionKind.API, _secret(auth), datetime.now(UTC)),
+        buyer=BearerSignIn(SessionKind.API, secret_of(auth), datetime.now(UTC)),
         product_slug="monthly-pass",
         channel=Channel.ALIPAY,
         idempotency_key="raced-key",
@@ -163,21 +138,15 @@ def test_a_retry_that_lost_the_race_to_write_finds_its_order_by_the_token(
 def test_last_seen_is_written_with_the_order_when_due_and_not_otherwise(client: TestClient) -> None:
     auth = consumer(client)
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    _set_session(client, auth, last_seen_at=long_ago)
+    set_session(client, auth, last_seen_at=long_ago)
     assert _order(client, auth).status_code == 201
-    with container_of(client).uow() as uow:
-        seen = uow.session.scalar(
-            select(AuthSession.last_seen_at).where(AuthSession.secret_hash == secret_hash(_secret(auth)))
-        )
+    seen = last_seen(client, auth)
     assert seen is not None
     assert seen > long_ago + timedelta(minutes=59)
     just_now = datetime.now(UTC)
-    _set_session(client, auth, last_seen_at=just_now)
+    set_session(client, auth, last_seen_at=just_now)
     assert _order(client, auth).status_code == 201
-    with container_of(client).uow() as uow:
-        again = uow.session.scalar(
-            select(AuthSession.last_seen_at).where(AuthSession.secret_hash == secret_hash(_secret(auth)))
-        )
+    again = last_seen(client, auth)
     assert again == just_now
 
 
@@ -187,11 +156,8 @@ def test_a_refused_purchase_does_not_write_last_seen(client: TestClient) -> None
     auth = consumer(client)
     assert _order(client, auth).status_code == 201
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    _set_session(client, auth, last_seen_at=long_ago)
+    set_session(client, auth, last_seen_at=long_ago)
     refused = _order(client, auth, duplicate_ack=False)
     assert refused.status_code == 409, refused.text
-    with container_of(client).uow() as uow:
-        seen = uow.session.scalar(
-            select(AuthSession.last_seen_at).where(AuthSession.secret_hash == secret_hash(_secret(auth)))
-        )
+    seen = last_seen(client, auth)
     assert seen == long_ago
